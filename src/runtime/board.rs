@@ -1,0 +1,567 @@
+//! The board: one shared region that every process of a run maps.
+//!
+//! It holds a slot per process and a slot per resource, then an arena where the
+//! primitives themselves (queues, pools' counters) live, so the dashboard reads
+//! a queue's depth from the queue's own words. Writers use atomics; the
+//! dashboard only reads, and checks every offset it is given.
+
+use std::ffi::CStr;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::shm::{Region, ShmSafe};
+use super::sys;
+
+pub const MAGIC: u64 = 0x6d70_6461_7368_0001; // "mpdash" + 1
+pub const VERSION: u32 = 1;
+const NAME_WORDS: usize = 6;
+pub const NAME_MAX: usize = NAME_WORDS * 8;
+
+/// Where a process is in its life, as written on its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u32)]
+pub enum ProcState {
+    Free = 0,
+    /// The parent asked for it (fork, exec or a request to the fork server).
+    Requested = 1,
+    /// The child ran its first instruction.
+    Started = 2,
+    /// The child finished setting up and runs its target.
+    Running = 3,
+    Exited = 4,
+}
+
+impl ProcState {
+    pub fn from_u32(v: u32) -> ProcState {
+        match v {
+            1 => ProcState::Requested,
+            2 => ProcState::Started,
+            3 => ProcState::Running,
+            4 => ProcState::Exited,
+            _ => ProcState::Free,
+        }
+    }
+}
+
+/// What a process is for, as the user sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u32)]
+pub enum Role {
+    Main = 1,
+    Process = 2,
+    PoolWorker = 3,
+    ForkServer = 4,
+    Bench = 5,
+}
+
+impl Role {
+    pub fn from_u32(v: u32) -> Option<Role> {
+        Some(match v {
+            1 => Role::Main,
+            2 => Role::Process,
+            3 => Role::PoolWorker,
+            4 => Role::ForkServer,
+            5 => Role::Bench,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Main => "main",
+            Role::Process => "process",
+            Role::PoolWorker => "pool worker",
+            Role::ForkServer => "forkserver",
+            Role::Bench => "bench",
+        }
+    }
+}
+
+/// How a child process is started (CPython's three start methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[repr(u32)]
+pub enum StartMethod {
+    /// Fork and run: the child is a copy of the parent.
+    #[default]
+    Fork = 1,
+    /// Fork and exec our own binary: the child starts fresh from a spec and fds.
+    Spawn = 2,
+    /// Ask a server process (started once, with spawn) to fork the child.
+    Forkserver = 3,
+}
+
+impl StartMethod {
+    pub const ALL: [StartMethod; 3] = [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::Forkserver,
+    ];
+
+    pub fn from_u32(v: u32) -> Option<StartMethod> {
+        Self::ALL.into_iter().find(|m| *m as u32 == v)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Spawn => "spawn",
+            StartMethod::Forkserver => "forkserver",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StartMethod> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    pub fn next(self) -> StartMethod {
+        match self {
+            StartMethod::Fork => StartMethod::Spawn,
+            StartMethod::Spawn => StartMethod::Forkserver,
+            StartMethod::Forkserver => StartMethod::Fork,
+        }
+    }
+}
+
+impl std::fmt::Display for StartMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[repr(C)]
+struct Header {
+    magic: AtomicU64,
+    version: AtomicU32,
+    proc_slots: AtomicU32,
+    res_slots: AtomicU32,
+    next_proc: AtomicU32,
+    next_res: AtomicU32,
+    _pad: AtomicU32,
+    arena_offset: AtomicU64,
+    arena_len: AtomicU64,
+    arena_used: AtomicU64,
+    created_ns: AtomicU64,
+}
+
+/// A process's slot. Its parent fills name, role, method and the request time
+/// before `state` becomes `Requested`; the child fills the rest.
+#[repr(C)]
+pub struct ProcSlot {
+    pub state: AtomicU32,
+    pub role: AtomicU32,
+    pub method: AtomicU32,
+    /// Index within its group (worker 1, 2, …), 0 when none.
+    pub index: AtomicU32,
+    pub pid: AtomicI32,
+    pub os_ppid: AtomicI32,
+    pub logical_ppid: AtomicI32,
+    /// Raw wait status; meaningful once `state` is `Exited`.
+    pub wait_status: AtomicI32,
+    name: [AtomicU64; NAME_WORDS],
+    /// Task id being run, or -1.
+    pub current_task: AtomicI64,
+    pub tasks_done: AtomicU64,
+    pub t_request: AtomicU64,
+    pub t_first: AtomicU64,
+    pub t_ready: AtomicU64,
+    pub t_exit: AtomicU64,
+    pub cpu_user_us: AtomicU64,
+    pub cpu_sys_us: AtomicU64,
+    pub max_rss_kib: AtomicU64,
+}
+
+/// What a resource slot describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u32)]
+pub enum ResKind {
+    Queue = 1,
+    Pool = 2,
+}
+
+impl ResKind {
+    pub fn from_u32(v: u32) -> Option<ResKind> {
+        Some(match v {
+            1 => ResKind::Queue,
+            2 => ResKind::Pool,
+            _ => return None,
+        })
+    }
+}
+
+/// A resource's slot: kind, name and where the primitive lives in the arena.
+#[repr(C)]
+pub struct ResSlot {
+    pub ready: AtomicU32,
+    pub kind: AtomicU32,
+    name: [AtomicU64; NAME_WORDS],
+    pub offset: AtomicU64,
+    pub len: AtomicU64,
+    /// Per-kind counters; see each primitive for their meaning.
+    pub stats: [AtomicU64; 8],
+}
+
+// SAFETY: repr(C), atomics only, valid for all bit patterns.
+unsafe impl ShmSafe for Header {}
+// SAFETY: as above.
+unsafe impl ShmSafe for ProcSlot {}
+// SAFETY: as above.
+unsafe impl ShmSafe for ResSlot {}
+// SAFETY: single atomics.
+unsafe impl ShmSafe for AtomicU64 {}
+// SAFETY: single atomics.
+unsafe impl ShmSafe for AtomicU32 {}
+
+fn write_name(words: &[AtomicU64; NAME_WORDS], name: &str) {
+    let mut bytes = [0u8; NAME_MAX];
+    let src = name.as_bytes();
+    let mut n = src.len().min(NAME_MAX);
+    while !name.is_char_boundary(n) {
+        n -= 1;
+    }
+    bytes[..n].copy_from_slice(&src[..n]);
+    for (i, w) in words.iter().enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+    }
+}
+
+fn read_name(words: &[AtomicU64; NAME_WORDS]) -> String {
+    let mut bytes = Vec::with_capacity(NAME_MAX);
+    for w in words {
+        bytes.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+    }
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl ProcSlot {
+    pub fn name(&self) -> String {
+        read_name(&self.name)
+    }
+
+    pub fn state(&self) -> ProcState {
+        ProcState::from_u32(self.state.load(Ordering::Acquire))
+    }
+
+    /// Publishes a new state and wakes anyone waiting for it (a `join`).
+    pub fn set_state(&self, s: ProcState) {
+        self.state.store(s as u32, Ordering::Release);
+        sys::futex_wake(&self.state, i32::MAX);
+    }
+
+    /// Records how the process ended (by whoever reaped it) and publishes `Exited`.
+    pub fn record_exit(&self, r: &sys::Reaped) {
+        self.wait_status.store(r.status, Ordering::Relaxed);
+        self.cpu_user_us.store(r.user_us, Ordering::Relaxed);
+        self.cpu_sys_us.store(r.sys_us, Ordering::Relaxed);
+        self.max_rss_kib.store(r.max_rss_kib, Ordering::Relaxed);
+        self.current_task.store(-1, Ordering::Relaxed);
+        self.t_exit.store(sys::now_ns(), Ordering::Relaxed);
+        self.set_state(ProcState::Exited);
+    }
+
+    /// The child's own first words on its slot.
+    pub fn record_start(&self, t_first: u64, logical_ppid: i32) {
+        self.pid.store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+        self.os_ppid
+            .store(nix::unistd::getppid().as_raw(), Ordering::Relaxed);
+        self.logical_ppid.store(logical_ppid, Ordering::Relaxed);
+        self.t_first.store(t_first, Ordering::Relaxed);
+        self.set_state(ProcState::Started);
+    }
+
+    pub fn record_ready(&self) {
+        self.t_ready.store(sys::now_ns(), Ordering::Relaxed);
+        self.set_state(ProcState::Running);
+    }
+}
+
+impl ResSlot {
+    pub fn name(&self) -> String {
+        read_name(&self.name)
+    }
+}
+
+/// Sizes a board is created with.
+#[derive(Debug, Clone, Copy)]
+pub struct BoardSize {
+    pub proc_slots: u32,
+    pub res_slots: u32,
+    pub arena_bytes: usize,
+}
+
+impl Default for BoardSize {
+    fn default() -> Self {
+        BoardSize {
+            proc_slots: 256,
+            res_slots: 32,
+            arena_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A mapped board. Cheap to clone; each clone shares the mapping.
+#[derive(Clone, Debug)]
+pub struct Board {
+    region: Arc<Region>,
+    proc_slots: u32,
+    res_slots: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    #[error("shared memory: {0}")]
+    Sys(#[from] nix::Error),
+    #[error("not an mpdash board (bad magic or version)")]
+    Layout,
+    #[error("the board has no free {0} slot (a run may have at most {1})")]
+    Full(&'static str, u32),
+    #[error("the board's arena is full ({0} bytes asked, {1} free)")]
+    ArenaFull(usize, usize),
+}
+
+const fn align_up(x: usize, a: usize) -> usize {
+    x.div_ceil(a) * a
+}
+
+impl Board {
+    fn layout(size: BoardSize) -> (usize, usize, usize, usize) {
+        let procs_at = align_up(std::mem::size_of::<Header>(), 64);
+        let res_at = align_up(
+            procs_at + size.proc_slots as usize * std::mem::size_of::<ProcSlot>(),
+            64,
+        );
+        let arena_at = align_up(
+            res_at + size.res_slots as usize * std::mem::size_of::<ResSlot>(),
+            4096,
+        );
+        let total = arena_at + align_up(size.arena_bytes, 4096);
+        (procs_at, res_at, arena_at, total)
+    }
+
+    /// Creates and formats a new board.
+    pub fn create(size: BoardSize) -> Result<Board, BoardError> {
+        let (_, _, arena_at, total) = Self::layout(size);
+        let region = Region::create(c"mpdash-board", total)?;
+        let h = region.get::<Header>(0).ok_or(BoardError::Layout)?;
+        h.version.store(VERSION, Ordering::Relaxed);
+        h.proc_slots.store(size.proc_slots, Ordering::Relaxed);
+        h.res_slots.store(size.res_slots, Ordering::Relaxed);
+        h.arena_offset.store(arena_at as u64, Ordering::Relaxed);
+        h.arena_len.store((total - arena_at) as u64, Ordering::Relaxed);
+        h.created_ns.store(sys::now_ns(), Ordering::Relaxed);
+        h.magic.store(MAGIC, Ordering::Release);
+        Ok(Board {
+            region: Arc::new(region),
+            proc_slots: size.proc_slots,
+            res_slots: size.res_slots,
+        })
+    }
+
+    /// Maps a board from an inherited or received fd, checking its layout.
+    pub fn open(fd: OwnedFd) -> Result<Board, BoardError> {
+        let len = Region::size_of(&fd)?;
+        let region = Region::map(fd, len)?;
+        let h = region.get::<Header>(0).ok_or(BoardError::Layout)?;
+        if h.magic.load(Ordering::Acquire) != MAGIC || h.version.load(Ordering::Relaxed) != VERSION
+        {
+            return Err(BoardError::Layout);
+        }
+        let size = BoardSize {
+            proc_slots: h.proc_slots.load(Ordering::Relaxed),
+            res_slots: h.res_slots.load(Ordering::Relaxed),
+            arena_bytes: h.arena_len.load(Ordering::Relaxed) as usize,
+        };
+        let (_, _, arena_at, total) = Self::layout(size);
+        if total > len || arena_at as u64 != h.arena_offset.load(Ordering::Relaxed) {
+            return Err(BoardError::Layout);
+        }
+        Ok(Board {
+            region: Arc::new(region),
+            proc_slots: size.proc_slots,
+            res_slots: size.res_slots,
+        })
+    }
+
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    fn header(&self) -> &Header {
+        self.region.get::<Header>(0).expect("board header mapped")
+    }
+
+    fn size(&self) -> BoardSize {
+        BoardSize {
+            proc_slots: self.proc_slots,
+            res_slots: self.res_slots,
+            arena_bytes: self.header().arena_len.load(Ordering::Relaxed) as usize,
+        }
+    }
+
+    pub fn created_ns(&self) -> u64 {
+        self.header().created_ns.load(Ordering::Relaxed)
+    }
+
+    pub fn proc(&self, i: u32) -> Option<&ProcSlot> {
+        if i >= self.proc_slots {
+            return None;
+        }
+        let (procs_at, ..) = Self::layout(self.size());
+        self.region
+            .get(procs_at + i as usize * std::mem::size_of::<ProcSlot>())
+    }
+
+    pub fn res(&self, i: u32) -> Option<&ResSlot> {
+        if i >= self.res_slots {
+            return None;
+        }
+        let (_, res_at, ..) = Self::layout(self.size());
+        self.region
+            .get(res_at + i as usize * std::mem::size_of::<ResSlot>())
+    }
+
+    /// Number of process slots handed out so far.
+    pub fn procs_used(&self) -> u32 {
+        self.header()
+            .next_proc
+            .load(Ordering::Acquire)
+            .min(self.proc_slots)
+    }
+
+    pub fn res_used(&self) -> u32 {
+        self.header()
+            .next_res
+            .load(Ordering::Acquire)
+            .min(self.res_slots)
+    }
+
+    /// Takes a fresh process slot and fills what the parent knows.
+    pub fn new_proc(
+        &self,
+        name: &str,
+        role: Role,
+        method: StartMethod,
+        index: u32,
+        logical_ppid: i32,
+    ) -> Result<u32, BoardError> {
+        let i = self.header().next_proc.fetch_add(1, Ordering::AcqRel);
+        let slot = self
+            .proc(i)
+            .ok_or(BoardError::Full("process", self.proc_slots))?;
+        write_name(&slot.name, name);
+        slot.role.store(role as u32, Ordering::Relaxed);
+        slot.method.store(method as u32, Ordering::Relaxed);
+        slot.index.store(index, Ordering::Relaxed);
+        slot.logical_ppid.store(logical_ppid, Ordering::Relaxed);
+        slot.current_task.store(-1, Ordering::Relaxed);
+        slot.t_request.store(sys::now_ns(), Ordering::Relaxed);
+        slot.set_state(ProcState::Requested);
+        Ok(i)
+    }
+
+    /// Finds the slot of a live process by pid (for a reaper that adopted it).
+    pub fn find_pid(&self, pid: i32) -> Option<&ProcSlot> {
+        (0..self.procs_used())
+            .filter_map(|i| self.proc(i))
+            .filter(|s| s.state() != ProcState::Exited)
+            .find(|s| s.pid.load(Ordering::Relaxed) == pid)
+    }
+
+    /// Reserves `len` zeroed bytes in the arena (64-byte aligned) and returns
+    /// their offset in the region.
+    pub fn alloc(&self, len: usize) -> Result<usize, BoardError> {
+        let h = self.header();
+        let len = align_up(len.max(1), 64);
+        let arena_len = h.arena_len.load(Ordering::Relaxed) as usize;
+        let used = h.arena_used.fetch_add(len as u64, Ordering::AcqRel) as usize;
+        if used + len > arena_len {
+            return Err(BoardError::ArenaFull(len, arena_len.saturating_sub(used)));
+        }
+        Ok(h.arena_offset.load(Ordering::Relaxed) as usize + used)
+    }
+
+    /// Registers a resource living at `offset` and returns its slot index.
+    pub fn new_res(
+        &self,
+        kind: ResKind,
+        name: &str,
+        offset: usize,
+        len: usize,
+    ) -> Result<u32, BoardError> {
+        let i = self.header().next_res.fetch_add(1, Ordering::AcqRel);
+        let slot = self
+            .res(i)
+            .ok_or(BoardError::Full("resource", self.res_slots))?;
+        write_name(&slot.name, name);
+        slot.kind.store(kind as u32, Ordering::Relaxed);
+        slot.offset.store(offset as u64, Ordering::Relaxed);
+        slot.len.store(len as u64, Ordering::Relaxed);
+        slot.ready.store(1, Ordering::Release);
+        Ok(i)
+    }
+}
+
+/// The name used for the memfd, shown in `/proc/<pid>/fd`.
+pub const MEMFD_NAME: &CStr = c"mpdash-board";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_board_reopened_from_its_fd_shows_the_same_slots() {
+        let b = Board::create(BoardSize::default()).unwrap();
+        let i = b
+            .new_proc("pool worker 1", Role::PoolWorker, StartMethod::Spawn, 1, 7)
+            .unwrap();
+        let fd = b.region().fd().try_clone_to_owned().unwrap();
+        let c = Board::open(fd).unwrap();
+        let s = c.proc(i).unwrap();
+        assert_eq!(s.name(), "pool worker 1");
+        assert_eq!(s.state(), ProcState::Requested);
+        assert_eq!(Role::from_u32(s.role.load(Ordering::Relaxed)), Some(Role::PoolWorker));
+        assert_eq!(c.procs_used(), 1);
+    }
+
+    #[test]
+    fn names_are_cut_on_a_char_boundary() {
+        let b = Board::create(BoardSize::default()).unwrap();
+        let long = "é".repeat(40);
+        let i = b.new_proc(&long, Role::Process, StartMethod::Fork, 0, 0).unwrap();
+        let n = b.proc(i).unwrap().name();
+        assert!(n.len() <= NAME_MAX && long.starts_with(&n));
+    }
+
+    #[test]
+    fn slots_and_arena_run_out_with_an_error() {
+        let b = Board::create(BoardSize {
+            proc_slots: 2,
+            res_slots: 1,
+            arena_bytes: 4096,
+        })
+        .unwrap();
+        assert!(b.new_proc("a", Role::Process, StartMethod::Fork, 0, 0).is_ok());
+        assert!(b.new_proc("b", Role::Process, StartMethod::Fork, 0, 0).is_ok());
+        assert!(matches!(
+            b.new_proc("c", Role::Process, StartMethod::Fork, 0, 0),
+            Err(BoardError::Full(..))
+        ));
+        assert!(b.alloc(4000).is_ok());
+        assert!(matches!(b.alloc(4000), Err(BoardError::ArenaFull(..))));
+    }
+
+    #[test]
+    fn a_region_that_is_not_a_board_is_refused() {
+        let r = Region::create(c"x", 8192).unwrap();
+        let fd = r.fd().try_clone_to_owned().unwrap();
+        assert!(matches!(Board::open(fd), Err(BoardError::Layout)));
+    }
+}

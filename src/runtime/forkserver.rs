@@ -1,0 +1,244 @@
+//! The fork server: a small process started once (with spawn) that forks
+//! children on request, as CPython's `forkserver` start method does.
+//!
+//! Requests travel over a `SOCK_SEQPACKET` socket pair (one packet each: a JSON
+//! [`ChildSpec`] plus the board's fd by `SCM_RIGHTS`); the reply is the child's
+//! pid. The server is the children's OS parent, so it reaps them and writes
+//! their exit on the board, where the main process's `join` waits for it.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use nix::unistd::{ForkResult, Pid, getpid, getppid};
+use serde::{Deserialize, Serialize};
+
+use super::board::{Board, Role, StartMethod};
+use super::process::{ChildSpec, Context, Process, ProcessError, Target, child_main};
+use super::sys;
+
+/// Largest request the server accepts; a larger one is refused, not allocated.
+const MAX_REQUEST: usize = 64 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply {
+    Pid(i32),
+    Error(String),
+}
+
+/// The main process's end of the fork server's socket.
+pub struct ForkServerClient {
+    sock: OwnedFd,
+    server_pid: Pid,
+}
+
+impl ForkServerClient {
+    /// Starts the server with spawn and returns the client and the server's `Process`.
+    pub(crate) fn start(ctx: &Context) -> Result<(ForkServerClient, Process), ProcessError> {
+        let (mine, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| ProcessError::Sys("forkserver".into(), e))?;
+        let mut server = Process::new(ctx, "forkserver", Target::ForkServer)
+            .with_role(Role::ForkServer, 0)
+            .with_method(StartMethod::Spawn);
+        server.start_with_extra_fd(Some(theirs.as_fd()))?;
+        drop(theirs);
+        let server_pid = server.pid().expect("started");
+        Ok((
+            ForkServerClient {
+                sock: mine,
+                server_pid,
+            },
+            server,
+        ))
+    }
+
+    pub fn server_pid(&self) -> Pid {
+        self.server_pid
+    }
+
+    /// Asks for one child; returns its pid once the server has forked it.
+    pub(crate) fn request(
+        &mut self,
+        spec: &ChildSpec,
+        board_fd: BorrowedFd<'_>,
+    ) -> Result<Pid, ProcessError> {
+        let err = |m: String| ProcessError::ForkServer(m);
+        let json = serde_json::to_vec(spec).map_err(|e| err(e.to_string()))?;
+        let out = nix::unistd::dup(std::io::stdout().as_fd()).map_err(|e| err(e.to_string()))?;
+        let fds = [board_fd.as_raw_fd(), out.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        sendmsg::<()>(
+            self.sock.as_raw_fd(),
+            &[IoSlice::new(&json)],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| err(format!("send to server {}: {e}", self.server_pid)))?;
+        drop(out);
+        let mut buf = [0u8; 512];
+        let n = loop {
+            match nix::unistd::read(&self.sock, &mut buf) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other,
+            }
+        }
+        .map_err(|e| err(format!("reply from server {}: {e}", self.server_pid)))?;
+        if n == 0 {
+            return Err(err(format!("server {} is gone", self.server_pid)));
+        }
+        match serde_json::from_slice::<Reply>(&buf[..n]) {
+            Ok(Reply::Pid(p)) => Ok(Pid::from_raw(p)),
+            Ok(Reply::Error(m)) => Err(err(m)),
+            Err(e) => Err(err(format!("garbled reply from server {}: {e}", self.server_pid))),
+        }
+    }
+}
+
+/// The server loop: serve requests until the main process closes its end,
+/// reaping children as they end.
+pub fn serve(board: &Board, sock: OwnedFd) -> i32 {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).is_err() {
+        return 71;
+    }
+    let Ok(sigfd) = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+    else {
+        return 71;
+    };
+    let me = getpid();
+    loop {
+        let mut fds = [
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 71,
+            Ok(_) => {}
+        }
+        let sock_ready = fds[0].any().unwrap_or(false);
+        let child_ended = fds[1].any().unwrap_or(false);
+        if child_ended {
+            while let Ok(Some(_)) = sigfd.read_signal() {}
+            reap(board);
+        }
+        if sock_ready {
+            match serve_one(board, &sock, &sigfd, &mask, me) {
+                Served::Ok => {}
+                Served::Eof => break,
+            }
+        }
+    }
+    reap(board);
+    0
+}
+
+fn reap(board: &Board) {
+    while let Ok(Some(r)) = sys::wait4(-1, true) {
+        if let Some(slot) = board.find_pid(r.pid.as_raw()) {
+            slot.record_exit(&r);
+        }
+    }
+}
+
+enum Served {
+    Ok,
+    Eof,
+}
+
+fn serve_one(board: &Board, sock: &OwnedFd, sigfd: &SignalFd, mask: &SigSet, me: Pid) -> Served {
+    let mut buf = vec![0u8; MAX_REQUEST];
+    let mut cmsg = nix::cmsg_space!([RawFd; 2]);
+    let (n, fds, truncated) = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(m) => m,
+            Err(nix::errno::Errno::EINTR) => return Served::Ok,
+            Err(_) => return Served::Eof,
+        };
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        if let Ok(cmsgs) = msg.cmsgs() {
+            for c in cmsgs {
+                if let ControlMessageOwned::ScmRights(raw) = c {
+                    // SAFETY: SCM_RIGHTS just installed these fds in our table;
+                    // nobody else owns them.
+                    fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                }
+            }
+        }
+        (msg.bytes, fds, msg.flags.contains(MsgFlags::MSG_TRUNC))
+    };
+    if n == 0 && fds.is_empty() {
+        return Served::Eof;
+    }
+    let reply = if truncated {
+        Reply::Error(format!("request larger than {MAX_REQUEST} bytes"))
+    } else {
+        match (serde_json::from_slice::<ChildSpec>(&buf[..n]), <[OwnedFd; 2]>::try_from(fds)) {
+            (Ok(spec), Ok([board_fd, out_fd])) => fork_for(board, spec, board_fd, out_fd, sigfd, mask, me),
+            (Err(e), _) => Reply::Error(format!("bad request: {e}")),
+            (_, Err(_)) => Reply::Error("a request must carry exactly 2 fds".into()),
+        }
+    };
+    let bytes = serde_json::to_vec(&reply).unwrap_or_default();
+    let _ = nix::unistd::write(sock, &bytes);
+    Served::Ok
+}
+
+fn fork_for(
+    board: &Board,
+    spec: ChildSpec,
+    board_fd: OwnedFd,
+    out_fd: OwnedFd,
+    sigfd: &SignalFd,
+    mask: &SigSet,
+    me: Pid,
+) -> Reply {
+    // SAFETY: the fork server is single-threaded.
+    match unsafe { sys::fork() } {
+        Ok(ForkResult::Child) => {
+            let t_first = sys::now_ns();
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            if getppid() != me {
+                sys::exit_now(1);
+            }
+            let _ = sigfd;
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(mask), None);
+            let _ = sys::place_fd(&out_fd, 1);
+            let _ = sys::place_fd(&out_fd, 2);
+            drop(out_fd);
+            let code = match Board::open(board_fd) {
+                Ok(b) => child_main(&b, &spec, t_first, None),
+                Err(_) => 70,
+            };
+            sys::exit_now(code)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            if let Some(s) = board.proc(spec.slot) {
+                s.pid
+                    .store(child.as_raw(), std::sync::atomic::Ordering::Relaxed);
+            }
+            Reply::Pid(child.as_raw())
+        }
+        Err(e) => Reply::Error(format!("fork: {e}")),
+    }
+}

@@ -1,0 +1,11 @@
+//! The runtime: `multiprocessing`'s vocabulary in Rust, with real processes and
+//! shared memory. It knows nothing of scenarios or the screen.
+
+pub mod board;
+pub mod forkserver;
+pub mod pool;
+pub mod process;
+pub mod queue;
+pub mod shm;
+pub mod sys;
+pub mod work;

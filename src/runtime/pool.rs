@@ -1,0 +1,291 @@
+//! `Pool`: N worker processes fed through a task queue in the board, with
+//! results coming back on a second queue (CPython's design, without the
+//! feeder threads).
+//!
+//! Each worker writes the id of the task it runs on its own board slot before
+//! running it, so the dashboard shows the in-flight task per worker and the
+//! pool can name the task a dead worker was holding.
+//!
+//! ```no_run
+//! # use mpdash::runtime::{board::*, process::Context, pool::*};
+//! let ctx = Context::new(Board::create(BoardSize::default()).unwrap(), StartMethod::Fork);
+//! let mut pool = Pool::new(&ctx, "pool", 2).unwrap();
+//! let results = pool.map(Task::primes_chunks(1_000, 4), 1).unwrap();
+//! assert_eq!(results.iter().map(|r| r.value).sum::<u64>(), 168);
+//! pool.close();
+//! ```
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::board::{Board, BoardError, ProcSlot, ResKind, Role};
+use super::process::{Context, Process, ProcessError, Target};
+use super::queue::{Queue, QueueError};
+use super::work;
+
+/// Pool resource counters (`ResSlot::stats`).
+pub const STAT_TOTAL: usize = 0;
+pub const STAT_DONE: usize = 1;
+pub const STAT_WORKERS: usize = 2;
+pub const STAT_RESULTS_QUEUE: usize = 3;
+
+const MSG_MAX: usize = 192;
+
+/// One unit of work a pool worker runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskWork {
+    /// Count primes in `[lo, hi)` by trial division.
+    Primes { lo: u64, hi: u64 },
+    /// Burn CPU for this many microseconds; the result is 0.
+    SpinUs(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: u64,
+    pub work: Vec<TaskWork>,
+}
+
+impl Task {
+    /// `[0, below)` cut into `chunks` contiguous ranges, one task each.
+    pub fn primes_chunks(below: u64, chunks: u64) -> Vec<Task> {
+        let chunks = chunks.max(1);
+        let step = below.div_ceil(chunks);
+        (0..chunks)
+            .map(|i| Task {
+                id: i,
+                work: vec![TaskWork::Primes {
+                    lo: (i * step).min(below),
+                    hi: ((i + 1) * step).min(below),
+                }],
+            })
+            .collect()
+    }
+}
+
+/// A task's result, and which worker (1-based) produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub id: u64,
+    pub worker: u32,
+    pub value: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("{0}")]
+    Board(#[from] BoardError),
+    #[error("{0}")]
+    Process(#[from] ProcessError),
+    #[error("queue: {0}")]
+    Queue(#[from] QueueError),
+    #[error("{worker} died (exit {code}) while holding task {task:?}; every worker is gone")]
+    WorkersGone {
+        worker: String,
+        code: i32,
+        task: Option<i64>,
+    },
+    #[error("a worker sent a malformed result: {0}")]
+    BadResult(String),
+}
+
+/// A pool of worker processes.
+pub struct Pool {
+    board: Board,
+    res: u32,
+    tasks: Queue,
+    results: Queue,
+    workers: Vec<Process>,
+}
+
+impl Pool {
+    /// Starts `n` workers with the context's start method.
+    pub fn new(ctx: &Context, name: &str, n: usize) -> Result<Pool, PoolError> {
+        let board = ctx.board().clone();
+        let n = n.max(1);
+        let cap = (4 * n).max(64);
+        let tasks = Queue::create(&board, &format!("{name} tasks"), cap, MSG_MAX)?;
+        let results = Queue::create(&board, &format!("{name} results"), cap, MSG_MAX)?;
+        let res = board.new_res(ResKind::Pool, name, tasks.offset(), 0)?;
+        let slot = board.res(res).ok_or(BoardError::Layout)?;
+        slot.stats[STAT_WORKERS].store(n as u64, Ordering::Relaxed);
+        slot.stats[STAT_RESULTS_QUEUE].store(results.offset() as u64, Ordering::Relaxed);
+        let mut workers = Vec::with_capacity(n);
+        for i in 1..=n {
+            let target = Target::PoolWorker {
+                tasks: tasks.offset(),
+                results: results.offset(),
+            };
+            let mut p = Process::new(ctx, &format!("pool worker {i}"), target)
+                .with_role(Role::PoolWorker, i as u32);
+            p.start()?;
+            workers.push(p);
+        }
+        Ok(Pool {
+            board,
+            res,
+            tasks,
+            results,
+            workers,
+        })
+    }
+
+    pub fn workers(&self) -> &[Process] {
+        &self.workers
+    }
+
+    fn stat(&self, i: usize) -> &std::sync::atomic::AtomicU64 {
+        &self.board.res(self.res).expect("registered").stats[i]
+    }
+
+    /// Runs every task and returns the results in task order. `chunksize`
+    /// tasks travel in one message.
+    pub fn map(&mut self, tasks: Vec<Task>, chunksize: usize) -> Result<Vec<TaskResult>, PoolError> {
+        let chunksize = chunksize.max(1);
+        let total = tasks.len();
+        self.stat(STAT_TOTAL).fetch_add(total as u64, Ordering::Relaxed);
+        let mut pending = tasks.chunks(chunksize).map(|c| c.to_vec()).collect::<Vec<_>>();
+        pending.reverse();
+        let mut out: Vec<Option<TaskResult>> = vec![None; total];
+        let base = tasks.first().map_or(0, |t| t.id);
+        let mut got = 0;
+        while got < total {
+            while let Some(batch) = pending.last() {
+                let msg = serde_json::to_vec(batch).map_err(|e| PoolError::BadResult(e.to_string()))?;
+                match self.tasks.put_nowait(&msg) {
+                    Ok(()) => {
+                        pending.pop();
+                    }
+                    Err(QueueError::Full) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match self.results.get(Some(Duration::from_millis(100))) {
+                Ok(msg) => {
+                    let rs: Vec<TaskResult> = serde_json::from_slice(&msg)
+                        .map_err(|e| PoolError::BadResult(e.to_string()))?;
+                    for r in rs {
+                        let at = r.id.checked_sub(base).map(|i| i as usize);
+                        match at.and_then(|i| out.get_mut(i)) {
+                            Some(cell @ None) => {
+                                *cell = Some(r);
+                                got += 1;
+                                self.stat(STAT_DONE).fetch_add(1, Ordering::Relaxed);
+                            }
+                            _ => return Err(PoolError::BadResult(format!("unexpected task id {}", r.id))),
+                        }
+                    }
+                }
+                Err(QueueError::Empty) => self.check_workers()?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    /// Fails instead of hanging when no worker is left to run the tasks.
+    /// (Replacing dead workers and retrying their task is the pool's next step.)
+    fn check_workers(&mut self) -> Result<(), PoolError> {
+        let mut dead = None;
+        for w in &mut self.workers {
+            if w.is_alive() {
+                return Ok(());
+            }
+            if dead.is_none() {
+                let task = w
+                    .slot()
+                    .and_then(|s| self.board.proc(s))
+                    .map(|s| s.current_task.load(Ordering::Relaxed));
+                dead = Some((w.name().to_string(), w.exitcode().unwrap_or(0), task));
+            }
+        }
+        let (worker, code, task) = dead.unwrap_or_default();
+        Err(PoolError::WorkersGone { worker, code, task })
+    }
+
+    /// Tells every worker to stop after its current task and waits for them.
+    pub fn close(&mut self) {
+        for _ in &self.workers {
+            if self.tasks.put(&[], Some(Duration::from_secs(1))).is_err() {
+                break;
+            }
+        }
+        for w in &mut self.workers {
+            if w.join(Some(Duration::from_secs(5))).is_none() {
+                w.kill();
+                w.join(None);
+            }
+        }
+    }
+}
+
+/// A worker's loop: take a batch, note each task on the slot, run it, send the results.
+/// An empty message means "stop".
+pub fn worker_main(board: &Board, slot: &ProcSlot, tasks: usize, results: usize) -> i32 {
+    let (Ok(tasks), Ok(results)) = (Queue::attach(board, tasks), Queue::attach(board, results)) else {
+        return 70;
+    };
+    let me = slot.index.load(Ordering::Relaxed);
+    loop {
+        let Ok(msg) = tasks.get(None) else {
+            return 70;
+        };
+        if msg.is_empty() {
+            return 0;
+        }
+        let Ok(batch) = serde_json::from_slice::<Vec<Task>>(&msg) else {
+            return 65;
+        };
+        let mut out = Vec::with_capacity(batch.len());
+        for task in batch {
+            slot.current_task.store(task.id as i64, Ordering::Relaxed);
+            let value = task.work.iter().map(run_task_work).sum();
+            slot.current_task.store(-1, Ordering::Relaxed);
+            slot.tasks_done.fetch_add(1, Ordering::Relaxed);
+            out.push(TaskResult {
+                id: task.id,
+                worker: me,
+                value,
+            });
+        }
+        let Ok(msg) = serde_json::to_vec(&out) else {
+            return 70;
+        };
+        if results.put(&msg, None).is_err() {
+            return 70;
+        }
+    }
+}
+
+fn run_task_work(w: &TaskWork) -> u64 {
+    match *w {
+        TaskWork::Primes { lo, hi } => work::count_primes(lo, hi),
+        TaskWork::SpinUs(us) => {
+            work::spin(Duration::from_micros(us));
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_range_exactly_once() {
+        let t = Task::primes_chunks(50_000_000, 64);
+        assert_eq!(t.len(), 64);
+        let mut next = 0;
+        for task in &t {
+            let TaskWork::Primes { lo, hi } = task.work[0] else { panic!() };
+            assert_eq!(lo, next);
+            next = hi;
+        }
+        assert_eq!(next, 50_000_000);
+        let odd = Task::primes_chunks(10, 3);
+        assert_eq!(odd.last().unwrap().work[0], TaskWork::Primes { lo: 8, hi: 10 });
+    }
+}

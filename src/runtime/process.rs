@@ -1,0 +1,439 @@
+//! `Process`: a real OS process started with one of CPython's three start
+//! methods, with CPython's vocabulary (`start`, `join`, `is_alive`,
+//! `terminate`, `kill`, `exitcode`, `pid`, `name`, `daemon`).
+//!
+//! Every child gets `PR_SET_PDEATHSIG = SIGKILL` (it dies with its parent) and
+//! writes its start on the board: request → first instruction → ready.
+//!
+//! ```no_run
+//! # use mpdash::runtime::{board::*, process::*, work::Work};
+//! let board = Board::create(BoardSize::default()).unwrap();
+//! let ctx = Context::new(board, StartMethod::Spawn);
+//! let mut p = Process::new(&ctx, "f", Target::Work(vec![Work::Print("hello bob".into())]));
+//! p.start().unwrap();
+//! assert_eq!(p.join(None), Some(0));
+//! ```
+
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{ForkResult, Pid, getpid, getppid};
+use serde::{Deserialize, Serialize};
+
+use super::board::{Board, BoardError, ProcState, Role, StartMethod};
+use super::forkserver::ForkServerClient;
+use super::work::{self, Work, WorkCtx};
+use super::{pool, sys};
+
+/// Fd number where an exec'd child finds the board.
+pub const BOARD_FD: i32 = 3;
+/// Fd number where an exec'd child finds its extra fd (the fork server's socket).
+pub const EXTRA_FD: i32 = 4;
+/// argv[1] that marks an exec'd child of ours.
+pub const SPAWN_ARG: &str = "__spawn";
+
+/// What a child runs. Serializable, because spawn and forkserver children
+/// rebuild it from a spec rather than inheriting memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Built-in work steps.
+    Work(Vec<Work>),
+    /// A pool worker: take tasks from one queue, put results on another.
+    PoolWorker { tasks: usize, results: usize },
+    /// The fork server loop (socket at [`EXTRA_FD`]).
+    ForkServer,
+    /// Exit at once (start-latency benchmarks).
+    Exit,
+}
+
+/// What a child needs to rebuild itself after exec or in the fork server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildSpec {
+    pub slot: u32,
+    pub name: String,
+    pub method: StartMethod,
+    pub logical_ppid: i32,
+    pub target: Target,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("process {0:?} was already started")]
+    AlreadyStarted(String),
+    #[error("{0}")]
+    Board(#[from] BoardError),
+    #[error("starting {0:?}: {1}")]
+    Sys(String, nix::Error),
+    #[error("fork server: {0}")]
+    ForkServer(String),
+}
+
+struct Inner {
+    board: Board,
+    method: StartMethod,
+    forkserver: RefCell<Option<(ForkServerClient, Process)>>,
+}
+
+/// The process-wide setting a `multiprocessing` context carries: the board and
+/// the start method. Single-threaded by design (fork requires it).
+#[derive(Clone)]
+pub struct Context {
+    inner: Rc<Inner>,
+}
+
+impl Context {
+    pub fn new(board: Board, method: StartMethod) -> Context {
+        Context {
+            inner: Rc::new(Inner {
+                board,
+                method,
+                forkserver: RefCell::new(None),
+            }),
+        }
+    }
+
+    pub fn board(&self) -> &Board {
+        &self.inner.board
+    }
+
+    pub fn method(&self) -> StartMethod {
+        self.inner.method
+    }
+
+    /// Asks the fork server (started on first use) to fork a child for `spec`.
+    fn forkserver_start(&self, spec: &ChildSpec) -> Result<Pid, ProcessError> {
+        let mut fs = self.inner.forkserver.borrow_mut();
+        if fs.is_none() {
+            *fs = Some(ForkServerClient::start(self)?);
+        }
+        let (client, _) = fs.as_mut().expect("just set");
+        client.request(spec, self.board().region().fd())
+    }
+
+    /// Stops the fork server, if one was started, and reaps it.
+    pub fn shutdown(&self) {
+        if let Some((client, mut server)) = self.inner.forkserver.borrow_mut().take() {
+            drop(client);
+            if server.join(Some(Duration::from_secs(1))).is_none() {
+                server.kill();
+                server.join(None);
+            }
+        }
+    }
+}
+
+/// A process of the run, in CPython's vocabulary.
+pub struct Process {
+    ctx: Context,
+    name: String,
+    role: Role,
+    index: u32,
+    target: Target,
+    method: StartMethod,
+    /// Daemonic processes are killed, not joined, when the main process ends.
+    pub daemon: bool,
+    slot: Option<u32>,
+    pid: Option<Pid>,
+    pidfd: Option<OwnedFd>,
+    own_child: bool,
+    exitcode: Option<i32>,
+}
+
+impl Process {
+    /// A process that will run `target` with the context's start method.
+    pub fn new(ctx: &Context, name: &str, target: Target) -> Process {
+        Process {
+            ctx: ctx.clone(),
+            name: name.to_string(),
+            role: Role::Process,
+            index: 0,
+            target,
+            method: ctx.method(),
+            daemon: false,
+            slot: None,
+            pid: None,
+            pidfd: None,
+            own_child: true,
+            exitcode: None,
+        }
+    }
+
+    /// Sets the role and index shown on the board (`pool worker 3`).
+    pub fn with_role(mut self, role: Role, index: u32) -> Process {
+        self.role = role;
+        self.index = index;
+        self
+    }
+
+    /// Overrides the context's start method for this process.
+    pub fn with_method(mut self, method: StartMethod) -> Process {
+        self.method = method;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pid(&self) -> Option<Pid> {
+        self.pid
+    }
+
+    pub fn slot(&self) -> Option<u32> {
+        self.slot
+    }
+
+    /// CPython's `exitcode`: `None` while running, the exit status, or minus
+    /// the signal that killed it.
+    pub fn exitcode(&self) -> Option<i32> {
+        self.exitcode
+    }
+
+    /// Starts the process. Returns once the child exists (it may not have run
+    /// its first instruction yet).
+    pub fn start(&mut self) -> Result<(), ProcessError> {
+        self.start_with_extra_fd(None)
+    }
+
+    pub(crate) fn start_with_extra_fd(
+        &mut self,
+        extra: Option<BorrowedFd<'_>>,
+    ) -> Result<(), ProcessError> {
+        if self.slot.is_some() {
+            return Err(ProcessError::AlreadyStarted(self.name.clone()));
+        }
+        let board = self.ctx.board().clone();
+        let me = getpid();
+        let slot = board.new_proc(&self.name, self.role, self.method, self.index, me.as_raw())?;
+        self.slot = Some(slot);
+        let spec = ChildSpec {
+            slot,
+            name: self.name.clone(),
+            method: self.method,
+            logical_ppid: me.as_raw(),
+            target: self.target.clone(),
+        };
+        let pid = match self.method {
+            StartMethod::Fork => fork_child(&board, &spec, me),
+            StartMethod::Spawn => spawn_child(&board, &spec, me, extra),
+            StartMethod::Forkserver => {
+                self.own_child = false;
+                self.ctx.forkserver_start(&spec)
+            }
+        };
+        let pid = match pid {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(s) = board.proc(slot) {
+                    s.set_state(ProcState::Exited);
+                }
+                return Err(e);
+            }
+        };
+        if let Some(s) = board.proc(slot) {
+            s.pid.store(pid.as_raw(), Ordering::Relaxed);
+        }
+        self.pid = Some(pid);
+        if self.own_child {
+            self.pidfd = sys::pidfd_open(pid).ok();
+        }
+        Ok(())
+    }
+
+    /// Waits for the process to end, at most `timeout`; returns its exitcode,
+    /// or `None` if it is still running (or was never started).
+    pub fn join(&mut self, timeout: Option<Duration>) -> Option<i32> {
+        if self.exitcode.is_some() {
+            return self.exitcode;
+        }
+        let (pid, slot) = (self.pid?, self.slot?);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let board = self.ctx.board().clone();
+        let slot = board.proc(slot)?;
+        if self.own_child {
+            loop {
+                if let Ok(Some(r)) = sys::wait4(pid.as_raw(), true) {
+                    slot.record_exit(&r);
+                    self.exitcode = Some(sys::exit_code_of(r.status));
+                    return self.exitcode;
+                }
+                let wait = left();
+                if wait == Some(Duration::ZERO) {
+                    return None;
+                }
+                match &self.pidfd {
+                    Some(fd) => {
+                        let ms = wait.map_or(PollTimeout::NONE, |d| {
+                            PollTimeout::try_from(d.as_millis().min(60_000) as i32 + 1)
+                                .unwrap_or(PollTimeout::MAX)
+                        });
+                        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                        let _ = poll(&mut fds, ms);
+                    }
+                    None => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        } else {
+            loop {
+                let s = slot.state.load(Ordering::Acquire);
+                if ProcState::from_u32(s) == ProcState::Exited {
+                    self.exitcode = Some(sys::exit_code_of(slot.wait_status.load(Ordering::Relaxed)));
+                    return self.exitcode;
+                }
+                let wait = left();
+                if wait == Some(Duration::ZERO) {
+                    return None;
+                }
+                sys::futex_wait(&slot.state, s, wait);
+            }
+        }
+    }
+
+    /// Whether the process has started and not yet ended.
+    pub fn is_alive(&mut self) -> bool {
+        if self.pid.is_none() {
+            return false;
+        }
+        self.join(Some(Duration::ZERO)).is_none()
+    }
+
+    /// Sends SIGTERM (CPython's `terminate`).
+    pub fn terminate(&self) {
+        self.signal(Signal::SIGTERM);
+    }
+
+    /// Sends SIGKILL (CPython's `kill`).
+    pub fn kill(&self) {
+        self.signal(Signal::SIGKILL);
+    }
+
+    fn signal(&self, sig: Signal) {
+        if let (Some(pid), None) = (self.pid, self.exitcode) {
+            let _ = kill(pid, sig);
+        }
+    }
+}
+
+/// First words of every child right after `fork`: die with the parent, and
+/// leave at once if the parent is already gone.
+fn adopt_parent(parent: Pid) {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if getppid() != parent {
+        sys::exit_now(1);
+    }
+}
+
+fn fork_child(board: &Board, spec: &ChildSpec, me: Pid) -> Result<Pid, ProcessError> {
+    // SAFETY: the processes that start children (scenario main, fork server,
+    // benchmark) are single-threaded.
+    match unsafe { sys::fork() } {
+        Ok(ForkResult::Child) => {
+            let t_first = sys::now_ns();
+            adopt_parent(me);
+            sys::exit_now(child_main(board, spec, t_first, None))
+        }
+        Ok(ForkResult::Parent { child }) => Ok(child),
+        Err(e) => Err(ProcessError::Sys(spec.name.clone(), e)),
+    }
+}
+
+fn spawn_child(
+    board: &Board,
+    spec: &ChildSpec,
+    me: Pid,
+    extra: Option<BorrowedFd<'_>>,
+) -> Result<Pid, ProcessError> {
+    let err = |e| ProcessError::Sys(spec.name.clone(), e);
+    let json = serde_json::to_string(spec).map_err(|e| ProcessError::ForkServer(e.to_string()))?;
+    let argv = [
+        CString::new(format!("mpdash: {}", spec.name)).unwrap_or_default(),
+        CString::new(SPAWN_ARG).unwrap_or_default(),
+        CString::new(json).unwrap_or_default(),
+    ];
+    // SAFETY: single-threaded caller, as in `fork_child`.
+    match unsafe { sys::fork() }.map_err(err)? {
+        ForkResult::Child => {
+            adopt_parent(me);
+            let b = sys::dup_above(&board.region().fd(), 10);
+            let x = extra.map(|fd| sys::dup_above(&fd, 10));
+            let placed = b.and_then(|b| sys::place_fd(&b, BOARD_FD)).is_ok()
+                && x.is_none_or(|x| x.and_then(|x| sys::place_fd(&x, EXTRA_FD)).is_ok());
+            if placed {
+                let _ = nix::unistd::execv(c"/proc/self/exe", &argv);
+            }
+            sys::exit_now(127)
+        }
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+/// Entry of an exec'd child (`mpdash __spawn SPEC`): called first thing in `main`.
+pub fn spawn_entry(t_first: u64, spec_json: &str) -> i32 {
+    let spec: ChildSpec = match serde_json::from_str(spec_json) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mpdash: bad child spec: {e}");
+            return 70;
+        }
+    };
+    // SAFETY: our parent placed the board at BOARD_FD just before exec, and
+    // nothing else in this fresh process owns it.
+    let board = match Board::open(unsafe { sys::adopt_fd(BOARD_FD) }) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("mpdash: {}: cannot map the board: {e}", spec.name);
+            return 70;
+        }
+    };
+    let extra = matches!(spec.target, Target::ForkServer).then(|| {
+        // SAFETY: placed by our parent at EXTRA_FD for a fork server, ours alone.
+        unsafe { sys::adopt_fd(EXTRA_FD) }
+    });
+    child_main(&board, &spec, t_first, extra)
+}
+
+/// What every child runs once it exists, whatever its start method.
+pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<OwnedFd>) -> i32 {
+    let Some(slot) = board.proc(spec.slot) else {
+        return 70;
+    };
+    slot.record_start(t_first, spec.logical_ppid);
+    set_comm(&spec.name);
+    let module_name = match spec.method {
+        StartMethod::Fork => "__main__",
+        StartMethod::Spawn | StartMethod::Forkserver => "__mp_main__",
+    };
+    slot.record_ready();
+    match &spec.target {
+        Target::Work(steps) => {
+            let mut keep = Vec::new();
+            work::run(WorkCtx { module_name }, steps, &mut keep);
+            0
+        }
+        Target::PoolWorker { tasks, results } => pool::worker_main(board, slot, *tasks, *results),
+        Target::ForkServer => match extra {
+            Some(sock) => super::forkserver::serve(board, sock),
+            None => 70,
+        },
+        Target::Exit => 0,
+    }
+}
+
+/// Names the process for `ps`/`top` (`comm`, at most 15 bytes).
+pub fn set_comm(name: &str) {
+    let mut n = name.len().min(15);
+    while !name.is_char_boundary(n) {
+        n -= 1;
+    }
+    if let Ok(c) = CString::new(&name[..n]) {
+        let _ = nix::sys::prctl::set_name(&c);
+    }
+}

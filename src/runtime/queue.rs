@@ -1,0 +1,455 @@
+//! A bounded, multi-producer multi-consumer queue that lives in the board and
+//! works across processes.
+//!
+//! It is a ring of slots, each with a sequence number (Dmitry Vyukov's bounded
+//! MPMC design): a producer claims a position with one CAS, copies its message
+//! into the slot and publishes it by bumping the slot's sequence; a consumer
+//! does the mirror image. Blocked callers sleep on a futex word in the queue's
+//! header, so an idle queue costs nothing. `qsize` is read from the queue's own
+//! counters (published − consumed), never estimated.
+//!
+//! ```no_run
+//! # use mpdash::runtime::{board::{Board, BoardSize}, queue::Queue};
+//! let board = Board::create(BoardSize::default()).unwrap();
+//! let q = Queue::create(&board, "tasks", 64, 128).unwrap();
+//! q.put(b"hello", None).unwrap();
+//! assert_eq!(q.get(None).unwrap(), b"hello");
+//! ```
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::board::{Board, BoardError, ResKind};
+use super::shm::ShmSafe;
+use super::sys;
+
+#[repr(C)]
+pub struct QueueHeader {
+    pub capacity: AtomicU64,
+    pub msg_max: AtomicU64,
+    pub stride: AtomicU64,
+    pub puts: AtomicU64,
+    pub gets: AtomicU64,
+    _pad0: [AtomicU64; 3],
+    /// Next position a producer will claim (own cache line).
+    pub enqueue: AtomicU64,
+    _pad1: [AtomicU64; 7],
+    /// Next position a consumer will claim (own cache line).
+    pub dequeue: AtomicU64,
+    _pad2: [AtomicU64; 7],
+    not_empty: AtomicU32,
+    not_full: AtomicU32,
+    waiting_getters: AtomicU32,
+    waiting_putters: AtomicU32,
+}
+
+#[repr(C)]
+struct SlotHeader {
+    seq: AtomicU64,
+    len: AtomicU64,
+}
+
+// SAFETY: repr(C), atomics only.
+unsafe impl ShmSafe for QueueHeader {}
+// SAFETY: repr(C), atomics only.
+unsafe impl ShmSafe for SlotHeader {}
+
+const HEADER_LEN: usize = 64 * 5;
+const _: () = assert!(std::mem::size_of::<QueueHeader>() <= HEADER_LEN);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueueError {
+    #[error("the queue stayed empty until the timeout")]
+    Empty,
+    #[error("the queue stayed full until the timeout")]
+    Full,
+    #[error("a message of {0} bytes exceeds the queue's maximum of {1}")]
+    TooLarge(usize, usize),
+    #[error("the queue's shared memory is not laid out as a queue")]
+    Corrupt,
+}
+
+/// A handle on a queue in the board. Clone it, or rebuild it in another
+/// process with [`Queue::attach`] from its offset.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    board: Board,
+    offset: usize,
+    capacity: u64,
+    msg_max: usize,
+    stride: usize,
+}
+
+impl Queue {
+    /// Bytes of arena a queue of this shape takes.
+    pub fn footprint(capacity: usize, msg_max: usize) -> usize {
+        HEADER_LEN + capacity * Self::stride_for(msg_max)
+    }
+
+    fn stride_for(msg_max: usize) -> usize {
+        (std::mem::size_of::<SlotHeader>() + msg_max).div_ceil(64) * 64
+    }
+
+    /// Creates a queue of `capacity` messages of at most `msg_max` bytes in the
+    /// board's arena, and registers it as a resource named `name`.
+    pub fn create(
+        board: &Board,
+        name: &str,
+        capacity: usize,
+        msg_max: usize,
+    ) -> Result<Queue, BoardError> {
+        let capacity = capacity.max(1);
+        let len = Self::footprint(capacity, msg_max);
+        let offset = board.alloc(len)?;
+        let stride = Self::stride_for(msg_max);
+        let h = board
+            .region()
+            .get::<QueueHeader>(offset)
+            .ok_or(BoardError::Layout)?;
+        h.capacity.store(capacity as u64, Ordering::Relaxed);
+        h.msg_max.store(msg_max as u64, Ordering::Relaxed);
+        h.stride.store(stride as u64, Ordering::Relaxed);
+        for i in 0..capacity {
+            let s = board
+                .region()
+                .get::<SlotHeader>(offset + HEADER_LEN + i * stride)
+                .ok_or(BoardError::Layout)?;
+            s.seq.store(i as u64, Ordering::Relaxed);
+        }
+        std::sync::atomic::fence(Ordering::Release);
+        board.new_res(ResKind::Queue, name, offset, len)?;
+        Ok(Queue {
+            board: board.clone(),
+            offset,
+            capacity: capacity as u64,
+            msg_max,
+            stride,
+        })
+    }
+
+    /// Re-opens the queue at `offset` (from a spec), checking its shape fits the board.
+    pub fn attach(board: &Board, offset: usize) -> Result<Queue, QueueError> {
+        let h = board
+            .region()
+            .get::<QueueHeader>(offset)
+            .ok_or(QueueError::Corrupt)?;
+        let capacity = h.capacity.load(Ordering::Acquire);
+        let msg_max = h.msg_max.load(Ordering::Relaxed) as usize;
+        let stride = h.stride.load(Ordering::Relaxed) as usize;
+        let fits = capacity > 0
+            && stride == Self::stride_for(msg_max)
+            && (capacity as usize)
+                .checked_mul(stride)
+                .and_then(|n| n.checked_add(offset + HEADER_LEN))
+                .is_some_and(|end| end <= board.region().len());
+        if !fits {
+            return Err(QueueError::Corrupt);
+        }
+        Ok(Queue {
+            board: board.clone(),
+            offset,
+            capacity,
+            msg_max,
+            stride,
+        })
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    pub fn header(&self) -> &QueueHeader {
+        self.board
+            .region()
+            .get::<QueueHeader>(self.offset)
+            .expect("checked at create/attach")
+    }
+
+    fn slot(&self, pos: u64) -> (&SlotHeader, *mut u8) {
+        let at = self.offset + HEADER_LEN + (pos % self.capacity) as usize * self.stride;
+        let s = self
+            .board
+            .region()
+            .get::<SlotHeader>(at)
+            .expect("checked at create/attach");
+        let data = self
+            .board
+            .region()
+            .bytes_ptr(at + std::mem::size_of::<SlotHeader>(), self.msg_max)
+            .expect("checked at create/attach");
+        (s, data)
+    }
+
+    /// Messages published and not yet taken: CPython's `qsize()`, exact.
+    pub fn qsize(&self) -> usize {
+        depth_of(self.header())
+    }
+
+    pub fn empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    pub fn full(&self) -> bool {
+        self.qsize() >= self.capacity()
+    }
+
+    /// Puts without blocking; `Err(Full)` when there is no room.
+    pub fn put_nowait(&self, msg: &[u8]) -> Result<(), QueueError> {
+        if msg.len() > self.msg_max {
+            return Err(QueueError::TooLarge(msg.len(), self.msg_max));
+        }
+        let h = self.header();
+        let mut pos = h.enqueue.load(Ordering::Relaxed);
+        loop {
+            let (slot, data) = self.slot(pos);
+            let seq = slot.seq.load(Ordering::Acquire);
+            let diff = seq as i64 - pos as i64;
+            if diff == 0 {
+                match h.enqueue.compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: winning the CAS for `pos` while the slot's
+                        // sequence equals `pos` gives this producer the slot
+                        // alone until it publishes `pos + 1`; `data` has room
+                        // for `msg_max >= msg.len()` bytes.
+                        unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), data, msg.len()) };
+                        slot.len.store(msg.len() as u64, Ordering::Relaxed);
+                        slot.seq.store(pos + 1, Ordering::Release);
+                        h.puts.fetch_add(1, Ordering::Relaxed);
+                        wake(&h.not_empty, &h.waiting_getters);
+                        return Ok(());
+                    }
+                    Err(now) => pos = now,
+                }
+            } else if diff < 0 {
+                return Err(QueueError::Full);
+            } else {
+                pos = h.enqueue.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Takes without blocking; `Err(Empty)` when there is nothing.
+    pub fn get_nowait(&self) -> Result<Vec<u8>, QueueError> {
+        let h = self.header();
+        let mut pos = h.dequeue.load(Ordering::Relaxed);
+        loop {
+            let (slot, data) = self.slot(pos);
+            let seq = slot.seq.load(Ordering::Acquire);
+            let diff = seq as i64 - (pos + 1) as i64;
+            if diff == 0 {
+                match h.dequeue.compare_exchange_weak(
+                    pos,
+                    pos + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let len = (slot.len.load(Ordering::Relaxed) as usize).min(self.msg_max);
+                        let mut out = vec![0u8; len];
+                        // SAFETY: winning the CAS for a published slot gives this
+                        // consumer the slot alone until it stores the next
+                        // lap's sequence; `len <= msg_max` bytes are in bounds.
+                        unsafe { std::ptr::copy_nonoverlapping(data, out.as_mut_ptr(), len) };
+                        slot.seq.store(pos + self.capacity, Ordering::Release);
+                        h.gets.fetch_add(1, Ordering::Relaxed);
+                        wake(&h.not_full, &h.waiting_putters);
+                        return Ok(out);
+                    }
+                    Err(now) => pos = now,
+                }
+            } else if diff < 0 {
+                return Err(QueueError::Empty);
+            } else {
+                pos = h.dequeue.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Puts, blocking while the queue is full, at most `timeout` (forever when `None`).
+    pub fn put(&self, msg: &[u8], timeout: Option<Duration>) -> Result<(), QueueError> {
+        let h = self.header();
+        blocking(timeout, &h.not_full, &h.waiting_putters, || {
+            match self.put_nowait(msg) {
+                Err(QueueError::Full) => None,
+                other => Some(other),
+            }
+        })
+        .unwrap_or(Err(QueueError::Full))
+    }
+
+    /// Takes, blocking while the queue is empty, at most `timeout` (forever when `None`).
+    pub fn get(&self, timeout: Option<Duration>) -> Result<Vec<u8>, QueueError> {
+        let h = self.header();
+        blocking(timeout, &h.not_empty, &h.waiting_getters, || {
+            match self.get_nowait() {
+                Err(QueueError::Empty) => None,
+                other => Some(other),
+            }
+        })
+        .unwrap_or(Err(QueueError::Empty))
+    }
+}
+
+/// Depth as the dashboard reads it from a queue header it was pointed at.
+pub fn depth_of(h: &QueueHeader) -> usize {
+    let enq = h.enqueue.load(Ordering::Acquire);
+    let deq = h.dequeue.load(Ordering::Acquire);
+    let cap = h.capacity.load(Ordering::Relaxed);
+    enq.saturating_sub(deq).min(cap) as usize
+}
+
+fn wake(word: &AtomicU32, waiting: &AtomicU32) {
+    word.fetch_add(1, Ordering::SeqCst);
+    if waiting.load(Ordering::SeqCst) > 0 {
+        sys::futex_wake(word, 1);
+    }
+}
+
+/// Retries `attempt` until it gives an answer, sleeping on `word` in between.
+/// The waiter count is raised before the last check, so a wake-up between the
+/// check and the sleep changes `word` and the sleep returns at once.
+fn blocking<T>(
+    timeout: Option<Duration>,
+    word: &AtomicU32,
+    waiting: &AtomicU32,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        if let Some(v) = attempt() {
+            return Some(v);
+        }
+        let left = match deadline {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return None;
+                }
+                Some(d - now)
+            }
+            None => None,
+        };
+        waiting.fetch_add(1, Ordering::SeqCst);
+        let seen = word.load(Ordering::SeqCst);
+        if let Some(v) = attempt() {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            return Some(v);
+        }
+        sys::futex_wait(word, seen, left);
+        waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::board::BoardSize;
+
+    fn board() -> Board {
+        Board::create(BoardSize::default()).unwrap()
+    }
+
+    #[test]
+    fn messages_come_out_in_order_and_depth_is_exact() {
+        let b = board();
+        let q = Queue::create(&b, "q", 4, 16).unwrap();
+        for m in [b"a".as_slice(), b"bb", b"ccc"] {
+            q.put_nowait(m).unwrap();
+        }
+        assert_eq!(q.qsize(), 3);
+        assert_eq!(q.get_nowait().unwrap(), b"a");
+        assert_eq!(q.get_nowait().unwrap(), b"bb");
+        assert_eq!(q.qsize(), 1);
+        assert_eq!(q.get_nowait().unwrap(), b"ccc");
+        assert_eq!(q.get_nowait(), Err(QueueError::Empty));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_wraps_after_a_get() {
+        let b = board();
+        let q = Queue::create(&b, "q", 2, 8).unwrap();
+        q.put_nowait(b"1").unwrap();
+        q.put_nowait(b"2").unwrap();
+        assert!(q.full());
+        assert_eq!(q.put_nowait(b"3"), Err(QueueError::Full));
+        assert_eq!(q.put(b"3", Some(Duration::from_millis(20))), Err(QueueError::Full));
+        assert_eq!(q.get_nowait().unwrap(), b"1");
+        q.put_nowait(b"3").unwrap();
+        assert_eq!(q.get_nowait().unwrap(), b"2");
+        assert_eq!(q.get_nowait().unwrap(), b"3");
+    }
+
+    #[test]
+    fn an_oversized_message_is_an_error() {
+        let b = board();
+        let q = Queue::create(&b, "q", 2, 8).unwrap();
+        assert_eq!(q.put_nowait(&[0; 9]), Err(QueueError::TooLarge(9, 8)));
+    }
+
+    #[test]
+    fn get_times_out_on_an_empty_queue() {
+        let b = board();
+        let q = Queue::create(&b, "q", 2, 8).unwrap();
+        let t = Instant::now();
+        assert_eq!(q.get(Some(Duration::from_millis(30))), Err(QueueError::Empty));
+        assert!(t.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn threads_deliver_every_message_exactly_once() {
+        let b = board();
+        let q = Queue::create(&b, "q", 8, 8).unwrap();
+        let per = 20_000u64;
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        q.put(&(p * per + i).to_le_bytes(), None).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    for _ in 0..per {
+                        let m = q.get(None).unwrap();
+                        got.push(u64::from_le_bytes(m.try_into().unwrap()));
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        let mut all: Vec<u64> = consumers
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..2 * per).collect::<Vec<_>>());
+        assert_eq!(q.qsize(), 0);
+    }
+
+    #[test]
+    fn attach_refuses_a_bad_offset() {
+        let b = board();
+        assert_eq!(
+            Queue::attach(&b, b.region().len() - 8).unwrap_err(),
+            QueueError::Corrupt
+        );
+    }
+}

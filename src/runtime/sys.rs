@@ -1,0 +1,210 @@
+//! Thin wrappers over the few system calls that `nix` does not cover safely
+//! (futex, `wait4` with rusage, `pidfd_open`, `dup2` onto a fixed number, `fork`).
+//!
+//! This is one of the low-level modules where `unsafe` is allowed; every block
+//! says why it holds.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::time::{ClockId, clock_gettime};
+use nix::unistd::{ForkResult, Pid};
+
+/// Nanoseconds on `CLOCK_MONOTONIC`: the one clock every process of a run shares,
+/// so a parent's "request" and a child's "first instruction" can be subtracted.
+pub fn now_ns() -> u64 {
+    match clock_gettime(ClockId::CLOCK_MONOTONIC) {
+        Ok(ts) => ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64,
+        Err(_) => 0,
+    }
+}
+
+/// Forks the calling process.
+///
+/// # Safety
+/// The caller must be single-threaded (the scenario main process and the fork
+/// server are, by design), so the child inherits no lock held by another thread.
+pub unsafe fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: forwarded to the caller's promise above.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Blocks while `*word == expected`, at most `timeout` (forever when `None`).
+/// Returns early on a wake-up, a changed value or a signal; the caller re-checks.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned 32-bit atomic (possibly in a shared
+    // mapping, hence no FUTEX_PRIVATE_FLAG); `ts_ptr` is null or points to a
+    // timespec that outlives the call. The kernel only reads both.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            ts_ptr,
+            std::ptr::null::<u32>(),
+            0,
+        );
+    }
+}
+
+/// Wakes up to `n` waiters blocked in [`futex_wait`] on `word`, in any process.
+pub fn futex_wake(word: &AtomicU32, n: i32) {
+    // SAFETY: as in `futex_wait`; FUTEX_WAKE does not dereference user memory
+    // beyond the futex word's address.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            n,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0,
+        );
+    }
+}
+
+/// What `wait4` tells about a child that ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Reaped {
+    pub pid: Pid,
+    /// Raw wait status: decode with [`exit_code_of`].
+    pub status: i32,
+    pub user_us: u64,
+    pub sys_us: u64,
+    pub max_rss_kib: u64,
+}
+
+/// `wait4(pid, flags)`: reaps a child and returns its status and CPU usage.
+/// `Ok(None)` with `WNOHANG` when nothing has ended yet.
+pub fn wait4(pid: i32, nohang: bool) -> nix::Result<Option<Reaped>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = if nohang { libc::WNOHANG } else { 0 };
+    loop {
+        // SAFETY: both out-pointers point to live locals of the right types.
+        let r = unsafe { libc::wait4(pid, &mut status, flags | libc::__WALL, &mut ru) };
+        if r < 0 {
+            let e = Errno::last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let us = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64;
+        return Ok(Some(Reaped {
+            pid: Pid::from_raw(r),
+            status,
+            user_us: us(ru.ru_utime),
+            sys_us: us(ru.ru_stime),
+            max_rss_kib: ru.ru_maxrss.max(0) as u64,
+        }));
+    }
+}
+
+/// CPython's `exitcode`: the exit status, or minus the signal number.
+pub fn exit_code_of(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else {
+        0
+    }
+}
+
+/// A pidfd: becomes readable when the process ends (Linux ≥ 5.3).
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just gave us this fd; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Puts `fd` at number `target` without close-on-exec, so an exec'd child finds it there.
+pub fn place_fd(fd: &impl AsRawFd, target: RawFd) -> nix::Result<()> {
+    let raw = fd.as_raw_fd();
+    if raw == target {
+        // dup2 onto itself would keep FD_CLOEXEC; clear it instead.
+        // SAFETY: fcntl on an fd we hold, with an integer argument.
+        let r = unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
+        return Errno::result(r).map(drop);
+    }
+    // SAFETY: dup2 only manipulates the fd table; `target` is ours to replace
+    // (called in a freshly forked child, or async-signal-safely before exec).
+    let r = unsafe { libc::dup2(raw, target) };
+    Errno::result(r).map(drop)
+}
+
+/// Adopts an fd number inherited across exec.
+///
+/// # Safety
+/// `fd` must be open and owned by nobody else in this process.
+pub unsafe fn adopt_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: forwarded to the caller's promise.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Writes all of `buf` to a raw fd with as few `write` calls as possible
+/// (one, for a line shorter than PIPE_BUF, so lines of different processes never mix).
+pub fn write_all_fd(fd: RawFd, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a live slice; write only reads it.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
+/// Leaves the process at once, without running destructors or atexit handlers
+/// (what a forked child must do, so it never flushes or frees its parent's state).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Clock ticks per second, for `/proc/<pid>/stat` times.
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no memory effects.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as u64 } else { 100 }
+}
+
+/// Page size in bytes, for `/proc/<pid>/stat` RSS.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory effects.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u64 } else { 4096 }
+}
+
+/// Duplicates `fd` to the lowest free number ≥ `min` (close-on-exec set), so it
+/// can then be placed at a fixed low number without clobbering another fd.
+pub fn dup_above(fd: &impl AsRawFd, min: RawFd) -> nix::Result<OwnedFd> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on an fd we hold returns a new fd or -1.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    Errno::result(r)?;
+    // SAFETY: the new fd is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}

@@ -1,0 +1,141 @@
+//! The built-in work a scenario's processes run: deterministic, checkable,
+//! and CPU-bound where it should be.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::sys;
+
+/// One step of built-in work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    /// The tutorial's `info(title)`: title, module name, parent and own pid.
+    Info(String),
+    /// Print a line.
+    Print(String),
+    /// Burn CPU for this many microseconds.
+    SpinUs(u64),
+    /// Sleep this many milliseconds.
+    SleepMs(u64),
+    /// Count primes below N by trial division and print the count.
+    PrimesBelow(u64),
+    /// Allocate and touch this many MiB, then keep it until the process ends.
+    AllocMib(u64),
+}
+
+/// Writes one line to standard output with a single `write`, so lines of
+/// concurrent processes never interleave and nothing sits in a buffer that a
+/// `fork` would copy.
+pub fn say(line: &str) {
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    sys::write_all_fd(1, &buf);
+}
+
+/// Whether `n` is prime, by trial division by odd numbers up to √n: the naive
+/// function a Python user writes, deliberately CPU-bound.
+pub fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n < 4 {
+        return true;
+    }
+    if n.is_multiple_of(2) {
+        return false;
+    }
+    if n <= u32::MAX as u64 {
+        let n = n as u32;
+        let mut d = 3u32;
+        while d.saturating_mul(d) <= n {
+            if n.is_multiple_of(d) {
+                return false;
+            }
+            d += 2;
+        }
+        return true;
+    }
+    let mut d = 3u64;
+    while d.saturating_mul(d) <= n {
+        if n.is_multiple_of(d) {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+/// Number of primes in `[lo, hi)`.
+pub fn count_primes(lo: u64, hi: u64) -> u64 {
+    (lo..hi).filter(|&n| is_prime(n)).count() as u64
+}
+
+/// Burns CPU for `d` of wall time.
+pub fn spin(d: Duration) {
+    let t = Instant::now();
+    let mut x = 0u64;
+    while t.elapsed() < d {
+        for i in 0..1000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+    }
+    std::hint::black_box(x);
+}
+
+/// Where the work runs: what `info()` should say about the module.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkCtx {
+    /// `__main__` in the main process and in forked children; `__mp_main__`
+    /// in children that re-imported the program (spawn, forkserver), as CPython prints.
+    pub module_name: &'static str,
+}
+
+/// Runs the steps in order. Memory from `AllocMib` is kept until the process ends.
+pub fn run(ctx: WorkCtx, steps: &[Work], keep: &mut Vec<Vec<u8>>) {
+    for step in steps {
+        match step {
+            Work::Info(title) => {
+                say(title);
+                say(&format!("module name: {}", ctx.module_name));
+                say(&format!("parent process: {}", nix::unistd::getppid()));
+                say(&format!("process id: {}", nix::unistd::getpid()));
+            }
+            Work::Print(s) => say(s),
+            Work::SpinUs(us) => spin(Duration::from_micros(*us)),
+            Work::SleepMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            Work::PrimesBelow(n) => say(&format!("primes below {n}: {}", count_primes(0, *n))),
+            Work::AllocMib(mib) => {
+                let bytes = (*mib as usize).saturating_mul(1 << 20);
+                let mut v = vec![0u8; bytes];
+                for p in v.iter_mut().step_by(4096) {
+                    *p = 1;
+                }
+                keep.push(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prime_counts_match_known_values() {
+        assert_eq!(count_primes(0, 10), 4);
+        assert_eq!(count_primes(0, 100), 25);
+        assert_eq!(count_primes(0, 100_000), 9592);
+        assert_eq!(count_primes(0, 50_000) + count_primes(50_000, 100_000), 9592);
+    }
+
+    #[test]
+    fn small_numbers_and_squares_are_classified() {
+        let primes: Vec<u64> = (0..30).filter(|&n| is_prime(n)).collect();
+        assert_eq!(primes, [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]);
+        assert!(!is_prime(49) && !is_prime(121) && !is_prime(4_294_967_297));
+        assert!(is_prime(4_294_967_311));
+    }
+}
