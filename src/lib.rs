@@ -5,4 +5,10 @@
 //! scenario, watched from outside) → `telemetry` (board + /proc samples) →
 //! `app` (state and actions) → `ui` (pure drawing).
 
+pub mod app;
+pub mod bench;
+pub mod headless;
 pub mod runtime;
+pub mod scenario;
+pub mod session;
+pub mod telemetry;

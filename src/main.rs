@@ -1,1 +1,171 @@
-fn main(){}
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use mpdash::runtime::board::StartMethod;
+use mpdash::runtime::process::{SPAWN_ARG, spawn_entry};
+use mpdash::runtime::sys;
+use mpdash::scenario::main_process::{self, MAIN_ARG};
+use mpdash::scenario::{self, Overrides};
+
+/// mpdash: watch parallel programs run — real processes, queues and pools, live.
+#[derive(Parser)]
+#[command(name = "mpdash", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/pool.toml
+    file: Option<String>,
+    /// Start method for the run's children (overrides the file)
+    #[arg(long, value_enum)]
+    start_method: Option<Method>,
+    /// Override a scenario value, e.g. --set task.below=2000000 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Number of pool workers (overrides the file)
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Samples per second in the dashboard
+    #[arg(long, default_value_t = 4.0)]
+    rate: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    Fork,
+    Spawn,
+    Forkserver,
+}
+
+impl From<Method> for StartMethod {
+    fn from(m: Method) -> StartMethod {
+        match m {
+            Method::Fork => StartMethod::Fork,
+            Method::Spawn => StartMethod::Spawn,
+            Method::Forkserver => StartMethod::Forkserver,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario: the dashboard, or with --headless a text summary
+    Run {
+        /// No terminal: print the output and a summary table
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: JSON lines instead of text
+        #[arg(long, requires = "headless")]
+        json: bool,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// Validate a scenario file and start nothing
+    Check {
+        file: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Measure mpdash itself
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Start latency (request → child's first instruction) per start method
+    Start {
+        /// Children per method
+        #[arg(long, default_value_t = 200)]
+        children: usize,
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // Internal children are told apart before anything else is set up, so
+    // their "first instruction" is as early as it can be.
+    let t_first = sys::now_ns();
+    let mut raw = std::env::args_os();
+    if let (Some(_), Some(kind)) = (raw.next(), raw.next()) {
+        let arg = raw.next().and_then(|a| a.into_string().ok()).unwrap_or_default();
+        if kind == SPAWN_ARG {
+            sys::exit_now(spawn_entry(t_first, &arg));
+        }
+        if kind == MAIN_ARG {
+            sys::exit_now(main_process::entry(t_first, &arg));
+        }
+    }
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("mpdash: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(args: &RunArgs) -> anyhow::Result<scenario::Scenario> {
+    let file = args
+        .file
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("no scenario file given (try: mpdash scenarios/pool.toml)"))?;
+    let ov = Overrides {
+        set: args.set.clone(),
+        start_method: args.start_method.map(Into::into),
+        workers: args.workers,
+    };
+    Ok(scenario::load(file, &ov)?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.cmd {
+        None => dashboard(&cli.run),
+        Some(Cmd::Run {
+            headless,
+            json,
+            args,
+        }) => {
+            if headless {
+                let sc = load(&args)?;
+                let m = sc.start_method;
+                mpdash::headless::run(sc, m, json)
+            } else {
+                dashboard(&args)
+            }
+        }
+        Some(Cmd::Check { file, set }) => {
+            let sc = scenario::load(&file, &Overrides { set, ..Default::default() })?;
+            println!(
+                "{file}: ok — {:?}, start method {}, {} process(es){}",
+                sc.title,
+                sc.start_method,
+                sc.processes.len(),
+                if sc.uses_pool() {
+                    format!(", a pool of {}", sc.pool.workers)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(0)
+        }
+        Some(Cmd::Bench {
+            what: BenchCmd::Start { children, json },
+        }) => mpdash::bench::start::run(children, json),
+    }
+}
+
+fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
+    let sc = load(args)?;
+    mpdash::app::run_dashboard(sc, args.rate)
+}

@@ -1,0 +1,5 @@
+//! Collection: the board and `/proc`, read off the UI thread.
+
+pub mod board_view;
+pub mod proc_stat;
+pub mod sampler;

@@ -1,0 +1,168 @@
+//! The sampler thread: every tick it reads the board and `/proc` and sends one
+//! [`Snapshot`] to the UI. The UI never touches the board or `/proc` itself.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
+
+use super::board_view::{PoolView, ProcRow, read_pool, read_procs};
+use super::proc_stat::ProcStatReader;
+use crate::runtime::board::Board;
+use crate::runtime::sys;
+
+/// What `/proc` says of one live process.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Live {
+    /// Percent of one core since the previous sample.
+    pub cpu_pct: f64,
+    pub rss_bytes: u64,
+    pub threads: u64,
+    pub state: char,
+}
+
+/// Machine-wide figures for the header.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SystemView {
+    pub cpus: usize,
+    /// Percent of the whole machine.
+    pub cpu_pct: f32,
+    pub per_core: Vec<f32>,
+    pub mem_used: u64,
+    pub mem_total: u64,
+}
+
+/// One sample of a run: board rows plus `/proc` readings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub run: u64,
+    pub procs: Vec<ProcRow>,
+    pub live: HashMap<i32, Live>,
+    pub pool: Option<PoolView>,
+    pub system: SystemView,
+}
+
+/// Orders to the sampler.
+pub enum SamplerCmd {
+    Watch(u64, Board),
+    Rate(f64),
+    Now,
+}
+
+/// Starts the sampler; it stops when the command sender is dropped.
+pub fn spawn(rate_hz: f64, cmds: Receiver<SamplerCmd>, out: Sender<Snapshot>) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("sampler".into())
+        .spawn(move || Sampler::new(rate_hz).run(cmds, out))
+        .expect("spawn sampler thread")
+}
+
+struct Sampler {
+    period: Duration,
+    board: Option<(u64, Board)>,
+    reader: ProcStatReader,
+    prev: HashMap<i32, (u64, Instant)>,
+    sys: System,
+    ticks: f64,
+}
+
+impl Sampler {
+    fn new(rate_hz: f64) -> Sampler {
+        Sampler {
+            period: period_of(rate_hz),
+            board: None,
+            reader: ProcStatReader::default(),
+            prev: HashMap::new(),
+            sys: System::new_with_specifics(
+                RefreshKind::nothing()
+                    .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
+                    .with_memory(MemoryRefreshKind::nothing().with_ram()),
+            ),
+            ticks: sys::clock_ticks() as f64,
+        }
+    }
+
+    fn run(mut self, cmds: Receiver<SamplerCmd>, out: Sender<Snapshot>) {
+        let mut next = Instant::now();
+        loop {
+            let wait = next.saturating_duration_since(Instant::now());
+            select! {
+                recv(cmds) -> c => match c {
+                    Ok(SamplerCmd::Watch(run, b)) => {
+                        self.board = Some((run, b));
+                        self.prev.clear();
+                        next = Instant::now();
+                    }
+                    Ok(SamplerCmd::Rate(hz)) => self.period = period_of(hz),
+                    Ok(SamplerCmd::Now) => next = Instant::now(),
+                    Err(_) => return,
+                },
+                default(wait) => {
+                    next = Instant::now() + self.period;
+                    if out.send(self.sample()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn sample(&mut self) -> Snapshot {
+        self.sys.refresh_cpu_usage();
+        self.sys.refresh_memory();
+        let cpus = self.sys.cpus();
+        let system = SystemView {
+            cpus: cpus.len(),
+            cpu_pct: self.sys.global_cpu_usage(),
+            per_core: cpus.iter().map(|c| c.cpu_usage()).collect(),
+            mem_used: self.sys.used_memory(),
+            mem_total: self.sys.total_memory(),
+        };
+        let Some((run, board)) = &self.board else {
+            return Snapshot {
+                system,
+                ..Default::default()
+            };
+        };
+        let procs = read_procs(board);
+        let now = Instant::now();
+        let mut live = HashMap::new();
+        for p in procs.iter().filter(|p| p.alive()) {
+            let Some(s) = self.reader.read(p.pid) else {
+                continue;
+            };
+            let cpu_pct = match self.prev.get(&p.pid) {
+                Some((ticks, at)) => {
+                    let dt = now.duration_since(*at).as_secs_f64();
+                    let used = s.cpu_ticks.saturating_sub(*ticks) as f64 / self.ticks;
+                    if dt > 0.0 { 100.0 * used / dt } else { 0.0 }
+                }
+                None => 0.0,
+            };
+            self.prev.insert(p.pid, (s.cpu_ticks, now));
+            live.insert(
+                p.pid,
+                Live {
+                    cpu_pct,
+                    rss_bytes: s.rss_bytes,
+                    threads: s.threads,
+                    state: s.state,
+                },
+            );
+        }
+        self.reader.retain(|pid| live.contains_key(&pid));
+        self.prev.retain(|pid, _| live.contains_key(pid));
+        Snapshot {
+            run: *run,
+            pool: read_pool(board),
+            procs,
+            live,
+            system,
+        }
+    }
+}
+
+fn period_of(hz: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / hz.clamp(0.5, 60.0))
+}

@@ -1,0 +1,108 @@
+//! Real scenarios run headless through the real binary, under every start method.
+
+mod common;
+use common::*;
+
+const METHODS: [&str; 3] = ["fork", "spawn", "forkserver"];
+
+fn value_after(lines: &[String], prefix: &str, nth: usize) -> i32 {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {nth}th {prefix:?} in {lines:#?}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn process_prints_what_cpython_prints_with_the_right_parents() {
+    for m in METHODS {
+        let (v, out) = run_json(&["scenarios/process.toml", "--start-method", m]);
+        assert!(out.status.success(), "{m}: {}", String::from_utf8_lossy(&out.stderr));
+        let lines = output_lines(&v);
+        assert_eq!(lines[0], "main line");
+        assert_eq!(lines[1], "module name: __main__");
+        assert_eq!(lines[4], "function f");
+        let child_module = if m == "fork" { "__main__" } else { "__mp_main__" };
+        assert_eq!(lines[5], format!("module name: {child_module}"));
+        assert_eq!(lines[8], "hello bob");
+        assert_eq!(lines.len(), 9, "{m}: {lines:#?}");
+
+        let main_pid = value_after(&lines, "process id: ", 0);
+        let child_parent = value_after(&lines, "parent process: ", 1);
+        let child_pid = value_after(&lines, "process id: ", 1);
+        let rows = process_rows(&v);
+        let row = |name: &str| rows.iter().find(|r| r["name"] == name).copied();
+        let main = row("main").unwrap();
+        let f = row("f").unwrap();
+        assert_eq!(main["pid"], main_pid);
+        assert_eq!(f["pid"], child_pid);
+        assert_eq!(f["logical_ppid"], main_pid, "{m}: the logical parent is always main");
+        assert_eq!(f["os_ppid"], child_parent);
+        assert_eq!(f["exitcode"], 0);
+        assert!(f["start_us"].as_f64().unwrap() > 0.0);
+        if m == "forkserver" {
+            let server = row("forkserver").expect("a fork server row");
+            assert_ne!(child_parent, main_pid, "forkserver: the OS parent is the server");
+            assert_eq!(server["pid"], child_parent);
+            assert_eq!(server["os_ppid"], main_pid);
+        } else {
+            assert_eq!(child_parent, main_pid, "{m}: the OS parent is main");
+            assert!(row("forkserver").is_none());
+        }
+        let run = v.last().unwrap();
+        assert_eq!(run["type"], "run");
+        assert_eq!(run["ok"], true);
+        assert_eq!(run["method"], m);
+    }
+}
+
+#[test]
+fn pool_counts_every_prime_exactly_under_each_method() {
+    for m in METHODS {
+        let (v, out) = run_json(&[
+            "scenarios/pool.toml",
+            "--start-method",
+            m,
+            "--workers",
+            "3",
+            "--set",
+            "task.below=2000000",
+        ]);
+        assert!(out.status.success(), "{m}: {}", String::from_utf8_lossy(&out.stderr));
+        let lines = output_lines(&v);
+        assert!(
+            lines.contains(&"primes below 2000000: 148933".to_string()),
+            "{m}: {lines:#?}"
+        );
+        let rows = process_rows(&v);
+        let main_pid = rows.iter().find(|r| r["role"] == "main").unwrap()["pid"].clone();
+        let workers: Vec<_> = rows.iter().filter(|r| r["role"] == "pool_worker").collect();
+        assert_eq!(workers.len(), 3, "{m}");
+        let done: u64 = workers.iter().map(|w| w["tasks_done"].as_u64().unwrap()).sum();
+        assert_eq!(done, 64, "{m}: every chunk is run once");
+        for w in &workers {
+            assert_eq!(w["logical_ppid"], main_pid);
+            assert_eq!(w["exitcode"], 0);
+            assert_eq!(w["method"], m);
+        }
+        let per_worker = lines.iter().find(|l| l.starts_with("tasks per worker:")).unwrap();
+        let printed: u64 = per_worker
+            .split(", ")
+            .map(|p| p.rsplit(": ").next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(printed, 64, "{per_worker}");
+    }
+}
+
+#[test]
+fn the_text_summary_names_every_process() {
+    let out = mpdash(&["run", "--headless", "scenarios/process.toml", "--start-method", "forkserver"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["NAME", "OS PPID", "PARENT", "forkserver", "main", "hello bob", "finished in"] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+}

@@ -1,0 +1,146 @@
+//! Every kind of scenario mistake is reported with file:line:column and key,
+//! and nothing is started.
+
+mod common;
+use common::*;
+
+const GOOD: &str = r#"[scenario]
+title = "t"
+explain = "e"
+start_method = "fork"
+
+[pool]
+workers = 2
+chunksize = 1
+
+[task]
+kind = "primes"
+below = 1000
+chunks = 4
+
+[[process]]
+name = "f"
+steps = [{ print = "hi" }]
+
+[main]
+steps = [{ start = "f" }, { join = "f" }, "pool_map"]
+"#;
+
+/// Writes `text` to a fresh file and returns its path.
+fn scenario_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("mpdash-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// Replaces `from` by `to` in the good scenario (exactly once).
+fn broken(from: &str, to: &str) -> String {
+    assert_eq!(GOOD.matches(from).count(), 1, "{from:?}");
+    GOOD.replace(from, to)
+}
+
+fn expect_error(name: &str, text: &str, line_col: &str, needles: &[&str]) {
+    let path = scenario_file(name, text);
+    for args in [vec!["check", path.as_str()], vec!["run", "--headless", path.as_str()]] {
+        let out = mpdash(&args);
+        assert!(!out.status.success(), "{name}: accepted by {args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let want = format!("{path}:{line_col}: ");
+        assert!(err.contains(&want), "{name}: expected {want:?} in {err:?}");
+        for n in needles {
+            assert!(err.contains(n), "{name}: expected {n:?} in {err:?}");
+        }
+        assert!(out.stdout.is_empty(), "{name}: something ran: {:?}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+#[test]
+fn the_good_scenario_is_accepted() {
+    let path = scenario_file("good.toml", GOOD);
+    let out = mpdash(&["check", &path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_unknown_key() {
+    expect_error("unknown_key.toml", &broken("chunksize = 1", "chunksize = 1\nworkerz = 3"), "9:1", &["pool.workerz", "unknown field `workerz`"]);
+}
+
+#[test]
+fn a_wrong_type() {
+    expect_error("wrong_type.toml", &broken("workers = 2", "workers = \"two\""), "7:11", &["pool.workers", "integer"]);
+}
+
+#[test]
+fn zero_workers() {
+    expect_error("zero_workers.toml", &broken("workers = 2", "workers = 0"), "7:11", &["pool.workers", "between 1 and"]);
+}
+
+#[test]
+fn a_negative_size() {
+    expect_error("negative.toml", &broken("below = 1000", "below = -5"), "12:9", &["task.below", "got -5"]);
+}
+
+#[test]
+fn an_unknown_start_method() {
+    expect_error("method.toml", &broken("\"fork\"", "\"frok\""), "4:16", &["scenario.start_method", "unknown variant `frok`", "forkserver"]);
+}
+
+#[test]
+fn an_undeclared_process() {
+    expect_error("undeclared.toml", &broken("{ start = \"f\" }", "{ start = \"g\" }"), "20:10", &["main.steps", "no [[process]] named \"g\""]);
+}
+
+#[test]
+fn a_join_before_start() {
+    expect_error(
+        "join_first.toml",
+        &broken("[{ start = \"f\" }, { join = \"f\" }", "[{ join = \"f\" }, { start = \"f\" }"),
+        "20:10",
+        &["join", "not started"],
+    );
+}
+
+#[test]
+fn an_unknown_step() {
+    expect_error("step.toml", &broken("{ print = \"hi\" }", "{ shout = \"hi\" }"), "17:12", &["process.steps", "unknown variant `shout`"]);
+}
+
+#[test]
+fn a_duplicate_process() {
+    let text = GOOD.replace("[main]", "[[process]]\nname = \"f\"\nsteps = []\n\n[main]");
+    expect_error("dup.toml", &text, "20:8", &["process.name", "already declared"]);
+}
+
+#[test]
+fn more_chunks_than_numbers() {
+    expect_error("chunks.toml", &broken("chunks = 4", "chunks = 5000"), "13:10", &["task.chunks", "between 1 and 1000"]);
+}
+
+#[test]
+fn a_missing_section() {
+    expect_error("missing.toml", &GOOD.replace("[main]\nsteps = [{ start = \"f\" }, { join = \"f\" }, \"pool_map\"]\n", ""), "1:1", &["missing field `main`"]);
+}
+
+#[test]
+fn broken_toml_syntax() {
+    expect_error("syntax.toml", &broken("title = \"t\"", "title = \"t"), "2:11", &["scenario.title"]);
+}
+
+#[test]
+fn a_bad_override_names_the_key() {
+    let path = scenario_file("override.toml", GOOD);
+    let out = mpdash(&["check", &path, "--set", "pool.workers=-1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{path}:7:11: pool.workers: ")), "{err}");
+}
+
+#[test]
+fn a_missing_file() {
+    let out = mpdash(&["check", "no/such/file.toml"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/file.toml: cannot read"));
+}
