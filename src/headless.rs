@@ -56,7 +56,11 @@ pub fn run_quiet(
     s.kill();
     session::reap_remaining(Duration::from_millis(500));
     let rows = read_procs(&s.board);
-    let exit = if interrupted { 130 } else { s.main_exit.unwrap_or(1) };
+    let exit = if interrupted {
+        130
+    } else {
+        s.main_exit.unwrap_or(1)
+    };
     Ok(Outcome {
         exit,
         rows,
@@ -115,7 +119,10 @@ pub fn run(scenario: Scenario, method: StartMethod, as_json: bool) -> anyhow::Re
         )?;
     }
     if outcome.exit != 0 && !outcome.interrupted {
-        eprintln!("mpdash: {}: the scenario's main process exited with {}", scenario.file, outcome.exit);
+        eprintln!(
+            "mpdash: {}: the scenario's main process exited with {}",
+            scenario.file, outcome.exit
+        );
     }
     Ok(outcome.exit)
 }

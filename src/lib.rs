@@ -12,3 +12,4 @@ pub mod runtime;
 pub mod scenario;
 pub mod session;
 pub mod telemetry;
+pub mod ui;

@@ -98,7 +98,10 @@ fn main() -> ExitCode {
     let t_first = sys::now_ns();
     let mut raw = std::env::args_os();
     if let (Some(_), Some(kind)) = (raw.next(), raw.next()) {
-        let arg = raw.next().and_then(|a| a.into_string().ok()).unwrap_or_default();
+        let arg = raw
+            .next()
+            .and_then(|a| a.into_string().ok())
+            .unwrap_or_default();
         if kind == SPAWN_ARG {
             sys::exit_now(spawn_entry(t_first, &arg));
         }
@@ -116,10 +119,9 @@ fn main() -> ExitCode {
 }
 
 fn load(args: &RunArgs) -> anyhow::Result<scenario::Scenario> {
-    let file = args
-        .file
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("no scenario file given (try: mpdash scenarios/pool.toml)"))?;
+    let file = args.file.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("no scenario file given (try: mpdash scenarios/pool.toml)")
+    })?;
     let ov = Overrides {
         set: args.set.clone(),
         start_method: args.start_method.map(Into::into),
@@ -145,7 +147,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Some(Cmd::Check { file, set }) => {
-            let sc = scenario::load(&file, &Overrides { set, ..Default::default() })?;
+            let sc = scenario::load(
+                &file,
+                &Overrides {
+                    set,
+                    ..Default::default()
+                },
+            )?;
             println!(
                 "{file}: ok — {:?}, start method {}, {} process(es){}",
                 sc.title,

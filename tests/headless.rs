@@ -20,12 +20,20 @@ fn value_after(lines: &[String], prefix: &str, nth: usize) -> i32 {
 fn process_prints_what_cpython_prints_with_the_right_parents() {
     for m in METHODS {
         let (v, out) = run_json(&["scenarios/process.toml", "--start-method", m]);
-        assert!(out.status.success(), "{m}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let lines = output_lines(&v);
         assert_eq!(lines[0], "main line");
         assert_eq!(lines[1], "module name: __main__");
         assert_eq!(lines[4], "function f");
-        let child_module = if m == "fork" { "__main__" } else { "__mp_main__" };
+        let child_module = if m == "fork" {
+            "__main__"
+        } else {
+            "__mp_main__"
+        };
         assert_eq!(lines[5], format!("module name: {child_module}"));
         assert_eq!(lines[8], "hello bob");
         assert_eq!(lines.len(), 9, "{m}: {lines:#?}");
@@ -39,13 +47,19 @@ fn process_prints_what_cpython_prints_with_the_right_parents() {
         let f = row("f").unwrap();
         assert_eq!(main["pid"], main_pid);
         assert_eq!(f["pid"], child_pid);
-        assert_eq!(f["logical_ppid"], main_pid, "{m}: the logical parent is always main");
+        assert_eq!(
+            f["logical_ppid"], main_pid,
+            "{m}: the logical parent is always main"
+        );
         assert_eq!(f["os_ppid"], child_parent);
         assert_eq!(f["exitcode"], 0);
         assert!(f["start_us"].as_f64().unwrap() > 0.0);
         if m == "forkserver" {
             let server = row("forkserver").expect("a fork server row");
-            assert_ne!(child_parent, main_pid, "forkserver: the OS parent is the server");
+            assert_ne!(
+                child_parent, main_pid,
+                "forkserver: the OS parent is the server"
+            );
             assert_eq!(server["pid"], child_parent);
             assert_eq!(server["os_ppid"], main_pid);
         } else {
@@ -71,7 +85,11 @@ fn pool_counts_every_prime_exactly_under_each_method() {
             "--set",
             "task.below=2000000",
         ]);
-        assert!(out.status.success(), "{m}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let lines = output_lines(&v);
         assert!(
             lines.contains(&"primes below 2000000: 148933".to_string()),
@@ -81,14 +99,20 @@ fn pool_counts_every_prime_exactly_under_each_method() {
         let main_pid = rows.iter().find(|r| r["role"] == "main").unwrap()["pid"].clone();
         let workers: Vec<_> = rows.iter().filter(|r| r["role"] == "pool_worker").collect();
         assert_eq!(workers.len(), 3, "{m}");
-        let done: u64 = workers.iter().map(|w| w["tasks_done"].as_u64().unwrap()).sum();
+        let done: u64 = workers
+            .iter()
+            .map(|w| w["tasks_done"].as_u64().unwrap())
+            .sum();
         assert_eq!(done, 64, "{m}: every chunk is run once");
         for w in &workers {
             assert_eq!(w["logical_ppid"], main_pid);
             assert_eq!(w["exitcode"], 0);
             assert_eq!(w["method"], m);
         }
-        let per_worker = lines.iter().find(|l| l.starts_with("tasks per worker:")).unwrap();
+        let per_worker = lines
+            .iter()
+            .find(|l| l.starts_with("tasks per worker:"))
+            .unwrap();
         let printed: u64 = per_worker
             .split(", ")
             .map(|p| p.rsplit(": ").next().unwrap().parse::<u64>().unwrap())
@@ -99,10 +123,24 @@ fn pool_counts_every_prime_exactly_under_each_method() {
 
 #[test]
 fn the_text_summary_names_every_process() {
-    let out = mpdash(&["run", "--headless", "scenarios/process.toml", "--start-method", "forkserver"]);
+    let out = mpdash(&[
+        "run",
+        "--headless",
+        "scenarios/process.toml",
+        "--start-method",
+        "forkserver",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["NAME", "OS PPID", "PARENT", "forkserver", "main", "hello bob", "finished in"] {
+    for needle in [
+        "NAME",
+        "OS PPID",
+        "PARENT",
+        "forkserver",
+        "main",
+        "hello bob",
+        "finished in",
+    ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }

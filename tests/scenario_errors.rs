@@ -43,7 +43,10 @@ fn broken(from: &str, to: &str) -> String {
 
 fn expect_error(name: &str, text: &str, line_col: &str, needles: &[&str]) {
     let path = scenario_file(name, text);
-    for args in [vec!["check", path.as_str()], vec!["run", "--headless", path.as_str()]] {
+    for args in [
+        vec!["check", path.as_str()],
+        vec!["run", "--headless", path.as_str()],
+    ] {
         let out = mpdash(&args);
         assert!(!out.status.success(), "{name}: accepted by {args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -52,7 +55,11 @@ fn expect_error(name: &str, text: &str, line_col: &str, needles: &[&str]) {
         for n in needles {
             assert!(err.contains(n), "{name}: expected {n:?} in {err:?}");
         }
-        assert!(out.stdout.is_empty(), "{name}: something ran: {:?}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: something ran: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 }
 
@@ -60,44 +67,85 @@ fn expect_error(name: &str, text: &str, line_col: &str, needles: &[&str]) {
 fn the_good_scenario_is_accepted() {
     let path = scenario_file("good.toml", GOOD);
     let out = mpdash(&["check", &path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn an_unknown_key() {
-    expect_error("unknown_key.toml", &broken("chunksize = 1", "chunksize = 1\nworkerz = 3"), "9:1", &["pool.workerz", "unknown field `workerz`"]);
+    expect_error(
+        "unknown_key.toml",
+        &broken("chunksize = 1", "chunksize = 1\nworkerz = 3"),
+        "9:1",
+        &["pool.workerz", "unknown field `workerz`"],
+    );
 }
 
 #[test]
 fn a_wrong_type() {
-    expect_error("wrong_type.toml", &broken("workers = 2", "workers = \"two\""), "7:11", &["pool.workers", "integer"]);
+    expect_error(
+        "wrong_type.toml",
+        &broken("workers = 2", "workers = \"two\""),
+        "7:11",
+        &["pool.workers", "integer"],
+    );
 }
 
 #[test]
 fn zero_workers() {
-    expect_error("zero_workers.toml", &broken("workers = 2", "workers = 0"), "7:11", &["pool.workers", "between 1 and"]);
+    expect_error(
+        "zero_workers.toml",
+        &broken("workers = 2", "workers = 0"),
+        "7:11",
+        &["pool.workers", "between 1 and"],
+    );
 }
 
 #[test]
 fn a_negative_size() {
-    expect_error("negative.toml", &broken("below = 1000", "below = -5"), "12:9", &["task.below", "got -5"]);
+    expect_error(
+        "negative.toml",
+        &broken("below = 1000", "below = -5"),
+        "12:9",
+        &["task.below", "got -5"],
+    );
 }
 
 #[test]
 fn an_unknown_start_method() {
-    expect_error("method.toml", &broken("\"fork\"", "\"frok\""), "4:16", &["scenario.start_method", "unknown variant `frok`", "forkserver"]);
+    expect_error(
+        "method.toml",
+        &broken("\"fork\"", "\"frok\""),
+        "4:16",
+        &[
+            "scenario.start_method",
+            "unknown variant `frok`",
+            "forkserver",
+        ],
+    );
 }
 
 #[test]
 fn an_undeclared_process() {
-    expect_error("undeclared.toml", &broken("{ start = \"f\" }", "{ start = \"g\" }"), "20:10", &["main.steps", "no [[process]] named \"g\""]);
+    expect_error(
+        "undeclared.toml",
+        &broken("{ start = \"f\" }", "{ start = \"g\" }"),
+        "20:10",
+        &["main.steps", "no [[process]] named \"g\""],
+    );
 }
 
 #[test]
 fn a_join_before_start() {
     expect_error(
         "join_first.toml",
-        &broken("[{ start = \"f\" }, { join = \"f\" }", "[{ join = \"f\" }, { start = \"f\" }"),
+        &broken(
+            "[{ start = \"f\" }, { join = \"f\" }",
+            "[{ join = \"f\" }, { start = \"f\" }",
+        ),
         "20:10",
         &["join", "not started"],
     );
@@ -105,28 +153,56 @@ fn a_join_before_start() {
 
 #[test]
 fn an_unknown_step() {
-    expect_error("step.toml", &broken("{ print = \"hi\" }", "{ shout = \"hi\" }"), "17:12", &["process.steps", "unknown variant `shout`"]);
+    expect_error(
+        "step.toml",
+        &broken("{ print = \"hi\" }", "{ shout = \"hi\" }"),
+        "17:12",
+        &["process.steps", "unknown variant `shout`"],
+    );
 }
 
 #[test]
 fn a_duplicate_process() {
     let text = GOOD.replace("[main]", "[[process]]\nname = \"f\"\nsteps = []\n\n[main]");
-    expect_error("dup.toml", &text, "20:8", &["process.name", "already declared"]);
+    expect_error(
+        "dup.toml",
+        &text,
+        "20:8",
+        &["process.name", "already declared"],
+    );
 }
 
 #[test]
 fn more_chunks_than_numbers() {
-    expect_error("chunks.toml", &broken("chunks = 4", "chunks = 5000"), "13:10", &["task.chunks", "between 1 and 1000"]);
+    expect_error(
+        "chunks.toml",
+        &broken("chunks = 4", "chunks = 5000"),
+        "13:10",
+        &["task.chunks", "between 1 and 1000"],
+    );
 }
 
 #[test]
 fn a_missing_section() {
-    expect_error("missing.toml", &GOOD.replace("[main]\nsteps = [{ start = \"f\" }, { join = \"f\" }, \"pool_map\"]\n", ""), "1:1", &["missing field `main`"]);
+    expect_error(
+        "missing.toml",
+        &GOOD.replace(
+            "[main]\nsteps = [{ start = \"f\" }, { join = \"f\" }, \"pool_map\"]\n",
+            "",
+        ),
+        "1:1",
+        &["missing field `main`"],
+    );
 }
 
 #[test]
 fn broken_toml_syntax() {
-    expect_error("syntax.toml", &broken("title = \"t\"", "title = \"t"), "2:11", &["scenario.title"]);
+    expect_error(
+        "syntax.toml",
+        &broken("title = \"t\"", "title = \"t"),
+        "2:11",
+        &["scenario.title"],
+    );
 }
 
 #[test]
@@ -135,7 +211,10 @@ fn a_bad_override_names_the_key() {
     let out = mpdash(&["check", &path, "--set", "pool.workers=-1"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{path}:7:11: pool.workers: ")), "{err}");
+    assert!(
+        err.contains(&format!("{path}:7:11: pool.workers: ")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,4 +1,297 @@
+//! The dashboard's state and the one function that changes it.
+//!
+//! Every way the state changes is an [`Action`]; [`App::update`] handles them
+//! all and answers with an [`Effect`] for the run loop to carry out (start a
+//! run, quit). Drawing reads an `&App` and changes nothing.
+
+mod dashboard;
+
+pub use dashboard::run_dashboard;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
-pub fn run_dashboard(_sc: Scenario, _rate: f64) -> anyhow::Result<i32> {
-    anyhow::bail!("todo")
+use crate::telemetry::sampler::Snapshot;
+
+/// CPU samples kept per process (the sparkline).
+pub const HISTORY: usize = 60;
+/// Output lines kept.
+pub const LOG_LINES: usize = 500;
+
+/// Everything that can happen to the dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Quit,
+    Rerun,
+    NextMethod,
+    ToggleHelp,
+    SelectNext,
+    SelectPrev,
+    /// A sample of the current run.
+    Sample(Box<Snapshot>),
+    /// A line the run printed.
+    Output(String),
+    /// The run's main process ended.
+    RunEnded {
+        exit: i32,
+        wall: Duration,
+    },
+    /// A run started (after `Effect::Launch`).
+    RunStarted {
+        run: u64,
+        method: StartMethod,
+    },
+    /// Starting a run failed.
+    LaunchFailed(String),
+    Resize,
+}
+
+/// What the run loop must do after an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    Redraw,
+    /// Kill the current run and start a new one with this method.
+    Launch(StartMethod),
+    Quit,
+}
+
+/// Where the current run is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunStatus {
+    Starting,
+    Running,
+    Finished { exit: i32, wall: Duration },
+    Failed(String),
+}
+
+/// A finished run, kept for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub run: u64,
+    pub method: StartMethod,
+    pub exit: i32,
+    pub wall: Duration,
+}
+
+/// The dashboard's state.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub scenario: Arc<Scenario>,
+    pub method: StartMethod,
+    pub run: u64,
+    pub status: RunStatus,
+    pub snapshot: Snapshot,
+    /// CPU % of one core per pid, oldest first.
+    pub cpu_history: HashMap<i32, VecDeque<f64>>,
+    pub log: VecDeque<String>,
+    pub runs: Vec<RunRecord>,
+    pub selected: usize,
+    pub show_help: bool,
+    pub rate_hz: f64,
+}
+
+impl App {
+    pub fn new(scenario: Arc<Scenario>, rate_hz: f64) -> App {
+        App {
+            method: scenario.start_method,
+            scenario,
+            run: 0,
+            status: RunStatus::Starting,
+            snapshot: Snapshot::default(),
+            cpu_history: HashMap::new(),
+            log: VecDeque::new(),
+            runs: Vec::new(),
+            selected: 0,
+            show_help: false,
+            rate_hz,
+        }
+    }
+
+    /// Applies one action.
+    pub fn update(&mut self, action: Action) -> Effect {
+        match action {
+            Action::Quit => Effect::Quit,
+            Action::Rerun => Effect::Launch(self.method),
+            Action::NextMethod => Effect::Launch(self.method.next()),
+            Action::ToggleHelp => {
+                self.show_help = !self.show_help;
+                Effect::Redraw
+            }
+            Action::SelectNext => {
+                let n = self.snapshot.procs.len();
+                self.selected = (self.selected + 1).min(n.saturating_sub(1));
+                Effect::Redraw
+            }
+            Action::SelectPrev => {
+                self.selected = self.selected.saturating_sub(1);
+                Effect::Redraw
+            }
+            Action::Sample(s) => {
+                if s.run != self.run && !s.procs.is_empty() {
+                    return Effect::None;
+                }
+                for (pid, live) in &s.live {
+                    let h = self.cpu_history.entry(*pid).or_default();
+                    if h.len() == HISTORY {
+                        h.pop_front();
+                    }
+                    h.push_back(live.cpu_pct);
+                }
+                let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
+                self.cpu_history.retain(|pid, _| known.contains(pid));
+                self.selected = self.selected.min(s.procs.len().saturating_sub(1));
+                self.snapshot = *s;
+                Effect::Redraw
+            }
+            Action::Output(line) => {
+                if self.log.len() == LOG_LINES {
+                    self.log.pop_front();
+                }
+                self.log.push_back(line);
+                Effect::Redraw
+            }
+            Action::RunEnded { exit, wall } => {
+                self.status = RunStatus::Finished { exit, wall };
+                self.runs.push(RunRecord {
+                    run: self.run,
+                    method: self.method,
+                    exit,
+                    wall,
+                });
+                Effect::Redraw
+            }
+            Action::RunStarted { run, method } => {
+                self.run = run;
+                self.method = method;
+                self.status = RunStatus::Running;
+                self.snapshot = Snapshot {
+                    run,
+                    system: std::mem::take(&mut self.snapshot.system),
+                    ..Default::default()
+                };
+                self.cpu_history.clear();
+                self.log.clear();
+                self.selected = 0;
+                Effect::Redraw
+            }
+            Action::LaunchFailed(e) => {
+                self.status = RunStatus::Failed(e);
+                Effect::Redraw
+            }
+            Action::Resize => Effect::Redraw,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Overrides, parse};
+    use crate::telemetry::sampler::Live;
+
+    fn app() -> App {
+        let text = "[scenario]\ntitle = \"t\"\nexplain = \"e\"\n[main]\nsteps = []\n";
+        let sc = parse("t.toml", text, &Overrides::default()).unwrap();
+        App::new(Arc::new(sc), 4.0)
+    }
+
+    #[test]
+    fn rerun_and_next_method_ask_for_a_launch() {
+        let mut a = app();
+        assert_eq!(a.update(Action::Rerun), Effect::Launch(StartMethod::Fork));
+        assert_eq!(
+            a.update(Action::NextMethod),
+            Effect::Launch(StartMethod::Spawn)
+        );
+        a.update(Action::RunStarted {
+            run: 2,
+            method: StartMethod::Spawn,
+        });
+        assert_eq!(
+            a.update(Action::NextMethod),
+            Effect::Launch(StartMethod::Forkserver)
+        );
+        assert_eq!(a.update(Action::Quit), Effect::Quit);
+    }
+
+    #[test]
+    fn history_and_log_are_bounded() {
+        let mut a = app();
+        a.update(Action::RunStarted {
+            run: 1,
+            method: StartMethod::Fork,
+        });
+        for i in 0..(HISTORY + 10) {
+            let mut s = Snapshot {
+                run: 1,
+                ..Default::default()
+            };
+            s.procs.push(crate::telemetry::board_view::ProcRow {
+                slot: 0,
+                name: "main".into(),
+                role: None,
+                method: None,
+                index: 0,
+                pid: 7,
+                os_ppid: 1,
+                logical_ppid: 1,
+                state: crate::runtime::board::ProcState::Running,
+                start_us: None,
+                ready_us: None,
+                exitcode: None,
+                cpu_s: None,
+                current_task: None,
+                tasks_done: 0,
+            });
+            s.live.insert(
+                7,
+                Live {
+                    cpu_pct: i as f64,
+                    ..Default::default()
+                },
+            );
+            a.update(Action::Sample(Box::new(s)));
+        }
+        assert_eq!(a.cpu_history[&7].len(), HISTORY);
+        assert_eq!(*a.cpu_history[&7].back().unwrap(), (HISTORY + 9) as f64);
+        for i in 0..(LOG_LINES + 5) {
+            a.update(Action::Output(i.to_string()));
+        }
+        assert_eq!(a.log.len(), LOG_LINES);
+        assert_eq!(a.log.front().unwrap(), "5");
+    }
+
+    #[test]
+    fn a_sample_of_an_old_run_is_ignored_and_a_finished_run_is_recorded() {
+        let mut a = app();
+        a.update(Action::RunStarted {
+            run: 3,
+            method: StartMethod::Fork,
+        });
+        let mut old = Snapshot {
+            run: 2,
+            ..Default::default()
+        };
+        old.procs.push(Default::default());
+        assert_eq!(a.update(Action::Sample(Box::new(old))), Effect::None);
+        a.update(Action::RunEnded {
+            exit: 0,
+            wall: Duration::from_secs(2),
+        });
+        assert_eq!(a.runs.len(), 1);
+        assert!(matches!(a.status, RunStatus::Finished { exit: 0, .. }));
+    }
+
+    #[test]
+    fn selection_stays_within_the_rows() {
+        let mut a = app();
+        a.update(Action::SelectPrev);
+        assert_eq!(a.selected, 0);
+        a.update(Action::SelectNext);
+        assert_eq!(a.selected, 0);
+    }
 }

@@ -39,8 +39,13 @@ pub fn measure(method: StartMethod, children: usize) -> anyhow::Result<(Vec<f64>
 pub fn run(children: usize, as_json: bool) -> anyhow::Result<i32> {
     let children = children.max(1);
     let mut out = BTreeMap::new();
-    println!("start latency, request → first instruction (and → ready), {children} children per method");
-    println!("{:<11} {:>10} {:>10} {:>12} {:>12}", "METHOD", "p50 µs", "p99 µs", "ready p50", "ready p99");
+    println!(
+        "start latency, request → first instruction (and → ready), {children} children per method"
+    );
+    println!(
+        "{:<11} {:>10} {:>10} {:>12} {:>12}",
+        "METHOD", "p50 µs", "p99 µs", "ready p50", "ready p99"
+    );
     for m in StartMethod::ALL {
         let (first, ready) = measure(m, children)?;
         let (p50, p99) = (quantile(&first, 0.5), quantile(&first, 0.99));

@@ -21,9 +21,11 @@ const NAME_WORDS: usize = 6;
 pub const NAME_MAX: usize = NAME_WORDS * 8;
 
 /// Where a process is in its life, as written on its slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
 #[repr(u32)]
 pub enum ProcState {
+    #[default]
     Free = 0,
     /// The parent asked for it (fork, exec or a request to the fork server).
     Requested = 1,
@@ -269,7 +271,8 @@ impl ProcSlot {
 
     /// The child's own first words on its slot.
     pub fn record_start(&self, t_first: u64, logical_ppid: i32) {
-        self.pid.store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
+        self.pid
+            .store(nix::unistd::getpid().as_raw(), Ordering::Relaxed);
         self.os_ppid
             .store(nix::unistd::getppid().as_raw(), Ordering::Relaxed);
         self.logical_ppid.store(logical_ppid, Ordering::Relaxed);
@@ -355,7 +358,8 @@ impl Board {
         h.proc_slots.store(size.proc_slots, Ordering::Relaxed);
         h.res_slots.store(size.res_slots, Ordering::Relaxed);
         h.arena_offset.store(arena_at as u64, Ordering::Relaxed);
-        h.arena_len.store((total - arena_at) as u64, Ordering::Relaxed);
+        h.arena_len
+            .store((total - arena_at) as u64, Ordering::Relaxed);
         h.created_ns.store(sys::now_ns(), Ordering::Relaxed);
         h.magic.store(MAGIC, Ordering::Release);
         Ok(Board {
@@ -527,7 +531,10 @@ mod tests {
         let s = c.proc(i).unwrap();
         assert_eq!(s.name(), "pool worker 1");
         assert_eq!(s.state(), ProcState::Requested);
-        assert_eq!(Role::from_u32(s.role.load(Ordering::Relaxed)), Some(Role::PoolWorker));
+        assert_eq!(
+            Role::from_u32(s.role.load(Ordering::Relaxed)),
+            Some(Role::PoolWorker)
+        );
         assert_eq!(c.procs_used(), 1);
     }
 
@@ -535,7 +542,9 @@ mod tests {
     fn names_are_cut_on_a_char_boundary() {
         let b = Board::create(BoardSize::default()).unwrap();
         let long = "é".repeat(40);
-        let i = b.new_proc(&long, Role::Process, StartMethod::Fork, 0, 0).unwrap();
+        let i = b
+            .new_proc(&long, Role::Process, StartMethod::Fork, 0, 0)
+            .unwrap();
         let n = b.proc(i).unwrap().name();
         assert!(n.len() <= NAME_MAX && long.starts_with(&n));
     }
@@ -548,8 +557,14 @@ mod tests {
             arena_bytes: 4096,
         })
         .unwrap();
-        assert!(b.new_proc("a", Role::Process, StartMethod::Fork, 0, 0).is_ok());
-        assert!(b.new_proc("b", Role::Process, StartMethod::Fork, 0, 0).is_ok());
+        assert!(
+            b.new_proc("a", Role::Process, StartMethod::Fork, 0, 0)
+                .is_ok()
+        );
+        assert!(
+            b.new_proc("b", Role::Process, StartMethod::Fork, 0, 0)
+                .is_ok()
+        );
         assert!(matches!(
             b.new_proc("c", Role::Process, StartMethod::Fork, 0, 0),
             Err(BoardError::Full(..))

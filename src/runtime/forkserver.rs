@@ -102,7 +102,10 @@ impl ForkServerClient {
         match serde_json::from_slice::<Reply>(&buf[..n]) {
             Ok(Reply::Pid(p)) => Ok(Pid::from_raw(p)),
             Ok(Reply::Error(m)) => Err(err(m)),
-            Err(e) => Err(err(format!("garbled reply from server {}: {e}", self.server_pid))),
+            Err(e) => Err(err(format!(
+                "garbled reply from server {}: {e}",
+                self.server_pid
+            ))),
         }
     }
 }
@@ -181,7 +184,10 @@ fn serve_one(board: &Board, sock: &OwnedFd, sigfd: &SignalFd, mask: &SigSet, me:
                 if let ControlMessageOwned::ScmRights(raw) = c {
                     // SAFETY: SCM_RIGHTS just installed these fds in our table;
                     // nobody else owns them.
-                    fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                    fds.extend(
+                        raw.into_iter()
+                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                    );
                 }
             }
         }
@@ -193,8 +199,13 @@ fn serve_one(board: &Board, sock: &OwnedFd, sigfd: &SignalFd, mask: &SigSet, me:
     let reply = if truncated {
         Reply::Error(format!("request larger than {MAX_REQUEST} bytes"))
     } else {
-        match (serde_json::from_slice::<ChildSpec>(&buf[..n]), <[OwnedFd; 2]>::try_from(fds)) {
-            (Ok(spec), Ok([board_fd, out_fd])) => fork_for(board, spec, board_fd, out_fd, sigfd, mask, me),
+        match (
+            serde_json::from_slice::<ChildSpec>(&buf[..n]),
+            <[OwnedFd; 2]>::try_from(fds),
+        ) {
+            (Ok(spec), Ok([board_fd, out_fd])) => {
+                fork_for(board, spec, board_fd, out_fd, sigfd, mask, me)
+            }
             (Err(e), _) => Reply::Error(format!("bad request: {e}")),
             (_, Err(_)) => Reply::Error("a request must carry exactly 2 fds".into()),
         }

@@ -143,18 +143,27 @@ impl Pool {
 
     /// Runs every task and returns the results in task order. `chunksize`
     /// tasks travel in one message.
-    pub fn map(&mut self, tasks: Vec<Task>, chunksize: usize) -> Result<Vec<TaskResult>, PoolError> {
+    pub fn map(
+        &mut self,
+        tasks: Vec<Task>,
+        chunksize: usize,
+    ) -> Result<Vec<TaskResult>, PoolError> {
         let chunksize = chunksize.max(1);
         let total = tasks.len();
-        self.stat(STAT_TOTAL).fetch_add(total as u64, Ordering::Relaxed);
-        let mut pending = tasks.chunks(chunksize).map(|c| c.to_vec()).collect::<Vec<_>>();
+        self.stat(STAT_TOTAL)
+            .fetch_add(total as u64, Ordering::Relaxed);
+        let mut pending = tasks
+            .chunks(chunksize)
+            .map(|c| c.to_vec())
+            .collect::<Vec<_>>();
         pending.reverse();
         let mut out: Vec<Option<TaskResult>> = vec![None; total];
         let base = tasks.first().map_or(0, |t| t.id);
         let mut got = 0;
         while got < total {
             while let Some(batch) = pending.last() {
-                let msg = serde_json::to_vec(batch).map_err(|e| PoolError::BadResult(e.to_string()))?;
+                let msg =
+                    serde_json::to_vec(batch).map_err(|e| PoolError::BadResult(e.to_string()))?;
                 match self.tasks.put_nowait(&msg) {
                     Ok(()) => {
                         pending.pop();
@@ -175,7 +184,12 @@ impl Pool {
                                 got += 1;
                                 self.stat(STAT_DONE).fetch_add(1, Ordering::Relaxed);
                             }
-                            _ => return Err(PoolError::BadResult(format!("unexpected task id {}", r.id))),
+                            _ => {
+                                return Err(PoolError::BadResult(format!(
+                                    "unexpected task id {}",
+                                    r.id
+                                )));
+                            }
                         }
                     }
                 }
@@ -225,7 +239,8 @@ impl Pool {
 /// A worker's loop: take a batch, note each task on the slot, run it, send the results.
 /// An empty message means "stop".
 pub fn worker_main(board: &Board, slot: &ProcSlot, tasks: usize, results: usize) -> i32 {
-    let (Ok(tasks), Ok(results)) = (Queue::attach(board, tasks), Queue::attach(board, results)) else {
+    let (Ok(tasks), Ok(results)) = (Queue::attach(board, tasks), Queue::attach(board, results))
+    else {
         return 70;
     };
     let me = slot.index.load(Ordering::Relaxed);
@@ -280,12 +295,17 @@ mod tests {
         assert_eq!(t.len(), 64);
         let mut next = 0;
         for task in &t {
-            let TaskWork::Primes { lo, hi } = task.work[0] else { panic!() };
+            let TaskWork::Primes { lo, hi } = task.work[0] else {
+                panic!()
+            };
             assert_eq!(lo, next);
             next = hi;
         }
         assert_eq!(next, 50_000_000);
         let odd = Task::primes_chunks(10, 3);
-        assert_eq!(odd.last().unwrap().work[0], TaskWork::Primes { lo: 8, hi: 10 });
+        assert_eq!(
+            odd.last().unwrap().work[0],
+            TaskWork::Primes { lo: 8, hi: 10 }
+        );
     }
 }

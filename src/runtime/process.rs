@@ -285,7 +285,8 @@ impl Process {
             loop {
                 let s = slot.state.load(Ordering::Acquire);
                 if ProcState::from_u32(s) == ProcState::Exited {
-                    self.exitcode = Some(sys::exit_code_of(slot.wait_status.load(Ordering::Relaxed)));
+                    self.exitcode =
+                        Some(sys::exit_code_of(slot.wait_status.load(Ordering::Relaxed)));
                     return self.exitcode;
                 }
                 let wait = left();

@@ -381,7 +381,10 @@ mod tests {
         q.put_nowait(b"2").unwrap();
         assert!(q.full());
         assert_eq!(q.put_nowait(b"3"), Err(QueueError::Full));
-        assert_eq!(q.put(b"3", Some(Duration::from_millis(20))), Err(QueueError::Full));
+        assert_eq!(
+            q.put(b"3", Some(Duration::from_millis(20))),
+            Err(QueueError::Full)
+        );
         assert_eq!(q.get_nowait().unwrap(), b"1");
         q.put_nowait(b"3").unwrap();
         assert_eq!(q.get_nowait().unwrap(), b"2");
@@ -400,7 +403,10 @@ mod tests {
         let b = board();
         let q = Queue::create(&b, "q", 2, 8).unwrap();
         let t = Instant::now();
-        assert_eq!(q.get(Some(Duration::from_millis(30))), Err(QueueError::Empty));
+        assert_eq!(
+            q.get(Some(Duration::from_millis(30))),
+            Err(QueueError::Empty)
+        );
         assert!(t.elapsed() >= Duration::from_millis(30));
     }
 

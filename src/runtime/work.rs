@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(count_primes(0, 10), 4);
         assert_eq!(count_primes(0, 100), 25);
         assert_eq!(count_primes(0, 100_000), 9592);
-        assert_eq!(count_primes(0, 50_000) + count_primes(50_000, 100_000), 9592);
+        assert_eq!(
+            count_primes(0, 50_000) + count_primes(50_000, 100_000),
+            9592
+        );
     }
 
     #[test]

@@ -43,7 +43,12 @@ impl ScenarioError {
     }
 
     /// An error at byte span `span` of `text`.
-    pub fn at(file: &str, text: &str, span: Option<Range<usize>>, message: impl Into<String>) -> ScenarioError {
+    pub fn at(
+        file: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let Some(span) = span else {
             return Self::whole_file(file, message);
         };
@@ -67,7 +72,9 @@ impl ScenarioError {
 fn key_at(text: &str, offset: usize) -> Option<String> {
     let upto = &text[..offset.min(text.len())];
     let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
     let line = text[line_start..line_end].trim();
     let table = upto[..line_start]
         .lines()
@@ -76,7 +83,11 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         .find(|l| l.starts_with('['))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
     if line.starts_with('[') {
-        return Some(line.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
     }
     let key = line
         .split_once('=')
@@ -108,6 +119,9 @@ mod tests {
         let text = "[scenario]\ntitle = \"x\"\n\n[pool]\nworkers = 0\n";
         let at = text.find("0\n").unwrap();
         let e = ScenarioError::at("s.toml", text, Some(at..at + 1), "must be at least 1");
-        assert_eq!(e.to_string(), "s.toml:5:11: pool.workers: must be at least 1");
+        assert_eq!(
+            e.to_string(),
+            "s.toml:5:11: pool.workers: must be at least 1"
+        );
     }
 }

@@ -118,7 +118,10 @@ fn pool_map(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
         sc.pool.chunksize,
         ctx.method()
     ));
-    let results = pool.map(Task::primes_chunks(task.below, task.chunks), sc.pool.chunksize);
+    let results = pool.map(
+        Task::primes_chunks(task.below, task.chunks),
+        sc.pool.chunksize,
+    );
     let per_worker: Vec<String> = pool
         .workers()
         .iter()

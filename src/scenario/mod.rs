@@ -200,15 +200,19 @@ fn apply_sets(file: &str, text: &str, sets: &[String]) -> Result<String, Scenari
         ScenarioError::at(file, text, e.span(), e.message().trim().to_string())
     })?;
     for s in sets {
-        let (path, value) = s
-            .split_once('=')
-            .ok_or_else(|| bad(format!("--set {s}: expected KEY=VALUE, e.g. task.below=2000000")))?;
+        let (path, value) = s.split_once('=').ok_or_else(|| {
+            bad(format!(
+                "--set {s}: expected KEY=VALUE, e.g. task.below=2000000"
+            ))
+        })?;
         let value: toml_edit::Value = value
             .trim()
             .parse()
             .unwrap_or_else(|_| toml_edit::Value::from(value.trim()));
         let keys: Vec<&str> = path.trim().split('.').collect();
-        let (last, tables) = keys.split_last().ok_or_else(|| bad(format!("--set {s}: empty key")))?;
+        let (last, tables) = keys
+            .split_last()
+            .ok_or_else(|| bad(format!("--set {s}: empty key")))?;
         let mut item = doc.as_item_mut();
         for k in tables {
             item = item
@@ -230,11 +234,21 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn err<T>(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> Result<T, ScenarioError> {
+    fn err<T>(
+        &self,
+        span: std::ops::Range<usize>,
+        msg: impl Into<String>,
+    ) -> Result<T, ScenarioError> {
         Err(ScenarioError::at(self.file, self.text, Some(span), msg))
     }
 
-    fn range(&self, v: &Spanned<i64>, min: u64, max: u64, what: &str) -> Result<u64, ScenarioError> {
+    fn range(
+        &self,
+        v: &Spanned<i64>,
+        min: u64,
+        max: u64,
+        what: &str,
+    ) -> Result<u64, ScenarioError> {
         let n = *v.get_ref();
         if n < min as i64 || n as u64 > max {
             return self.err(
@@ -271,7 +285,10 @@ impl Checker<'_> {
                 if t.kind.get_ref() != "primes" {
                     return self.err(
                         t.kind.span(),
-                        format!("unknown task kind {:?} (expected \"primes\")", t.kind.get_ref()),
+                        format!(
+                            "unknown task kind {:?} (expected \"primes\")",
+                            t.kind.get_ref()
+                        ),
                     );
                 }
                 let below = self.range(&t.below, 1, MAX_BELOW, "below")?;
@@ -293,7 +310,10 @@ impl Checker<'_> {
                 return self.err(p.name.span(), "a process name must have 1 to 40 characters");
             }
             if !names.insert(name.clone()) {
-                return self.err(p.name.span(), format!("a process named {name:?} is already declared"));
+                return self.err(
+                    p.name.span(),
+                    format!("a process named {name:?} is already declared"),
+                );
             }
             let steps = p
                 .steps
@@ -315,13 +335,22 @@ impl Checker<'_> {
             let step = self.step(s)?;
             match &step {
                 MainStep::Start(n) if !names.contains(n) => {
-                    return self.err(s.span(), format!("start: no [[process]] named {n:?} is declared"));
+                    return self.err(
+                        s.span(),
+                        format!("start: no [[process]] named {n:?} is declared"),
+                    );
                 }
                 MainStep::Start(n) if !started.insert(n.clone()) => {
-                    return self.err(s.span(), format!("start: {n:?} is already started (a process starts once)"));
+                    return self.err(
+                        s.span(),
+                        format!("start: {n:?} is already started (a process starts once)"),
+                    );
                 }
                 MainStep::Join(n) if !started.contains(n) => {
-                    return self.err(s.span(), format!("join: {n:?} is not started before this step"));
+                    return self.err(
+                        s.span(),
+                        format!("join: {n:?} is not started before this step"),
+                    );
                 }
                 MainStep::PoolMap if task.is_none() => {
                     return self.err(s.span(), "pool_map needs a [task] table saying what to map");
@@ -333,7 +362,7 @@ impl Checker<'_> {
         Ok(Scenario {
             file: self.file.to_string(),
             title: raw.scenario.title.into_inner(),
-            explain: raw.scenario.explain.trim().to_string(),
+            explain: reflow(&raw.scenario.explain),
             start_method: raw.scenario.start_method,
             pool,
             task,
@@ -346,7 +375,10 @@ impl Checker<'_> {
         let span = s.span();
         let n = |v: i64, max: u64, what: &str| -> Result<u64, ScenarioError> {
             if v < 0 || v as u64 > max {
-                return self.err(span.clone(), format!("{what} must be between 0 and {max} (got {v})"));
+                return self.err(
+                    span.clone(),
+                    format!("{what} must be between 0 and {max} (got {v})"),
+                );
             }
             Ok(v as u64)
         };
@@ -354,14 +386,29 @@ impl Checker<'_> {
             RawStep::Info(t) => MainStep::Work(Work::Info(t.clone())),
             RawStep::Print(t) => MainStep::Work(Work::Print(t.clone())),
             RawStep::SpinUs(v) => MainStep::Work(Work::SpinUs(n(*v, MAX_SPIN_US, "spin_us")?)),
-            RawStep::SleepMs(v) => MainStep::Work(Work::SleepMs(n(*v, MAX_SPIN_US / 1000, "sleep_ms")?)),
-            RawStep::PrimesBelow(v) => MainStep::Work(Work::PrimesBelow(n(*v, MAX_BELOW, "primes_below")?)),
-            RawStep::AllocMib(v) => MainStep::Work(Work::AllocMib(n(*v, MAX_ALLOC_MIB, "alloc_mib")?)),
+            RawStep::SleepMs(v) => {
+                MainStep::Work(Work::SleepMs(n(*v, MAX_SPIN_US / 1000, "sleep_ms")?))
+            }
+            RawStep::PrimesBelow(v) => {
+                MainStep::Work(Work::PrimesBelow(n(*v, MAX_BELOW, "primes_below")?))
+            }
+            RawStep::AllocMib(v) => {
+                MainStep::Work(Work::AllocMib(n(*v, MAX_ALLOC_MIB, "alloc_mib")?))
+            }
             RawStep::Start(p) => MainStep::Start(p.clone()),
             RawStep::Join(p) => MainStep::Join(p.clone()),
             RawStep::PoolMap => MainStep::PoolMap,
         })
     }
+}
+
+/// Joins the lines of each paragraph, so the screen can wrap them to its width.
+fn reflow(text: &str) -> String {
+    text.trim()
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// CPython's default pool size: the number of CPUs.
@@ -418,11 +465,21 @@ steps = [{ info = "main line" }, { start = "f" }, { join = "f" }]
             set: vec!["nope".into()],
             ..Default::default()
         };
-        assert!(parse("p.toml", PROCESS, &ov).unwrap_err().message.contains("KEY=VALUE"));
+        assert!(
+            parse("p.toml", PROCESS, &ov)
+                .unwrap_err()
+                .message
+                .contains("KEY=VALUE")
+        );
         let ov = Overrides {
             set: vec!["zzz.a=1".into()],
             ..Default::default()
         };
-        assert!(parse("p.toml", PROCESS, &ov).unwrap_err().message.contains("[zzz]"));
+        assert!(
+            parse("p.toml", PROCESS, &ov)
+                .unwrap_err()
+                .message
+                .contains("[zzz]")
+        );
     }
 }

@@ -28,8 +28,13 @@ pub const MAX_LINE: usize = 4096;
 /// What happens around a run, delivered to the loop that owns it.
 #[derive(Debug, Clone)]
 pub enum SessionEvent {
-    Output { run: u64, line: String },
-    OutputClosed { run: u64 },
+    Output {
+        run: u64,
+        line: String,
+    },
+    OutputClosed {
+        run: u64,
+    },
     Reaped(Reaped),
     /// SIGINT, SIGTERM or SIGHUP reached the dashboard.
     Signal(i32),
@@ -89,7 +94,9 @@ impl Session {
                 sys::place_fd(&board_fd, BOARD_FD).map_err(std::io::Error::from)
             });
         }
-        let child = cmd.spawn().context("starting the scenario's main process")?;
+        let child = cmd
+            .spawn()
+            .context("starting the scenario's main process")?;
         let main_pid = Pid::from_raw(child.id() as i32);
         drop(cmd);
         if let Some(s) = board.proc(slot) {
@@ -181,7 +188,9 @@ fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEve
                             let mut rest = Vec::new();
                             let _ = r.read_until(b'\n', &mut rest);
                         }
-                        let line = String::from_utf8_lossy(&buf).trim_end_matches('\n').to_string();
+                        let line = String::from_utf8_lossy(&buf)
+                            .trim_end_matches('\n')
+                            .to_string();
                         if events.send(SessionEvent::Output { run, line }).is_err() {
                             return;
                         }

@@ -11,7 +11,7 @@ use crate::runtime::queue::{QueueHeader, depth_of};
 use crate::runtime::sys;
 
 /// One process as the board describes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ProcRow {
     pub slot: u32,
     pub name: String,
@@ -56,7 +56,11 @@ pub fn read_procs(board: &Board) -> Vec<ProcRow> {
         .collect();
     for r in rows.iter_mut() {
         if let Some(c) = r.cpu_s.as_mut() {
-            let children: f64 = totals.iter().filter(|(pp, _)| *pp == r.pid).map(|(_, c)| c).sum();
+            let children: f64 = totals
+                .iter()
+                .filter(|(pp, _)| *pp == r.pid)
+                .map(|(_, c)| c)
+                .sum();
             *c = (*c - children).max(0.0);
         }
     }
@@ -106,7 +110,9 @@ pub struct QueueView {
 }
 
 fn queue_at(board: &Board, offset: u64) -> Option<QueueView> {
-    let h = board.region().get::<QueueHeader>(usize::try_from(offset).ok()?)?;
+    let h = board
+        .region()
+        .get::<QueueHeader>(usize::try_from(offset).ok()?)?;
     Some(QueueView {
         depth: depth_of(h),
         capacity: h.capacity.load(Ordering::Relaxed) as usize,

@@ -2,6 +2,7 @@
 //! open between samples (a `pread` per process per sample, no path lookups).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
@@ -58,11 +59,10 @@ impl ProcStatReader {
         if pid <= 0 {
             return None;
         }
-        if !self.files.contains_key(&pid) {
-            let f = File::open(format!("/proc/{pid}/stat")).ok()?;
-            self.files.insert(pid, f);
-        }
-        let f = self.files.get(&pid)?;
+        let f = match self.files.entry(pid) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => v.insert(File::open(format!("/proc/{pid}/stat")).ok()?),
+        };
         let n = match f.read_at(&mut self.buf, 0) {
             Ok(n) if n > 0 => n,
             _ => {

@@ -37,6 +37,8 @@ pub struct SystemView {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub run: u64,
+    /// Time since the run's board was created, when the sample was taken.
+    pub elapsed: Duration,
     pub procs: Vec<ProcRow>,
     pub live: HashMap<i32, Live>,
     pub pool: Option<PoolView>,
@@ -51,7 +53,11 @@ pub enum SamplerCmd {
 }
 
 /// Starts the sampler; it stops when the command sender is dropped.
-pub fn spawn(rate_hz: f64, cmds: Receiver<SamplerCmd>, out: Sender<Snapshot>) -> std::thread::JoinHandle<()> {
+pub fn spawn(
+    rate_hz: f64,
+    cmds: Receiver<SamplerCmd>,
+    out: Sender<Snapshot>,
+) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("sampler".into())
         .spawn(move || Sampler::new(rate_hz).run(cmds, out))
@@ -136,7 +142,13 @@ impl Sampler {
                 Some((ticks, at)) => {
                     let dt = now.duration_since(*at).as_secs_f64();
                     let used = s.cpu_ticks.saturating_sub(*ticks) as f64 / self.ticks;
-                    if dt > 0.0 { 100.0 * used / dt } else { 0.0 }
+                    // Tick granularity can read a little over 100 % per thread.
+                    let cap = 100.0 * s.threads.max(1) as f64;
+                    if dt > 0.0 {
+                        (100.0 * used / dt).min(cap)
+                    } else {
+                        0.0
+                    }
                 }
                 None => 0.0,
             };
@@ -155,6 +167,7 @@ impl Sampler {
         self.prev.retain(|pid, _| live.contains_key(pid));
         Snapshot {
             run: *run,
+            elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
             pool: read_pool(board),
             procs,
             live,

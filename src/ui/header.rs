@@ -1,0 +1,87 @@
+//! The header: scenario, start method, run status, machine CPU and memory.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::format;
+use crate::app::{App, RunStatus};
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let status = match &app.status {
+        RunStatus::Starting => Span::styled("starting", Style::new().fg(Color::Yellow)),
+        RunStatus::Running => Span::styled(
+            format!(
+                "running {}",
+                format::secs(app.snapshot.elapsed.as_secs_f64())
+            ),
+            Style::new().fg(Color::Green).bold(),
+        ),
+        RunStatus::Finished { exit: 0, wall } => Span::styled(
+            format!("finished in {}", format::secs(wall.as_secs_f64())),
+            Style::new().fg(Color::Cyan),
+        ),
+        RunStatus::Finished { exit, wall } => Span::styled(
+            format!(
+                "failed (exit {exit}) after {}",
+                format::secs(wall.as_secs_f64())
+            ),
+            Style::new().fg(Color::Red).bold(),
+        ),
+        RunStatus::Failed(e) => {
+            Span::styled(format!("cannot start: {e}"), Style::new().fg(Color::Red))
+        }
+    };
+    let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
+    let title = Line::from(vec![
+        Span::styled(
+            " mpdash ",
+            Style::new().bg(Color::Blue).fg(Color::White).bold(),
+        ),
+        Span::raw(" "),
+        Span::styled(app.method.name(), Style::new().fg(Color::Magenta).bold()),
+        sep(),
+        Span::raw(format!("run {} ", app.run)),
+        status,
+        sep(),
+        Span::styled(app.scenario.title.clone(), Style::new().bold()),
+    ]);
+    let sys = &app.snapshot.system;
+    let mut cores = vec![Span::styled(
+        format!(" {} CPUs ", sys.cpus),
+        Style::new().fg(Color::Gray),
+    )];
+    for (i, pct) in sys.per_core.iter().enumerate() {
+        cores.push(Span::raw(format!("{i}")));
+        cores.push(core_bar(*pct));
+        cores.push(Span::raw(format!("{:>3.0}% ", pct)));
+    }
+    if sys.mem_total > 0 {
+        cores.push(sep());
+        cores.push(Span::raw(format!(
+            "mem {} / {}",
+            format::bytes(sys.mem_used),
+            format::bytes(sys.mem_total)
+        )));
+    }
+    let p = Paragraph::new(vec![title, Line::from(cores)]);
+    f.render_widget(p, area);
+}
+
+fn core_bar(pct: f32) -> Span<'static> {
+    const W: usize = 10;
+    let filled = ((pct.clamp(0.0, 100.0) / 100.0) * W as f32).round() as usize;
+    let color = if pct > 85.0 {
+        Color::Red
+    } else if pct > 50.0 {
+        Color::Yellow
+    } else {
+        Color::Green
+    };
+    Span::styled(
+        format!("▕{}{}▏", "█".repeat(filled), " ".repeat(W - filled)),
+        Style::new().fg(color).add_modifier(Modifier::empty()),
+    )
+}

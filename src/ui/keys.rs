@@ -1,0 +1,86 @@
+//! The one key table: it maps keys to actions and feeds both the hint bar and
+//! the `?` help, so neither can drift from what the keys do.
+
+use ratatui::crossterm::event::KeyCode;
+
+use crate::app::Action;
+
+pub struct Binding {
+    pub keys: &'static [KeyCode],
+    /// How the key is written on screen.
+    pub label: &'static str,
+    /// Short word for the hint bar.
+    pub hint: &'static str,
+    /// Sentence for the help screen.
+    pub help: &'static str,
+    pub action: Action,
+}
+
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[KeyCode::Char('q'), KeyCode::Esc],
+        label: "q",
+        hint: "quit",
+        help: "Quit: the run's processes are killed and the terminal restored (also Ctrl-C).",
+        action: Action::Quit,
+    },
+    Binding {
+        keys: &[KeyCode::Char('r')],
+        label: "r",
+        hint: "rerun",
+        help: "Kill the current run and start the scenario again.",
+        action: Action::Rerun,
+    },
+    Binding {
+        keys: &[KeyCode::Char('m')],
+        label: "m",
+        hint: "method",
+        help: "Switch to the next start method (fork → spawn → forkserver) and rerun.",
+        action: Action::NextMethod,
+    },
+    Binding {
+        keys: &[KeyCode::Down],
+        label: "↓",
+        hint: "",
+        help: "Select the next process.",
+        action: Action::SelectNext,
+    },
+    Binding {
+        keys: &[KeyCode::Up],
+        label: "↑",
+        hint: "",
+        help: "Select the previous process.",
+        action: Action::SelectPrev,
+    },
+    Binding {
+        keys: &[KeyCode::Char('?'), KeyCode::F(1)],
+        label: "?",
+        hint: "help",
+        help: "Show or hide this help.",
+        action: Action::ToggleHelp,
+    },
+];
+
+/// The action a key stands for, if any.
+pub fn action_for(code: KeyCode) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.contains(&code))
+        .map(|b| b.action.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let mut seen = Vec::new();
+        for b in BINDINGS {
+            for k in b.keys {
+                assert!(!seen.contains(k), "{k:?} bound twice");
+                seen.push(*k);
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The pool: progress, the task queue's depth (read from the queue itself),
+//! and what each worker is doing.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, LineGauge, Paragraph};
+
+use crate::app::App;
+use crate::runtime::board::{ProcState, Role};
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        (a as f64 / b as f64).clamp(0.0, 1.0)
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Pool ".bold());
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(pool) = &app.snapshot.pool else {
+        f.render_widget(Paragraph::new("no pool yet".dark_gray()), inner);
+        return;
+    };
+    let [progress, queue, workers] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(
+        LineGauge::default()
+            .filled_style(Style::new().fg(Color::Green))
+            .unfilled_style(Style::new().fg(Color::DarkGray))
+            .ratio(ratio(pool.done, pool.total))
+            .label(format!("done  {:>4}/{:<4} ", pool.done, pool.total)),
+        progress,
+    );
+    let q = &pool.tasks;
+    f.render_widget(
+        LineGauge::default()
+            .filled_style(Style::new().fg(Color::Cyan))
+            .unfilled_style(Style::new().fg(Color::DarkGray))
+            .ratio(ratio(q.depth as u64, q.capacity as u64))
+            .label(format!("queue {:>4}/{:<4} ", q.depth, q.capacity)),
+        queue,
+    );
+    let mut lines = vec![Line::from(vec![
+        Span::raw(format!(
+            "queued {} · taken {} · results waiting {}",
+            q.puts, q.gets, pool.results.depth
+        ))
+        .dark_gray(),
+    ])];
+    for w in app
+        .snapshot
+        .procs
+        .iter()
+        .filter(|p| p.role == Some(Role::PoolWorker))
+    {
+        let doing = match (w.state, w.current_task) {
+            (ProcState::Exited, _) => Span::styled("ended", Style::new().fg(Color::DarkGray)),
+            (_, Some(t)) => Span::styled(format!("#{t:<5}"), Style::new().fg(Color::Green)),
+            (_, None) => Span::styled("idle  ", Style::new().fg(Color::Blue)),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<14} {:<7} ", w.name, w.pid)),
+            doing,
+            Span::raw(format!(" {:>3} done", w.tasks_done)),
+        ]));
+    }
+    f.render_widget(Paragraph::new(lines), workers);
+}

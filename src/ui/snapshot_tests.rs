@@ -1,0 +1,183 @@
+//! The whole dashboard drawn on ratatui's `TestBackend` from fixed states, one
+//! snapshot per state, with checks on the colours that carry meaning.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use insta::assert_snapshot;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+use crate::app::{Action, App};
+use crate::runtime::board::{ProcState, Role, StartMethod};
+use crate::scenario::{Overrides, parse};
+use crate::telemetry::board_view::{PoolView, ProcRow, QueueView};
+use crate::telemetry::sampler::{Live, Snapshot, SystemView};
+
+fn pool_app() -> App {
+    let ov = Overrides {
+        workers: Some(2),
+        ..Default::default()
+    };
+    let sc = parse(
+        "scenarios/pool.toml",
+        include_str!("../../scenarios/pool.toml"),
+        &ov,
+    )
+    .unwrap();
+    let mut app = App::new(Arc::new(sc), 4.0);
+    app.update(Action::RunStarted {
+        run: 1,
+        method: StartMethod::Fork,
+    });
+    app
+}
+
+fn row(slot: u32, name: &str, role: Role, pid: i32, parent: i32) -> ProcRow {
+    ProcRow {
+        slot,
+        name: name.into(),
+        role: Some(role),
+        method: Some(StartMethod::Fork),
+        index: slot,
+        pid,
+        os_ppid: parent,
+        logical_ppid: parent,
+        state: ProcState::Running,
+        start_us: Some(120.0 + slot as f64 * 10.0),
+        ready_us: Some(150.0),
+        ..Default::default()
+    }
+}
+
+fn running_sample() -> Snapshot {
+    let mut procs = vec![
+        row(0, "main", Role::Main, 100, 99),
+        row(1, "pool worker 1", Role::PoolWorker, 101, 100),
+        row(2, "pool worker 2", Role::PoolWorker, 102, 100),
+    ];
+    procs[0].start_us = Some(1100.0);
+    procs[1].current_task = Some(34);
+    procs[1].tasks_done = 17;
+    procs[2].current_task = Some(35);
+    procs[2].tasks_done = 17;
+    let mut s = Snapshot {
+        run: 1,
+        elapsed: Duration::from_millis(3200),
+        procs,
+        pool: Some(PoolView {
+            name: "pool".into(),
+            workers: 2,
+            total: 64,
+            done: 34,
+            tasks: QueueView {
+                depth: 28,
+                capacity: 64,
+                puts: 64,
+                gets: 36,
+            },
+            results: QueueView::default(),
+        }),
+        system: SystemView {
+            cpus: 2,
+            cpu_pct: 99.0,
+            per_core: vec![99.0, 100.0],
+            mem_used: 400 << 20,
+            mem_total: 24 << 30,
+        },
+        ..Default::default()
+    };
+    for (pid, cpu, state) in [(100, 0.0, 'S'), (101, 99.0, 'R'), (102, 100.0, 'R')] {
+        s.live.insert(
+            pid,
+            Live {
+                cpu_pct: cpu,
+                rss_bytes: 1_900_000,
+                threads: 1,
+                state,
+            },
+        );
+    }
+    s
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| super::draw(f, app)).unwrap();
+    t
+}
+
+fn find(buf: &Buffer, text: &str) -> (u16, u16) {
+    let w = buf.area.width;
+    for y in 0..buf.area.height {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        if let Some(i) = line.find(text) {
+            return (line[..i].chars().count() as u16, y);
+        }
+    }
+    panic!("{text:?} not on screen");
+}
+
+#[test]
+fn running_pool_wide() {
+    let mut app = pool_app();
+    for _ in 0..3 {
+        app.update(Action::Sample(Box::new(running_sample())));
+    }
+    app.update(Action::Output(
+        "Pool(2).map(primes, 64 chunks of [0, 50000000), chunksize=1) with fork".into(),
+    ));
+    let t = render(&app, 130, 32);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(t.backend().buffer(), "running");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Green);
+}
+
+#[test]
+fn running_pool_at_80_by_24() {
+    let mut app = pool_app();
+    app.update(Action::Sample(Box::new(running_sample())));
+    assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn finished_with_a_killed_worker() {
+    let mut app = pool_app();
+    let mut s = running_sample();
+    for p in s.procs.iter_mut() {
+        p.state = ProcState::Exited;
+        p.exitcode = Some(0);
+        p.current_task = None;
+    }
+    s.procs[2].exitcode = Some(-9);
+    s.live.clear();
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::RunEnded {
+        exit: 0,
+        wall: Duration::from_millis(6370),
+    });
+    let t = render(&app, 100, 26);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(t.backend().buffer(), "killed SIGKILL");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+    let (x, y) = find(t.backend().buffer(), "finished in 6.4 s");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Cyan);
+}
+
+#[test]
+fn empty_before_the_first_sample() {
+    let app = pool_app();
+    assert_snapshot!(render(&app, 100, 24).backend());
+}
+
+#[test]
+fn help_over_the_dashboard() {
+    let mut app = pool_app();
+    app.update(Action::Sample(Box::new(running_sample())));
+    app.update(Action::ToggleHelp);
+    let t = render(&app, 100, 30);
+    assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "Switch to the next start method");
+}

@@ -1,0 +1,189 @@
+//! The real binary in a real terminal (tmux): live worker PIDs on screen, `m`
+//! switches start method, `q` quits, the terminal is restored and nothing is left.
+
+mod common;
+use common::*;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// None when tmux is missing outside CI (in CI it must be there: .ci/run installs it).
+    fn start(name: &str, cmd: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "tmux is missing in CI");
+            eprintln!("tmux not installed: skipping the end-to-end test");
+            return None;
+        }
+        let t = Tmux {
+            socket: format!("mpdash-e2e-{name}-{}", std::process::id()),
+        };
+        let ok = t
+            .run(&[
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "36",
+                "-c",
+                env!("CARGO_MANIFEST_DIR"),
+                cmd,
+            ])
+            .status
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Some(t)
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    fn keys(&self, k: &str) {
+        self.run(&["send-keys", k]);
+    }
+
+    fn format(&self, f: &str) -> String {
+        String::from_utf8_lossy(&self.run(&["display-message", "-p", f]).stdout)
+            .trim()
+            .to_string()
+    }
+
+    /// Waits until `pred` holds for the screen; returns that screen.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "waited for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// PIDs of the rows named `pool worker N` that the screen shows running.
+fn running_worker_pids(screen: &str) -> Vec<i32> {
+    screen
+        .lines()
+        .filter(|l| l.contains("pool worker") && l.contains("running"))
+        .filter_map(|l| {
+            l.trim_start_matches('│')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[test]
+fn dashboard_shows_live_workers_switches_method_quits_and_restores_the_terminal() {
+    let cmd =
+        format!("{BIN} scenarios/pool.toml --workers 2; echo MPDASH-EXITED:$?; stty -a; sleep 60");
+    let Some(tmux) = Tmux::start("keys", &cmd) else {
+        return;
+    };
+
+    let screen = tmux.wait_for("two running workers", |s| running_worker_pids(s).len() == 2);
+    assert!(
+        screen.contains("fork") && screen.contains("Pool"),
+        "{screen}"
+    );
+    let pids = running_worker_pids(&screen);
+    for pid in &pids {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(
+            comm.trim().trim_end_matches(char::is_numeric).trim(),
+            "pool worker",
+            "pid {pid} on screen is a real worker"
+        );
+    }
+    assert_eq!(tmux.format("#{alternate_on}"), "1");
+
+    tmux.keys("m");
+    let screen = tmux.wait_for("a spawn run with two new workers", |s| {
+        s.contains("spawn │ run 2") && running_worker_pids(s).len() == 2
+    });
+    let spawn_pids = running_worker_pids(&screen);
+    assert!(
+        spawn_pids.iter().all(|p| !pids.contains(p)),
+        "new run, new workers"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        pids.iter().all(|p| !alive(*p)),
+        "the fork run's workers were killed on rerun"
+    );
+
+    tmux.keys("q");
+    let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
+    assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor shown again");
+    let stty = tmux.wait_for("stty output", |s| s.contains("icanon"));
+    assert!(
+        !stty.contains("-icanon") && !stty.contains("-echo "),
+        "raw mode left on:\n{stty}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    for p in pids.iter().chain(&spawn_pids) {
+        assert!(!alive(*p), "worker {p} outlived the dashboard");
+    }
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_kills_the_run() {
+    let cmd = format!(
+        "{BIN} scenarios/pool.toml --workers 2 --start-method forkserver; echo MPDASH-EXITED:$?; sleep 60"
+    );
+    let Some(tmux) = Tmux::start("sigterm", &cmd) else {
+        return;
+    };
+    let screen = tmux.wait_for("two running workers", |s| running_worker_pids(s).len() == 2);
+    let pids = running_worker_pids(&screen);
+    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+    let dash = descendants(shell)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.contains("pool.toml"))
+        })
+        .expect("the dashboard process");
+    let run = descendants(dash);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dash),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    tmux.wait_for("the shell after SIGTERM", |s| s.contains("MPDASH-EXITED:"));
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+    std::thread::sleep(Duration::from_millis(300));
+    for p in pids.iter().chain(&run) {
+        assert!(!alive(*p), "{p} outlived the dashboard");
+    }
+}
