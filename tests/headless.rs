@@ -144,3 +144,44 @@ fn the_text_summary_names_every_process() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }
+
+#[test]
+fn lifecycle_exitcodes_match_cpython_under_each_method() {
+    for m in METHODS {
+        let (v, out) = run_json(&["scenarios/lifecycle.toml", "--start-method", m]);
+        assert!(
+            out.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = output_lines(&v);
+        let rows = process_rows(&v);
+        let row = |n: &str| *rows.iter().find(|r| r["name"] == n).unwrap();
+        let main_pid = row("main")["pid"].as_i64().unwrap();
+        let sleeper = row("sleeper")["pid"].as_i64().unwrap();
+        let expect = [
+            format!("<Process name='sleeper' parent={main_pid} initial>"),
+            format!("<Process name='sleeper' pid={sleeper} parent={main_pid} started>"),
+            format!(
+                "<Process name='sleeper' pid={sleeper} parent={main_pid} stopped exitcode=-SIGTERM>"
+            ),
+        ];
+        for e in &expect {
+            assert!(lines.contains(e), "{m}: {e:?} not in {lines:#?}");
+        }
+        assert!(lines.iter().any(|l| l.starts_with("<Process name='victim'")
+            && l.ends_with("stopped exitcode=-SIGKILL>")));
+        assert!(lines.iter().any(
+            |l| l.starts_with("<Process name='quitter'") && l.ends_with("stopped exitcode=3>")
+        ));
+        assert_eq!(row("sleeper")["exitcode"], -15, "{m}");
+        assert_eq!(row("victim")["exitcode"], -9, "{m}");
+        assert_eq!(row("quitter")["exitcode"], 3, "{m}");
+        assert_eq!(
+            row("daemon")["exitcode"],
+            -9,
+            "{m}: the daemon is killed when main ends"
+        );
+        assert_eq!(row("main")["exitcode"], 0, "{m}");
+    }
+}

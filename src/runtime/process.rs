@@ -78,6 +78,8 @@ pub enum ProcessError {
 struct Inner {
     board: Board,
     method: StartMethod,
+    /// The program spawn children exec (CPython's `set_executable`).
+    exe: CString,
     forkserver: RefCell<Option<(ForkServerClient, Process)>>,
 }
 
@@ -90,10 +92,17 @@ pub struct Context {
 
 impl Context {
     pub fn new(board: Board, method: StartMethod) -> Context {
+        Self::with_executable(board, method, c"/proc/self/exe".into())
+    }
+
+    /// A context whose spawn children (and fork server) exec `exe`, which
+    /// must be the mpdash binary: for using the runtime from another program.
+    pub fn with_executable(board: Board, method: StartMethod, exe: CString) -> Context {
         Context {
             inner: Rc::new(Inner {
                 board,
                 method,
+                exe,
                 forkserver: RefCell::new(None),
             }),
         }
@@ -222,7 +231,7 @@ impl Process {
         };
         let pid = match self.method {
             StartMethod::Fork => fork_child(&board, &spec, me),
-            StartMethod::Spawn => spawn_child(&board, &spec, me, extra),
+            StartMethod::Spawn => spawn_child(&self.ctx.inner.exe, &board, &spec, me, extra),
             StartMethod::Forkserver => {
                 self.own_child = false;
                 self.ctx.forkserver_start(&spec)
@@ -306,6 +315,33 @@ impl Process {
         self.join(Some(Duration::ZERO)).is_none()
     }
 
+    /// CPython's `repr(process)`: `<Process name='f' pid=12 parent=10 started>`,
+    /// `… stopped exitcode=-SIGTERM>` once it ended.
+    pub fn repr(&mut self) -> String {
+        let parent = getpid();
+        match (self.pid, self.is_alive()) {
+            (None, _) => format!("<Process name='{}' parent={parent} initial>", self.name),
+            (Some(pid), true) => format!(
+                "<Process name='{}' pid={pid} parent={parent} started>",
+                self.name
+            ),
+            (Some(pid), false) => {
+                let code = match self.exitcode {
+                    Some(0) | None => String::new(),
+                    Some(c) if c < 0 => match Signal::try_from(-c) {
+                        Ok(s) => format!(" exitcode=-{}", s.as_str()),
+                        Err(_) => format!(" exitcode={c}"),
+                    },
+                    Some(c) => format!(" exitcode={c}"),
+                };
+                format!(
+                    "<Process name='{}' pid={pid} parent={parent} stopped{code}>",
+                    self.name
+                )
+            }
+        }
+    }
+
     /// Sends SIGTERM (CPython's `terminate`).
     pub fn terminate(&self) {
         self.signal(Signal::SIGTERM);
@@ -347,6 +383,7 @@ fn fork_child(board: &Board, spec: &ChildSpec, me: Pid) -> Result<Pid, ProcessEr
 }
 
 fn spawn_child(
+    exe: &CString,
     board: &Board,
     spec: &ChildSpec,
     me: Pid,
@@ -368,7 +405,7 @@ fn spawn_child(
             let placed = b.and_then(|b| sys::place_fd(&b, BOARD_FD)).is_ok()
                 && x.is_none_or(|x| x.and_then(|x| sys::place_fd(&x, EXTRA_FD)).is_ok());
             if placed {
-                let _ = nix::unistd::execv(c"/proc/self/exe", &argv);
+                let _ = nix::unistd::execv(exe, &argv);
             }
             sys::exit_now(127)
         }

@@ -23,6 +23,8 @@ pub enum Work {
     PrimesBelow(u64),
     /// Allocate and touch this many MiB, then keep it until the process ends.
     AllocMib(u64),
+    /// End the process at once with this exit status (CPython's `sys.exit(n)`).
+    Exit(i32),
 }
 
 /// Writes one line to standard output with a single `write`, so lines of
@@ -115,6 +117,7 @@ pub fn run(ctx: WorkCtx, steps: &[Work], keep: &mut Vec<Vec<u8>>) {
                 }
                 keep.push(v);
             }
+            Work::Exit(code) => sys::exit_now(*code),
         }
     }
 }

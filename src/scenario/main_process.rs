@@ -92,6 +92,23 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
                     p.join(None);
                 }
             }
+            MainStep::Status(name) => match procs.get_mut(name.as_str()) {
+                Some(p) => say(&p.repr()),
+                None => say(&format!(
+                    "<Process name='{name}' parent={} initial>",
+                    nix::unistd::getpid()
+                )),
+            },
+            MainStep::Terminate(name) => {
+                if let Some(p) = procs.get(name.as_str()) {
+                    p.terminate();
+                }
+            }
+            MainStep::Kill(name) => {
+                if let Some(p) = procs.get(name.as_str()) {
+                    p.kill();
+                }
+            }
             MainStep::PoolMap => pool_map(ctx, sc)?,
         }
     }

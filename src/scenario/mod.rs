@@ -66,6 +66,10 @@ pub enum MainStep {
     Work(Work),
     Start(String),
     Join(String),
+    /// Print the process's CPython-style repr (pid, parent, exitcode).
+    Status(String),
+    Terminate(String),
+    Kill(String),
     PoolMap,
 }
 
@@ -147,8 +151,12 @@ enum RawStep {
     SleepMs(i64),
     PrimesBelow(i64),
     AllocMib(i64),
+    Exit(i64),
     Start(String),
     Join(String),
+    Status(String),
+    Terminate(String),
+    Kill(String),
     PoolMap,
 }
 
@@ -320,7 +328,7 @@ impl Checker<'_> {
                 .iter()
                 .map(|s| match self.step(s)? {
                     MainStep::Work(w) => Ok(w),
-                    _ => self.err(s.span(), "a process can only run work steps (start, join and pool_map belong to [main])"),
+                    _ => self.err(s.span(), "a process can only run work steps (start, join, status, terminate, kill and pool_map belong to [main])"),
                 })
                 .collect::<Result<_, _>>()?;
             processes.push(ProcessSpec {
@@ -395,8 +403,15 @@ impl Checker<'_> {
             RawStep::AllocMib(v) => {
                 MainStep::Work(Work::AllocMib(n(*v, MAX_ALLOC_MIB, "alloc_mib")?))
             }
+            RawStep::Exit(v) => match i32::try_from(*v) {
+                Ok(c @ 0..=255) => MainStep::Work(Work::Exit(c)),
+                _ => return self.err(span, format!("exit must be between 0 and 255 (got {v})")),
+            },
             RawStep::Start(p) => MainStep::Start(p.clone()),
             RawStep::Join(p) => MainStep::Join(p.clone()),
+            RawStep::Status(p) => MainStep::Status(p.clone()),
+            RawStep::Terminate(p) => MainStep::Terminate(p.clone()),
+            RawStep::Kill(p) => MainStep::Kill(p.clone()),
             RawStep::PoolMap => MainStep::PoolMap,
         })
     }
