@@ -187,3 +187,50 @@ fn sigterm_restores_the_terminal_and_kills_the_run() {
         assert!(!alive(*p), "{p} outlived the dashboard");
     }
 }
+
+#[test]
+fn a_panic_restores_the_terminal_and_kills_the_run() {
+    let cmd = format!(
+        "MPDASH_TEST_PANIC=1 {BIN} scenarios/pool.toml --workers 2 --rate 20; echo MPDASH-EXITED:$?; sleep 60"
+    );
+    let Some(tmux) = Tmux::start("panic", &cmd) else {
+        return;
+    };
+    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+    // Collect the run's processes while it is alive (the panic comes quickly).
+    let mut seen = Vec::new();
+    let t = Instant::now();
+    while !tmux.screen().contains("MPDASH-EXITED:") {
+        for p in descendants(shell) {
+            if !seen.contains(&p) {
+                seen.push(p);
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no panic exit:\n{}",
+            tmux.screen()
+        );
+    }
+    assert!(seen.len() >= 3, "saw the dashboard and its run: {seen:?}");
+    let screen = tmux.screen();
+    assert!(screen.contains("MPDASH-EXITED:101"), "{screen}");
+    assert!(
+        screen.contains("MPDASH_TEST_PANIC"),
+        "the panic message is readable:\n{screen}"
+    );
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+    std::thread::sleep(Duration::from_millis(1000));
+    let left: Vec<i32> = seen
+        .into_iter()
+        .filter(|p| alive(*p) && *p != shell)
+        .collect();
+    let left: Vec<i32> = left
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| !c.starts_with("sleep"))
+        })
+        .collect();
+    assert!(left.is_empty(), "left behind after a panic: {left:?}");
+}

@@ -72,6 +72,14 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
             },
         };
         effect = app.update(action);
+        // Fault injection for the tests (debug builds only): a panic mid-run
+        // must still restore the terminal and take the run down with us.
+        if cfg!(debug_assertions)
+            && std::env::var_os("MPDASH_TEST_PANIC").is_some()
+            && app.snapshot.live.len() >= 2
+        {
+            panic!("MPDASH_TEST_PANIC: a panic while the run is live");
+        }
     }
     drop(current);
     session::reap_remaining(Duration::from_millis(300));
