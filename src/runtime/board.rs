@@ -184,13 +184,36 @@ pub struct ProcSlot {
 pub enum ResKind {
     Queue = 1,
     Pool = 2,
+    Lock = 3,
+    RLock = 4,
+    Semaphore = 5,
+    BoundedSemaphore = 6,
+    Condition = 7,
+    Event = 8,
+    Barrier = 9,
+    Value = 10,
+    Array = 11,
+    Pipe = 12,
+    JoinableQueue = 13,
 }
 
 impl ResKind {
     pub fn from_u32(v: u32) -> Option<ResKind> {
+        use ResKind::*;
         Some(match v {
-            1 => ResKind::Queue,
-            2 => ResKind::Pool,
+            1 => Queue,
+            2 => Pool,
+            3 => Lock,
+            4 => RLock,
+            5 => Semaphore,
+            6 => BoundedSemaphore,
+            7 => Condition,
+            8 => Event,
+            9 => Barrier,
+            10 => Value,
+            11 => Array,
+            12 => Pipe,
+            13 => JoinableQueue,
             _ => return None,
         })
     }

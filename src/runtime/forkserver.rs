@@ -228,6 +228,7 @@ fn fork_for(
     match unsafe { sys::fork() } {
         Ok(ForkResult::Child) => {
             let t_first = sys::now_ns();
+            sys::forget_ids();
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
             if getppid() != me {
                 sys::exit_now(1);

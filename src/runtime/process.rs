@@ -374,6 +374,7 @@ fn fork_child(board: &Board, spec: &ChildSpec, me: Pid) -> Result<Pid, ProcessEr
     match unsafe { sys::fork() } {
         Ok(ForkResult::Child) => {
             let t_first = sys::now_ns();
+            sys::forget_ids();
             adopt_parent(me);
             sys::exit_now(child_main(board, spec, t_first, None))
         }
@@ -443,6 +444,7 @@ pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<O
     let Some(slot) = board.proc(spec.slot) else {
         return 70;
     };
+    sys::set_my_slot(spec.slot);
     slot.record_start(t_first, spec.logical_ppid);
     set_comm(&spec.name);
     let module_name = match spec.method {

@@ -208,3 +208,77 @@ pub fn dup_above(fd: &impl AsRawFd, min: RawFd) -> nix::Result<OwnedFd> {
     // SAFETY: the new fd is ours alone.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
+
+static PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// This process's board slot, once it has one (`u32::MAX` before).
+static SLOT: AtomicU32 = AtomicU32::new(u32::MAX);
+
+thread_local! {
+    static TID: std::cell::Cell<(i32, i32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// This process's pid, cached (a `getpid` is a system call; a lock's fast
+/// path cannot afford one). A forked child calls [`forget_ids`] first thing.
+pub fn my_pid() -> i32 {
+    let p = PID.load(std::sync::atomic::Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    let p = nix::unistd::getpid().as_raw();
+    PID.store(p, std::sync::atomic::Ordering::Relaxed);
+    p
+}
+
+/// This thread's id, cached per thread and per process.
+pub fn my_tid() -> i32 {
+    let pid = my_pid();
+    TID.with(|c| {
+        let (p, t) = c.get();
+        if p == pid && t != 0 {
+            return t;
+        }
+        let t = nix::unistd::gettid().as_raw();
+        c.set((pid, t));
+        t
+    })
+}
+
+/// Drops the cached ids and slot inherited from the parent (call right after `fork`).
+pub fn forget_ids() {
+    PID.store(0, std::sync::atomic::Ordering::Relaxed);
+    SLOT.store(u32::MAX, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Records which board slot is this process's own.
+pub fn set_my_slot(slot: u32) {
+    SLOT.store(slot, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// This process's board slot, if it has one.
+pub fn my_slot() -> Option<u32> {
+    let s = SLOT.load(std::sync::atomic::Ordering::Relaxed);
+    (s != u32::MAX).then_some(s)
+}
+
+/// Nanoseconds on `CLOCK_MONOTONIC_COARSE`: a few ns to read, ms resolution;
+/// enough for "held for" on a screen, cheap enough for a lock's fast path.
+pub fn coarse_now_ns() -> u64 {
+    match clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE) {
+        Ok(ts) => ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64,
+        Err(_) => now_ns(),
+    }
+}
+
+/// Whether `pid` is gone or a zombie (it will never run again).
+pub fn is_dead(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rfind(')')
+            .and_then(|i| s[i + 1..].trim_start().chars().next())
+            .is_some_and(|c| c == 'Z' || c == 'X'),
+        Err(_) => true,
+    }
+}

@@ -52,6 +52,7 @@ pub fn entry(t_first: u64, spec_json: &str) -> i32 {
     let Some(slot) = board.proc(spec.slot) else {
         return 70;
     };
+    sys::set_my_slot(spec.slot);
     slot.record_start(t_first, spec.parent);
     set_comm("scenario main");
     slot.record_ready();
