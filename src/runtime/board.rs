@@ -16,7 +16,7 @@ use super::shm::{Region, ShmSafe};
 use super::sys;
 
 pub const MAGIC: u64 = 0x6d70_6461_7368_0001; // "mpdash" + 1
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const NAME_WORDS: usize = 6;
 pub const NAME_MAX: usize = NAME_WORDS * 8;
 
@@ -175,7 +175,15 @@ pub struct ProcSlot {
     pub cpu_user_us: AtomicU64,
     pub cpu_sys_us: AtomicU64,
     pub max_rss_kib: AtomicU64,
+    /// The queue operation in progress, so others can recover if this process
+    /// dies inside it: the queue's offset + 1 (0 = none) and the position,
+    /// with [`INTENT_GET`] set for a get.
+    pub intent_queue: AtomicU64,
+    pub intent_pos: AtomicU64,
 }
+
+/// Marks a get in `ProcSlot::intent_pos`.
+pub const INTENT_GET: u64 = 1 << 63;
 
 /// What a resource slot describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,10 +3,12 @@
 
 pub mod board;
 pub mod forkserver;
+pub mod pipe;
 pub mod pool;
 pub mod process;
 pub mod pyvalue;
 pub mod queue;
+pub mod shared_value;
 pub mod shm;
 pub mod sync;
 pub mod sys;

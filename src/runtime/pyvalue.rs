@@ -330,6 +330,7 @@ fn py_eq(a: &PyValue, b: &PyValue) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::approx_constant)] // CPython's tutorial value, not π
 mod tests {
     use super::*;
 

@@ -19,7 +19,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::board::{Board, BoardError, ResKind};
+use super::board::{Board, BoardError, INTENT_GET, ProcSlot, ResKind};
 use super::shm::ShmSafe;
 use super::sys;
 
@@ -30,7 +30,12 @@ pub struct QueueHeader {
     pub stride: AtomicU64,
     pub puts: AtomicU64,
     pub gets: AtomicU64,
-    _pad0: [AtomicU64; 3],
+    /// Messages lost because their producer died inside `put`.
+    pub lost_put: AtomicU64,
+    /// Messages lost because their consumer died inside `get`.
+    pub lost_get: AtomicU64,
+    /// JoinableQueue: messages put and not yet `task_done`.
+    pub unfinished: AtomicU64,
     /// Next position a producer will claim (own cache line).
     pub enqueue: AtomicU64,
     _pad1: [AtomicU64; 7],
@@ -39,8 +44,10 @@ pub struct QueueHeader {
     _pad2: [AtomicU64; 7],
     not_empty: AtomicU32,
     not_full: AtomicU32,
-    waiting_getters: AtomicU32,
-    waiting_putters: AtomicU32,
+    pub waiting_getters: AtomicU32,
+    pub waiting_putters: AtomicU32,
+    /// JoinableQueue: bumped when `unfinished` reaches 0 (a futex word).
+    all_done: AtomicU32,
 }
 
 #[repr(C)]
@@ -55,6 +62,10 @@ unsafe impl ShmSafe for QueueHeader {}
 unsafe impl ShmSafe for SlotHeader {}
 
 const HEADER_LEN: usize = 64 * 5;
+/// `len` of a slot whose message was lost (its producer died mid-put).
+const LOST: u64 = u64::MAX;
+/// How long a blocked caller sleeps before checking for a dead peer.
+const STUCK_CHECK: Duration = Duration::from_millis(20);
 const _: () = assert!(std::mem::size_of::<QueueHeader>() <= HEADER_LEN);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -67,6 +78,10 @@ pub enum QueueError {
     TooLarge(usize, usize),
     #[error("the queue's shared memory is not laid out as a queue")]
     Corrupt,
+    #[error("task_done() called more times than there were items")]
+    TooManyTaskDone,
+    #[error("message: {0}")]
+    Codec(String),
 }
 
 /// A handle on a queue in the board. Clone it, or rebuild it in another
@@ -98,6 +113,26 @@ impl Queue {
         capacity: usize,
         msg_max: usize,
     ) -> Result<Queue, BoardError> {
+        Self::create_kind(board, name, capacity, msg_max, ResKind::Queue)
+    }
+
+    /// A `JoinableQueue`: the same queue, with `task_done` and `join`.
+    pub fn create_joinable(
+        board: &Board,
+        name: &str,
+        capacity: usize,
+        msg_max: usize,
+    ) -> Result<Queue, BoardError> {
+        Self::create_kind(board, name, capacity, msg_max, ResKind::JoinableQueue)
+    }
+
+    fn create_kind(
+        board: &Board,
+        name: &str,
+        capacity: usize,
+        msg_max: usize,
+        kind: ResKind,
+    ) -> Result<Queue, BoardError> {
         let capacity = capacity.max(1);
         let len = Self::footprint(capacity, msg_max);
         let offset = board.alloc(len)?;
@@ -117,7 +152,7 @@ impl Queue {
             s.seq.store(i as u64, Ordering::Relaxed);
         }
         std::sync::atomic::fence(Ordering::Release);
-        board.new_res(ResKind::Queue, name, offset, len)?;
+        board.new_res(kind, name, offset, len)?;
         Ok(Queue {
             board: board.clone(),
             offset,
@@ -197,25 +232,50 @@ impl Queue {
         self.qsize() >= self.capacity()
     }
 
+    /// This process's slot, where it announces the operation it is in.
+    fn my_slot(&self) -> Option<&ProcSlot> {
+        sys::my_slot().and_then(|i| self.board.proc(i))
+    }
+
+    fn announce(&self, me: Option<&ProcSlot>, pos: u64) {
+        if let Some(s) = me {
+            s.intent_pos.store(pos, Ordering::Relaxed);
+            s.intent_queue
+                .store(self.offset as u64 + 1, Ordering::SeqCst);
+        }
+    }
+
+    fn done(me: Option<&ProcSlot>) {
+        if let Some(s) = me {
+            s.intent_queue.store(0, Ordering::Release);
+        }
+    }
+
     /// Puts without blocking; `Err(Full)` when there is no room.
     pub fn put_nowait(&self, msg: &[u8]) -> Result<(), QueueError> {
         if msg.len() > self.msg_max {
             return Err(QueueError::TooLarge(msg.len(), self.msg_max));
         }
         let h = self.header();
+        let me = self.my_slot();
         let mut pos = h.enqueue.load(Ordering::Relaxed);
         loop {
             let (slot, data) = self.slot(pos);
             let seq = slot.seq.load(Ordering::Acquire);
             let diff = seq as i64 - pos as i64;
             if diff == 0 {
+                // Announce before claiming: whoever finds this position
+                // stuck can tell a slow producer from a dead one.
+                self.announce(me, pos);
                 match h.enqueue.compare_exchange_weak(
                     pos,
                     pos + 1,
-                    Ordering::Relaxed,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
+                        h.unfinished.fetch_add(1, Ordering::Relaxed);
+                        fault_point("put");
                         // SAFETY: winning the CAS for `pos` while the slot's
                         // sequence equals `pos` gives this producer the slot
                         // alone until it publishes `pos + 1`; `data` has room
@@ -223,6 +283,7 @@ impl Queue {
                         unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), data, msg.len()) };
                         slot.len.store(msg.len() as u64, Ordering::Relaxed);
                         slot.seq.store(pos + 1, Ordering::Release);
+                        Self::done(me);
                         h.puts.fetch_add(1, Ordering::Relaxed);
                         wake(&h.not_empty, &h.waiting_getters);
                         return Ok(());
@@ -230,6 +291,7 @@ impl Queue {
                     Err(now) => pos = now,
                 }
             } else if diff < 0 {
+                Self::done(me);
                 return Err(QueueError::Full);
             } else {
                 pos = h.enqueue.load(Ordering::Relaxed);
@@ -240,33 +302,47 @@ impl Queue {
     /// Takes without blocking; `Err(Empty)` when there is nothing.
     pub fn get_nowait(&self) -> Result<Vec<u8>, QueueError> {
         let h = self.header();
+        let me = self.my_slot();
         let mut pos = h.dequeue.load(Ordering::Relaxed);
         loop {
             let (slot, data) = self.slot(pos);
             let seq = slot.seq.load(Ordering::Acquire);
             let diff = seq as i64 - (pos + 1) as i64;
             if diff == 0 {
+                self.announce(me, pos | INTENT_GET);
                 match h.dequeue.compare_exchange_weak(
                     pos,
                     pos + 1,
-                    Ordering::Relaxed,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        let len = (slot.len.load(Ordering::Relaxed) as usize).min(self.msg_max);
-                        let mut out = vec![0u8; len];
+                        let raw_len = slot.len.load(Ordering::Relaxed);
+                        fault_point("get");
+                        let len = (raw_len as usize).min(self.msg_max);
+                        let mut out = vec![0u8; if raw_len == LOST { 0 } else { len }];
                         // SAFETY: winning the CAS for a published slot gives this
                         // consumer the slot alone until it stores the next
                         // lap's sequence; `len <= msg_max` bytes are in bounds.
-                        unsafe { std::ptr::copy_nonoverlapping(data, out.as_mut_ptr(), len) };
+                        unsafe { std::ptr::copy_nonoverlapping(data, out.as_mut_ptr(), out.len()) };
                         slot.seq.store(pos + self.capacity, Ordering::Release);
-                        h.gets.fetch_add(1, Ordering::Relaxed);
+                        Self::done(me);
                         wake(&h.not_full, &h.waiting_putters);
+                        if raw_len == LOST {
+                            // A hole left by a dead producer: skip it.
+                            h.lost_put.fetch_add(1, Ordering::Relaxed);
+                            h.gets.fetch_add(1, Ordering::Relaxed);
+                            self.finish_one(h);
+                            pos = h.dequeue.load(Ordering::Relaxed);
+                            continue;
+                        }
+                        h.gets.fetch_add(1, Ordering::Relaxed);
                         return Ok(out);
                     }
                     Err(now) => pos = now,
                 }
             } else if diff < 0 {
+                Self::done(me);
                 return Err(QueueError::Empty);
             } else {
                 pos = h.dequeue.load(Ordering::Relaxed);
@@ -274,27 +350,161 @@ impl Queue {
         }
     }
 
+    /// Whether every process that announced (`pos`, get or put) on this queue
+    /// is dead (and at least one did). A slow live one means: keep waiting.
+    fn claimers_all_dead(&self, pos: u64) -> bool {
+        let me = self.offset as u64 + 1;
+        let mut any = false;
+        for i in 0..self.board.procs_used() {
+            let Some(s) = self.board.proc(i) else {
+                continue;
+            };
+            if s.intent_queue.load(Ordering::SeqCst) != me
+                || s.intent_pos.load(Ordering::Relaxed) != pos
+            {
+                continue;
+            }
+            let pid = s.pid.load(Ordering::Relaxed);
+            let dead = s.state() == super::board::ProcState::Exited || sys::is_dead(pid);
+            if !dead {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// Repairs the head or tail when a peer died inside an operation: a
+    /// claimed-but-never-published message becomes a counted hole, and a
+    /// taken-but-never-freed slot is freed (its message counted as lost).
+    /// Returns whether it changed anything.
+    pub fn recover(&self) -> bool {
+        let h = self.header();
+        let deq = h.dequeue.load(Ordering::SeqCst);
+        let enq = h.enqueue.load(Ordering::SeqCst);
+        let mut repaired = false;
+        if enq > deq {
+            let (slot, _) = self.slot(deq);
+            if slot.seq.load(Ordering::Acquire) == deq && self.claimers_all_dead(deq) {
+                slot.len.store(LOST, Ordering::Relaxed);
+                if slot
+                    .seq
+                    .compare_exchange(deq, deq + 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    repaired = true;
+                    wake(&h.not_empty, &h.waiting_getters);
+                }
+            }
+        }
+        if enq >= self.capacity {
+            let old = enq - self.capacity;
+            let (slot, _) = self.slot(old);
+            if old < deq
+                && slot.seq.load(Ordering::Acquire) == old + 1
+                && self.claimers_all_dead(old | INTENT_GET)
+                && slot
+                    .seq
+                    .compare_exchange(old + 1, enq, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                h.lost_get.fetch_add(1, Ordering::Relaxed);
+                self.finish_one(h);
+                repaired = true;
+                wake(&h.not_full, &h.waiting_putters);
+            }
+        }
+        repaired
+    }
+
+    fn finish_one(&self, h: &QueueHeader) {
+        let prev = h
+            .unfinished
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |u| u.checked_sub(1));
+        if prev == Ok(1) {
+            h.all_done.fetch_add(1, Ordering::SeqCst);
+            sys::futex_wake(&h.all_done, i32::MAX);
+        }
+    }
+
+    /// JoinableQueue: one taken message is fully processed.
+    pub fn task_done(&self) -> Result<(), QueueError> {
+        let h = self.header();
+        if h.unfinished.load(Ordering::Acquire) == 0 {
+            return Err(QueueError::TooManyTaskDone);
+        }
+        self.finish_one(h);
+        Ok(())
+    }
+
+    /// JoinableQueue: waits until every message put has been `task_done`
+    /// (or lost), at most `timeout`; returns whether that happened.
+    pub fn join(&self, timeout: Option<Duration>) -> bool {
+        let h = self.header();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let seen = h.all_done.load(Ordering::SeqCst);
+            if h.unfinished.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            let left = match deadline {
+                Some(d) if Instant::now() >= d => return false,
+                Some(d) => (d - Instant::now()).min(STUCK_CHECK),
+                None => STUCK_CHECK,
+            };
+            sys::futex_wait(&h.all_done, seen, Some(left));
+            self.recover();
+        }
+    }
+
+    /// Puts a serde value (JSON-encoded).
+    pub fn put_value<T: serde::Serialize>(
+        &self,
+        v: &T,
+        timeout: Option<Duration>,
+    ) -> Result<(), QueueError> {
+        let bytes = serde_json::to_vec(v).map_err(|e| QueueError::Codec(e.to_string()))?;
+        self.put(&bytes, timeout)
+    }
+
+    /// Takes a serde value.
+    pub fn get_value<T: serde::de::DeserializeOwned>(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<T, QueueError> {
+        let bytes = self.get(timeout)?;
+        serde_json::from_slice(&bytes).map_err(|e| QueueError::Codec(e.to_string()))
+    }
+
     /// Puts, blocking while the queue is full, at most `timeout` (forever when `None`).
     pub fn put(&self, msg: &[u8], timeout: Option<Duration>) -> Result<(), QueueError> {
         let h = self.header();
-        blocking(timeout, &h.not_full, &h.waiting_putters, || {
-            match self.put_nowait(msg) {
+        blocking(
+            timeout,
+            &h.not_full,
+            &h.waiting_putters,
+            || self.recover(),
+            || match self.put_nowait(msg) {
                 Err(QueueError::Full) => None,
                 other => Some(other),
-            }
-        })
+            },
+        )
         .unwrap_or(Err(QueueError::Full))
     }
 
     /// Takes, blocking while the queue is empty, at most `timeout` (forever when `None`).
     pub fn get(&self, timeout: Option<Duration>) -> Result<Vec<u8>, QueueError> {
         let h = self.header();
-        blocking(timeout, &h.not_empty, &h.waiting_getters, || {
-            match self.get_nowait() {
+        blocking(
+            timeout,
+            &h.not_empty,
+            &h.waiting_getters,
+            || self.recover(),
+            || match self.get_nowait() {
                 Err(QueueError::Empty) => None,
                 other => Some(other),
-            }
-        })
+            },
+        )
         .unwrap_or(Err(QueueError::Empty))
     }
 }
@@ -321,6 +531,7 @@ fn blocking<T>(
     timeout: Option<Duration>,
     word: &AtomicU32,
     waiting: &AtomicU32,
+    mut recover: impl FnMut() -> bool,
     mut attempt: impl FnMut() -> Option<T>,
 ) -> Option<T> {
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -328,15 +539,17 @@ fn blocking<T>(
         if let Some(v) = attempt() {
             return Some(v);
         }
+        // Sleep in slices: a peer that died inside an operation is only
+        // noticed by someone who looks.
         let left = match deadline {
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
                     return None;
                 }
-                Some(d - now)
+                (d - now).min(STUCK_CHECK)
             }
-            None => None,
+            None => STUCK_CHECK,
         };
         waiting.fetch_add(1, Ordering::SeqCst);
         let seen = word.load(Ordering::SeqCst);
@@ -344,8 +557,29 @@ fn blocking<T>(
             waiting.fetch_sub(1, Ordering::SeqCst);
             return Some(v);
         }
-        sys::futex_wait(word, seen, left);
+        sys::futex_wait(word, seen, Some(left));
         waiting.fetch_sub(1, Ordering::SeqCst);
+        if word.load(Ordering::SeqCst) == seen {
+            recover();
+        }
+    }
+}
+
+/// Debug builds only: `MPDASH_FAULT=put` (or `get`) stops a process forever
+/// inside that operation, right after it claimed its position, so tests can
+/// kill it exactly there.
+fn fault_point(op: &str) {
+    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if cfg!(debug_assertions)
+        && FAULT
+            .get_or_init(|| std::env::var("MPDASH_FAULT").ok())
+            .as_deref()
+            == Some(op)
+        && sys::my_slot().is_some()
+    {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
     }
 }
 

@@ -160,6 +160,10 @@ impl Lock {
         })
     }
 
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
     pub fn shared(&self) -> &LockShared {
         self.board
             .region()

@@ -1,0 +1,437 @@
+//! `Pipe` and `Connection`: a `socketpair` carrying length-prefixed frames,
+//! duplex or one-way, with CPython's `send`/`recv`/`poll` vocabulary and its
+//! HMAC challenge for `authkey`.
+//!
+//! A frame is a 4-byte big-endian length and the payload. A peer's length
+//! prefix is checked against the connection's maximum before anything is
+//! allocated, a truncated frame is an error, and the other end closing is
+//! [`PipeError::Eof`], never a hang.
+//!
+//! ```no_run
+//! # use mpdash::runtime::pipe::Connection;
+//! let (mut a, mut b) = Connection::pair(true).unwrap();
+//! a.send_bytes(b"ping").unwrap();
+//! assert_eq!(b.recv_bytes().unwrap(), b"ping");
+//! ```
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use sha2::Sha256;
+
+use super::board::{Board, BoardError, ResKind};
+
+/// Default largest frame a connection accepts (CPython has no limit; a
+/// hostile peer should not choose our allocation).
+pub const DEFAULT_MAX_FRAME: usize = 32 << 20;
+
+/// Pipe counters in the resource slot: messages and bytes each way.
+pub const STAT_MSGS_0: usize = 0;
+pub const STAT_BYTES_0: usize = 1;
+pub const STAT_MSGS_1: usize = 2;
+pub const STAT_BYTES_1: usize = 3;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PipeError {
+    #[error("the other end closed the connection (EOF)")]
+    Eof,
+    #[error("the other end closed in the middle of a frame ({0} of {1} bytes)")]
+    Truncated(usize, usize),
+    #[error("the peer announced a frame of {0} bytes; the maximum is {1}")]
+    FrameTooLarge(u64, usize),
+    #[error("a message of {0} bytes exceeds the maximum frame of {1}")]
+    MessageTooLarge(usize, usize),
+    #[error("this end is {0}")]
+    WrongDirection(&'static str),
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("message: {0}")]
+    Codec(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("{0}")]
+    Sys(#[from] Errno),
+}
+
+/// One end of a pipe.
+#[derive(Debug)]
+pub struct Connection {
+    fd: OwnedFd,
+    readable: bool,
+    writable: bool,
+    max_frame: usize,
+    buf: Vec<u8>,
+    start: usize,
+    stats: Option<(Board, u32, bool)>,
+}
+
+impl Connection {
+    /// CPython's `Pipe(duplex)`: two connected ends. One-way: the first can
+    /// only receive, the second only send.
+    pub fn pair(duplex: bool) -> Result<(Connection, Connection), PipeError> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        Ok((
+            Connection::from_fd(a, true, duplex),
+            Connection::from_fd(b, duplex, true),
+        ))
+    }
+
+    /// A pipe registered on the board as `name`, counting traffic each way.
+    pub fn pair_on_board(
+        board: &Board,
+        name: &str,
+        duplex: bool,
+    ) -> Result<(Connection, Connection), PipeError> {
+        let res = board
+            .new_res(ResKind::Pipe, name, 0, usize::from(duplex))
+            .map_err(|e: BoardError| PipeError::Codec(e.to_string()))?;
+        let (mut a, mut b) = Self::pair(duplex)?;
+        a.stats = Some((board.clone(), res, false));
+        b.stats = Some((board.clone(), res, true));
+        Ok((a, b))
+    }
+
+    /// An end rebuilt from an inherited or received fd.
+    pub fn from_fd(fd: OwnedFd, readable: bool, writable: bool) -> Connection {
+        Connection {
+            fd,
+            readable,
+            writable,
+            max_frame: DEFAULT_MAX_FRAME,
+            buf: Vec::new(),
+            start: 0,
+            stats: None,
+        }
+    }
+
+    /// Counts this end's traffic in resource slot `res` (`second`: the pair's second end).
+    pub fn with_stats(mut self, board: &Board, res: u32, second: bool) -> Connection {
+        self.stats = Some((board.clone(), res, second));
+        self
+    }
+
+    pub fn with_max_frame(mut self, max: usize) -> Connection {
+        self.max_frame = max.min(u32::MAX as usize);
+        self
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    fn count(&self, bytes: usize) {
+        if let Some((board, res, second)) = &self.stats
+            && let Some(r) = board.res(*res)
+        {
+            let (m, b) = if *second {
+                (STAT_MSGS_1, STAT_BYTES_1)
+            } else {
+                (STAT_MSGS_0, STAT_BYTES_0)
+            };
+            r.stats[m].fetch_add(1, Ordering::Relaxed);
+            r.stats[b].fetch_add(bytes as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends one frame.
+    pub fn send_bytes(&mut self, msg: &[u8]) -> Result<(), PipeError> {
+        if !self.writable {
+            return Err(PipeError::WrongDirection("read-only"));
+        }
+        if msg.len() > self.max_frame {
+            return Err(PipeError::MessageTooLarge(msg.len(), self.max_frame));
+        }
+        let hdr = (msg.len() as u32).to_be_bytes();
+        let mut parts = [IoSlice::new(&hdr), IoSlice::new(msg)];
+        let mut slices: &mut [IoSlice] = &mut parts;
+        let total = hdr.len() + msg.len();
+        let mut sent = 0;
+        while sent < total {
+            match nix::sys::uio::writev(&self.fd, slices) {
+                Ok(n) => {
+                    sent += n;
+                    IoSlice::advance_slices(&mut slices, n);
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(PipeError::Eof),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.count(msg.len());
+        Ok(())
+    }
+
+    /// Reads more bytes into the buffer; false at EOF.
+    fn fill(&mut self) -> Result<bool, PipeError> {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match nix::unistd::read(&self.fd, &mut chunk) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(true);
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::ECONNRESET) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Receives one frame, blocking until it is whole.
+    pub fn recv_bytes(&mut self) -> Result<Vec<u8>, PipeError> {
+        if !self.readable {
+            return Err(PipeError::WrongDirection("write-only"));
+        }
+        while self.buffered() < 4 {
+            if !self.fill()? {
+                return match self.buffered() {
+                    0 => Err(PipeError::Eof),
+                    n => Err(PipeError::Truncated(n, 4)),
+                };
+            }
+        }
+        let h = &self.buf[self.start..self.start + 4];
+        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as u64;
+        if len > self.max_frame as u64 {
+            // The stream cannot be trusted past a hostile header.
+            self.readable = false;
+            return Err(PipeError::FrameTooLarge(len, self.max_frame));
+        }
+        let len = len as usize;
+        while self.buffered() < 4 + len {
+            if !self.fill()? {
+                return Err(PipeError::Truncated(self.buffered().saturating_sub(4), len));
+            }
+        }
+        let at = self.start + 4;
+        let out = self.buf[at..at + len].to_vec();
+        self.start = at + len;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        Ok(out)
+    }
+
+    /// Whether a frame (or EOF) can be read within `timeout` (`None`: wait forever).
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, PipeError> {
+        if self.buffered() > 0 {
+            return Ok(true);
+        }
+        let t = match timeout {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX),
+        };
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        loop {
+            match poll(&mut fds, t) {
+                Ok(n) => return Ok(n > 0),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Sends a serde value (JSON; never anything executable).
+    pub fn send<T: serde::Serialize>(&mut self, v: &T) -> Result<(), PipeError> {
+        let bytes = serde_json::to_vec(v).map_err(|e| PipeError::Codec(e.to_string()))?;
+        self.send_bytes(&bytes)
+    }
+
+    pub fn recv<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, PipeError> {
+        let bytes = self.recv_bytes()?;
+        serde_json::from_slice(&bytes).map_err(|e| PipeError::Codec(e.to_string()))
+    }
+
+    /// Receives a short control message, refusing anything over `max` bytes.
+    fn recv_small(&mut self, max: usize) -> Result<Vec<u8>, PipeError> {
+        let saved = self.max_frame;
+        self.max_frame = max;
+        let r = self.recv_bytes();
+        self.max_frame = saved;
+        if matches!(r, Err(PipeError::FrameTooLarge(..))) {
+            self.readable = true;
+        }
+        r
+    }
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+const CHALLENGE: &[u8] = b"#CHALLENGE#{sha256}";
+const WELCOME: &[u8] = b"#WELCOME#";
+const FAILURE: &[u8] = b"#FAILURE#";
+const NONCE: usize = 40;
+
+fn digest(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(msg);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// CPython's `deliver_challenge`: proves the peer knows `authkey`.
+pub fn deliver_challenge(c: &mut Connection, authkey: &[u8]) -> Result<(), PipeError> {
+    let mut nonce = [0u8; NONCE];
+    getrandom::fill(&mut nonce).map_err(|e| PipeError::Auth(e.to_string()))?;
+    let mut msg = CHALLENGE.to_vec();
+    msg.extend_from_slice(&nonce);
+    c.send_bytes(&msg)?;
+    let answer = c.recv_small(256)?;
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(authkey).expect("HMAC takes any key length");
+    mac.update(&nonce);
+    if mac.verify_slice(&answer).is_ok() {
+        c.send_bytes(WELCOME)
+    } else {
+        let _ = c.send_bytes(FAILURE);
+        Err(PipeError::Auth(
+            "the peer's digest is wrong (wrong authkey?)".into(),
+        ))
+    }
+}
+
+/// CPython's `answer_challenge`: proves we know `authkey`.
+pub fn answer_challenge(c: &mut Connection, authkey: &[u8]) -> Result<(), PipeError> {
+    let msg = c.recv_small(256)?;
+    let nonce = msg
+        .strip_prefix(CHALLENGE)
+        .ok_or_else(|| PipeError::Auth("the peer did not send a challenge".into()))?;
+    c.send_bytes(&digest(authkey, nonce))?;
+    match c.recv_small(256)?.as_slice() {
+        m if m == WELCOME => Ok(()),
+        _ => Err(PipeError::Auth(
+            "the peer refused our digest (wrong authkey?)".into(),
+        )),
+    }
+}
+
+/// Both directions, as CPython's `Listener`/`Client` do with an authkey:
+/// `server` challenges first.
+pub fn authenticate(c: &mut Connection, authkey: &[u8], server: bool) -> Result<(), PipeError> {
+    if server {
+        deliver_challenge(c, authkey)?;
+        answer_challenge(c, authkey)
+    } else {
+        answer_challenge(c, authkey)?;
+        deliver_challenge(c, authkey)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn frames_cross_whole_and_in_order() {
+        let (mut a, mut b) = Connection::pair(true).unwrap();
+        for m in [&b""[..], b"x", &[7u8; 100_000]] {
+            a.send_bytes(m).unwrap();
+        }
+        assert_eq!(b.recv_bytes().unwrap(), b"");
+        assert_eq!(b.recv_bytes().unwrap(), b"x");
+        assert_eq!(b.recv_bytes().unwrap().len(), 100_000);
+        b.send(&vec![1, 2, 3]).unwrap();
+        assert_eq!(a.recv::<Vec<i32>>().unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn one_way_pipes_refuse_the_wrong_direction() {
+        let (mut r, mut w) = Connection::pair(false).unwrap();
+        assert!(matches!(
+            r.send_bytes(b"x"),
+            Err(PipeError::WrongDirection(_))
+        ));
+        assert!(matches!(w.recv_bytes(), Err(PipeError::WrongDirection(_))));
+        w.send_bytes(b"ok").unwrap();
+        assert_eq!(r.recv_bytes().unwrap(), b"ok");
+    }
+
+    #[test]
+    fn eof_and_poll() {
+        let (mut a, b) = Connection::pair(true).unwrap();
+        assert!(!a.poll(Some(Duration::from_millis(10))).unwrap());
+        drop(b);
+        assert!(a.poll(Some(Duration::from_millis(10))).unwrap());
+        assert_eq!(a.recv_bytes(), Err(PipeError::Eof));
+    }
+
+    fn hostile(bytes: &[u8]) -> Result<Vec<u8>, PipeError> {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut c = Connection::from_fd(OwnedFd::from(ours), true, true).with_max_frame(1 << 20);
+        let mut t = theirs;
+        t.write_all(bytes).unwrap();
+        drop(t);
+        c.recv_bytes()
+    }
+
+    #[test]
+    fn hostile_frames_are_errors_without_allocation() {
+        assert_eq!(
+            hostile(&[0xff, 0xff, 0xff, 0xff]),
+            Err(PipeError::FrameTooLarge(u32::MAX as u64, 1 << 20))
+        );
+        assert_eq!(
+            hostile(&[0, 0, 0, 10, 1, 2, 3]),
+            Err(PipeError::Truncated(3, 10))
+        );
+        assert_eq!(hostile(&[0, 0]), Err(PipeError::Truncated(2, 4)));
+        assert_eq!(hostile(&[0, 0, 0, 2, b'{', b'x']).map(|v| v.len()), Ok(2));
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut c = Connection::from_fd(OwnedFd::from(ours), true, true);
+        let mut t = theirs;
+        t.write_all(&[0, 0, 0, 5, b'g', b'a', b'r', b'b', b'!'])
+            .unwrap();
+        assert!(matches!(c.recv::<Vec<i32>>(), Err(PipeError::Codec(_))));
+    }
+
+    #[test]
+    fn authentication_accepts_the_right_key_and_refuses_a_wrong_one() {
+        let (mut a, mut b) = Connection::pair(true).unwrap();
+        let h = std::thread::spawn(move || authenticate(&mut b, b"secret", false));
+        authenticate(&mut a, b"secret", true).unwrap();
+        h.join().unwrap().unwrap();
+
+        let (mut a, mut b) = Connection::pair(true).unwrap();
+        let h = std::thread::spawn(move || authenticate(&mut b, b"wrong", false));
+        assert!(matches!(
+            authenticate(&mut a, b"secret", true),
+            Err(PipeError::Auth(_))
+        ));
+        assert!(matches!(h.join().unwrap(), Err(PipeError::Auth(_))));
+    }
+}
