@@ -510,6 +510,23 @@ impl Board {
             .find(|s| s.pid.load(Ordering::Relaxed) == pid)
     }
 
+    /// The published resource named `name`: (slot, kind, offset, len).
+    pub fn find_res(&self, name: &str) -> Option<(u32, ResKind, usize, usize)> {
+        (0..self.res_used()).find_map(|i| {
+            let r = self.res(i)?;
+            if r.ready.load(Ordering::Acquire) != 1 || r.name() != name {
+                return None;
+            }
+            let kind = ResKind::from_u32(r.kind.load(Ordering::Relaxed))?;
+            Some((
+                i,
+                kind,
+                r.offset.load(Ordering::Relaxed) as usize,
+                r.len.load(Ordering::Relaxed) as usize,
+            ))
+        })
+    }
+
     /// Reserves `len` zeroed bytes in the arena (64-byte aligned) and returns
     /// their offset in the region.
     pub fn alloc(&self, len: usize) -> Result<usize, BoardError> {

@@ -7,7 +7,7 @@
 //! their exit on the board, where the main process's `join` waits for it.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -25,6 +25,8 @@ use super::sys;
 
 /// Largest request the server accepts; a larger one is refused, not allocated.
 const MAX_REQUEST: usize = 64 * 1024;
+/// Most fds a request may hand to a child besides the board and output.
+pub const MAX_PASSED: usize = 32;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,9 +77,15 @@ impl ForkServerClient {
         board_fd: BorrowedFd<'_>,
     ) -> Result<Pid, ProcessError> {
         let err = |m: String| ProcessError::ForkServer(m);
+        if spec.fds.len() > MAX_PASSED {
+            return Err(err(format!(
+                "at most {MAX_PASSED} fds can be handed to a child"
+            )));
+        }
         let json = serde_json::to_vec(spec).map_err(|e| err(e.to_string()))?;
         let out = nix::unistd::dup(std::io::stdout().as_fd()).map_err(|e| err(e.to_string()))?;
-        let fds = [board_fd.as_raw_fd(), out.as_raw_fd()];
+        let mut fds = vec![board_fd.as_raw_fd(), out.as_raw_fd()];
+        fds.extend(spec.fds.iter().map(|(_, fd)| *fd));
         let cmsg = [ControlMessage::ScmRights(&fds)];
         sendmsg::<()>(
             self.sock.as_raw_fd(),
@@ -165,7 +173,7 @@ enum Served {
 
 fn serve_one(board: &Board, sock: &OwnedFd, sigfd: &SignalFd, mask: &SigSet, me: Pid) -> Served {
     let mut buf = vec![0u8; MAX_REQUEST];
-    let mut cmsg = nix::cmsg_space!([RawFd; 2]);
+    let mut cmsg = nix::cmsg_space!([RawFd; 2 + MAX_PASSED]);
     let (n, fds, truncated) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
         let msg = match recvmsg::<()>(
@@ -199,15 +207,24 @@ fn serve_one(board: &Board, sock: &OwnedFd, sigfd: &SignalFd, mask: &SigSet, me:
     let reply = if truncated {
         Reply::Error(format!("request larger than {MAX_REQUEST} bytes"))
     } else {
-        match (
-            serde_json::from_slice::<ChildSpec>(&buf[..n]),
-            <[OwnedFd; 2]>::try_from(fds),
-        ) {
-            (Ok(spec), Ok([board_fd, out_fd])) => {
-                fork_for(board, spec, board_fd, out_fd, sigfd, mask, me)
+        match serde_json::from_slice::<ChildSpec>(&buf[..n]) {
+            Ok(mut spec) if fds.len() == 2 + spec.fds.len() => {
+                let mut fds = fds.into_iter();
+                let (Some(board_fd), Some(out_fd)) = (fds.next(), fds.next()) else {
+                    return Served::Ok;
+                };
+                let passed: Vec<OwnedFd> = fds.collect();
+                for ((_, n), fd) in spec.fds.iter_mut().zip(&passed) {
+                    *n = fd.as_raw_fd();
+                }
+                fork_for(board, spec, board_fd, out_fd, passed, sigfd, mask, me)
             }
-            (Err(e), _) => Reply::Error(format!("bad request: {e}")),
-            (_, Err(_)) => Reply::Error("a request must carry exactly 2 fds".into()),
+            Ok(spec) => Reply::Error(format!(
+                "a request must carry 2 + {} fds, got {}",
+                spec.fds.len(),
+                fds.len()
+            )),
+            Err(e) => Reply::Error(format!("bad request: {e}")),
         }
     };
     let bytes = serde_json::to_vec(&reply).unwrap_or_default();
@@ -215,11 +232,13 @@ fn serve_one(board: &Board, sock: &OwnedFd, sigfd: &SignalFd, mask: &SigSet, me:
     Served::Ok
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fork_for(
     board: &Board,
     spec: ChildSpec,
     board_fd: OwnedFd,
     out_fd: OwnedFd,
+    passed: Vec<OwnedFd>,
     sigfd: &SignalFd,
     mask: &SigSet,
     me: Pid,
@@ -238,6 +257,10 @@ fn fork_for(
             let _ = sys::place_fd(&out_fd, 1);
             let _ = sys::place_fd(&out_fd, 2);
             drop(out_fd);
+            // child_main adopts these by number.
+            passed.into_iter().for_each(|fd| {
+                let _ = fd.into_raw_fd();
+            });
             let code = match Board::open(board_fd) {
                 Ok(b) => child_main(&b, &spec, t_first, None),
                 Err(_) => 70,

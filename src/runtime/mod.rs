@@ -2,6 +2,7 @@
 //! shared memory. It knows nothing of scenarios or the screen.
 
 pub mod board;
+pub mod env;
 pub mod forkserver;
 pub mod pipe;
 pub mod pool;

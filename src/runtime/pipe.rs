@@ -285,6 +285,12 @@ impl Connection {
     }
 }
 
+impl From<Connection> for OwnedFd {
+    fn from(c: Connection) -> OwnedFd {
+        c.fd
+    }
+}
+
 impl AsRawFd for Connection {
     fn as_raw_fd(&self) -> i32 {
         self.fd.as_raw_fd()

@@ -27,8 +27,9 @@ use nix::unistd::{ForkResult, Pid, getpid, getppid};
 use serde::{Deserialize, Serialize};
 
 use super::board::{Board, BoardError, ProcState, Role, StartMethod};
+use super::env::Env;
 use super::forkserver::ForkServerClient;
-use super::work::{self, Work, WorkCtx};
+use super::work::{self, Work};
 use super::{pool, sys};
 
 /// Fd number where an exec'd child finds the board.
@@ -60,8 +61,17 @@ pub struct ChildSpec {
     pub name: String,
     pub method: StartMethod,
     pub logical_ppid: i32,
+    /// Index within its group (`{i}` in printed text, `pool worker {i}`).
+    #[serde(default)]
+    pub index: u32,
+    /// Fds handed to the child by name (pipe ends), with their numbers *in the child*.
+    #[serde(default)]
+    pub fds: Vec<(String, i32)>,
     pub target: Target,
 }
+
+/// First fd number where an exec'd child finds the fds handed to it.
+pub const FIRST_PASSED_FD: i32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -153,6 +163,8 @@ pub struct Process {
     pidfd: Option<OwnedFd>,
     own_child: bool,
     exitcode: Option<i32>,
+    /// Fds to hand over by name; they must stay open until `start` returns.
+    passed: Vec<(String, i32)>,
 }
 
 impl Process {
@@ -171,7 +183,16 @@ impl Process {
             pidfd: None,
             own_child: true,
             exitcode: None,
+            passed: Vec::new(),
         }
+    }
+
+    /// Hands the child an fd (a pipe end) under `name`; it stays owned by the
+    /// caller, who keeps it open at least until `start` returns.
+    pub fn pass_fd(mut self, name: &str, fd: BorrowedFd<'_>) -> Process {
+        use std::os::fd::AsRawFd;
+        self.passed.push((name.to_string(), fd.as_raw_fd()));
+        self
     }
 
     /// Sets the role and index shown on the board (`pool worker 3`).
@@ -227,6 +248,8 @@ impl Process {
             name: self.name.clone(),
             method: self.method,
             logical_ppid: me.as_raw(),
+            index: self.index,
+            fds: self.passed.clone(),
             target: self.target.clone(),
         };
         let pid = match self.method {
@@ -391,6 +414,13 @@ fn spawn_child(
     extra: Option<BorrowedFd<'_>>,
 ) -> Result<Pid, ProcessError> {
     let err = |e| ProcessError::Sys(spec.name.clone(), e);
+    // In the exec'd child the handed fds sit at FIRST_PASSED_FD, +1, …
+    let sources: Vec<i32> = spec.fds.iter().map(|(_, fd)| *fd).collect();
+    let mut spec = spec.clone();
+    for (i, (_, fd)) in spec.fds.iter_mut().enumerate() {
+        *fd = FIRST_PASSED_FD + i as i32;
+    }
+    let spec = &spec;
     let json = serde_json::to_string(spec).map_err(|e| ProcessError::ForkServer(e.to_string()))?;
     let argv = [
         CString::new(format!("mpdash: {}", spec.name)).unwrap_or_default(),
@@ -403,8 +433,13 @@ fn spawn_child(
             adopt_parent(me);
             let b = sys::dup_above(&board.region().fd(), 10);
             let x = extra.map(|fd| sys::dup_above(&fd, 10));
+            let passed: Vec<_> = sources.iter().map(|fd| sys::dup_above(fd, 10)).collect();
             let placed = b.and_then(|b| sys::place_fd(&b, BOARD_FD)).is_ok()
-                && x.is_none_or(|x| x.and_then(|x| sys::place_fd(&x, EXTRA_FD)).is_ok());
+                && x.is_none_or(|x| x.and_then(|x| sys::place_fd(&x, EXTRA_FD)).is_ok())
+                && passed.into_iter().enumerate().all(|(i, fd)| {
+                    fd.and_then(|fd| sys::place_fd(&fd, FIRST_PASSED_FD + i as i32))
+                        .is_ok()
+                });
             if placed {
                 let _ = nix::unistd::execv(exe, &argv);
             }
@@ -451,13 +486,22 @@ pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<O
         StartMethod::Fork => "__main__",
         StartMethod::Spawn | StartMethod::Forkserver => "__mp_main__",
     };
+    let mut env = Env::new(board.clone(), module_name, spec.index);
+    for (name, fd) in &spec.fds {
+        // SAFETY: the parent handed us this fd under this name (inherited by
+        // fork, placed before exec, or received by SCM_RIGHTS); in this
+        // process nothing else owns it.
+        env.add_fd(name.clone(), unsafe { sys::adopt_fd(*fd) });
+    }
     slot.record_ready();
     match &spec.target {
-        Target::Work(steps) => {
-            let mut keep = Vec::new();
-            work::run(WorkCtx { module_name }, steps, &mut keep);
-            0
-        }
+        Target::Work(steps) => match work::run(&mut env, steps) {
+            Ok(()) => 0,
+            Err(e) => {
+                work::say(&format!("error: {}: {e}", spec.name));
+                1
+            }
+        },
         Target::PoolWorker { tasks, results } => pool::worker_main(board, slot, *tasks, *results),
         Target::ForkServer => match extra {
             Some(sock) => super::forkserver::serve(board, sock),

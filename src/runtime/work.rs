@@ -5,10 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::env::Env;
+use super::pyvalue::PyValue;
+use super::shared_value::Num;
 use super::sys;
 
 /// One step of built-in work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Work {
     /// The tutorial's `info(title)`: title, module name, parent and own pid.
@@ -25,6 +28,58 @@ pub enum Work {
     AllocMib(u64),
     /// End the process at once with this exit status (CPython's `sys.exit(n)`).
     Exit(i32),
+    /// `q.put(value)`.
+    Put { queue: String, value: PyValue },
+    /// `print(q.get())`.
+    Get(String),
+    /// Put `count` numbered messages, one every `pace_ms`.
+    PutMany {
+        queue: String,
+        count: u64,
+        pace_ms: u64,
+    },
+    /// Take `count` messages, one every `pace_ms`, and print how many and their sum.
+    GetMany {
+        queue: String,
+        count: u64,
+        pace_ms: u64,
+    },
+    /// JoinableQueue: `q.task_done()`.
+    TaskDone(String),
+    /// JoinableQueue: `q.join()`.
+    JoinQueue(String),
+    /// `conn.send(value)` on this process's end of the pipe.
+    Send { pipe: String, value: PyValue },
+    /// `print(conn.recv())`.
+    Recv(String),
+    /// Send `count` pings, wait for each pong, print the round-trip times.
+    Ping { pipe: String, count: u64 },
+    /// Answer `count` pings.
+    Pong { pipe: String, count: u64 },
+    /// `lock.acquire()` / `sem.acquire()`.
+    Acquire(String),
+    /// `lock.release()` / `sem.release()`.
+    Release(String),
+    /// `v.value += 1`, `times` times, under the value's own lock if it has one.
+    Increment { value: String, times: u64 },
+    /// `v.value = to`.
+    SetValue { value: String, to: Num },
+    /// `for i in range(len(a)): a[i] = -a[i]`.
+    Negate(String),
+    /// `print(v.value)`.
+    PrintValue(String),
+    /// `print(a[:])`.
+    PrintArray(String),
+    /// Print a counter against what it should be, and how many updates were lost.
+    ReportCount { value: String, expected: i64 },
+    /// `event.wait()`.
+    Wait(String),
+    /// `event.set()`.
+    Set(String),
+    /// `event.clear()`.
+    Clear(String),
+    /// `barrier.wait()`.
+    BarrierWait(String),
 }
 
 /// Writes one line to standard output with a single `write`, so lines of
@@ -87,39 +142,26 @@ pub fn spin(d: Duration) {
     std::hint::black_box(x);
 }
 
-/// Where the work runs: what `info()` should say about the module.
-#[derive(Debug, Clone, Copy)]
-pub struct WorkCtx {
-    /// `__main__` in the main process and in forked children; `__mp_main__`
-    /// in children that re-imported the program (spawn, forkserver), as CPython prints.
-    pub module_name: &'static str,
-}
-
-/// Runs the steps in order. Memory from `AllocMib` is kept until the process ends.
-pub fn run(ctx: WorkCtx, steps: &[Work], keep: &mut Vec<Vec<u8>>) {
+/// Runs the steps in order, stopping at the first error.
+pub fn run(env: &mut Env, steps: &[Work]) -> Result<(), String> {
     for step in steps {
         match step {
             Work::Info(title) => {
-                say(title);
-                say(&format!("module name: {}", ctx.module_name));
+                say(&env.fill(title));
+                say(&format!("module name: {}", env.module_name));
                 say(&format!("parent process: {}", nix::unistd::getppid()));
                 say(&format!("process id: {}", nix::unistd::getpid()));
             }
-            Work::Print(s) => say(s),
+            Work::Print(s) => say(&env.fill(s)),
             Work::SpinUs(us) => spin(Duration::from_micros(*us)),
             Work::SleepMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
             Work::PrimesBelow(n) => say(&format!("primes below {n}: {}", count_primes(0, *n))),
-            Work::AllocMib(mib) => {
-                let bytes = (*mib as usize).saturating_mul(1 << 20);
-                let mut v = vec![0u8; bytes];
-                for p in v.iter_mut().step_by(4096) {
-                    *p = 1;
-                }
-                keep.push(v);
-            }
+            Work::AllocMib(mib) => env.alloc_mib(*mib),
             Work::Exit(code) => sys::exit_now(*code),
+            other => env.run_resource_step(other)?,
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,12 +7,20 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MainStep, Scenario};
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::{MainStep, ResourceSpec, Scenario};
+use crate::runtime::board::Role;
 use crate::runtime::board::{Board, StartMethod};
+use crate::runtime::env::Env;
+use crate::runtime::pipe::Connection;
 use crate::runtime::pool::{Pool, Task};
 use crate::runtime::process::{BOARD_FD, Context, Process, Target, set_comm};
+use crate::runtime::queue::Queue;
+use crate::runtime::shared_value::SharedArray;
+use crate::runtime::sync::{Barrier, Event, Lock, Semaphore};
 use crate::runtime::sys;
-use crate::runtime::work::{self, WorkCtx, say};
+use crate::runtime::work::{self, say};
 
 /// argv[1] of the scenario main process.
 pub const MAIN_ARG: &str = "__main";
@@ -68,53 +76,119 @@ pub fn entry(t_first: u64, spec_json: &str) -> i32 {
     code
 }
 
+/// Creates the scenario's resources on the board. Returns the pipes' second
+/// ends, which the children get; the main process keeps the first ends in `env`.
+fn create_resources(
+    ctx: &Context,
+    sc: &Scenario,
+    env: &mut Env,
+) -> anyhow::Result<Vec<(String, OwnedFd)>> {
+    let board = ctx.board();
+    let mut child_ends = Vec::new();
+    for r in &sc.resources {
+        match r {
+            ResourceSpec::Queue {
+                name,
+                capacity,
+                max_message,
+                joinable,
+            } => {
+                if *joinable {
+                    Queue::create_joinable(board, name, *capacity, *max_message)?;
+                } else {
+                    Queue::create(board, name, *capacity, *max_message)?;
+                }
+            }
+            ResourceSpec::Pipe { name, duplex } => {
+                let (a, b) = Connection::pair_on_board(board, name, *duplex)?;
+                env.add_conn(name.clone(), a);
+                child_ends.push((name.clone(), OwnedFd::from(b)));
+            }
+            ResourceSpec::Lock { name, recursive } => {
+                Lock::create(board, name, *recursive)?;
+            }
+            ResourceSpec::Semaphore {
+                name,
+                value,
+                bounded,
+            } => {
+                Semaphore::create(board, name, *value, *bounded)?;
+            }
+            ResourceSpec::Event { name } => {
+                Event::create(board, name)?;
+            }
+            ResourceSpec::Barrier { name, parties } => {
+                Barrier::create(board, name, *parties)?;
+            }
+            ResourceSpec::Array {
+                name,
+                typecode,
+                init,
+                lock,
+                is_value,
+            } => {
+                SharedArray::create_kind(board, name, *typecode, init, *lock, *is_value)?;
+            }
+        }
+    }
+    Ok(child_ends)
+}
+
 fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
-    let mut procs: HashMap<&str, Process> = HashMap::new();
-    let wctx = WorkCtx {
-        module_name: "__main__",
-    };
-    let mut keep = Vec::new();
+    let mut env = Env::new(ctx.board().clone(), "__main__", 0);
+    let child_ends = create_resources(ctx, sc, &mut env)?;
+    let mut groups: HashMap<&str, Vec<Process>> = HashMap::new();
     for step in &sc.main {
         match step {
-            MainStep::Work(w) => work::run(wctx, std::slice::from_ref(w), &mut keep),
+            MainStep::Work(w) => {
+                work::run(&mut env, std::slice::from_ref(w)).map_err(anyhow::Error::msg)?
+            }
             MainStep::Start(name) => {
                 let spec = sc
                     .processes
                     .iter()
                     .find(|p| &p.name == name)
                     .ok_or_else(|| anyhow::anyhow!("no process {name:?}"))?;
-                let mut p = Process::new(ctx, name, Target::Work(spec.steps.clone()));
-                p.daemon = spec.daemon;
-                p.start()?;
-                procs.insert(name.as_str(), p);
+                let mut started = Vec::new();
+                for (i, instance) in spec.instance_names().iter().enumerate() {
+                    let mut p = Process::new(ctx, instance, Target::Work(spec.steps.clone()))
+                        .with_role(Role::Process, i as u32);
+                    for (pipe, fd) in &child_ends {
+                        p = p.pass_fd(pipe, fd.as_fd());
+                    }
+                    p.daemon = spec.daemon;
+                    p.start()?;
+                    started.push(p);
+                }
+                groups.insert(name.as_str(), started);
             }
             MainStep::Join(name) => {
-                if let Some(p) = procs.get_mut(name.as_str()) {
+                for p in groups.get_mut(name.as_str()).into_iter().flatten() {
                     p.join(None);
                 }
             }
-            MainStep::Status(name) => match procs.get_mut(name.as_str()) {
-                Some(p) => say(&p.repr()),
+            MainStep::Status(name) => match groups.get_mut(name.as_str()) {
+                Some(ps) => ps.iter_mut().for_each(|p| say(&p.repr())),
                 None => say(&format!(
                     "<Process name='{name}' parent={} initial>",
                     nix::unistd::getpid()
                 )),
             },
-            MainStep::Terminate(name) => {
-                if let Some(p) = procs.get(name.as_str()) {
-                    p.terminate();
-                }
-            }
-            MainStep::Kill(name) => {
-                if let Some(p) = procs.get(name.as_str()) {
-                    p.kill();
-                }
-            }
+            MainStep::Terminate(name) => groups
+                .get(name.as_str())
+                .into_iter()
+                .flatten()
+                .for_each(Process::terminate),
+            MainStep::Kill(name) => groups
+                .get(name.as_str())
+                .into_iter()
+                .flatten()
+                .for_each(Process::kill),
             MainStep::PoolMap => pool_map(ctx, sc)?,
         }
     }
     // As CPython does at exit: join the non-daemonic children, kill the daemons.
-    for p in procs.values_mut() {
+    for p in groups.values_mut().flatten() {
         if p.daemon {
             p.kill();
         }

@@ -4,18 +4,19 @@
 //! checks every key, type and value, and returns a [`Scenario`] ready to run,
 //! or a [`ScenarioError`] that names the file, line, column and key.
 
+mod check;
 mod error;
 pub mod main_process;
+mod raw;
 
 pub use error::ScenarioError;
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
 use crate::runtime::board::{BoardSize, StartMethod};
+use crate::runtime::pyvalue::PyValue;
 use crate::runtime::queue::Queue;
+use crate::runtime::shared_value::{Num, TypeCode};
 use crate::runtime::work::Work;
 
 /// Upper bounds that keep a typo from taking the machine down.
@@ -25,9 +26,14 @@ pub const MAX_CHUNKS: u64 = 1_000_000;
 pub const MAX_BELOW: u64 = 1 << 40;
 pub const MAX_ALLOC_MIB: u64 = 16 * 1024;
 pub const MAX_SPIN_US: u64 = 3_600_000_000;
+pub const MAX_COUNT: u64 = 1_000_000_000;
+pub const MAX_GROUP: u64 = 256;
+pub const MAX_QUEUE_CAPACITY: u64 = 1 << 20;
+pub const MAX_MESSAGE: u64 = 1 << 20;
+pub const MAX_ARRAY: u64 = 1 << 20;
 
 /// A validated scenario, ready to run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
     pub file: String,
     pub title: String,
@@ -35,8 +41,77 @@ pub struct Scenario {
     pub start_method: StartMethod,
     pub pool: PoolSpec,
     pub task: Option<TaskSpec>,
+    pub resources: Vec<ResourceSpec>,
     pub processes: Vec<ProcessSpec>,
     pub main: Vec<MainStep>,
+}
+
+/// A shared resource the main process creates before anything starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceSpec {
+    Queue {
+        name: String,
+        capacity: usize,
+        max_message: usize,
+        joinable: bool,
+    },
+    Pipe {
+        name: String,
+        duplex: bool,
+    },
+    Lock {
+        name: String,
+        recursive: bool,
+    },
+    Semaphore {
+        name: String,
+        value: u32,
+        bounded: bool,
+    },
+    Event {
+        name: String,
+    },
+    Barrier {
+        name: String,
+        parties: u32,
+    },
+    /// A `Value` (one element) or an `Array`.
+    Array {
+        name: String,
+        typecode: TypeCode,
+        init: Vec<Num>,
+        lock: bool,
+        is_value: bool,
+    },
+}
+
+impl ResourceSpec {
+    pub fn name(&self) -> &str {
+        use ResourceSpec::*;
+        match self {
+            Queue { name, .. }
+            | Pipe { name, .. }
+            | Lock { name, .. }
+            | Semaphore { name, .. }
+            | Event { name }
+            | Barrier { name, .. }
+            | Array { name, .. } => name,
+        }
+    }
+
+    /// Bytes of board arena it needs (generously).
+    fn arena_bytes(&self) -> usize {
+        match self {
+            ResourceSpec::Queue {
+                capacity,
+                max_message,
+                ..
+            } => Queue::footprint(*capacity, *max_message) + 64,
+            ResourceSpec::Array { init, .. } => 256 + init.len() * 8 + 256,
+            _ => 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,15 +127,30 @@ pub struct TaskSpec {
     pub chunks: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessSpec {
     pub name: String,
     pub daemon: bool,
+    /// How many instances `start` starts (named `name 0`, `name 1`… when > 1).
+    pub count: u32,
     pub steps: Vec<Work>,
 }
 
+impl ProcessSpec {
+    /// The instance names, in index order.
+    pub fn instance_names(&self) -> Vec<String> {
+        if self.count == 1 {
+            vec![self.name.clone()]
+        } else {
+            (0..self.count)
+                .map(|i| format!("{} {i}", self.name))
+                .collect()
+        }
+    }
+}
+
 /// One step of the scenario's main process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MainStep {
     Work(Work),
@@ -77,10 +167,17 @@ impl Scenario {
     /// Board sizes that fit this scenario with room for replacements.
     pub fn board_size(&self) -> BoardSize {
         let workers = self.pool.workers as u32;
+        let procs: u32 = self.processes.iter().map(|p| p.count).sum();
         BoardSize {
-            proc_slots: 32 + 2 * workers + self.processes.len() as u32,
-            res_slots: 16,
-            arena_bytes: (1 << 16) + 2 * Queue::footprint((4 * self.pool.workers).max(64), 192),
+            proc_slots: 32 + 2 * workers + procs,
+            res_slots: 16 + 2 * self.resources.len() as u32,
+            arena_bytes: (1 << 16)
+                + 2 * Queue::footprint((4 * self.pool.workers).max(64), 192)
+                + self
+                    .resources
+                    .iter()
+                    .map(ResourceSpec::arena_bytes)
+                    .sum::<usize>(),
         }
     }
 
@@ -88,76 +185,6 @@ impl Scenario {
     pub fn uses_pool(&self) -> bool {
         self.main.contains(&MainStep::PoolMap)
     }
-}
-
-// ----- the file as written -----
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    scenario: RawHeader,
-    pool: Option<RawPool>,
-    task: Option<RawTask>,
-    #[serde(default)]
-    process: Vec<RawProcess>,
-    main: RawMain,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHeader {
-    title: Spanned<String>,
-    explain: String,
-    #[serde(default)]
-    start_method: StartMethod,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPool {
-    workers: Option<Spanned<i64>>,
-    chunksize: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTask {
-    kind: Spanned<String>,
-    below: Spanned<i64>,
-    chunks: Spanned<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProcess {
-    name: Spanned<String>,
-    #[serde(default)]
-    daemon: bool,
-    steps: Vec<Spanned<RawStep>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMain {
-    steps: Vec<Spanned<RawStep>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum RawStep {
-    Info(String),
-    Print(String),
-    SpinUs(i64),
-    SleepMs(i64),
-    PrimesBelow(i64),
-    AllocMib(i64),
-    Exit(i64),
-    Start(String),
-    Join(String),
-    Status(String),
-    Terminate(String),
-    Kill(String),
-    PoolMap,
 }
 
 /// Options from the command line that change a scenario.
@@ -179,7 +206,7 @@ pub fn load(path: &str, ov: &Overrides) -> Result<Scenario, ScenarioError> {
 /// Validates scenario `text` as if read from `file`.
 pub fn parse(file: &str, text: &str, ov: &Overrides) -> Result<Scenario, ScenarioError> {
     let text = apply_sets(file, text, &ov.set)?;
-    let raw: RawFile = toml::from_str(&text).map_err(|e| {
+    let raw: raw::RawFile = toml::from_str(&text).map_err(|e| {
         let msg = e
             .message()
             .trim()
@@ -187,7 +214,7 @@ pub fn parse(file: &str, text: &str, ov: &Overrides) -> Result<Scenario, Scenari
             .replace("expected a boolean", "expected true or false");
         ScenarioError::at(file, &text, e.span(), msg)
     })?;
-    let mut sc = Checker { file, text: &text }.check(raw)?;
+    let mut sc = check::Checker::new(file, &text).check(raw)?;
     if let Some(m) = ov.start_method {
         sc.start_method = m;
     }
@@ -236,189 +263,8 @@ fn apply_sets(file: &str, text: &str, sets: &[String]) -> Result<String, Scenari
     Ok(doc.to_string())
 }
 
-struct Checker<'a> {
-    file: &'a str,
-    text: &'a str,
-}
-
-impl Checker<'_> {
-    fn err<T>(
-        &self,
-        span: std::ops::Range<usize>,
-        msg: impl Into<String>,
-    ) -> Result<T, ScenarioError> {
-        Err(ScenarioError::at(self.file, self.text, Some(span), msg))
-    }
-
-    fn range(
-        &self,
-        v: &Spanned<i64>,
-        min: u64,
-        max: u64,
-        what: &str,
-    ) -> Result<u64, ScenarioError> {
-        let n = *v.get_ref();
-        if n < min as i64 || n as u64 > max {
-            return self.err(
-                v.span(),
-                format!("{what} must be between {min} and {max} (got {n})"),
-            );
-        }
-        Ok(n as u64)
-    }
-
-    fn check(&self, raw: RawFile) -> Result<Scenario, ScenarioError> {
-        if raw.scenario.title.get_ref().trim().is_empty() {
-            return self.err(raw.scenario.title.span(), "the title must not be empty");
-        }
-        let pool = match &raw.pool {
-            None => PoolSpec {
-                workers: default_workers(),
-                chunksize: 1,
-            },
-            Some(p) => PoolSpec {
-                workers: match &p.workers {
-                    Some(w) => self.range(w, 1, MAX_WORKERS, "the number of workers")? as usize,
-                    None => default_workers(),
-                },
-                chunksize: match &p.chunksize {
-                    Some(c) => self.range(c, 1, MAX_CHUNKS, "chunksize")? as usize,
-                    None => 1,
-                },
-            },
-        };
-        let task = match &raw.task {
-            None => None,
-            Some(t) => {
-                if t.kind.get_ref() != "primes" {
-                    return self.err(
-                        t.kind.span(),
-                        format!(
-                            "unknown task kind {:?} (expected \"primes\")",
-                            t.kind.get_ref()
-                        ),
-                    );
-                }
-                let below = self.range(&t.below, 1, MAX_BELOW, "below")?;
-                let chunks = self.range(&t.chunks, 1, MAX_CHUNKS.min(below), "chunks")?;
-                Some(TaskSpec { below, chunks })
-            }
-        };
-        if raw.process.len() > MAX_PROCESSES {
-            return Err(ScenarioError::whole_file(
-                self.file,
-                format!("at most {MAX_PROCESSES} [[process]] tables"),
-            ));
-        }
-        let mut names = HashSet::new();
-        let mut processes = Vec::new();
-        for p in &raw.process {
-            let name = p.name.get_ref();
-            if name.trim().is_empty() || name.len() > 40 {
-                return self.err(p.name.span(), "a process name must have 1 to 40 characters");
-            }
-            if !names.insert(name.clone()) {
-                return self.err(
-                    p.name.span(),
-                    format!("a process named {name:?} is already declared"),
-                );
-            }
-            let steps = p
-                .steps
-                .iter()
-                .map(|s| match self.step(s)? {
-                    MainStep::Work(w) => Ok(w),
-                    _ => self.err(s.span(), "a process can only run work steps (start, join, status, terminate, kill and pool_map belong to [main])"),
-                })
-                .collect::<Result<_, _>>()?;
-            processes.push(ProcessSpec {
-                name: name.clone(),
-                daemon: p.daemon,
-                steps,
-            });
-        }
-        let mut started = HashSet::new();
-        let mut main = Vec::new();
-        for s in &raw.main.steps {
-            let step = self.step(s)?;
-            match &step {
-                MainStep::Start(n) if !names.contains(n) => {
-                    return self.err(
-                        s.span(),
-                        format!("start: no [[process]] named {n:?} is declared"),
-                    );
-                }
-                MainStep::Start(n) if !started.insert(n.clone()) => {
-                    return self.err(
-                        s.span(),
-                        format!("start: {n:?} is already started (a process starts once)"),
-                    );
-                }
-                MainStep::Join(n) if !started.contains(n) => {
-                    return self.err(
-                        s.span(),
-                        format!("join: {n:?} is not started before this step"),
-                    );
-                }
-                MainStep::PoolMap if task.is_none() => {
-                    return self.err(s.span(), "pool_map needs a [task] table saying what to map");
-                }
-                _ => {}
-            }
-            main.push(step);
-        }
-        Ok(Scenario {
-            file: self.file.to_string(),
-            title: raw.scenario.title.into_inner(),
-            explain: reflow(&raw.scenario.explain),
-            start_method: raw.scenario.start_method,
-            pool,
-            task,
-            processes,
-            main,
-        })
-    }
-
-    fn step(&self, s: &Spanned<RawStep>) -> Result<MainStep, ScenarioError> {
-        let span = s.span();
-        let n = |v: i64, max: u64, what: &str| -> Result<u64, ScenarioError> {
-            if v < 0 || v as u64 > max {
-                return self.err(
-                    span.clone(),
-                    format!("{what} must be between 0 and {max} (got {v})"),
-                );
-            }
-            Ok(v as u64)
-        };
-        Ok(match s.get_ref() {
-            RawStep::Info(t) => MainStep::Work(Work::Info(t.clone())),
-            RawStep::Print(t) => MainStep::Work(Work::Print(t.clone())),
-            RawStep::SpinUs(v) => MainStep::Work(Work::SpinUs(n(*v, MAX_SPIN_US, "spin_us")?)),
-            RawStep::SleepMs(v) => {
-                MainStep::Work(Work::SleepMs(n(*v, MAX_SPIN_US / 1000, "sleep_ms")?))
-            }
-            RawStep::PrimesBelow(v) => {
-                MainStep::Work(Work::PrimesBelow(n(*v, MAX_BELOW, "primes_below")?))
-            }
-            RawStep::AllocMib(v) => {
-                MainStep::Work(Work::AllocMib(n(*v, MAX_ALLOC_MIB, "alloc_mib")?))
-            }
-            RawStep::Exit(v) => match i32::try_from(*v) {
-                Ok(c @ 0..=255) => MainStep::Work(Work::Exit(c)),
-                _ => return self.err(span, format!("exit must be between 0 and 255 (got {v})")),
-            },
-            RawStep::Start(p) => MainStep::Start(p.clone()),
-            RawStep::Join(p) => MainStep::Join(p.clone()),
-            RawStep::Status(p) => MainStep::Status(p.clone()),
-            RawStep::Terminate(p) => MainStep::Terminate(p.clone()),
-            RawStep::Kill(p) => MainStep::Kill(p.clone()),
-            RawStep::PoolMap => MainStep::PoolMap,
-        })
-    }
-}
-
 /// Joins the lines of each paragraph, so the screen can wrap them to its width.
-fn reflow(text: &str) -> String {
+pub(crate) fn reflow(text: &str) -> String {
     text.trim()
         .split("\n\n")
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -1,0 +1,310 @@
+//! What a process of a run can reach by name: the board's primitives (queues,
+//! locks, values…) and the pipe ends handed to it, and how each resource step
+//! of the built-in work uses them.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use super::board::{Board, ResKind};
+use super::pipe::Connection;
+use super::pyvalue::PyValue;
+use super::queue::Queue;
+use super::shared_value::{Num, SharedArray};
+use super::sync::{Acquired, Barrier, Event, Lock, Semaphore};
+use super::work::{Work, say};
+
+/// A process's view of the run's resources.
+pub struct Env {
+    pub board: Board,
+    /// `__main__` in the main process and forked children; `__mp_main__` in
+    /// children that re-imported the program (spawn, forkserver), as CPython prints.
+    pub module_name: &'static str,
+    /// Index within its process group, for `{i}` in printed text.
+    pub index: u32,
+    fds: HashMap<String, OwnedFd>,
+    conns: HashMap<String, Connection>,
+    keep: Vec<Vec<u8>>,
+}
+
+impl Env {
+    pub fn new(board: Board, module_name: &'static str, index: u32) -> Env {
+        Env {
+            board,
+            module_name,
+            index,
+            fds: HashMap::new(),
+            conns: HashMap::new(),
+            keep: Vec::new(),
+        }
+    }
+
+    /// Hands this process a pipe end (inherited or received) by pipe name.
+    pub fn add_fd(&mut self, name: String, fd: OwnedFd) {
+        self.fds.insert(name, fd);
+    }
+
+    /// Hands this process a ready connection (the main process's own ends).
+    pub fn add_conn(&mut self, name: String, c: Connection) {
+        self.conns.insert(name, c);
+    }
+
+    /// `{i}` in a printed text becomes this process's index.
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("{i}", &self.index.to_string())
+    }
+
+    pub fn alloc_mib(&mut self, mib: u64) {
+        let bytes = (mib as usize).saturating_mul(1 << 20);
+        let mut v = vec![0u8; bytes];
+        for p in v.iter_mut().step_by(4096) {
+            *p = 1;
+        }
+        self.keep.push(v);
+    }
+
+    fn find(&self, name: &str, want: &[ResKind]) -> Result<(u32, ResKind, usize, usize), String> {
+        match self.board.find_res(name) {
+            Some(r) if want.contains(&r.1) => Ok(r),
+            Some(r) => Err(format!("{name:?} is a {:?}, not a {:?}", r.1, want[0])),
+            None => Err(format!("no resource named {name:?}")),
+        }
+    }
+
+    fn queue(&self, name: &str) -> Result<Queue, String> {
+        let (_, _, at, _) = self.find(name, &[ResKind::Queue, ResKind::JoinableQueue])?;
+        Queue::attach(&self.board, at).map_err(|e| e.to_string())
+    }
+
+    fn array(&self, name: &str) -> Result<SharedArray, String> {
+        let (_, _, at, _) = self.find(name, &[ResKind::Value, ResKind::Array])?;
+        SharedArray::attach(&self.board, at).map_err(|e| e.to_string())
+    }
+
+    fn conn(&mut self, name: &str) -> Result<&mut Connection, String> {
+        if !self.conns.contains_key(name) {
+            let (res, _, _, duplex) = self.find(name, &[ResKind::Pipe])?;
+            let fd = self
+                .fds
+                .remove(name)
+                .ok_or_else(|| format!("pipe {name:?} was not handed to this process"))?;
+            // The children's end: both ways if duplex, else the writing end.
+            let c = Connection::from_fd(fd, duplex == 1, true).with_stats(&self.board, res, true);
+            self.conns.insert(name.to_string(), c);
+        }
+        self.conns
+            .get_mut(name)
+            .ok_or_else(|| format!("no pipe {name:?}"))
+    }
+
+    /// Runs one step that uses a resource.
+    pub fn run_resource_step(&mut self, step: &Work) -> Result<(), String> {
+        let e = |x: &dyn std::fmt::Display| x.to_string();
+        match step {
+            Work::Put { queue, value } => {
+                self.queue(queue)?.put_value(value, None).map_err(|x| e(&x))
+            }
+            Work::Get(queue) => {
+                let v: PyValue = self.queue(queue)?.get_value(None).map_err(|x| e(&x))?;
+                say(&v.to_string());
+                Ok(())
+            }
+            Work::PutMany {
+                queue,
+                count,
+                pace_ms,
+            } => {
+                let q = self.queue(queue)?;
+                let base = u64::from(self.index) * 1_000_000;
+                for k in 0..*count {
+                    q.put_value(&PyValue::Int((base + k) as i64), None)
+                        .map_err(|x| e(&x))?;
+                    pace(*pace_ms);
+                }
+                say(&self.fill(&format!("producer {{i}} put {count} messages")));
+                Ok(())
+            }
+            Work::GetMany {
+                queue,
+                count,
+                pace_ms,
+            } => {
+                let q = self.queue(queue)?;
+                let mut sum = 0i64;
+                for _ in 0..*count {
+                    if let PyValue::Int(i) = q.get_value(None).map_err(|x| e(&x))? {
+                        sum += i;
+                    }
+                    pace(*pace_ms);
+                }
+                say(&self.fill(&format!("consumer {{i}} got {count} messages (sum {sum})")));
+                Ok(())
+            }
+            Work::TaskDone(queue) => self.queue(queue)?.task_done().map_err(|x| e(&x)),
+            Work::JoinQueue(queue) => {
+                self.queue(queue)?.join(None);
+                Ok(())
+            }
+            Work::Send { pipe, value } => self.conn(pipe)?.send(value).map_err(|x| e(&x)),
+            Work::Recv(pipe) => {
+                let v: PyValue = self.conn(pipe)?.recv().map_err(|x| e(&x))?;
+                say(&v.to_string());
+                Ok(())
+            }
+            Work::Ping { pipe, count } => {
+                let c = self.conn(pipe)?;
+                let mut rtt = Vec::with_capacity(*count as usize);
+                for k in 0..*count {
+                    let t = Instant::now();
+                    c.send_bytes(&k.to_le_bytes()).map_err(|x| e(&x))?;
+                    c.recv_bytes().map_err(|x| e(&x))?;
+                    rtt.push(t.elapsed().as_secs_f64() * 1e6);
+                }
+                rtt.sort_by(f64::total_cmp);
+                let q = |p: f64| {
+                    rtt.get(((rtt.len() as f64 * p) as usize).min(rtt.len().saturating_sub(1)))
+                        .copied()
+                        .unwrap_or(0.0)
+                };
+                say(&format!(
+                    "ping-pong: {count} round trips, p50 {:.1} µs, p99 {:.1} µs",
+                    q(0.5),
+                    q(0.99)
+                ));
+                Ok(())
+            }
+            Work::Pong { pipe, count } => {
+                let c = self.conn(pipe)?;
+                for _ in 0..*count {
+                    let m = c.recv_bytes().map_err(|x| e(&x))?;
+                    c.send_bytes(&m).map_err(|x| e(&x))?;
+                }
+                Ok(())
+            }
+            Work::Acquire(name) => {
+                let (_, kind, at, _) = self.find(
+                    name,
+                    &[
+                        ResKind::Lock,
+                        ResKind::RLock,
+                        ResKind::Semaphore,
+                        ResKind::BoundedSemaphore,
+                    ],
+                )?;
+                match kind {
+                    ResKind::Lock | ResKind::RLock => {
+                        let l = Lock::attach(&self.board, at).map_err(|x| e(&x))?;
+                        if let Acquired::PreviousOwnerDied { pid } =
+                            l.acquire_raw(true, None).map_err(|x| e(&x))?
+                        {
+                            say(&format!(
+                                "{name}: acquired from holder {pid}, which died holding it"
+                            ));
+                        }
+                        Ok(())
+                    }
+                    _ => Semaphore::attach(&self.board, at)
+                        .and_then(|s| s.acquire(None))
+                        .map_err(|x| e(&x)),
+                }
+            }
+            Work::Release(name) => {
+                let (_, kind, at, _) = self.find(
+                    name,
+                    &[
+                        ResKind::Lock,
+                        ResKind::RLock,
+                        ResKind::Semaphore,
+                        ResKind::BoundedSemaphore,
+                    ],
+                )?;
+                match kind {
+                    ResKind::Lock | ResKind::RLock => Lock::attach(&self.board, at)
+                        .and_then(|l| l.release())
+                        .map_err(|x| e(&x)),
+                    _ => Semaphore::attach(&self.board, at)
+                        .and_then(|s| s.release())
+                        .map_err(|x| e(&x)),
+                }
+            }
+            Work::Increment { value, times } => {
+                let a = self.array(value)?;
+                for _ in 0..*times {
+                    a.increment(0, Num::Int(1)).map_err(|x| e(&x))?;
+                }
+                Ok(())
+            }
+            Work::SetValue { value, to } => {
+                self.array(value)?.set(0, *to);
+                Ok(())
+            }
+            Work::Negate(array) => {
+                let a = self.array(array)?;
+                for i in 0..a.len() {
+                    a.set(i, a.get(i).negated());
+                }
+                Ok(())
+            }
+            Work::PrintValue(value) => {
+                say(&self.array(value)?.get(0).to_string());
+                Ok(())
+            }
+            Work::PrintArray(array) => {
+                let items: Vec<String> = self
+                    .array(array)?
+                    .to_vec()
+                    .iter()
+                    .map(Num::to_string)
+                    .collect();
+                say(&format!("[{}]", items.join(", ")));
+                Ok(())
+            }
+            Work::ReportCount { value, expected } => {
+                let a = self.array(value)?;
+                let got = a.get(0).as_f64() as i64;
+                let how = if a.get_lock().is_some() {
+                    "with its lock"
+                } else {
+                    "without a lock"
+                };
+                say(&format!(
+                    "{value} ({how}) = {got} of {expected}: {} updates lost",
+                    expected - got
+                ));
+                Ok(())
+            }
+            Work::Wait(event) => {
+                let (_, _, at, _) = self.find(event, &[ResKind::Event])?;
+                Event::attach(&self.board, at)
+                    .map_err(|x| e(&x))?
+                    .wait(None);
+                Ok(())
+            }
+            Work::Set(event) => {
+                let (_, _, at, _) = self.find(event, &[ResKind::Event])?;
+                Event::attach(&self.board, at).map_err(|x| e(&x))?.set();
+                Ok(())
+            }
+            Work::Clear(event) => {
+                let (_, _, at, _) = self.find(event, &[ResKind::Event])?;
+                Event::attach(&self.board, at).map_err(|x| e(&x))?.clear();
+                Ok(())
+            }
+            Work::BarrierWait(barrier) => {
+                let (_, _, at, _) = self.find(barrier, &[ResKind::Barrier])?;
+                let b = Barrier::attach(&self.board, at).map_err(|x| e(&x))?;
+                b.register();
+                let i = b.wait(None).map_err(|x| e(&x))?;
+                say(&self.fill(&format!("{{i}}: passed {barrier} (arrived #{i})")));
+                Ok(())
+            }
+            _ => Err(format!("not a resource step: {step:?}")),
+        }
+    }
+}
+
+fn pace(ms: u64) {
+    if ms > 0 {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}

@@ -1,0 +1,522 @@
+//! Every check a scenario passes before anything starts: ranges, references
+//! between processes, resources and steps, literal messages.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::raw::*;
+use super::*;
+
+/// What a step may refer to, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Queue,
+    JoinableQueue,
+    Pipe,
+    Lock,
+    Semaphore,
+    Event,
+    Barrier,
+    Value,
+    Array,
+}
+
+impl Kind {
+    fn article(self) -> &'static str {
+        match self {
+            Kind::Queue => "a [[queue]]",
+            Kind::JoinableQueue => "a joinable [[queue]]",
+            Kind::Pipe => "a [[pipe]]",
+            Kind::Lock => "a [[lock]]",
+            Kind::Semaphore => "a [[semaphore]]",
+            Kind::Event => "an [[event]]",
+            Kind::Barrier => "a [[barrier]]",
+            Kind::Value => "a [[value]]",
+            Kind::Array => "an [[array]]",
+        }
+    }
+}
+
+pub struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    kinds: HashMap<String, Kind>,
+}
+
+type Res<T> = Result<T, ScenarioError>;
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a str, text: &'a str) -> Checker<'a> {
+        Checker {
+            file,
+            text,
+            kinds: HashMap::new(),
+        }
+    }
+
+    fn err<T>(&self, span: Range<usize>, msg: impl Into<String>) -> Res<T> {
+        Err(ScenarioError::at(self.file, self.text, Some(span), msg))
+    }
+
+    fn range(&self, v: &Spanned<i64>, min: u64, max: u64, what: &str) -> Res<u64> {
+        let n = *v.get_ref();
+        if n < min as i64 || n as u64 > max {
+            return self.err(
+                v.span(),
+                format!("{what} must be between {min} and {max} (got {n})"),
+            );
+        }
+        Ok(n as u64)
+    }
+
+    fn n(&self, span: &Range<usize>, v: i64, min: u64, max: u64, what: &str) -> Res<u64> {
+        if v < min as i64 || v as u64 > max {
+            return self.err(
+                span.clone(),
+                format!("{what} must be between {min} and {max} (got {v})"),
+            );
+        }
+        Ok(v as u64)
+    }
+
+    fn name(&self, n: &Spanned<String>, what: &str) -> Res<String> {
+        let s = n.get_ref();
+        if s.trim().is_empty() || s.len() > 40 || s.contains('{') {
+            return self.err(
+                n.span(),
+                format!("a {what} name must have 1 to 40 characters and no braces"),
+            );
+        }
+        Ok(s.clone())
+    }
+
+    fn declare(&mut self, n: &Spanned<String>, kind: Kind) -> Res<String> {
+        let name = self.name(n, "resource")?;
+        if self.kinds.contains_key(&name) {
+            return self.err(
+                n.span(),
+                format!("a resource named {name:?} is already declared"),
+            );
+        }
+        self.kinds.insert(name.clone(), kind);
+        Ok(name)
+    }
+
+    fn uses(&self, span: &Range<usize>, name: &str, allowed: &[Kind], step: &str) -> Res<String> {
+        match self.kinds.get(name) {
+            Some(k) if allowed.contains(k) => Ok(name.to_string()),
+            Some(k) => self.err(
+                span.clone(),
+                format!(
+                    "{step}: {name:?} is {}, not {}",
+                    k.article(),
+                    allowed[0].article()
+                ),
+            ),
+            None => self.err(
+                span.clone(),
+                format!(
+                    "{step}: no resource named {name:?} is declared (expected {})",
+                    allowed[0].article()
+                ),
+            ),
+        }
+    }
+
+    fn literal(&self, span: &Range<usize>, text: &str) -> Res<PyValue> {
+        PyValue::parse(text).map_err(|e| {
+            ScenarioError::at(
+                self.file,
+                self.text,
+                Some(span.clone()),
+                format!("value {text:?}: {e}"),
+            )
+        })
+    }
+
+    fn num(tc: TypeCode, v: RawNum) -> Num {
+        match (tc.is_float(), v) {
+            (true, RawNum::Int(i)) => Num::Float(i as f64),
+            (true, RawNum::Float(x)) => Num::Float(x),
+            (false, RawNum::Int(i)) => Num::Int(i),
+            (false, RawNum::Float(x)) => Num::Float(x),
+        }
+    }
+
+    fn typecode(&self, t: &Spanned<String>) -> Res<TypeCode> {
+        TypeCode::parse(t.get_ref()).map_or_else(
+            || {
+                self.err(
+                    t.span(),
+                    format!(
+                        "unknown typecode {:?} (expected one of c b B h H i I l L q Q f d)",
+                        t.get_ref()
+                    ),
+                )
+            },
+            Ok,
+        )
+    }
+
+    fn int_for(&self, span: Range<usize>, tc: TypeCode, v: RawNum) -> Res<Num> {
+        if !tc.is_float() && matches!(v, RawNum::Float(_)) {
+            return self.err(
+                span,
+                format!("typecode {:?} holds integers, not a float", tc.letter()),
+            );
+        }
+        Ok(Self::num(tc, v))
+    }
+
+    fn resources(&mut self, raw: &RawFile) -> Res<Vec<ResourceSpec>> {
+        let mut out = Vec::new();
+        for q in &raw.queue {
+            let kind = if q.joinable {
+                Kind::JoinableQueue
+            } else {
+                Kind::Queue
+            };
+            let name = self.declare(&q.name, kind)?;
+            out.push(ResourceSpec::Queue {
+                name,
+                capacity: match &q.capacity {
+                    Some(c) => self.range(c, 1, MAX_QUEUE_CAPACITY, "capacity")? as usize,
+                    None => 64,
+                },
+                max_message: match &q.max_message {
+                    Some(m) => self.range(m, 8, MAX_MESSAGE, "max_message")? as usize,
+                    None => 1024,
+                },
+                joinable: q.joinable,
+            });
+        }
+        for p in &raw.pipe {
+            let name = self.declare(&p.name, Kind::Pipe)?;
+            out.push(ResourceSpec::Pipe {
+                name,
+                duplex: p.duplex,
+            });
+        }
+        for l in &raw.lock {
+            let name = self.declare(&l.name, Kind::Lock)?;
+            out.push(ResourceSpec::Lock {
+                name,
+                recursive: l.recursive,
+            });
+        }
+        for s in &raw.semaphore {
+            let name = self.declare(&s.name, Kind::Semaphore)?;
+            out.push(ResourceSpec::Semaphore {
+                name,
+                value: self.range(&s.value, 0, 1 << 20, "value")? as u32,
+                bounded: s.bounded,
+            });
+        }
+        for e in &raw.event {
+            let name = self.declare(&e.name, Kind::Event)?;
+            out.push(ResourceSpec::Event { name });
+        }
+        for b in &raw.barrier {
+            let name = self.declare(&b.name, Kind::Barrier)?;
+            out.push(ResourceSpec::Barrier {
+                name,
+                parties: self.range(
+                    &b.parties,
+                    1,
+                    crate::runtime::sync::MAX_PARTIES as u64,
+                    "parties",
+                )? as u32,
+            });
+        }
+        for v in &raw.value {
+            let name = self.declare(&v.name, Kind::Value)?;
+            let tc = self.typecode(&v.typecode)?;
+            let init = self.int_for(v.init.span(), tc, *v.init.get_ref())?;
+            out.push(ResourceSpec::Array {
+                name,
+                typecode: tc,
+                init: vec![init],
+                lock: v.lock,
+                is_value: true,
+            });
+        }
+        for a in &raw.array {
+            let name = self.declare(&a.name, Kind::Array)?;
+            let tc = self.typecode(&a.typecode)?;
+            let init = match (&a.init, &a.size) {
+                (Some(i), None) => {
+                    if i.get_ref().len() as u64 > MAX_ARRAY {
+                        return self.err(i.span(), format!("at most {MAX_ARRAY} elements"));
+                    }
+                    i.get_ref()
+                        .iter()
+                        .map(|v| self.int_for(i.span(), tc, *v))
+                        .collect::<Res<Vec<Num>>>()?
+                }
+                (None, Some(n)) => {
+                    let n = self.range(n, 1, MAX_ARRAY, "size")?;
+                    vec![Self::num(tc, RawNum::Int(0)); n as usize]
+                }
+                _ => {
+                    return self.err(
+                        a.name.span(),
+                        "an [[array]] needs either init = [...] or size = N",
+                    );
+                }
+            };
+            out.push(ResourceSpec::Array {
+                name,
+                typecode: tc,
+                init,
+                lock: a.lock,
+                is_value: false,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn check(mut self, raw: RawFile) -> Res<Scenario> {
+        if raw.scenario.title.get_ref().trim().is_empty() {
+            return self.err(raw.scenario.title.span(), "the title must not be empty");
+        }
+        let pool = match &raw.pool {
+            None => PoolSpec {
+                workers: default_workers(),
+                chunksize: 1,
+            },
+            Some(p) => PoolSpec {
+                workers: match &p.workers {
+                    Some(w) => self.range(w, 1, MAX_WORKERS, "the number of workers")? as usize,
+                    None => default_workers(),
+                },
+                chunksize: match &p.chunksize {
+                    Some(c) => self.range(c, 1, MAX_CHUNKS, "chunksize")? as usize,
+                    None => 1,
+                },
+            },
+        };
+        let task = match &raw.task {
+            None => None,
+            Some(t) => {
+                if t.kind.get_ref() != "primes" {
+                    return self.err(
+                        t.kind.span(),
+                        format!(
+                            "unknown task kind {:?} (expected \"primes\")",
+                            t.kind.get_ref()
+                        ),
+                    );
+                }
+                let below = self.range(&t.below, 1, MAX_BELOW, "below")?;
+                let chunks = self.range(&t.chunks, 1, MAX_CHUNKS.min(below), "chunks")?;
+                Some(TaskSpec { below, chunks })
+            }
+        };
+        let resources = self.resources(&raw)?;
+        if raw.process.len() > MAX_PROCESSES {
+            return Err(ScenarioError::whole_file(
+                self.file,
+                format!("at most {MAX_PROCESSES} [[process]] tables"),
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut processes = Vec::new();
+        for p in &raw.process {
+            let name = self.name(&p.name, "process")?;
+            if !names.insert(name.clone()) {
+                return self.err(
+                    p.name.span(),
+                    format!("a process named {name:?} is already declared"),
+                );
+            }
+            let count = match &p.count {
+                Some(c) => self.range(c, 1, MAX_GROUP, "count")? as u32,
+                None => 1,
+            };
+            let steps = p
+                .steps
+                .iter()
+                .map(|s| match self.step(s)? {
+                    MainStep::Work(w) => Ok(w),
+                    _ => self.err(
+                        s.span(),
+                        "a process can only run work steps (start, join, status, terminate, kill and pool_map belong to [main])",
+                    ),
+                })
+                .collect::<Result<_, _>>()?;
+            processes.push(ProcessSpec {
+                name,
+                daemon: p.daemon,
+                count,
+                steps,
+            });
+        }
+        let mut started = HashSet::new();
+        let mut main = Vec::new();
+        for s in &raw.main.steps {
+            let step = self.step(s)?;
+            match &step {
+                MainStep::Start(n) if !names.contains(n) => {
+                    return self.err(
+                        s.span(),
+                        format!("start: no [[process]] named {n:?} is declared"),
+                    );
+                }
+                MainStep::Start(n) if !started.insert(n.clone()) => {
+                    return self.err(
+                        s.span(),
+                        format!("start: {n:?} is already started (a process starts once)"),
+                    );
+                }
+                MainStep::Join(n) | MainStep::Terminate(n) | MainStep::Kill(n)
+                    if !started.contains(n) =>
+                {
+                    return self.err(s.span(), format!("{n:?} is not started before this step"));
+                }
+                MainStep::Status(n) if !names.contains(n) => {
+                    return self.err(
+                        s.span(),
+                        format!("status: no [[process]] named {n:?} is declared"),
+                    );
+                }
+                MainStep::PoolMap if task.is_none() => {
+                    return self.err(s.span(), "pool_map needs a [task] table saying what to map");
+                }
+                _ => {}
+            }
+            main.push(step);
+        }
+        Ok(Scenario {
+            file: self.file.to_string(),
+            title: raw.scenario.title.into_inner(),
+            explain: reflow(&raw.scenario.explain),
+            start_method: raw.scenario.start_method,
+            pool,
+            task,
+            resources,
+            processes,
+            main,
+        })
+    }
+
+    fn step(&self, s: &Spanned<RawStep>) -> Res<MainStep> {
+        use Kind as K;
+        let span = s.span();
+        let sp = &span;
+        let count = |v: i64, what: &str| self.n(sp, v, 0, MAX_COUNT, what);
+        let w = |w: Work| Ok(MainStep::Work(w));
+        let queue = |q: &str, step: &str| self.uses(sp, q, &[K::Queue, K::JoinableQueue], step);
+        let value = |v: &str, step: &str| self.uses(sp, v, &[K::Value, K::Array], step);
+        match s.get_ref() {
+            RawStep::Info(t) => w(Work::Info(t.clone())),
+            RawStep::Print(t) => w(Work::Print(t.clone())),
+            RawStep::SpinUs(v) => w(Work::SpinUs(self.n(sp, *v, 0, MAX_SPIN_US, "spin_us")?)),
+            RawStep::SleepMs(v) => w(Work::SleepMs(self.n(
+                sp,
+                *v,
+                0,
+                MAX_SPIN_US / 1000,
+                "sleep_ms",
+            )?)),
+            RawStep::PrimesBelow(v) => w(Work::PrimesBelow(self.n(
+                sp,
+                *v,
+                0,
+                MAX_BELOW,
+                "primes_below",
+            )?)),
+            RawStep::AllocMib(v) => w(Work::AllocMib(self.n(
+                sp,
+                *v,
+                0,
+                MAX_ALLOC_MIB,
+                "alloc_mib",
+            )?)),
+            RawStep::Exit(v) => w(Work::Exit(self.n(sp, *v, 0, 255, "exit")? as i32)),
+            RawStep::Put(p) => w(Work::Put {
+                queue: queue(&p.queue, "put")?,
+                value: self.literal(sp, &p.value)?,
+            }),
+            RawStep::Get(q) => w(Work::Get(queue(q, "get")?)),
+            RawStep::PutMany(m) => w(Work::PutMany {
+                queue: queue(&m.queue, "put_many")?,
+                count: count(m.count, "count")?,
+                pace_ms: self.n(sp, m.pace_ms, 0, 60_000, "pace_ms")?,
+            }),
+            RawStep::GetMany(m) => w(Work::GetMany {
+                queue: queue(&m.queue, "get_many")?,
+                count: count(m.count, "count")?,
+                pace_ms: self.n(sp, m.pace_ms, 0, 60_000, "pace_ms")?,
+            }),
+            RawStep::TaskDone(q) => w(Work::TaskDone(self.uses(
+                sp,
+                q,
+                &[K::JoinableQueue],
+                "task_done",
+            )?)),
+            RawStep::JoinQueue(q) => w(Work::JoinQueue(self.uses(
+                sp,
+                q,
+                &[K::JoinableQueue],
+                "join_queue",
+            )?)),
+            RawStep::Send(p) => w(Work::Send {
+                pipe: self.uses(sp, &p.pipe, &[K::Pipe], "send")?,
+                value: self.literal(sp, &p.value)?,
+            }),
+            RawStep::Recv(p) => w(Work::Recv(self.uses(sp, p, &[K::Pipe], "recv")?)),
+            RawStep::Ping(p) => w(Work::Ping {
+                pipe: self.uses(sp, &p.pipe, &[K::Pipe], "ping")?,
+                count: count(p.count, "count")?,
+            }),
+            RawStep::Pong(p) => w(Work::Pong {
+                pipe: self.uses(sp, &p.pipe, &[K::Pipe], "pong")?,
+                count: count(p.count, "count")?,
+            }),
+            RawStep::Acquire(l) => w(Work::Acquire(self.uses(
+                sp,
+                l,
+                &[K::Lock, K::Semaphore],
+                "acquire",
+            )?)),
+            RawStep::Release(l) => w(Work::Release(self.uses(
+                sp,
+                l,
+                &[K::Lock, K::Semaphore],
+                "release",
+            )?)),
+            RawStep::Increment(v) => w(Work::Increment {
+                value: value(&v.value, "increment")?,
+                times: count(v.times, "times")?,
+            }),
+            RawStep::SetValue(v) => w(Work::SetValue {
+                value: value(&v.value, "set_value")?,
+                to: Self::num(TypeCode::D, v.to),
+            }),
+            RawStep::Negate(a) => w(Work::Negate(value(a, "negate")?)),
+            RawStep::PrintValue(v) => w(Work::PrintValue(value(v, "print_value")?)),
+            RawStep::PrintArray(a) => w(Work::PrintArray(value(a, "print_array")?)),
+            RawStep::ReportCount(v) => w(Work::ReportCount {
+                value: value(&v.value, "report_count")?,
+                expected: v.expected,
+            }),
+            RawStep::Wait(e) => w(Work::Wait(self.uses(sp, e, &[K::Event], "wait")?)),
+            RawStep::Set(e) => w(Work::Set(self.uses(sp, e, &[K::Event], "set")?)),
+            RawStep::Clear(e) => w(Work::Clear(self.uses(sp, e, &[K::Event], "clear")?)),
+            RawStep::BarrierWait(b) => w(Work::BarrierWait(self.uses(
+                sp,
+                b,
+                &[K::Barrier],
+                "barrier_wait",
+            )?)),
+            RawStep::Start(p) => Ok(MainStep::Start(p.clone())),
+            RawStep::Join(p) => Ok(MainStep::Join(p.clone())),
+            RawStep::Status(p) => Ok(MainStep::Status(p.clone())),
+            RawStep::Terminate(p) => Ok(MainStep::Terminate(p.clone())),
+            RawStep::Kill(p) => Ok(MainStep::Kill(p.clone())),
+            RawStep::PoolMap => Ok(MainStep::PoolMap),
+        }
+    }
+}

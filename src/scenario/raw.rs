@@ -1,0 +1,243 @@
+//! The scenario file as written: serde shapes with spans, before any check.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub scenario: RawHeader,
+    pub pool: Option<RawPool>,
+    pub task: Option<RawTask>,
+    #[serde(default)]
+    pub process: Vec<RawProcess>,
+    #[serde(default)]
+    pub queue: Vec<RawQueue>,
+    #[serde(default)]
+    pub pipe: Vec<RawPipe>,
+    #[serde(default)]
+    pub lock: Vec<RawLock>,
+    #[serde(default)]
+    pub semaphore: Vec<RawSemaphore>,
+    #[serde(default)]
+    pub event: Vec<RawNamed>,
+    #[serde(default)]
+    pub barrier: Vec<RawBarrier>,
+    #[serde(default)]
+    pub value: Vec<RawValue>,
+    #[serde(default)]
+    pub array: Vec<RawArray>,
+    pub main: RawMain,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    pub title: Spanned<String>,
+    pub explain: String,
+    #[serde(default)]
+    pub start_method: crate::runtime::board::StartMethod,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    pub workers: Option<Spanned<i64>>,
+    pub chunksize: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub kind: Spanned<String>,
+    pub below: Spanned<i64>,
+    pub chunks: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcess {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub daemon: bool,
+    pub count: Option<Spanned<i64>>,
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    pub name: Spanned<String>,
+    pub capacity: Option<Spanned<i64>>,
+    pub max_message: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub joinable: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipe {
+    pub name: Spanned<String>,
+    #[serde(default = "yes")]
+    pub duplex: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLock {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSemaphore {
+    pub name: Spanned<String>,
+    pub value: Spanned<i64>,
+    #[serde(default)]
+    pub bounded: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamed {
+    pub name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBarrier {
+    pub name: Spanned<String>,
+    pub parties: Spanned<i64>,
+}
+
+/// A number as TOML writes it.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(untagged)]
+pub enum RawNum {
+    Int(i64),
+    Float(f64),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValue {
+    pub name: Spanned<String>,
+    pub typecode: Spanned<String>,
+    pub init: Spanned<RawNum>,
+    #[serde(default = "yes")]
+    pub lock: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArray {
+    pub name: Spanned<String>,
+    pub typecode: Spanned<String>,
+    pub init: Option<Spanned<Vec<RawNum>>>,
+    pub size: Option<Spanned<i64>>,
+    #[serde(default = "yes")]
+    pub lock: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMain {
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueValue {
+    pub queue: String,
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMany {
+    pub queue: String,
+    pub count: i64,
+    #[serde(default)]
+    pub pace_ms: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipeValue {
+    pub pipe: String,
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipeCount {
+    pub pipe: String,
+    pub count: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueTimes {
+    pub value: String,
+    pub times: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueTo {
+    pub value: String,
+    pub to: RawNum,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueExpected {
+    pub value: String,
+    pub expected: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawStep {
+    Info(String),
+    Print(String),
+    SpinUs(i64),
+    SleepMs(i64),
+    PrimesBelow(i64),
+    AllocMib(i64),
+    Exit(i64),
+    Put(QueueValue),
+    Get(String),
+    PutMany(QueueMany),
+    GetMany(QueueMany),
+    TaskDone(String),
+    JoinQueue(String),
+    Send(PipeValue),
+    Recv(String),
+    Ping(PipeCount),
+    Pong(PipeCount),
+    Acquire(String),
+    Release(String),
+    Increment(ValueTimes),
+    SetValue(ValueTo),
+    Negate(String),
+    PrintValue(String),
+    PrintArray(String),
+    ReportCount(ValueExpected),
+    Wait(String),
+    Set(String),
+    Clear(String),
+    BarrierWait(String),
+    Start(String),
+    Join(String),
+    Status(String),
+    Terminate(String),
+    Kill(String),
+    PoolMap,
+}
