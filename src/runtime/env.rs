@@ -25,6 +25,8 @@ pub struct Env {
     fds: HashMap<String, OwnedFd>,
     conns: HashMap<String, Connection>,
     keep: Vec<Vec<u8>>,
+    /// Barrier waits still ahead, per barrier.
+    barrier_waits: HashMap<String, usize>,
 }
 
 impl Env {
@@ -36,6 +38,22 @@ impl Env {
             fds: HashMap::new(),
             conns: HashMap::new(),
             keep: Vec::new(),
+            barrier_waits: HashMap::new(),
+        }
+    }
+
+    /// Declares this process a party of every barrier its steps wait on, so
+    /// if it dies before arriving the others are told instead of waiting forever.
+    pub fn prepare(&mut self, steps: &[Work]) {
+        for s in steps {
+            if let Work::BarrierWait(name) = s {
+                *self.barrier_waits.entry(name.clone()).or_default() += 1;
+                if let Ok((_, _, at, _)) = self.find(name, &[ResKind::Barrier])
+                    && let Ok(b) = Barrier::attach(&self.board, at)
+                {
+                    b.register();
+                }
+            }
         }
     }
 
@@ -294,10 +312,25 @@ impl Env {
                 let (_, _, at, _) = self.find(barrier, &[ResKind::Barrier])?;
                 let b = Barrier::attach(&self.board, at).map_err(|x| e(&x))?;
                 b.register();
-                let i = b.wait(None).map_err(|x| e(&x))?;
+                let r = b.wait(None);
+                let left = self.barrier_waits.entry(barrier.clone()).or_default();
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    b.deregister();
+                }
+                let i = r.map_err(|x| e(&x))?;
                 say(&self.fill(&format!("{{i}}: passed {barrier} (arrived #{i})")));
                 Ok(())
             }
+            Work::StallInPut(queue) => self
+                .queue(queue)?
+                .put_and_stall(b"torn?")
+                .map_err(|x| e(&x)),
+            Work::StallInGet(queue) => self
+                .queue(queue)?
+                .get_and_stall()
+                .map(drop)
+                .map_err(|x| e(&x)),
             _ => Err(format!("not a resource step: {step:?}")),
         }
     }

@@ -495,13 +495,16 @@ pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<O
     }
     slot.record_ready();
     match &spec.target {
-        Target::Work(steps) => match work::run(&mut env, steps) {
-            Ok(()) => 0,
-            Err(e) => {
-                work::say(&format!("error: {}: {e}", spec.name));
-                1
+        Target::Work(steps) => {
+            env.prepare(steps);
+            match work::run(&mut env, steps) {
+                Ok(()) => 0,
+                Err(e) => {
+                    work::say(&format!("error: {}: {e}", spec.name));
+                    1
+                }
             }
-        },
+        }
         Target::PoolWorker { tasks, results } => pool::worker_main(board, slot, *tasks, *results),
         Target::ForkServer => match extra {
             Some(sock) => super::forkserver::serve(board, sock),

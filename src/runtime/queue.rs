@@ -253,6 +253,24 @@ impl Queue {
 
     /// Puts without blocking; `Err(Full)` when there is no room.
     pub fn put_nowait(&self, msg: &[u8]) -> Result<(), QueueError> {
+        self.put_inner(msg, false)
+    }
+
+    /// For fault tests: claims a position like `put`, then stops there
+    /// forever, as a producer frozen (or about to be killed) mid-put.
+    #[doc(hidden)]
+    pub fn put_and_stall(&self, msg: &[u8]) -> Result<(), QueueError> {
+        self.put_inner(msg, true)
+    }
+
+    /// For fault tests: takes a message like `get`, then stops forever
+    /// before freeing its slot.
+    #[doc(hidden)]
+    pub fn get_and_stall(&self) -> Result<Vec<u8>, QueueError> {
+        self.get_inner(true)
+    }
+
+    fn put_inner(&self, msg: &[u8], stall: bool) -> Result<(), QueueError> {
         if msg.len() > self.msg_max {
             return Err(QueueError::TooLarge(msg.len(), self.msg_max));
         }
@@ -275,7 +293,9 @@ impl Queue {
                 ) {
                     Ok(_) => {
                         h.unfinished.fetch_add(1, Ordering::Relaxed);
-                        fault_point("put");
+                        if stall {
+                            stall_forever();
+                        }
                         // SAFETY: winning the CAS for `pos` while the slot's
                         // sequence equals `pos` gives this producer the slot
                         // alone until it publishes `pos + 1`; `data` has room
@@ -301,6 +321,10 @@ impl Queue {
 
     /// Takes without blocking; `Err(Empty)` when there is nothing.
     pub fn get_nowait(&self) -> Result<Vec<u8>, QueueError> {
+        self.get_inner(false)
+    }
+
+    fn get_inner(&self, stall: bool) -> Result<Vec<u8>, QueueError> {
         let h = self.header();
         let me = self.my_slot();
         let mut pos = h.dequeue.load(Ordering::Relaxed);
@@ -318,7 +342,9 @@ impl Queue {
                 ) {
                     Ok(_) => {
                         let raw_len = slot.len.load(Ordering::Relaxed);
-                        fault_point("get");
+                        if stall {
+                            stall_forever();
+                        }
                         let len = (raw_len as usize).min(self.msg_max);
                         let mut out = vec![0u8; if raw_len == LOST { 0 } else { len }];
                         // SAFETY: winning the CAS for a published slot gives this
@@ -565,131 +591,8 @@ fn blocking<T>(
     }
 }
 
-/// Debug builds only: `MPDASH_FAULT=put` (or `get`) stops a process forever
-/// inside that operation, right after it claimed its position, so tests can
-/// kill it exactly there.
-fn fault_point(op: &str) {
-    static FAULT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if cfg!(debug_assertions)
-        && FAULT
-            .get_or_init(|| std::env::var("MPDASH_FAULT").ok())
-            .as_deref()
-            == Some(op)
-        && sys::my_slot().is_some()
-    {
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::board::BoardSize;
-
-    fn board() -> Board {
-        Board::create(BoardSize::default()).unwrap()
-    }
-
-    #[test]
-    fn messages_come_out_in_order_and_depth_is_exact() {
-        let b = board();
-        let q = Queue::create(&b, "q", 4, 16).unwrap();
-        for m in [b"a".as_slice(), b"bb", b"ccc"] {
-            q.put_nowait(m).unwrap();
-        }
-        assert_eq!(q.qsize(), 3);
-        assert_eq!(q.get_nowait().unwrap(), b"a");
-        assert_eq!(q.get_nowait().unwrap(), b"bb");
-        assert_eq!(q.qsize(), 1);
-        assert_eq!(q.get_nowait().unwrap(), b"ccc");
-        assert_eq!(q.get_nowait(), Err(QueueError::Empty));
-    }
-
-    #[test]
-    fn a_full_queue_refuses_and_wraps_after_a_get() {
-        let b = board();
-        let q = Queue::create(&b, "q", 2, 8).unwrap();
-        q.put_nowait(b"1").unwrap();
-        q.put_nowait(b"2").unwrap();
-        assert!(q.full());
-        assert_eq!(q.put_nowait(b"3"), Err(QueueError::Full));
-        assert_eq!(
-            q.put(b"3", Some(Duration::from_millis(20))),
-            Err(QueueError::Full)
-        );
-        assert_eq!(q.get_nowait().unwrap(), b"1");
-        q.put_nowait(b"3").unwrap();
-        assert_eq!(q.get_nowait().unwrap(), b"2");
-        assert_eq!(q.get_nowait().unwrap(), b"3");
-    }
-
-    #[test]
-    fn an_oversized_message_is_an_error() {
-        let b = board();
-        let q = Queue::create(&b, "q", 2, 8).unwrap();
-        assert_eq!(q.put_nowait(&[0; 9]), Err(QueueError::TooLarge(9, 8)));
-    }
-
-    #[test]
-    fn get_times_out_on_an_empty_queue() {
-        let b = board();
-        let q = Queue::create(&b, "q", 2, 8).unwrap();
-        let t = Instant::now();
-        assert_eq!(
-            q.get(Some(Duration::from_millis(30))),
-            Err(QueueError::Empty)
-        );
-        assert!(t.elapsed() >= Duration::from_millis(30));
-    }
-
-    #[test]
-    fn threads_deliver_every_message_exactly_once() {
-        let b = board();
-        let q = Queue::create(&b, "q", 8, 8).unwrap();
-        let per = 20_000u64;
-        let producers: Vec<_> = (0..2)
-            .map(|p| {
-                let q = q.clone();
-                std::thread::spawn(move || {
-                    for i in 0..per {
-                        q.put(&(p * per + i).to_le_bytes(), None).unwrap();
-                    }
-                })
-            })
-            .collect();
-        let consumers: Vec<_> = (0..2)
-            .map(|_| {
-                let q = q.clone();
-                std::thread::spawn(move || {
-                    let mut got = Vec::new();
-                    for _ in 0..per {
-                        let m = q.get(None).unwrap();
-                        got.push(u64::from_le_bytes(m.try_into().unwrap()));
-                    }
-                    got
-                })
-            })
-            .collect();
-        for p in producers {
-            p.join().unwrap();
-        }
-        let mut all: Vec<u64> = consumers
-            .into_iter()
-            .flat_map(|c| c.join().unwrap())
-            .collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..2 * per).collect::<Vec<_>>());
-        assert_eq!(q.qsize(), 0);
-    }
-
-    #[test]
-    fn attach_refuses_a_bad_offset() {
-        let b = board();
-        assert_eq!(
-            Queue::attach(&b, b.region().len() - 8).unwrap_err(),
-            QueueError::Corrupt
-        );
+fn stall_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
     }
 }

@@ -624,6 +624,14 @@ impl Barrier {
         }
     }
 
+    /// Withdraws the calling process (it will not wait here again).
+    pub fn deregister(&self) {
+        let me = sys::my_pid();
+        for p in &self.0.s().parties {
+            let _ = p.compare_exchange(me, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
     pub fn is_broken(&self) -> bool {
         self.0.s().broken.load(Ordering::Acquire) != 0
     }
@@ -681,6 +689,10 @@ impl Barrier {
                 };
             }
             if let Some(pid) = self.dead_party() {
+                // It may have passed and died just now: then so have we.
+                if s.value.load(Ordering::SeqCst) != generation && !self.is_broken() {
+                    return Ok(index);
+                }
                 self.abort();
                 return Err(SyncError::BrokenBarrier(format!(": party {pid} died")));
             }

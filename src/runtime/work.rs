@@ -80,6 +80,11 @@ pub enum Work {
     Clear(String),
     /// `barrier.wait()`.
     BarrierWait(String),
+    /// Fault tests only (no scenario step): freeze inside a put or a get.
+    #[doc(hidden)]
+    StallInPut(String),
+    #[doc(hidden)]
+    StallInGet(String),
 }
 
 /// Writes one line to standard output with a single `write`, so lines of

@@ -1,0 +1,110 @@
+//! The IPC scenarios print exactly what CPython's examples print, under every
+//! start method, and their counts are exact.
+
+mod common;
+use common::*;
+
+const METHODS: [&str; 3] = ["fork", "spawn", "forkserver"];
+
+fn run_ok(file: &str, m: &str) -> Vec<String> {
+    let (v, out) = run_json(&[file, "--start-method", m]);
+    assert!(
+        out.status.success(),
+        "{file} {m}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = output_lines(&v);
+    assert!(
+        !lines.iter().any(|l| l.starts_with("error")),
+        "{file} {m}: {lines:#?}"
+    );
+    for p in process_rows(&v) {
+        assert_eq!(p["exitcode"], 0, "{file} {m}: {p}");
+    }
+    lines
+}
+
+#[test]
+fn queue_delivers_the_tutorials_message_and_every_produced_one_once() {
+    for m in METHODS {
+        let lines = run_ok("scenarios/queue.toml", m);
+        assert_eq!(lines[0], "[42, None, 'hello']", "{m}");
+        let mut sum = 0u64;
+        let mut got = 0;
+        for l in &lines {
+            if let Some(rest) = l.strip_prefix("consumer ") {
+                let (_, tail) = rest.split_once(" got ").unwrap();
+                let (n, s) = tail.split_once(" messages (sum ").unwrap();
+                got += n.parse::<u64>().unwrap();
+                sum += s.trim_end_matches(')').parse::<u64>().unwrap();
+            }
+        }
+        assert_eq!(got, 300, "{m}");
+        // producer i puts i * 1e6 + k for k in 0..150
+        let expect: u64 = (0..2u64)
+            .map(|i| (0..150).map(|k| i * 1_000_000 + k).sum::<u64>())
+            .sum();
+        assert_eq!(sum, expect, "{m}: every message exactly once");
+    }
+}
+
+#[test]
+fn pipe_carries_the_tutorials_message_and_plays_ping_pong() {
+    for m in METHODS {
+        let lines = run_ok("scenarios/pipe.toml", m);
+        assert_eq!(lines[0], "[42, None, 'hello']", "{m}");
+        assert!(
+            lines[1].starts_with("ping-pong: 20000 round trips, p50 "),
+            "{m}: {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn sync_prints_whole_lines_once_and_counts_exactly() {
+    for m in METHODS {
+        let lines = run_ok("scenarios/sync.toml", m);
+        let mut hello: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("hello world"))
+            .collect();
+        hello.sort_by_key(|l| l[12..].parse::<u32>().unwrap());
+        let want: Vec<String> = (0..10).map(|i| format!("hello world {i}")).collect();
+        assert_eq!(hello, want.iter().collect::<Vec<_>>(), "{m}");
+        assert!(
+            lines.contains(&"counter (with its lock) = 80000 of 80000: 0 updates lost".to_string()),
+            "{m}: {lines:#?}"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(": passed meet")).count(),
+            4,
+            "{m}"
+        );
+        let set = lines
+            .iter()
+            .position(|l| l == "main: setting the event")
+            .unwrap();
+        let first_pass = lines
+            .iter()
+            .position(|l| l.contains("passed meet"))
+            .unwrap();
+        assert!(
+            set < first_pass,
+            "{m}: nobody passes before the event is set"
+        );
+    }
+}
+
+#[test]
+fn shared_memory_prints_cpythons_values_and_the_locked_count_is_exact() {
+    for m in METHODS {
+        let lines = run_ok("scenarios/shared_memory.toml", m);
+        assert_eq!(lines[0], "3.1415927", "{m}");
+        assert_eq!(lines[1], "[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]", "{m}");
+        assert_eq!(
+            lines[2], "locked (with its lock) = 800000 of 800000: 0 updates lost",
+            "{m}"
+        );
+        assert!(lines[3].starts_with("unlocked (without a lock) = "), "{m}");
+    }
+}
