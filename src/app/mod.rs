@@ -89,6 +89,10 @@ pub struct App {
     pub cpu_history: HashMap<i32, VecDeque<f64>>,
     pub log: VecDeque<String>,
     pub runs: Vec<RunRecord>,
+    /// Queue depth per queue name, oldest first.
+    pub depth_history: HashMap<String, VecDeque<u64>>,
+    /// Puts and gets per second per queue, between the last two samples.
+    pub queue_rates: HashMap<String, (f64, f64)>,
     pub selected: usize,
     pub show_help: bool,
     pub rate_hz: f64,
@@ -105,9 +109,55 @@ impl App {
             cpu_history: HashMap::new(),
             log: VecDeque::new(),
             runs: Vec::new(),
+            depth_history: HashMap::new(),
+            queue_rates: HashMap::new(),
             selected: 0,
             show_help: false,
             rate_hz,
+        }
+    }
+
+    /// Depth history and put/get rates, from this sample and the previous one.
+    fn track_queues(&mut self, s: &Snapshot) {
+        use crate::telemetry::board_view::ResourceView;
+        let dt = s
+            .elapsed
+            .saturating_sub(self.snapshot.elapsed)
+            .as_secs_f64();
+        for r in &s.resources {
+            let ResourceView::Queue {
+                name,
+                depth,
+                puts,
+                gets,
+                ..
+            } = r
+            else {
+                continue;
+            };
+            let h = self.depth_history.entry(name.clone()).or_default();
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back(*depth as u64);
+            let before = self.snapshot.resources.iter().find_map(|p| match p {
+                ResourceView::Queue {
+                    name: n,
+                    puts,
+                    gets,
+                    ..
+                } if n == name => Some((*puts, *gets)),
+                _ => None,
+            });
+            if let (Some((p0, g0)), true) = (before, dt > 0.0) {
+                self.queue_rates.insert(
+                    name.clone(),
+                    (
+                        puts.saturating_sub(p0) as f64 / dt,
+                        gets.saturating_sub(g0) as f64 / dt,
+                    ),
+                );
+            }
         }
     }
 
@@ -141,6 +191,7 @@ impl App {
                     }
                     h.push_back(live.cpu_pct);
                 }
+                self.track_queues(&s);
                 let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
                 self.cpu_history.retain(|pid, _| known.contains(pid));
                 self.selected = self.selected.min(s.procs.len().saturating_sub(1));
@@ -174,6 +225,8 @@ impl App {
                     ..Default::default()
                 };
                 self.cpu_history.clear();
+                self.depth_history.clear();
+                self.queue_rates.clear();
                 self.log.clear();
                 self.selected = 0;
                 Effect::Redraw

@@ -152,3 +152,247 @@ pub fn read_pool(board: &Board) -> Option<PoolView> {
         })
     })
 }
+
+/// One resource of the run, read from the primitive's own shared words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceView {
+    Queue {
+        name: String,
+        joinable: bool,
+        depth: usize,
+        capacity: usize,
+        puts: u64,
+        gets: u64,
+        lost_put: u64,
+        lost_get: u64,
+        waiting_getters: u32,
+        waiting_putters: u32,
+    },
+    Pipe {
+        name: String,
+        duplex: bool,
+        /// Messages and bytes sent by the main process's end, and by the children's.
+        msgs: [u64; 2],
+        bytes: [u64; 2],
+    },
+    Lock {
+        name: String,
+        recursive: bool,
+        holder_pid: i32,
+        holder_tid: i32,
+        /// How long the holder has held it, when the sample was taken.
+        held_ms: Option<u64>,
+        waiters: u32,
+        acquisitions: u64,
+        contended: u64,
+        owner_died: u64,
+        last_dead_owner: i32,
+    },
+    Semaphore {
+        name: String,
+        bounded: bool,
+        value: u32,
+        bound: u32,
+        waiters: u32,
+        acquisitions: u64,
+    },
+    Event {
+        name: String,
+        set: bool,
+        waiters: u32,
+    },
+    Barrier {
+        name: String,
+        parties: u32,
+        arrived: u32,
+        broken: bool,
+        waiters: u32,
+        passes: u64,
+    },
+    Value {
+        name: String,
+        typecode: char,
+        /// The first elements (up to 12).
+        values: Vec<String>,
+        len: usize,
+        lock: bool,
+        is_array: bool,
+    },
+}
+
+impl ResourceView {
+    pub fn name(&self) -> &str {
+        match self {
+            ResourceView::Queue { name, .. }
+            | ResourceView::Pipe { name, .. }
+            | ResourceView::Lock { name, .. }
+            | ResourceView::Semaphore { name, .. }
+            | ResourceView::Event { name, .. }
+            | ResourceView::Barrier { name, .. }
+            | ResourceView::Value { name, .. } => name,
+        }
+    }
+}
+
+/// Every resource on the board but pools and internal locks (`x.get_lock()`
+/// is shown with its value).
+pub fn read_resources(board: &Board) -> Vec<ResourceView> {
+    use crate::runtime::shared_value::{read_cell, read_header};
+    use crate::runtime::sync::{FutexShared, LockShared};
+    let now = sys::coarse_now_ns();
+    (0..board.res_used())
+        .filter_map(|i| {
+            let r = board.res(i)?;
+            if r.ready.load(Ordering::Acquire) != 1 {
+                return None;
+            }
+            let name = r.name();
+            let kind = ResKind::from_u32(r.kind.load(Ordering::Relaxed))?;
+            let at = usize::try_from(r.offset.load(Ordering::Relaxed)).ok()?;
+            let region = board.region();
+            Some(match kind {
+                ResKind::Pool | ResKind::Condition => return None,
+                ResKind::Queue | ResKind::JoinableQueue => {
+                    let h = region.get::<QueueHeader>(at)?;
+                    ResourceView::Queue {
+                        name,
+                        joinable: kind == ResKind::JoinableQueue,
+                        depth: depth_of(h),
+                        capacity: h.capacity.load(Ordering::Relaxed) as usize,
+                        puts: h.puts.load(Ordering::Relaxed),
+                        gets: h.gets.load(Ordering::Relaxed),
+                        lost_put: h.lost_put.load(Ordering::Relaxed),
+                        lost_get: h.lost_get.load(Ordering::Relaxed),
+                        waiting_getters: h.waiting_getters.load(Ordering::Relaxed),
+                        waiting_putters: h.waiting_putters.load(Ordering::Relaxed),
+                    }
+                }
+                ResKind::Pipe => {
+                    let s = |k: usize| r.stats[k].load(Ordering::Relaxed);
+                    use crate::runtime::pipe::*;
+                    ResourceView::Pipe {
+                        name,
+                        duplex: r.len.load(Ordering::Relaxed) == 1,
+                        msgs: [s(STAT_MSGS_0), s(STAT_MSGS_1)],
+                        bytes: [s(STAT_BYTES_0), s(STAT_BYTES_1)],
+                    }
+                }
+                ResKind::Lock | ResKind::RLock => {
+                    if name.ends_with(".get_lock()") {
+                        return None;
+                    }
+                    let l = region.get::<LockShared>(at)?;
+                    let holder_pid = l.holder_pid.load(Ordering::Relaxed);
+                    let since = l.since_ns.load(Ordering::Relaxed);
+                    ResourceView::Lock {
+                        name,
+                        recursive: kind == ResKind::RLock,
+                        holder_pid,
+                        holder_tid: l.holder_tid.load(Ordering::Relaxed),
+                        held_ms: (holder_pid != 0 && since != 0)
+                            .then(|| now.saturating_sub(since) / 1_000_000),
+                        waiters: l.waiters.load(Ordering::Relaxed),
+                        acquisitions: l.acquisitions.load(Ordering::Relaxed),
+                        contended: l.contended.load(Ordering::Relaxed),
+                        owner_died: l.owner_died.load(Ordering::Relaxed),
+                        last_dead_owner: l.last_dead_owner.load(Ordering::Relaxed),
+                    }
+                }
+                ResKind::Semaphore | ResKind::BoundedSemaphore => {
+                    let f = region.get::<FutexShared>(at)?;
+                    ResourceView::Semaphore {
+                        name,
+                        bounded: kind == ResKind::BoundedSemaphore,
+                        value: f.value.load(Ordering::Relaxed),
+                        bound: f.limit.load(Ordering::Relaxed),
+                        waiters: f.waiters.load(Ordering::Relaxed),
+                        acquisitions: f.acquisitions.load(Ordering::Relaxed),
+                    }
+                }
+                ResKind::Event => {
+                    let f = region.get::<FutexShared>(at)?;
+                    ResourceView::Event {
+                        name,
+                        set: f.value.load(Ordering::Relaxed) == 1,
+                        waiters: f.waiters.load(Ordering::Relaxed),
+                    }
+                }
+                ResKind::Barrier => {
+                    let f = region.get::<FutexShared>(at)?;
+                    ResourceView::Barrier {
+                        name,
+                        parties: f.limit.load(Ordering::Relaxed),
+                        arrived: f.arrived.load(Ordering::Relaxed),
+                        broken: f.broken.load(Ordering::Relaxed) != 0,
+                        waiters: f.waiters.load(Ordering::Relaxed),
+                        passes: f.acquisitions.load(Ordering::Relaxed),
+                    }
+                }
+                ResKind::Value | ResKind::Array => {
+                    let (tc, len, lock, _) = read_header(board, at)?;
+                    ResourceView::Value {
+                        name,
+                        typecode: tc.letter(),
+                        values: (0..len.min(12))
+                            .map(|i| read_cell(board, at, tc, i).to_string())
+                            .collect(),
+                        len,
+                        lock,
+                        is_array: kind == ResKind::Array,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::board::BoardSize;
+    use crate::runtime::queue::Queue;
+    use crate::runtime::shared_value::{Num, SharedArray, TypeCode};
+    use crate::runtime::sync::Lock;
+
+    #[test]
+    fn resources_are_read_from_the_primitives_themselves() {
+        let b = Board::create(BoardSize::default()).unwrap();
+        let q = Queue::create(&b, "q", 4, 16).unwrap();
+        q.put_nowait(b"a").unwrap();
+        q.put_nowait(b"b").unwrap();
+        let l = Lock::create(&b, "l", false).unwrap();
+        let _g = l.acquire(None).unwrap();
+        SharedArray::create(&b, "v", TypeCode::SI, &[Num::Int(7)], true).unwrap();
+        let views = read_resources(&b);
+        let names: Vec<&str> = views.iter().map(ResourceView::name).collect();
+        assert_eq!(
+            names,
+            ["q", "l", "v"],
+            "the value's own lock is not listed apart"
+        );
+        assert!(matches!(
+            views[0],
+            ResourceView::Queue {
+                depth: 2,
+                capacity: 4,
+                puts: 2,
+                ..
+            }
+        ));
+        match &views[1] {
+            ResourceView::Lock {
+                holder_pid,
+                held_ms,
+                ..
+            } => {
+                assert_eq!(*holder_pid, std::process::id() as i32);
+                assert!(held_ms.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&views[2], ResourceView::Value { values, lock: true, .. } if values == &["7"])
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
-use super::board_view::{PoolView, ProcRow, read_pool, read_procs};
+use super::board_view::{PoolView, ProcRow, ResourceView, read_pool, read_procs, read_resources};
 use super::proc_stat::ProcStatReader;
 use crate::runtime::board::Board;
 use crate::runtime::sys;
@@ -42,6 +42,7 @@ pub struct Snapshot {
     pub procs: Vec<ProcRow>,
     pub live: HashMap<i32, Live>,
     pub pool: Option<PoolView>,
+    pub resources: Vec<ResourceView>,
     pub system: SystemView,
 }
 
@@ -169,6 +170,7 @@ impl Sampler {
             run: *run,
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
             pool: read_pool(board),
+            resources: read_resources(board),
             procs,
             live,
             system,

@@ -3,6 +3,9 @@
 /// Bytes as `812K`, `12.3M`, `1.2G`.
 pub fn bytes(b: u64) -> String {
     const K: f64 = 1024.0;
+    if b < 1024 {
+        return format!("{b}B");
+    }
     let b = b as f64;
     if b < K * K {
         format!("{:.0}K", b / K)
@@ -37,6 +40,7 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(bytes(2048), "2K");
+        assert_eq!(bytes(19), "19B");
         assert_eq!(bytes(5 * 1024 * 1024 + 300 * 1024), "5.3M");
         assert_eq!(secs(3.21), "3.2 s");
         assert_eq!(secs(65.0), "1 m 05 s");

@@ -6,6 +6,7 @@ mod help;
 pub mod keys;
 mod pool_panel;
 mod process_panel;
+mod resource_panel;
 pub mod terminal;
 mod text_panels;
 
@@ -39,21 +40,29 @@ pub fn draw(f: &mut Frame, app: &App) {
         Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(body);
     process_panel::draw(f, procs, app);
     if body.width >= WIDE {
-        let [left, output, explain] = Layout::horizontal([
-            Constraint::Percentage(38),
-            Constraint::Percentage(32),
-            Constraint::Percentage(30),
-        ])
-        .areas(bottom);
         if has_pool {
+            let [left, output, explain] = Layout::horizontal([
+                Constraint::Percentage(38),
+                Constraint::Percentage(32),
+                Constraint::Percentage(30),
+            ])
+            .areas(bottom);
             pool_panel::draw(f, left, app);
             text_panels::draw_output(f, output, app);
+            text_panels::draw_explain(f, explain, app);
         } else {
-            let [out, _] = Layout::horizontal([Constraint::Percentage(100), Constraint::Length(0)])
-                .areas(left.union(output));
-            text_panels::draw_output(f, out, app);
+            // Resource lines are long: they get the width; output and the
+            // explanation share the rest.
+            let res_h = (app.snapshot.resources.len() as u16 + 2).clamp(3, bottom.height / 2);
+            let [res, rest] =
+                Layout::vertical([Constraint::Length(res_h), Constraint::Min(0)]).areas(bottom);
+            let [output, explain] =
+                Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                    .areas(rest);
+            resource_panel::draw(f, res, app);
+            text_panels::draw_output(f, output, app);
+            text_panels::draw_explain(f, explain, app);
         }
-        text_panels::draw_explain(f, explain, app);
     } else {
         let [top, output] =
             Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)])
@@ -65,7 +74,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             pool_panel::draw(f, pool, app);
             text_panels::draw_explain(f, explain, app);
         } else {
-            text_panels::draw_explain(f, top, app);
+            resource_panel::draw(f, top, app);
         }
         text_panels::draw_output(f, output, app);
     }

@@ -181,3 +181,90 @@ fn help_over_the_dashboard() {
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "Switch to the next start method");
 }
+
+#[test]
+fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
+    use crate::telemetry::board_view::ResourceView;
+    let sc = parse(
+        "scenarios/sync.toml",
+        include_str!("../../scenarios/sync.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut app = App::new(Arc::new(sc), 4.0);
+    app.update(Action::RunStarted {
+        run: 1,
+        method: StartMethod::Fork,
+    });
+    let mut s = running_sample();
+    s.pool = None;
+    s.resources = vec![
+        ResourceView::Queue {
+            name: "work".into(),
+            joinable: false,
+            depth: 32,
+            capacity: 32,
+            puts: 120,
+            gets: 88,
+            lost_put: 1,
+            lost_get: 0,
+            waiting_getters: 0,
+            waiting_putters: 2,
+        },
+        ResourceView::Lock {
+            name: "lock".into(),
+            recursive: false,
+            holder_pid: 101,
+            holder_tid: 101,
+            held_ms: Some(1500),
+            waiters: 3,
+            acquisitions: 40,
+            contended: 10,
+            owner_died: 1,
+            last_dead_owner: 102,
+        },
+        ResourceView::Semaphore {
+            name: "two at a time".into(),
+            bounded: true,
+            value: 0,
+            bound: 2,
+            waiters: 4,
+            acquisitions: 2,
+        },
+        ResourceView::Event {
+            name: "go".into(),
+            set: false,
+            waiters: 4,
+        },
+        ResourceView::Barrier {
+            name: "meet".into(),
+            parties: 4,
+            arrived: 2,
+            broken: true,
+            waiters: 2,
+            passes: 0,
+        },
+        ResourceView::Pipe {
+            name: "conn".into(),
+            duplex: true,
+            msgs: [0, 1],
+            bytes: [0, 19],
+        },
+        ResourceView::Value {
+            name: "counter".into(),
+            typecode: 'i',
+            values: vec!["40213".into()],
+            len: 1,
+            lock: true,
+            is_array: false,
+        },
+    ];
+    app.update(Action::Sample(Box::new(s)));
+    let t = render(&app, 130, 34);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(t.backend().buffer(), "owner died");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+    let (x, y) = find(t.backend().buffer(), "BROKEN");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+    find(t.backend().buffer(), "held by 101 for 1.5 s");
+}

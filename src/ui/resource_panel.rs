@@ -1,0 +1,252 @@
+//! The run's shared resources, one line each, read from the primitives
+//! themselves: queue depth against capacity with its history and rates, lock
+//! holders and waiters, semaphores, events, barriers, pipe traffic, values.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::format;
+use crate::app::App;
+use crate::telemetry::board_view::ResourceView;
+
+fn bar(filled: usize, total: usize, width: usize) -> String {
+    let n = if total == 0 {
+        0
+    } else {
+        (filled * width).div_ceil(total).min(width)
+    };
+    format!("{}{}", "█".repeat(n), "░".repeat(width - n))
+}
+
+fn tag(t: &str, c: Color) -> Span<'static> {
+    Span::styled(format!("{t:<8}"), Style::new().fg(c).bold())
+}
+
+fn label(name: &str) -> Span<'static> {
+    let mut n: String = name.chars().take(14).collect();
+    if name.chars().count() > 14 {
+        n.pop();
+        n.push('…');
+    }
+    Span::raw(format!("{n:<15}"))
+}
+
+/// One line per resource.
+pub fn lines(app: &App) -> Vec<Line<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    app.snapshot
+        .resources
+        .iter()
+        .map(|r| match r {
+            ResourceView::Queue {
+                name,
+                joinable,
+                depth,
+                capacity,
+                lost_put,
+                lost_get,
+                waiting_getters,
+                waiting_putters,
+                ..
+            } => {
+                let (pr, gr) = app.queue_rates.get(name).copied().unwrap_or_default();
+                let hist = app
+                    .depth_history
+                    .get(name)
+                    .map(|h| {
+                        let cap = (*capacity).max(1) as f64;
+                        format::spark(
+                            h.iter()
+                                .rev()
+                                .take(16)
+                                .rev()
+                                .map(|d| *d as f64 * 100.0 / cap),
+                        )
+                    })
+                    .unwrap_or_default();
+                let full = depth >= capacity;
+                let mut spans = vec![
+                    tag(if *joinable { "JQUEUE" } else { "QUEUE" }, Color::Cyan),
+                    label(name),
+                    Span::styled(
+                        bar(*depth, *capacity, 10),
+                        Style::new().fg(if full { Color::Red } else { Color::Cyan }),
+                    ),
+                    Span::raw(format!(" {depth:>4}/{capacity:<4} ")),
+                    Span::styled(hist, Style::new().fg(Color::Cyan)),
+                    Span::styled(format!("  put {pr:.0}/s get {gr:.0}/s"), dim),
+                ];
+                if waiting_getters + waiting_putters > 0 {
+                    spans.push(Span::raw(format!(
+                        "  waiting: {waiting_putters} put, {waiting_getters} get"
+                    )));
+                }
+                if lost_put + lost_get > 0 {
+                    spans.push(Span::styled(
+                        format!(
+                            "  lost {} (dead producer {lost_put}, dead consumer {lost_get})",
+                            lost_put + lost_get
+                        ),
+                        Style::new().fg(Color::Red).bold(),
+                    ));
+                }
+                Line::from(spans)
+            }
+            ResourceView::Lock {
+                name,
+                recursive,
+                holder_pid,
+                held_ms,
+                waiters,
+                acquisitions,
+                contended,
+                owner_died,
+                last_dead_owner,
+                ..
+            } => {
+                let mut spans = vec![
+                    tag(if *recursive { "RLOCK" } else { "LOCK" }, Color::Yellow),
+                    label(name),
+                ];
+                if *holder_pid != 0 {
+                    spans.push(Span::styled(
+                        format!("held by {holder_pid}"),
+                        Style::new().fg(Color::Yellow),
+                    ));
+                    if let Some(ms) = held_ms {
+                        spans.push(Span::raw(format!(
+                            " for {}",
+                            format::secs(*ms as f64 / 1000.0)
+                        )));
+                    }
+                } else {
+                    spans.push(Span::styled("free", Style::new().fg(Color::Green)));
+                }
+                let pct = if *acquisitions > 0 {
+                    100.0 * *contended as f64 / *acquisitions as f64
+                } else {
+                    0.0
+                };
+                spans.push(Span::raw(format!(
+                    " · {waiters} waiting · {acquisitions} acquired, {pct:.0}% contended"
+                )));
+                if *owner_died > 0 {
+                    spans.push(Span::styled(
+                        format!(" · owner died ×{owner_died} (last {last_dead_owner})"),
+                        Style::new().fg(Color::Red).bold(),
+                    ));
+                }
+                Line::from(spans)
+            }
+            ResourceView::Semaphore {
+                name,
+                bounded,
+                value,
+                bound,
+                waiters,
+                acquisitions,
+            } => Line::from(vec![
+                tag(if *bounded { "BSEM" } else { "SEM" }, Color::Yellow),
+                label(name),
+                Span::raw(if *bounded {
+                    format!("value {value}/{bound}")
+                } else {
+                    format!("value {value}")
+                }),
+                Span::raw(format!(" · {waiters} waiting · {acquisitions} acquired")),
+            ]),
+            ResourceView::Event { name, set, waiters } => Line::from(vec![
+                tag("EVENT", Color::Magenta),
+                label(name),
+                if *set {
+                    Span::styled("set", Style::new().fg(Color::Green))
+                } else {
+                    Span::styled("clear", dim)
+                },
+                Span::raw(format!(" · {waiters} waiting")),
+            ]),
+            ResourceView::Barrier {
+                name,
+                parties,
+                arrived,
+                broken,
+                passes,
+                ..
+            } => Line::from(vec![
+                tag("BARRIER", Color::Magenta),
+                label(name),
+                Span::raw(format!("{arrived}/{parties} arrived · passed {passes}×")),
+                if *broken {
+                    Span::styled(" · BROKEN", Style::new().fg(Color::Red).bold())
+                } else {
+                    Span::raw("")
+                },
+            ]),
+            ResourceView::Pipe {
+                name,
+                duplex,
+                msgs,
+                bytes,
+            } => Line::from(vec![
+                tag("PIPE", Color::Blue),
+                label(name),
+                Span::raw(format!(
+                    "main→child {} msg {}  child→main {} msg {}{}",
+                    msgs[0],
+                    format::bytes(bytes[0]),
+                    msgs[1],
+                    format::bytes(bytes[1]),
+                    if *duplex { "" } else { " (one-way)" }
+                )),
+            ]),
+            ResourceView::Value {
+                name,
+                typecode,
+                values,
+                len,
+                lock,
+                is_array,
+            } => {
+                let shown = if *is_array {
+                    let more = if *len > values.len() { ", …" } else { "" };
+                    format!("[{}{more}] ({len})", values.join(", "))
+                } else {
+                    values.first().cloned().unwrap_or_default()
+                };
+                Line::from(vec![
+                    tag(if *is_array { "ARRAY" } else { "VALUE" }, Color::Green),
+                    label(name),
+                    Span::styled(shown, Style::new().bold()),
+                    Span::styled(
+                        format!(
+                            "  '{typecode}'{}",
+                            if *lock { ", with lock" } else { ", lock=False" }
+                        ),
+                        dim,
+                    ),
+                ])
+            }
+        })
+        .collect()
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let mut l = lines(app);
+    if l.is_empty() {
+        l.push(Line::styled(
+            "no shared resources yet",
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    f.render_widget(
+        Paragraph::new(l).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Shared resources ".bold()),
+        ),
+        area,
+    );
+}
