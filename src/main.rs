@@ -90,6 +90,12 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Queue, pipe, lock and Value throughput and latency between processes
+    Ipc {
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -170,6 +176,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },
         }) => mpdash::bench::start::run(children, json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Ipc { json },
+        }) => mpdash::bench::ipc::run(json),
     }
 }
 

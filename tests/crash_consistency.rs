@@ -173,7 +173,7 @@ fn lock_holder_killed(m: StartMethod) -> Duration {
     );
     let pid = holder.pid().unwrap().as_raw();
     wait_until("the holder", Duration::from_secs(5), || {
-        lock.shared().holder_pid.load(Ordering::Relaxed) == pid
+        lock.shared().holder_pid() == pid
     });
     assert!(lock.try_acquire().is_err(), "{m}: held");
     let lock2 = lock.clone();

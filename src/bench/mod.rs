@@ -1,5 +1,6 @@
 //! `mpdash bench …`: figures for the targets, printed, never asserted in tests.
 
+pub mod ipc;
 pub mod start;
 
 /// The `q`-quantile (0..=1) of sorted values (nearest rank).

@@ -322,6 +322,49 @@ impl Env {
                 say(&self.fill(&format!("{{i}}: passed {barrier} (arrived #{i})")));
                 Ok(())
             }
+            Work::BenchPut { queue, count, size } => {
+                let q = self.queue(queue)?;
+                let msg = vec![7u8; *size];
+                for _ in 0..*count {
+                    q.put(&msg, None).map_err(|x| e(&x))?;
+                }
+                Ok(())
+            }
+            Work::BenchGet { queue, count } => {
+                let q = self.queue(queue)?;
+                for _ in 0..*count {
+                    q.get(None).map_err(|x| e(&x))?;
+                }
+                Ok(())
+            }
+            Work::BenchSend { pipe, count, size } => {
+                let c = self.conn(pipe)?;
+                let msg = vec![7u8; *size];
+                for _ in 0..*count {
+                    c.send_bytes(&msg).map_err(|x| e(&x))?;
+                }
+                Ok(())
+            }
+            Work::RawEcho { pipe, count } => {
+                let fd = self
+                    .fds
+                    .get(pipe)
+                    .ok_or_else(|| format!("pipe {pipe:?} was not handed to this process"))?;
+                let mut buf = [0u8; 64];
+                for _ in 0..*count {
+                    let mut got = 0;
+                    while got < 64 {
+                        match nix::unistd::read(fd, &mut buf[got..]) {
+                            Ok(0) => return Err("EOF".into()),
+                            Ok(n) => got += n,
+                            Err(nix::errno::Errno::EINTR) => {}
+                            Err(x) => return Err(x.to_string()),
+                        }
+                    }
+                    nix::unistd::write(fd, &buf).map_err(|x| e(&x))?;
+                }
+                Ok(())
+            }
             Work::StallInPut(queue) => self
                 .queue(queue)?
                 .put_and_stall(b"torn?")

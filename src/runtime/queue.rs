@@ -93,6 +93,8 @@ pub struct Queue {
     capacity: u64,
     msg_max: usize,
     stride: usize,
+    /// Count puts and gets on the board (off only to measure their cost).
+    pub telemetry: bool,
 }
 
 impl Queue {
@@ -159,6 +161,7 @@ impl Queue {
             capacity: capacity as u64,
             msg_max,
             stride,
+            telemetry: true,
         })
     }
 
@@ -186,6 +189,7 @@ impl Queue {
             capacity,
             msg_max,
             stride,
+            telemetry: true,
         })
     }
 
@@ -304,7 +308,9 @@ impl Queue {
                         slot.len.store(msg.len() as u64, Ordering::Relaxed);
                         slot.seq.store(pos + 1, Ordering::Release);
                         Self::done(me);
-                        h.puts.fetch_add(1, Ordering::Relaxed);
+                        if self.telemetry {
+                            h.puts.fetch_add(1, Ordering::Relaxed);
+                        }
                         wake(&h.not_empty, &h.waiting_getters);
                         return Ok(());
                     }
@@ -362,7 +368,9 @@ impl Queue {
                             pos = h.dequeue.load(Ordering::Relaxed);
                             continue;
                         }
-                        h.gets.fetch_add(1, Ordering::Relaxed);
+                        if self.telemetry {
+                            h.gets.fetch_add(1, Ordering::Relaxed);
+                        }
                         return Ok(out);
                     }
                     Err(now) => pos = now,

@@ -28,12 +28,16 @@ use super::sys;
 #[repr(C, align(64))]
 pub struct LockShared {
     mutex: UnsafeCell<libc::pthread_mutex_t>,
-    pub holder_pid: AtomicI32,
-    pub holder_tid: AtomicI32,
-    /// Recursion depth of the holder (RLock), 1 for a Lock.
+    /// `pid << 32 | tid` of the holder, 0 when free: one store on the fast path.
+    pub holder: AtomicU64,
+    /// Recursion depth of the holder (RLock only).
     pub depth: AtomicU32,
     pub waiters: AtomicU32,
-    /// When the holder took it, on the coarse monotonic clock (ns).
+    pub recursive: AtomicU32,
+    /// When the holder took it, on the coarse monotonic clock (ns), written
+    /// when it had to wait for it; 0 after an uncontended acquire (reading a
+    /// clock would double the fast path's cost), when the dashboard times the
+    /// hold from when it first saw it.
     pub since_ns: AtomicU64,
     pub acquisitions: AtomicU64,
     /// Acquisitions that found it held and had to wait.
@@ -41,6 +45,16 @@ pub struct LockShared {
     /// Times an acquirer inherited it from a holder that died.
     pub owner_died: AtomicU64,
     pub last_dead_owner: AtomicI32,
+}
+
+impl LockShared {
+    pub fn holder_pid(&self) -> i32 {
+        (self.holder.load(Ordering::Relaxed) >> 32) as i32
+    }
+
+    pub fn holder_tid(&self) -> i32 {
+        self.holder.load(Ordering::Relaxed) as u32 as i32
+    }
 }
 
 // SAFETY: repr(C); every field but the mutex is an atomic. The mutex is
@@ -104,6 +118,7 @@ fn left(deadline: Option<Instant>) -> Result<Option<Duration>, SyncError> {
 pub struct Lock {
     board: Board,
     offset: usize,
+    recursive: bool,
     /// Keep holder and counters on the board (off only to measure their cost).
     pub telemetry: bool,
 }
@@ -134,6 +149,9 @@ impl Lock {
             libc::pthread_mutex_init(shared.mutex.get(), &attr);
             libc::pthread_mutexattr_destroy(&mut attr);
         }
+        shared
+            .recursive
+            .store(u32::from(recursive), Ordering::Relaxed);
         let kind = if recursive {
             ResKind::RLock
         } else {
@@ -143,19 +161,21 @@ impl Lock {
         Ok(Lock {
             board: board.clone(),
             offset,
+            recursive,
             telemetry: true,
         })
     }
 
     /// The lock at `offset` (found through its resource slot).
     pub fn attach(board: &Board, offset: usize) -> Result<Lock, SyncError> {
-        board
+        let s = board
             .region()
             .get::<LockShared>(offset)
             .ok_or(SyncError::Corrupt)?;
         Ok(Lock {
             board: board.clone(),
             offset,
+            recursive: s.recursive.load(Ordering::Relaxed) != 0,
             telemetry: true,
         })
     }
@@ -194,10 +214,12 @@ impl Lock {
         let m = s.mutex.get();
         // SAFETY: `m` points to an initialised process-shared mutex in the mapping.
         let mut r = unsafe { libc::pthread_mutex_trylock(m) };
+        let mut waited = false;
         if r == libc::EBUSY {
             if !block {
                 return Err(SyncError::Timeout);
             }
+            waited = true;
             if self.telemetry {
                 s.contended.fetch_add(1, Ordering::Relaxed);
             }
@@ -219,7 +241,7 @@ impl Lock {
                 // SAFETY: we hold the mutex now; marking it consistent is
                 // exactly what EOWNERDEAD asks of the new owner.
                 unsafe { libc::pthread_mutex_consistent(m) };
-                let pid = s.holder_pid.load(Ordering::Relaxed);
+                let pid = s.holder_pid();
                 s.owner_died.fetch_add(1, Ordering::Relaxed);
                 s.last_dead_owner.store(pid, Ordering::Relaxed);
                 s.depth.store(0, Ordering::Relaxed);
@@ -230,15 +252,20 @@ impl Lock {
             libc::ENOTRECOVERABLE => return Err(SyncError::NotRecoverable),
             e => return Err(SyncError::Pthread(e)),
         };
-        let depth = s.depth.load(Ordering::Relaxed) + 1;
-        s.depth.store(depth, Ordering::Relaxed);
+        // We hold the mutex from here: plain read-modify-writes cannot race.
+        let first = if self.recursive {
+            let depth = s.depth.load(Ordering::Relaxed) + 1;
+            s.depth.store(depth, Ordering::Relaxed);
+            depth == 1
+        } else {
+            true
+        };
         if self.telemetry {
-            if depth == 1 {
-                s.holder_pid.store(sys::my_pid(), Ordering::Relaxed);
-                s.holder_tid.store(sys::my_tid(), Ordering::Relaxed);
-                s.since_ns.store(sys::coarse_now_ns(), Ordering::Relaxed);
+            if first {
+                s.holder.store(sys::holder_id(), Ordering::Relaxed);
+                let since = if waited { sys::coarse_now_ns() } else { 0 };
+                s.since_ns.store(since, Ordering::Relaxed);
             }
-            // We hold the mutex: a plain read-modify-write cannot race.
             let n = s.acquisitions.load(Ordering::Relaxed);
             s.acquisitions.store(n + 1, Ordering::Relaxed);
         }
@@ -248,28 +275,40 @@ impl Lock {
     /// Releases one level of the lock held by this thread.
     pub fn release(&self) -> Result<(), SyncError> {
         let s = self.shared();
-        let depth = s.depth.load(Ordering::Relaxed);
+        let holder = s.holder.load(Ordering::Relaxed);
+        if self.telemetry && holder != sys::holder_id() {
+            return Err(SyncError::NotOwner);
+        }
+        let depth = if self.recursive {
+            s.depth.load(Ordering::Relaxed)
+        } else {
+            1
+        };
+        // Still holding the mutex: update our fields before unlocking, or the
+        // next holder could see them half-changed.
         if depth == 1 {
-            s.holder_pid.store(0, Ordering::Relaxed);
-            s.holder_tid.store(0, Ordering::Relaxed);
+            s.holder.store(0, Ordering::Relaxed);
+        }
+        if self.recursive {
+            s.depth.store(depth.saturating_sub(1), Ordering::Relaxed);
         }
         // SAFETY: an initialised process-shared mutex in the mapping.
         let r = unsafe { libc::pthread_mutex_unlock(s.mutex.get()) };
-        match r {
-            0 => {
-                // Only the holder gets here, so this cannot race with another release.
-                s.depth.store(depth.saturating_sub(1), Ordering::Relaxed);
-                Ok(())
-            }
-            libc::EPERM => {
-                if depth == 1 {
-                    // Not ours: put the holder back as it was.
-                    s.depth.store(depth, Ordering::Relaxed);
-                }
-                Err(SyncError::NotOwner)
-            }
-            e => Err(SyncError::Pthread(e)),
+        if r == 0 {
+            return Ok(());
         }
+        // Not ours after all: put back what we changed.
+        if self.recursive {
+            s.depth.store(depth, Ordering::Relaxed);
+        }
+        if depth == 1 {
+            s.holder.store(holder, Ordering::Relaxed);
+        }
+        Err(if r == libc::EPERM {
+            SyncError::NotOwner
+        } else {
+            SyncError::Pthread(r)
+        })
     }
 }
 
@@ -720,13 +759,10 @@ mod tests {
         let l = Lock::create(&b, "l", false).unwrap();
         let g = l.acquire(None).unwrap();
         assert_eq!(g.how, Acquired::Normally);
-        assert_eq!(
-            l.shared().holder_pid.load(Ordering::Relaxed),
-            std::process::id() as i32
-        );
+        assert_eq!(l.shared().holder_pid(), std::process::id() as i32);
         assert_eq!(l.acquire_raw(true, None), Err(SyncError::WouldDeadlock));
         drop(g);
-        assert_eq!(l.shared().holder_pid.load(Ordering::Relaxed), 0);
+        assert_eq!(l.shared().holder_pid(), 0);
         assert_eq!(l.shared().acquisitions.load(Ordering::Relaxed), 1);
         assert_eq!(l.release(), Err(SyncError::NotOwner));
     }
@@ -739,9 +775,9 @@ mod tests {
         let g2 = l.acquire(None).unwrap();
         assert_eq!(l.shared().depth.load(Ordering::Relaxed), 2);
         drop(g2);
-        assert_ne!(l.shared().holder_pid.load(Ordering::Relaxed), 0);
+        assert_ne!(l.shared().holder_pid(), 0);
         drop(g1);
-        assert_eq!(l.shared().holder_pid.load(Ordering::Relaxed), 0);
+        assert_eq!(l.shared().holder_pid(), 0);
     }
 
     #[test]

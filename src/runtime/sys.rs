@@ -215,6 +215,8 @@ static SLOT: AtomicU32 = AtomicU32::new(u32::MAX);
 
 thread_local! {
     static TID: std::cell::Cell<(i32, i32)> = const { std::cell::Cell::new((0, 0)) };
+    /// `pid << 32 | tid`, what a lock writes as its holder.
+    static HOLDER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// This process's pid, cached (a `getpid` is a system call; a lock's fast
@@ -243,8 +245,25 @@ pub fn my_tid() -> i32 {
     })
 }
 
-/// Drops the cached ids and slot inherited from the parent (call right after `fork`).
+/// `pid << 32 | tid` of the calling thread, cached: one thread-local read.
+#[inline]
+pub fn holder_id() -> u64 {
+    HOLDER.with(|h| {
+        let v = h.get();
+        if v != 0 {
+            return v;
+        }
+        let v = (my_pid() as u32 as u64) << 32 | my_tid() as u32 as u64;
+        h.set(v);
+        v
+    })
+}
+
+/// Drops the cached ids and slot inherited from the parent (call right after
+/// `fork`, in the child's only thread).
 pub fn forget_ids() {
+    HOLDER.with(|h| h.set(0));
+    TID.with(|t| t.set((0, 0)));
     PID.store(0, std::sync::atomic::Ordering::Relaxed);
     SLOT.store(u32::MAX, std::sync::atomic::Ordering::Relaxed);
 }

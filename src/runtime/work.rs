@@ -80,6 +80,26 @@ pub enum Work {
     Clear(String),
     /// `barrier.wait()`.
     BarrierWait(String),
+    /// Benchmarks only (no scenario step): put `count` messages of `size` bytes.
+    #[doc(hidden)]
+    BenchPut {
+        queue: String,
+        count: u64,
+        size: usize,
+    },
+    /// Benchmarks only: take `count` messages.
+    #[doc(hidden)]
+    BenchGet { queue: String, count: u64 },
+    /// Benchmarks only: send `count` frames of `size` bytes on a pipe.
+    #[doc(hidden)]
+    BenchSend {
+        pipe: String,
+        count: u64,
+        size: usize,
+    },
+    /// Benchmarks only: echo `count` 64-byte messages with plain read/write on the pipe's fd.
+    #[doc(hidden)]
+    RawEcho { pipe: String, count: u64 },
     /// Fault tests only (no scenario step): freeze inside a put or a get.
     #[doc(hidden)]
     StallInPut(String),

@@ -66,6 +66,9 @@ pub fn spawn(
 }
 
 struct Sampler {
+    /// Per lock: (holder, acquisitions) as first seen, and when — to time
+    /// holds that began without a clock read (uncontended acquires).
+    holds: HashMap<String, (i32, i32, u64, Instant)>,
     period: Duration,
     board: Option<(u64, Board)>,
     reader: ProcStatReader,
@@ -77,6 +80,7 @@ struct Sampler {
 impl Sampler {
     fn new(rate_hz: f64) -> Sampler {
         Sampler {
+            holds: HashMap::new(),
             period: period_of(rate_hz),
             board: None,
             reader: ProcStatReader::default(),
@@ -99,6 +103,7 @@ impl Sampler {
                     Ok(SamplerCmd::Watch(run, b)) => {
                         self.board = Some((run, b));
                         self.prev.clear();
+                        self.holds.clear();
                         next = Instant::now();
                     }
                     Ok(SamplerCmd::Rate(hz)) => self.period = period_of(hz),
@@ -126,13 +131,13 @@ impl Sampler {
             mem_used: self.sys.used_memory(),
             mem_total: self.sys.total_memory(),
         };
-        let Some((run, board)) = &self.board else {
+        let Some((run, board)) = self.board.clone() else {
             return Snapshot {
                 system,
                 ..Default::default()
             };
         };
-        let procs = read_procs(board);
+        let procs = read_procs(&board);
         let now = Instant::now();
         let mut live = HashMap::new();
         for p in procs.iter().filter(|p| p.alive()) {
@@ -166,15 +171,54 @@ impl Sampler {
         }
         self.reader.retain(|pid| live.contains_key(&pid));
         self.prev.retain(|pid, _| live.contains_key(pid));
+        let mut resources = read_resources(&board);
+        self.time_holds(&mut resources, now);
         Snapshot {
-            run: *run,
+            run,
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
-            pool: read_pool(board),
-            resources: read_resources(board),
+            pool: read_pool(&board),
+            resources,
             procs,
             live,
             system,
         }
+    }
+}
+
+impl Sampler {
+    /// Fills "held for" of locks whose holder did not stamp the time: from the
+    /// first sample that saw this holder with this acquisition count.
+    fn time_holds(&mut self, resources: &mut [ResourceView], now: Instant) {
+        let mut seen = Vec::new();
+        for r in resources.iter_mut() {
+            let ResourceView::Lock {
+                name,
+                holder_pid,
+                holder_tid,
+                held_ms,
+                acquisitions,
+                ..
+            } = r
+            else {
+                continue;
+            };
+            if *holder_pid == 0 {
+                continue;
+            }
+            seen.push(name.clone());
+            let key = (*holder_pid, *holder_tid, *acquisitions);
+            let entry = self
+                .holds
+                .entry(name.clone())
+                .or_insert((key.0, key.1, key.2, now));
+            if (entry.0, entry.1, entry.2) != key {
+                *entry = (key.0, key.1, key.2, now);
+            }
+            if held_ms.is_none() {
+                *held_ms = Some(now.duration_since(entry.3).as_millis() as u64);
+            }
+        }
+        self.holds.retain(|k, _| seen.contains(k));
     }
 }
 

@@ -1,16 +1,39 @@
 //! Helpers shared by the integration tests: run the real binary, read /proc.
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mpdash");
 
+/// Runs the binary to completion; a run that hangs is stopped after 90 s
+/// (SIGTERM: the dashboard takes its run down) and fails the test.
 pub fn mpdash(args: &[&str]) -> Output {
-    Command::new(BIN)
+    let child = Command::new(BIN)
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mpdash")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mpdash");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let hung = rx.recv_timeout(Duration::from_secs(90)).is_err();
+        if hung {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+        hung
+    });
+    let out = child.wait_with_output().expect("wait for mpdash");
+    let _ = tx.send(());
+    let hung = watchdog.join().unwrap_or(false);
+    assert!(
+        !hung,
+        "mpdash {args:?} hung and was stopped after 90 s; output so far:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
 }
 
 /// JSON lines of `mpdash run --headless --json ARGS`.
