@@ -72,7 +72,9 @@ fn sync_prints_whole_lines_once_and_counts_exactly() {
         let want: Vec<String> = (0..10).map(|i| format!("hello world {i}")).collect();
         assert_eq!(hello, want.iter().collect::<Vec<_>>(), "{m}");
         assert!(
-            lines.contains(&"counter (with its lock) = 80000 of 80000: 0 updates lost".to_string()),
+            lines.contains(
+                &"counter (with its lock) = 800000 of 800000: 0 updates lost".to_string()
+            ),
             "{m}: {lines:#?}"
         );
         assert_eq!(

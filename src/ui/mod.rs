@@ -34,7 +34,12 @@ pub fn draw(f: &mut Frame, app: &App) {
     let has_pool = app.scenario.uses_pool();
     // The process table wants its rows; the panels below get the rest.
     let want = app.snapshot.procs.len() as u16 + 3;
-    let bottom_min = if body.width >= WIDE { 10 } else { 14 };
+    let resources = if has_pool {
+        0
+    } else {
+        app.snapshot.resources.len() as u16
+    };
+    let bottom_min = if body.width >= WIDE { 10 } else { 14 }.max(resources + 2 + 5);
     let procs_h = want.clamp(5, body.height.saturating_sub(bottom_min).max(5));
     let [procs, bottom] =
         Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(body);
@@ -53,7 +58,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         } else {
             // Resource lines are long: they get the width; output and the
             // explanation share the rest.
-            let res_h = (app.snapshot.resources.len() as u16 + 2).clamp(3, bottom.height / 2);
+            let res_h = (resources + 2).clamp(3, bottom.height.saturating_sub(4));
             let [res, rest] =
                 Layout::vertical([Constraint::Length(res_h), Constraint::Min(0)]).areas(bottom);
             let [output, explain] =
