@@ -125,8 +125,10 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                 } else {
                     spans.push(Span::styled("free", Style::new().fg(Color::Green)));
                 }
-                let pct = if *acquisitions > 0 {
-                    100.0 * *contended as f64 / *acquisitions as f64
+                // Attempts that had to wait, over all attempts (done or waiting now).
+                let attempts = acquisitions + u64::from(*waiters);
+                let pct = if attempts > 0 {
+                    (100.0 * *contended as f64 / attempts as f64).min(100.0)
                 } else {
                     0.0
                 };
