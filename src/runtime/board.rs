@@ -16,7 +16,7 @@ use super::shm::{Region, ShmSafe};
 use super::sys;
 
 pub const MAGIC: u64 = 0x6d70_6461_7368_0001; // "mpdash" + 1
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 const NAME_WORDS: usize = 6;
 pub const NAME_MAX: usize = NAME_WORDS * 8;
 

@@ -25,27 +25,37 @@ use super::sys;
 
 #[repr(C)]
 pub struct QueueHeader {
+    // Read-mostly shape (its own cache line).
     pub capacity: AtomicU64,
     pub msg_max: AtomicU64,
     pub stride: AtomicU64,
+    /// 1 for a JoinableQueue (only then is `unfinished` kept).
+    pub joinable: AtomicU64,
+    _pad0: [AtomicU64; 4],
+    // The producers' line.
+    /// Next position a producer will claim.
+    pub enqueue: AtomicU64,
     pub puts: AtomicU64,
-    pub gets: AtomicU64,
     /// Messages lost because their producer died inside `put`.
     pub lost_put: AtomicU64,
+    _pad1: [AtomicU64; 5],
+    // The consumers' line.
+    /// Next position a consumer will claim.
+    pub dequeue: AtomicU64,
+    pub gets: AtomicU64,
     /// Messages lost because their consumer died inside `get`.
     pub lost_get: AtomicU64,
+    _pad2: [AtomicU64; 5],
+    // Sleeping consumers (written only when one sleeps or wakes).
+    not_empty: AtomicU32,
+    pub waiting_getters: AtomicU32,
+    _pad3: [AtomicU64; 7],
+    // Sleeping producers.
+    not_full: AtomicU32,
+    pub waiting_putters: AtomicU32,
+    _pad4: [AtomicU64; 7],
     /// JoinableQueue: messages put and not yet `task_done`.
     pub unfinished: AtomicU64,
-    /// Next position a producer will claim (own cache line).
-    pub enqueue: AtomicU64,
-    _pad1: [AtomicU64; 7],
-    /// Next position a consumer will claim (own cache line).
-    pub dequeue: AtomicU64,
-    _pad2: [AtomicU64; 7],
-    not_empty: AtomicU32,
-    not_full: AtomicU32,
-    pub waiting_getters: AtomicU32,
-    pub waiting_putters: AtomicU32,
     /// JoinableQueue: bumped when `unfinished` reaches 0 (a futex word).
     all_done: AtomicU32,
 }
@@ -61,7 +71,9 @@ unsafe impl ShmSafe for QueueHeader {}
 // SAFETY: repr(C), atomics only.
 unsafe impl ShmSafe for SlotHeader {}
 
-const HEADER_LEN: usize = 64 * 5;
+const HEADER_LEN: usize = 64 * 6;
+/// Tries before a blocked caller sleeps.
+const SPIN: u32 = 100;
 /// `len` of a slot whose message was lost (its producer died mid-put).
 const LOST: u64 = u64::MAX;
 /// How long a blocked caller sleeps before checking for a dead peer.
@@ -93,6 +105,7 @@ pub struct Queue {
     capacity: u64,
     msg_max: usize,
     stride: usize,
+    joinable: bool,
     /// Count puts and gets on the board (off only to measure their cost).
     pub telemetry: bool,
 }
@@ -146,6 +159,8 @@ impl Queue {
         h.capacity.store(capacity as u64, Ordering::Relaxed);
         h.msg_max.store(msg_max as u64, Ordering::Relaxed);
         h.stride.store(stride as u64, Ordering::Relaxed);
+        h.joinable
+            .store(u64::from(kind == ResKind::JoinableQueue), Ordering::Relaxed);
         for i in 0..capacity {
             let s = board
                 .region()
@@ -161,6 +176,7 @@ impl Queue {
             capacity: capacity as u64,
             msg_max,
             stride,
+            joinable: kind == ResKind::JoinableQueue,
             telemetry: true,
         })
     }
@@ -189,6 +205,7 @@ impl Queue {
             capacity,
             msg_max,
             stride,
+            joinable: h.joinable.load(Ordering::Relaxed) == 1,
             telemetry: true,
         })
     }
@@ -243,9 +260,11 @@ impl Queue {
 
     fn announce(&self, me: Option<&ProcSlot>, pos: u64) {
         if let Some(s) = me {
+            // Relaxed is enough: the claiming CAS that follows is a release,
+            // so whoever sees the claim also sees this announcement.
             s.intent_pos.store(pos, Ordering::Relaxed);
             s.intent_queue
-                .store(self.offset as u64 + 1, Ordering::SeqCst);
+                .store(self.offset as u64 + 1, Ordering::Relaxed);
         }
     }
 
@@ -296,7 +315,9 @@ impl Queue {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        h.unfinished.fetch_add(1, Ordering::Relaxed);
+                        if self.joinable {
+                            h.unfinished.fetch_add(1, Ordering::Relaxed);
+                        }
                         if stall {
                             stall_forever();
                         }
@@ -551,9 +572,14 @@ pub fn depth_of(h: &QueueHeader) -> usize {
     enq.saturating_sub(deq).min(cap) as usize
 }
 
+/// After publishing: wake a sleeper, if any. The fence pairs with the
+/// sleeper's SeqCst increment of `waiting` before its last check, so either we
+/// see it waiting or it sees what we published; the futex word is only
+/// written when someone sleeps, keeping the fast path off shared lines.
 fn wake(word: &AtomicU32, waiting: &AtomicU32) {
-    word.fetch_add(1, Ordering::SeqCst);
-    if waiting.load(Ordering::SeqCst) > 0 {
+    std::sync::atomic::fence(Ordering::SeqCst);
+    if waiting.load(Ordering::Relaxed) > 0 {
+        word.fetch_add(1, Ordering::SeqCst);
         sys::futex_wake(word, 1);
     }
 }
@@ -569,6 +595,14 @@ fn blocking<T>(
     mut attempt: impl FnMut() -> Option<T>,
 ) -> Option<T> {
     let deadline = timeout.map(|t| Instant::now() + t);
+    // A peer on another core is usually about to publish: a short spin
+    // saves the sleep and the wake-up system call on both sides.
+    for _ in 0..SPIN {
+        if let Some(v) = attempt() {
+            return Some(v);
+        }
+        std::hint::spin_loop();
+    }
     loop {
         if let Some(v) = attempt() {
             return Some(v);
@@ -602,5 +636,152 @@ fn blocking<T>(
 fn stall_forever() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::board::BoardSize;
+
+    fn board() -> Board {
+        Board::create(BoardSize::default()).unwrap()
+    }
+
+    #[test]
+    fn messages_come_out_in_order_and_depth_is_exact() {
+        let b = board();
+        let q = Queue::create(&b, "q", 4, 16).unwrap();
+        for m in [b"a".as_slice(), b"bb", b"ccc"] {
+            q.put_nowait(m).unwrap();
+        }
+        assert_eq!(q.qsize(), 3);
+        assert_eq!(q.get_nowait().unwrap(), b"a");
+        assert_eq!(q.get_nowait().unwrap(), b"bb");
+        assert_eq!(q.qsize(), 1);
+        assert_eq!(q.get_nowait().unwrap(), b"ccc");
+        assert_eq!(q.get_nowait(), Err(QueueError::Empty));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_wraps_after_a_get() {
+        let b = board();
+        let q = Queue::create(&b, "q", 2, 8).unwrap();
+        q.put_nowait(b"1").unwrap();
+        q.put_nowait(b"2").unwrap();
+        assert!(q.full());
+        assert_eq!(q.put_nowait(b"3"), Err(QueueError::Full));
+        assert_eq!(
+            q.put(b"3", Some(Duration::from_millis(20))),
+            Err(QueueError::Full)
+        );
+        assert_eq!(q.get_nowait().unwrap(), b"1");
+        q.put_nowait(b"3").unwrap();
+        assert_eq!(q.get_nowait().unwrap(), b"2");
+        assert_eq!(q.get_nowait().unwrap(), b"3");
+    }
+
+    #[test]
+    fn an_oversized_message_is_an_error() {
+        let b = board();
+        let q = Queue::create(&b, "q", 2, 8).unwrap();
+        assert_eq!(q.put_nowait(&[0; 9]), Err(QueueError::TooLarge(9, 8)));
+    }
+
+    #[test]
+    fn get_times_out_on_an_empty_queue() {
+        let b = board();
+        let q = Queue::create(&b, "q", 2, 8).unwrap();
+        let t = Instant::now();
+        assert_eq!(
+            q.get(Some(Duration::from_millis(30))),
+            Err(QueueError::Empty)
+        );
+        assert!(t.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn threads_deliver_every_message_exactly_once() {
+        let b = board();
+        let q = Queue::create(&b, "q", 8, 8).unwrap();
+        let per = 20_000u64;
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        q.put(&(p * per + i).to_le_bytes(), None).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    for _ in 0..per {
+                        let m = q.get(None).unwrap();
+                        got.push(u64::from_le_bytes(m.try_into().unwrap()));
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        let mut all: Vec<u64> = consumers
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..2 * per).collect::<Vec<_>>());
+        assert_eq!(q.qsize(), 0);
+    }
+
+    #[test]
+    fn attach_refuses_a_bad_offset() {
+        let b = board();
+        assert_eq!(
+            Queue::attach(&b, b.region().len() - 8).unwrap_err(),
+            QueueError::Corrupt
+        );
+    }
+
+    #[test]
+    fn a_joinable_queue_joins_when_every_item_is_done() {
+        let b = board();
+        let q = Queue::create_joinable(&b, "j", 4, 8).unwrap();
+        assert!(
+            q.join(Some(Duration::from_millis(5))),
+            "nothing put: joined at once"
+        );
+        q.put_nowait(b"1").unwrap();
+        q.put_nowait(b"2").unwrap();
+        assert!(!q.join(Some(Duration::from_millis(20))));
+        q.get_nowait().unwrap();
+        q.task_done().unwrap();
+        q.get_nowait().unwrap();
+        let q2 = q.clone();
+        let h = std::thread::spawn(move || q2.join(Some(Duration::from_secs(5))));
+        std::thread::sleep(Duration::from_millis(20));
+        q.task_done().unwrap();
+        assert!(h.join().unwrap());
+        assert_eq!(q.task_done(), Err(QueueError::TooManyTaskDone));
+    }
+
+    #[test]
+    fn a_hole_left_by_nobody_we_know_is_not_skipped() {
+        // A claim with no announcing process (no board slot) is never treated
+        // as dead: recovery only acts on claimers it can prove dead.
+        let b = board();
+        let q = Queue::create(&b, "q", 4, 8).unwrap();
+        q.header().enqueue.store(1, Ordering::SeqCst);
+        assert!(!q.recover());
+        assert_eq!(
+            q.get(Some(Duration::from_millis(30))),
+            Err(QueueError::Empty)
+        );
     }
 }
