@@ -14,7 +14,6 @@
 //! assert_eq!(b.recv_bytes().unwrap(), b"ping");
 //! ```
 
-use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
 use sha2::Sha256;
 
 use super::board::{Board, BoardError, ResKind};
@@ -68,6 +67,8 @@ pub struct Connection {
     max_frame: usize,
     buf: Vec<u8>,
     start: usize,
+    scratch: Vec<u8>,
+    out: Vec<u8>,
     stats: Option<(Board, u32, bool)>,
 }
 
@@ -111,6 +112,8 @@ impl Connection {
             max_frame: DEFAULT_MAX_FRAME,
             buf: Vec::new(),
             start: 0,
+            scratch: Vec::new(),
+            out: Vec::new(),
             stats: None,
         }
     }
@@ -160,21 +163,27 @@ impl Connection {
         if msg.len() > self.max_frame {
             return Err(PipeError::MessageTooLarge(msg.len(), self.max_frame));
         }
-        let hdr = (msg.len() as u32).to_be_bytes();
-        let mut parts = [IoSlice::new(&hdr), IoSlice::new(msg)];
-        let mut slices: &mut [IoSlice] = &mut parts;
-        let total = hdr.len() + msg.len();
+        // One buffer, one system call per frame; MSG_NOSIGNAL: a closed peer
+        // is an error here, not a SIGPIPE.
+        self.out.clear();
+        self.out
+            .extend_from_slice(&(msg.len() as u32).to_be_bytes());
+        self.out.extend_from_slice(msg);
         let mut sent = 0;
-        while sent < total {
-            match nix::sys::uio::writev(&self.fd, slices) {
-                Ok(n) => {
-                    sent += n;
-                    IoSlice::advance_slices(&mut slices, n);
-                }
+        while sent < self.out.len() {
+            match send(
+                self.fd.as_raw_fd(),
+                &self.out[sent..],
+                MsgFlags::MSG_NOSIGNAL,
+            ) {
+                Ok(n) => sent += n,
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(PipeError::Eof),
                 Err(e) => return Err(e.into()),
             }
+        }
+        if self.out.capacity() > 1 << 20 {
+            self.out = Vec::new();
         }
         self.count(msg.len());
         Ok(())
@@ -186,12 +195,15 @@ impl Connection {
             self.buf.clear();
             self.start = 0;
         }
-        let mut chunk = [0u8; 64 * 1024];
+        if self.scratch.is_empty() {
+            // Allocated and zeroed once, not per read.
+            self.scratch = vec![0u8; 64 * 1024];
+        }
         loop {
-            match nix::unistd::read(&self.fd, &mut chunk) {
+            match nix::unistd::read(&self.fd, &mut self.scratch) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.buf.extend_from_slice(&self.scratch[..n]);
                     return Ok(true);
                 }
                 Err(Errno::EINTR) => continue,
