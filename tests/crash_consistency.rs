@@ -242,6 +242,7 @@ fn primitives_survive_killed_processes_under_every_method() {
         consumer_killed_mid_get(m);
         producer_killed_under_load(m);
         let d = lock_holder_killed(m);
+        eprintln!("{m}: lock handed to the next acquirer {d:?} after its holder was SIGKILLed");
         assert!(
             d < Duration::from_millis(10),
             "{m}: the lock came back after {d:?}"
