@@ -34,11 +34,12 @@ pub struct LockShared {
     pub depth: AtomicU32,
     pub waiters: AtomicU32,
     pub recursive: AtomicU32,
-    /// When the holder took it, on the coarse monotonic clock (ns), written
-    /// when it had to wait for it; 0 after an uncontended acquire (reading a
-    /// clock would double the fast path's cost), when the dashboard times the
-    /// hold from when it first saw it.
+    /// When the holder took it, on the coarse monotonic clock (ns), stamped
+    /// only when it had to wait for it (reading a clock would double the fast
+    /// path's cost); valid while `since_acq == acquisitions`. Otherwise the
+    /// dashboard times the hold from when it first saw it.
     pub since_ns: AtomicU64,
+    pub since_acq: AtomicU64,
     pub acquisitions: AtomicU64,
     /// Acquisitions that found it held and had to wait.
     pub contended: AtomicU64,
@@ -261,13 +262,15 @@ impl Lock {
             true
         };
         if self.telemetry {
+            let n = s.acquisitions.load(Ordering::Relaxed) + 1;
+            s.acquisitions.store(n, Ordering::Relaxed);
             if first {
                 s.holder.store(sys::holder_id(), Ordering::Relaxed);
-                let since = if waited { sys::coarse_now_ns() } else { 0 };
-                s.since_ns.store(since, Ordering::Relaxed);
+                if waited {
+                    s.since_ns.store(sys::coarse_now_ns(), Ordering::Relaxed);
+                    s.since_acq.store(n, Ordering::Relaxed);
+                }
             }
-            let n = s.acquisitions.load(Ordering::Relaxed);
-            s.acquisitions.store(n + 1, Ordering::Relaxed);
         }
         Ok(how)
     }

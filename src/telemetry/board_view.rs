@@ -284,7 +284,13 @@ pub fn read_resources(board: &Board) -> Vec<ResourceView> {
                     }
                     let l = region.get::<LockShared>(at)?;
                     let holder_pid = l.holder_pid();
-                    let since = l.since_ns.load(Ordering::Relaxed);
+                    let acquisitions = l.acquisitions.load(Ordering::Relaxed);
+                    let stamped = l.since_acq.load(Ordering::Relaxed) == acquisitions;
+                    let since = if stamped {
+                        l.since_ns.load(Ordering::Relaxed)
+                    } else {
+                        0
+                    };
                     ResourceView::Lock {
                         name,
                         recursive: kind == ResKind::RLock,
@@ -293,7 +299,7 @@ pub fn read_resources(board: &Board) -> Vec<ResourceView> {
                         held_ms: (holder_pid != 0 && since != 0)
                             .then(|| now.saturating_sub(since) / 1_000_000),
                         waiters: l.waiters.load(Ordering::Relaxed),
-                        acquisitions: l.acquisitions.load(Ordering::Relaxed),
+                        acquisitions,
                         contended: l.contended.load(Ordering::Relaxed),
                         owner_died: l.owner_died.load(Ordering::Relaxed),
                         last_dead_owner: l.last_dead_owner.load(Ordering::Relaxed),
