@@ -9,6 +9,7 @@ pub mod app;
 pub mod bench;
 pub mod headless;
 pub mod runtime;
+pub mod scaling;
 pub mod scenario;
 pub mod session;
 pub mod telemetry;

@@ -72,6 +72,18 @@ enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Speedup against workers: processes, threads under a simulated GIL, free threads
+    Scale {
+        file: String,
+        /// Largest number of workers (default: the file's, or 2 × CPUs)
+        #[arg(long)]
+        max_workers: Option<usize>,
+        /// JSON lines, one per point
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Measure mpdash itself
     Bench {
         #[command(subcommand)]
@@ -172,6 +184,24 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             );
             Ok(0)
+        }
+        Some(Cmd::Scale {
+            file,
+            max_workers,
+            json,
+            set,
+        }) => {
+            let sc = scenario::load(
+                &file,
+                &Overrides {
+                    set,
+                    ..Default::default()
+                },
+            )?;
+            let spec = sc.scaling.ok_or_else(|| {
+                anyhow::anyhow!("{file}: no [scaling] table (see scenarios/scaling.toml)")
+            })?;
+            mpdash::scaling::run(spec, max_workers, json)
         }
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },

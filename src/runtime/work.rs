@@ -80,6 +80,9 @@ pub enum Work {
     Clear(String),
     /// `barrier.wait()`.
     BarrierWait(String),
+    /// Scaling runs only (no scenario step): count primes in these ranges, silently.
+    #[doc(hidden)]
+    CountPrimesIn(Vec<(u64, u64)>),
     /// Benchmarks only (no scenario step): put `count` messages of `size` bytes.
     #[doc(hidden)]
     BenchPut {
@@ -183,6 +186,14 @@ pub fn run(env: &mut Env, steps: &[Work]) -> Result<(), String> {
             Work::PrimesBelow(n) => say(&format!("primes below {n}: {}", count_primes(0, *n))),
             Work::AllocMib(mib) => env.alloc_mib(*mib),
             Work::Exit(code) => sys::exit_now(*code),
+            Work::CountPrimesIn(ranges) => {
+                std::hint::black_box(
+                    ranges
+                        .iter()
+                        .map(|(a, b)| count_primes(*a, *b))
+                        .sum::<u64>(),
+                );
+            }
             other => env.run_resource_step(other)?,
         }
     }

@@ -388,7 +388,29 @@ impl<'a> Checker<'a> {
             }
             main.push(step);
         }
+        let scaling = match &raw.scaling {
+            None => None,
+            Some(sc) => {
+                let below = self.range(&sc.below, 1000, MAX_BELOW, "below")?;
+                Some(ScalingSpec {
+                    below,
+                    chunks: match &sc.chunks {
+                        Some(c) => self.range(c, 1, 100_000.min(below), "chunks")?,
+                        None => 256.min(below),
+                    },
+                    max_workers: match &sc.max_workers {
+                        Some(w) => self.range(w, 1, MAX_WORKERS, "max_workers")? as usize,
+                        None => 2 * default_workers(),
+                    },
+                    switch_interval_ms: match &sc.switch_interval_ms {
+                        Some(i) => self.range(i, 1, 1000, "switch_interval_ms")?,
+                        None => 5,
+                    },
+                })
+            }
+        };
         Ok(Scenario {
+            scaling,
             file: self.file.to_string(),
             title: raw.scenario.title.into_inner(),
             explain: reflow(&raw.scenario.explain),

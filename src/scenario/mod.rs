@@ -33,6 +33,16 @@ pub const MAX_MESSAGE: u64 = 1 << 20;
 pub const MAX_ARRAY: u64 = 1 << 20;
 
 /// A validated scenario, ready to run.
+/// What `mpdash scale` measures: primes below `below` in `chunks`, with
+/// 1…`max_workers` workers, a simulated GIL switching every `switch_interval_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingSpec {
+    pub below: u64,
+    pub chunks: u64,
+    pub max_workers: usize,
+    pub switch_interval_ms: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
     pub file: String,
@@ -44,6 +54,7 @@ pub struct Scenario {
     pub resources: Vec<ResourceSpec>,
     pub processes: Vec<ProcessSpec>,
     pub main: Vec<MainStep>,
+    pub scaling: Option<ScalingSpec>,
 }
 
 /// A shared resource the main process creates before anything starts.

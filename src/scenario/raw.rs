@@ -27,7 +27,17 @@ pub struct RawFile {
     pub value: Vec<RawValue>,
     #[serde(default)]
     pub array: Vec<RawArray>,
+    pub scaling: Option<RawScaling>,
     pub main: RawMain,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScaling {
+    pub below: Spanned<i64>,
+    pub chunks: Option<Spanned<i64>>,
+    pub max_workers: Option<Spanned<i64>>,
+    pub switch_interval_ms: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,217 @@
+//! `mpdash scale`: the same CPU-bound work with 1…N workers as processes, as
+//! threads sharing a simulated GIL, and as free threads — the tutorial's whole
+//! argument for processes, measured.
+
+pub mod gil;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::runtime::board::{Board, BoardSize, StartMethod};
+use crate::runtime::process::{Context, Process, Target};
+use crate::runtime::work::{Work, count_primes};
+use crate::scenario::ScalingSpec;
+
+/// How the workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Real processes (fork), no shared lock: true parallelism.
+    Processes,
+    /// Threads of one process that must hold one global lock to compute,
+    /// handed over every switch interval: CPython's GIL, simulated.
+    GilThreads,
+    /// Threads with no global lock (free-threaded CPython, or Rust).
+    FreeThreads,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Processes, Mode::GilThreads, Mode::FreeThreads];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Processes => "processes",
+            Mode::GilThreads => "threads + GIL (simulated)",
+            Mode::FreeThreads => "free threads",
+        }
+    }
+}
+
+/// One measured point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub mode: Mode,
+    pub workers: usize,
+    pub wall_s: f64,
+    pub speedup: f64,
+    /// Whether the curve is a simulation (the GIL) rather than the real thing.
+    pub simulated: bool,
+}
+
+/// Chunks of `[0, below)`, dealt round-robin to `workers` so each gets a fair
+/// share of the small (cheap) and large (dear) numbers.
+pub fn deal(below: u64, chunks: u64, workers: usize) -> Vec<Vec<(u64, u64)>> {
+    let step = below.div_ceil(chunks.max(1));
+    let n = workers.max(1);
+    let mut parts = vec![Vec::new(); n];
+    for i in 0..chunks {
+        let r = ((i * step).min(below), ((i + 1) * step).min(below));
+        parts[i as usize % n].push(r);
+    }
+    parts
+}
+
+fn count(ranges: &[(u64, u64)]) -> u64 {
+    ranges.iter().map(|(a, b)| count_primes(*a, *b)).sum()
+}
+
+/// Runs `parts` in `mode` and returns the wall time.
+pub fn run_once(
+    mode: Mode,
+    parts: &[Vec<(u64, u64)>],
+    switch: Duration,
+) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    match mode {
+        Mode::Processes => {
+            let board = Board::create(BoardSize {
+                proc_slots: parts.len() as u32 + 8,
+                res_slots: 4,
+                arena_bytes: 4096,
+            })?;
+            let ctx = Context::new(board, StartMethod::Fork);
+            let mut ps = Vec::new();
+            for (i, p) in parts.iter().enumerate() {
+                let mut proc = Process::new(
+                    &ctx,
+                    &format!("scale worker {i}"),
+                    Target::Work(vec![Work::CountPrimesIn(p.clone())]),
+                );
+                proc.start()?;
+                ps.push(proc);
+            }
+            for p in &mut ps {
+                anyhow::ensure!(p.join(None) == Some(0), "a scaling worker failed");
+            }
+        }
+        Mode::FreeThreads => std::thread::scope(|s| {
+            for p in parts {
+                s.spawn(move || std::hint::black_box(count(p)));
+            }
+        }),
+        Mode::GilThreads => {
+            let gil = gil::Gil::new(switch);
+            std::thread::scope(|s| {
+                for (i, p) in parts.iter().enumerate() {
+                    let gil = &gil;
+                    s.spawn(move || {
+                        // Small steps, so the holder notices the switch interval.
+                        let mut steps = p.iter().flat_map(|&(a, b)| {
+                            (a..b).step_by(2000).map(move |x| (x, (x + 2000).min(b)))
+                        });
+                        gil.run(i, || match steps.next() {
+                            Some((a, b)) => {
+                                std::hint::black_box(count_primes(a, b));
+                                true
+                            }
+                            None => false,
+                        })
+                    });
+                }
+            });
+        }
+    }
+    Ok(t.elapsed())
+}
+
+/// Every point of the curve for the given modes, 1…max_workers.
+pub fn measure(
+    spec: &ScalingSpec,
+    modes: &[Mode],
+    mut each: impl FnMut(&Point),
+) -> anyhow::Result<Vec<Point>> {
+    let switch = Duration::from_millis(spec.switch_interval_ms);
+    let mut out = Vec::new();
+    for &mode in modes {
+        let mut base = None;
+        for w in 1..=spec.max_workers {
+            let parts = deal(spec.below, spec.chunks, w);
+            let wall = run_once(mode, &parts, switch)?.as_secs_f64();
+            let b = *base.get_or_insert(wall);
+            let p = Point {
+                mode,
+                workers: w,
+                wall_s: wall,
+                speedup: b / wall,
+                simulated: mode == Mode::GilThreads,
+            };
+            each(&p);
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// `mpdash scale FILE [--max-workers N] [--json]`.
+pub fn run(
+    mut spec: ScalingSpec,
+    max_workers: Option<usize>,
+    as_json: bool,
+) -> anyhow::Result<i32> {
+    if let Some(n) = max_workers {
+        spec.max_workers = n.max(1);
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if !as_json {
+        println!(
+            "primes below {} in {} chunks, 1…{} workers, {cpus} CPUs, switch interval {} ms",
+            spec.below, spec.chunks, spec.max_workers, spec.switch_interval_ms
+        );
+        println!(
+            "{:<28} {:>7} {:>8} {:>8} {:>6}",
+            "MODE", "WORKERS", "WALL s", "SPEEDUP", "IDEAL"
+        );
+    }
+    measure(&spec, &Mode::ALL, |p| {
+        if as_json {
+            println!("{}", serde_json::to_string(p).unwrap_or_default());
+        } else {
+            println!(
+                "{:<28} {:>7} {:>8.3} {:>8.2} {:>6}",
+                p.mode.label(),
+                p.workers,
+                p.wall_s,
+                p.speedup,
+                p.workers.min(cpus)
+            );
+        }
+    })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dealing_covers_the_range_once_and_balances() {
+        let parts = deal(1000, 10, 3);
+        let mut all: Vec<(u64, u64)> = parts.iter().flatten().copied().collect();
+        all.sort();
+        assert_eq!(all.first().unwrap().0, 0);
+        assert_eq!(all.last().unwrap().1, 1000);
+        assert!(all.windows(2).all(|w| w[0].1 == w[1].0));
+        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [4, 3, 3]);
+    }
+
+    #[test]
+    fn every_mode_counts_the_same_primes() {
+        let parts = deal(20_000, 8, 3);
+        let total: u64 = parts.iter().map(|p| count(p)).sum();
+        assert_eq!(total, 2262);
+        for m in [Mode::FreeThreads, Mode::GilThreads] {
+            run_once(m, &parts, Duration::from_millis(1)).unwrap();
+        }
+    }
+}
