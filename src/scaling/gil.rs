@@ -90,13 +90,13 @@ mod tests {
 
     #[test]
     fn only_one_thread_computes_at_a_time_and_all_finish() {
-        let gil = Gil::new(Duration::from_millis(2));
+        let gil = Gil::new(Duration::from_millis(1));
         let spans: Vec<Vec<(Instant, Instant)>> = std::thread::scope(|s| {
             let hs: Vec<_> = (0..3)
                 .map(|i| {
                     let gil = &gil;
                     s.spawn(move || {
-                        let mut left = 60_000u64;
+                        let mut left = 400_000u64;
                         gil.run(i, || {
                             let n = left.min(500);
                             std::hint::black_box(crate::runtime::work::count_primes(
