@@ -15,6 +15,9 @@ use crate::telemetry::board_view::{ProcRow, read_procs};
 /// How a headless run ended.
 pub struct Outcome {
     pub exit: i32,
+    /// Peak summed PSS and RSS of the workers, sampled every 20 ms.
+    pub peak_pss: u64,
+    pub peak_rss: u64,
     pub rows: Vec<ProcRow>,
     pub wall_s: f64,
     pub interrupted: bool,
@@ -28,8 +31,8 @@ pub fn run_quiet(
 ) -> anyhow::Result<Outcome> {
     let (tx, rx) = crossbeam_channel::unbounded();
     session::start_reaper(tx.clone())?;
-    session::forward_signals(tx.clone())?;
     let mut s = Session::launch(1, scenario, method, tx)?;
+    let memory = crate::compare::MemoryWatch::start(s.board.clone());
     let mut interrupted = false;
     while !s.is_done() {
         // Once the main process is gone, wait for the last writers a bounded time.
@@ -53,6 +56,7 @@ pub fn run_quiet(
             }
         }
     }
+    let (peak_pss, peak_rss) = memory.finish();
     s.kill();
     session::reap_remaining(Duration::from_millis(500));
     let rows = read_procs(&s.board);
@@ -63,6 +67,8 @@ pub fn run_quiet(
     };
     Ok(Outcome {
         exit,
+        peak_pss,
+        peak_rss,
         rows,
         wall_s: s.elapsed().as_secs_f64(),
         interrupted,

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod compare;
 pub mod headless;
 pub mod runtime;
 pub mod scaling;

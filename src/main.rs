@@ -72,6 +72,23 @@ enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Run a scenario under several start methods and compare them
+    Compare {
+        file: String,
+        /// Comma-separated start methods
+        #[arg(long, value_delimiter = ',', default_value = "fork,spawn,forkserver")]
+        methods: Vec<Method>,
+        /// Runs per method
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// JSON lines, one per run
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Speedup against workers: processes, threads under a simulated GIL, free threads
     Scale {
         file: String,
@@ -184,6 +201,25 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             );
             Ok(0)
+        }
+        Some(Cmd::Compare {
+            file,
+            methods,
+            runs,
+            json,
+            set,
+            workers,
+        }) => {
+            let sc = scenario::load(
+                &file,
+                &Overrides {
+                    set,
+                    workers,
+                    ..Default::default()
+                },
+            )?;
+            let methods: Vec<StartMethod> = methods.into_iter().map(Into::into).collect();
+            mpdash::compare::run(sc, &methods, runs, json)
         }
         Some(Cmd::Scale {
             file,

@@ -47,3 +47,53 @@ fn scale_refuses_a_file_without_a_scaling_table() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no [scaling] table"));
 }
+
+#[test]
+fn compare_gives_a_row_per_method_with_the_fields_it_promises() {
+    let out = mpdash(&["compare", "scenarios/start_methods.toml", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["fork", "spawn", "forkserver"]);
+    for r in &rows {
+        for k in [
+            "wall_s",
+            "start_p50_us",
+            "start_p99_us",
+            "workers_pss_mib",
+            "workers_rss_mib",
+            "cpu_s",
+        ] {
+            assert!(r[k].as_f64().is_some_and(|v| v >= 0.0), "{k} in {r}");
+        }
+        assert_eq!(r["workers"], 8);
+        assert_eq!(r["exit"], 0);
+        assert_eq!(
+            r["helpers"],
+            if r["method"] == "forkserver" { 1 } else { 0 }
+        );
+    }
+    // The point of the scenario, measured: forked children share the parent's
+    // 256 MiB heap, so their RSS is large and their PSS a fraction of it.
+    let fork = &rows[0];
+    let (pss, rss) = (
+        fork["workers_pss_mib"].as_f64().unwrap(),
+        fork["workers_rss_mib"].as_f64().unwrap(),
+    );
+    assert!(
+        rss > 1000.0 && pss < rss / 3.0,
+        "fork: PSS {pss} MiB, RSS {rss} MiB"
+    );
+    let spawn_rss = rows[1]["workers_rss_mib"].as_f64().unwrap();
+    assert!(
+        spawn_rss < 200.0,
+        "spawn children start fresh: RSS {spawn_rss} MiB"
+    );
+}

@@ -20,7 +20,6 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
     let scenario = Arc::new(scenario);
     let (ev_tx, ev_rx) = unbounded();
     session::start_reaper(ev_tx.clone())?;
-    session::forward_signals(ev_tx.clone())?;
     let (cmd_tx, cmd_rx) = unbounded();
     let (snap_tx, snap_rx) = crossbeam_channel::bounded(4);
     sampler::spawn(rate_hz, cmd_rx, snap_tx);

@@ -204,38 +204,51 @@ fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEve
     }
 }
 
-/// Makes this process a child subreaper and starts the thread that reaps every
-/// child it gets, sending each as [`SessionEvent::Reaped`].
+/// Where the process-wide reaper and signal threads deliver their events:
+/// the loop that owns the current run (replaced when another one starts).
+static ROUTE: std::sync::Mutex<Option<Sender<SessionEvent>>> = std::sync::Mutex::new(None);
+
+fn deliver(ev: SessionEvent) {
+    if let Ok(route) = ROUTE.lock()
+        && let Some(tx) = route.as_ref()
+    {
+        let _ = tx.send(ev);
+    }
+}
+
+/// Makes this process a child subreaper, starts (once per process) the
+/// threads that reap every child and forward SIGINT, SIGTERM and SIGHUP, and
+/// routes what they see to `events` from now on.
 pub fn start_reaper(events: Sender<SessionEvent>) -> anyhow::Result<()> {
+    static STARTED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    if let Ok(mut route) = ROUTE.lock() {
+        *route = Some(events);
+    }
+    STARTED
+        .get_or_init(|| start_threads().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn start_threads() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     nix::sys::prctl::set_child_subreaper(true).context("becoming a child subreaper")?;
     std::thread::Builder::new()
         .name("reaper".into())
-        .spawn(move || {
+        .spawn(|| {
             loop {
                 match sys::wait4(-1, false) {
-                    Ok(Some(r)) => {
-                        if events.send(SessionEvent::Reaped(r)).is_err() {
-                            return;
-                        }
-                    }
+                    Ok(Some(r)) => deliver(SessionEvent::Reaped(r)),
                     _ => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
         })?;
-    Ok(())
-}
-
-/// Turns SIGINT, SIGTERM and SIGHUP into [`SessionEvent::Signal`].
-pub fn forward_signals(events: Sender<SessionEvent>) -> anyhow::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             for s in signals.forever() {
-                if events.send(SessionEvent::Signal(s)).is_err() {
-                    return;
-                }
+                deliver(SessionEvent::Signal(s));
             }
         })?;
     Ok(())

@@ -32,6 +32,9 @@ pub struct ProcRow {
     pub cpu_s: Option<f64>,
     pub current_task: Option<u64>,
     pub tasks_done: u64,
+    /// Absolute request and ready times (CLOCK_MONOTONIC ns; 0 = not yet).
+    pub t_request_ns: u64,
+    pub t_ready_ns: u64,
 }
 
 impl ProcRow {
@@ -95,6 +98,8 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                 }),
                 current_task: (task >= 0 && !exited).then_some(task as u64),
                 tasks_done: s.tasks_done.load(Ordering::Relaxed),
+                t_request_ns: t_req,
+                t_ready_ns: s.t_ready.load(Ordering::Relaxed),
             })
         })
         .collect()
