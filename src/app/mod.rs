@@ -293,12 +293,7 @@ mod tests {
                 os_ppid: 1,
                 logical_ppid: 1,
                 state: crate::runtime::board::ProcState::Running,
-                start_us: None,
-                ready_us: None,
-                exitcode: None,
-                cpu_s: None,
-                current_task: None,
-                tasks_done: 0,
+                ..Default::default()
             });
             s.live.insert(
                 7,
