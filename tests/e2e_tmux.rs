@@ -234,3 +234,34 @@ fn a_panic_restores_the_terminal_and_kills_the_run() {
         .collect();
     assert!(left.is_empty(), "left behind after a panic: {left:?}");
 }
+
+#[test]
+fn compare_tab_keeps_each_finished_run() {
+    let cmd = format!("{BIN} scenarios/process.toml; echo MPDASH-EXITED:$?; sleep 60");
+    let Some(tmux) = Tmux::start("compare", &cmd) else {
+        return;
+    };
+    tmux.wait_for("the fork run to finish", |s| {
+        s.contains("fork │ run 1 finished")
+    });
+    tmux.keys("m");
+    tmux.wait_for("the spawn run to finish", |s| {
+        s.contains("spawn │ run 2 finished")
+    });
+    tmux.keys("2");
+    let screen = tmux.wait_for("the Compare tab", |s| {
+        s.contains("START p50") && s.contains("spawn#2")
+    });
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("│1 ") || l.contains("│2 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{screen}");
+    assert!(
+        rows[0].contains("fork") && rows[1].contains("spawn"),
+        "{screen}"
+    );
+    tmux.keys("q");
+    let screen = tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:"));
+    assert!(screen.contains("MPDASH-EXITED:0"));
+}

@@ -107,6 +107,7 @@ fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Acti
                 return Some(Action::RunEnded {
                     exit: s.main_exit.unwrap_or(-1),
                     wall: s.elapsed(),
+                    rows: crate::telemetry::board_view::read_procs(&s.board),
                 });
             }
             None

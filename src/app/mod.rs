@@ -12,8 +12,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::compare::{RunStats, summarise};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
+use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::sampler::Snapshot;
 
 /// CPU samples kept per process (the sparkline).
@@ -34,11 +36,16 @@ pub enum Action {
     Sample(Box<Snapshot>),
     /// A line the run printed.
     Output(String),
-    /// The run's main process ended.
+    /// The run's main process ended; `rows` is the board as it was left.
     RunEnded {
         exit: i32,
         wall: Duration,
+        rows: Vec<ProcRow>,
     },
+    /// Show the next tab.
+    NextTab,
+    /// Show this tab.
+    ShowTab(Tab),
     /// A run started (after `Effect::Launch`).
     RunStarted {
         run: u64,
@@ -68,13 +75,24 @@ pub enum RunStatus {
     Failed(String),
 }
 
-/// A finished run, kept for comparison.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    pub run: u64,
-    pub method: StartMethod,
-    pub exit: i32,
-    pub wall: Duration,
+/// The dashboard's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    #[default]
+    Live,
+    /// Every finished run side by side.
+    Compare,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 2] = [Tab::Live, Tab::Compare];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Live => "Live",
+            Tab::Compare => "Compare",
+        }
+    }
 }
 
 /// The dashboard's state.
@@ -88,7 +106,11 @@ pub struct App {
     /// CPU % of one core per pid, oldest first.
     pub cpu_history: HashMap<i32, VecDeque<f64>>,
     pub log: VecDeque<String>,
-    pub runs: Vec<RunRecord>,
+    /// Finished runs, for the Compare tab.
+    pub runs: Vec<RunStats>,
+    pub tab: Tab,
+    /// Peak summed PSS and RSS of the current run's workers.
+    pub peak_mem: (u64, u64),
     /// Queue depth per queue name, oldest first.
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
@@ -109,6 +131,8 @@ impl App {
             cpu_history: HashMap::new(),
             log: VecDeque::new(),
             runs: Vec::new(),
+            tab: Tab::Live,
+            peak_mem: (0, 0),
             depth_history: HashMap::new(),
             queue_rates: HashMap::new(),
             selected: 0,
@@ -192,6 +216,8 @@ impl App {
                     h.push_back(live.cpu_pct);
                 }
                 self.track_queues(&s);
+                self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
+                self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
                 let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
                 self.cpu_history.retain(|pid, _| known.contains(pid));
                 self.selected = self.selected.min(s.procs.len().saturating_sub(1));
@@ -205,14 +231,28 @@ impl App {
                 self.log.push_back(line);
                 Effect::Redraw
             }
-            Action::RunEnded { exit, wall } => {
+            Action::RunEnded { exit, wall, rows } => {
                 self.status = RunStatus::Finished { exit, wall };
-                self.runs.push(RunRecord {
-                    run: self.run,
-                    method: self.method,
-                    exit,
+                let (pss, rss) = self.peak_mem;
+                self.runs.push(summarise(
+                    self.run,
+                    &self.scenario,
+                    self.method,
+                    &rows,
                     wall,
-                });
+                    pss,
+                    rss,
+                    exit,
+                ));
+                Effect::Redraw
+            }
+            Action::NextTab => {
+                let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
+                self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
+                Effect::Redraw
+            }
+            Action::ShowTab(t) => {
+                self.tab = t;
                 Effect::Redraw
             }
             Action::RunStarted { run, method } => {
@@ -225,6 +265,7 @@ impl App {
                     ..Default::default()
                 };
                 self.cpu_history.clear();
+                self.peak_mem = (0, 0);
                 self.depth_history.clear();
                 self.queue_rates.clear();
                 self.log.clear();
@@ -329,6 +370,7 @@ mod tests {
         a.update(Action::RunEnded {
             exit: 0,
             wall: Duration::from_secs(2),
+            rows: Vec::new(),
         });
         assert_eq!(a.runs.len(), 1);
         assert!(matches!(a.status, RunStatus::Finished { exit: 0, .. }));

@@ -43,6 +43,8 @@ pub struct Snapshot {
     pub live: HashMap<i32, Live>,
     pub pool: Option<PoolView>,
     pub resources: Vec<ResourceView>,
+    /// The workers' summed (PSS, RSS) now; not sampled above 64 live workers.
+    pub workers_mem: (u64, u64),
     pub system: SystemView,
 }
 
@@ -171,6 +173,11 @@ impl Sampler {
         }
         self.reader.retain(|pid| live.contains_key(&pid));
         self.prev.retain(|pid, _| live.contains_key(pid));
+        let workers_mem = if live.len() <= 64 {
+            crate::compare::workers_memory(&procs)
+        } else {
+            (0, 0)
+        };
         let mut resources = read_resources(&board);
         self.time_holds(&mut resources, now);
         Snapshot {
@@ -178,6 +185,7 @@ impl Sampler {
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
             pool: read_pool(&board),
             resources,
+            workers_mem,
             procs,
             live,
             system,

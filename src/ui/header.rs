@@ -35,7 +35,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
     };
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
-    let title = Line::from(vec![
+    let mut tabs = Vec::new();
+    for (i, t) in crate::app::Tab::ALL.iter().enumerate() {
+        let style = if *t == app.tab {
+            Style::new().fg(Color::Black).bg(Color::Cyan).bold()
+        } else {
+            Style::new().fg(Color::Gray)
+        };
+        tabs.push(Span::styled(format!(" {} {} ", i + 1, t.title()), style));
+    }
+    let mut title = vec![
         Span::styled(
             " mpdash ",
             Style::new().bg(Color::Blue).fg(Color::White).bold(),
@@ -46,8 +55,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Span::raw(format!("run {} ", app.run)),
         status,
         sep(),
-        Span::styled(app.scenario.title.clone(), Style::new().bold()),
-    ]);
+    ];
+    title.extend(tabs);
+    title.push(sep());
+    title.push(Span::styled(
+        app.scenario.title.clone(),
+        Style::new().bold(),
+    ));
+    let title = Line::from(title);
     let sys = &app.snapshot.system;
     let mut cores = vec![Span::styled(
         format!(" {} CPUs ", sys.cpus),

@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::KeyCode;
 
-use crate::app::Action;
+use crate::app::{Action, Tab};
 
 pub struct Binding {
     pub keys: &'static [KeyCode],
@@ -37,6 +37,27 @@ pub const BINDINGS: &[Binding] = &[
         hint: "method",
         help: "Switch to the next start method (fork → spawn → forkserver) and rerun.",
         action: Action::NextMethod,
+    },
+    Binding {
+        keys: &[KeyCode::Tab],
+        label: "Tab",
+        hint: "tabs",
+        help: "Next tab: Live, Compare (every finished run side by side).",
+        action: Action::NextTab,
+    },
+    Binding {
+        keys: &[KeyCode::Char('1')],
+        label: "1",
+        hint: "",
+        help: "Live tab: the current run.",
+        action: Action::ShowTab(Tab::Live),
+    },
+    Binding {
+        keys: &[KeyCode::Char('2')],
+        label: "2",
+        hint: "",
+        help: "Compare tab: start latency, memory and wall time of every finished run.",
+        action: Action::ShowTab(Tab::Compare),
     },
     Binding {
         keys: &[KeyCode::Down],

@@ -1,5 +1,6 @@
 //! Drawing: a pure function of the [`App`]. No I/O, no locks, no state changes.
 
+mod compare_panel;
 pub mod format;
 mod header;
 mod help;
@@ -31,6 +32,13 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(f.area());
     header::draw(f, header, app);
     text_panels::draw_hints(f, footer, app);
+    if app.tab == crate::app::Tab::Compare {
+        compare_panel::draw(f, body, app);
+        if app.show_help {
+            help::draw(f, f.area(), app);
+        }
+        return;
+    }
     let has_pool = app.scenario.uses_pool();
     // The process table wants its rows; the panels below get the rest.
     let want = app.snapshot.procs.len() as u16 + 3;

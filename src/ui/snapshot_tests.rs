@@ -157,6 +157,7 @@ fn finished_with_a_killed_worker() {
     app.update(Action::RunEnded {
         exit: 0,
         wall: Duration::from_millis(6370),
+        rows: Vec::new(),
     });
     let t = render(&app, 100, 26);
     assert_snapshot!(t.backend());
@@ -267,4 +268,52 @@ fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
     let (x, y) = find(t.backend().buffer(), "BROKEN");
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
     find(t.backend().buffer(), "held by 101 for 1.5 s");
+}
+
+#[test]
+fn compare_tab_with_three_runs() {
+    use crate::compare::RunStats;
+    let mut app = pool_app();
+    app.update(Action::Sample(Box::new(running_sample())));
+    for (i, (m, start, pss, rss)) in [
+        (StartMethod::Fork, 4639.0, 228.7, 2057.7),
+        (StartMethod::Spawn, 13589.0, 3.9, 24.5),
+        (StartMethod::Forkserver, 131.0, 1.8, 13.2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.runs.push(RunStats {
+            run: i as u64 + 1,
+            scenario: "s".into(),
+            method: m,
+            workers: 8,
+            wall_s: 0.54,
+            start_p50_us: start,
+            start_p99_us: start * 1.5,
+            all_ready_ms: 37.1,
+            workers_pss_mib: pss,
+            workers_rss_mib: rss,
+            helpers: usize::from(m == StartMethod::Forkserver),
+            cpu_s: 0.16,
+            exit: 0,
+        });
+    }
+    app.update(Action::ShowTab(crate::app::Tab::Compare));
+    let t = render(&app, 130, 30);
+    assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "forkserver");
+    let (x, y) = find(t.backend().buffer(), " 2 Compare ");
+    assert_eq!(
+        t.backend().buffer()[(x + 1, y)].bg,
+        Color::Cyan,
+        "the current tab is highlighted"
+    );
+}
+
+#[test]
+fn compare_tab_before_any_run_ends() {
+    let mut app = pool_app();
+    app.update(Action::NextTab);
+    assert_snapshot!(render(&app, 90, 20).backend());
 }
