@@ -50,6 +50,27 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
                 app.update(action);
                 guard.draw(|f| ui::draw(f, &app))?;
             }
+            Effect::LaunchScale => {
+                current = None;
+                let action = match Session::launch_mode(
+                    next_run,
+                    scenario.clone(),
+                    app.method,
+                    true,
+                    ev_tx.clone(),
+                ) {
+                    Ok(s) => {
+                        let _ = cmd_tx.send(SamplerCmd::Watch(s.id, s.board.clone()));
+                        let run = s.id;
+                        current = Some(s);
+                        Action::ScaleStarted { run }
+                    }
+                    Err(e) => Action::LaunchFailed(format!("{e:#}")),
+                };
+                next_run += 1;
+                app.update(action);
+                guard.draw(|f| ui::draw(f, &app))?;
+            }
             Effect::Redraw => guard.draw(|f| ui::draw(f, &app))?,
             Effect::None => {}
         }

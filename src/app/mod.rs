@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use crate::compare::{RunStats, summarise};
 use crate::runtime::board::StartMethod;
+use crate::scaling::Point;
 use crate::scenario::Scenario;
+use crate::scenario::main_process::SCALE_POINT;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::sampler::Snapshot;
 
@@ -42,6 +44,12 @@ pub enum Action {
         wall: Duration,
         rows: Vec<ProcRow>,
     },
+    /// Measure the scenario's `[scaling]` as the next run.
+    MeasureScaling,
+    /// A scaling run started (after `Effect::LaunchScale`).
+    ScaleStarted {
+        run: u64,
+    },
     /// Show the next tab.
     NextTab,
     /// Show this tab.
@@ -63,6 +71,8 @@ pub enum Effect {
     Redraw,
     /// Kill the current run and start a new one with this method.
     Launch(StartMethod),
+    /// Kill the current run and measure scaling instead.
+    LaunchScale,
     Quit,
 }
 
@@ -82,15 +92,18 @@ pub enum Tab {
     Live,
     /// Every finished run side by side.
     Compare,
+    /// Speedup against workers: processes, GIL threads, free threads.
+    Scaling,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 2] = [Tab::Live, Tab::Compare];
+    pub const ALL: [Tab; 3] = [Tab::Live, Tab::Compare, Tab::Scaling];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Live => "Live",
             Tab::Compare => "Compare",
+            Tab::Scaling => "Scaling",
         }
     }
 }
@@ -111,6 +124,12 @@ pub struct App {
     pub tab: Tab,
     /// Peak summed PSS and RSS of the current run's workers.
     pub peak_mem: (u64, u64),
+    /// Whether the current run measures scaling rather than running `[main]`.
+    pub scaling_run: bool,
+    /// Points of the latest scaling measurement, as they arrive.
+    pub scale_points: Vec<Point>,
+    /// Why a key did nothing, shown in the hint bar until the next key.
+    pub notice: Option<String>,
     /// Queue depth per queue name, oldest first.
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
@@ -133,6 +152,9 @@ impl App {
             runs: Vec::new(),
             tab: Tab::Live,
             peak_mem: (0, 0),
+            scaling_run: false,
+            scale_points: Vec::new(),
+            notice: None,
             depth_history: HashMap::new(),
             queue_rates: HashMap::new(),
             selected: 0,
@@ -187,6 +209,9 @@ impl App {
 
     /// Applies one action.
     pub fn update(&mut self, action: Action) -> Effect {
+        if !matches!(action, Action::Sample(_) | Action::Output(_)) {
+            self.notice = None;
+        }
         match action {
             Action::Quit => Effect::Quit,
             Action::Rerun => Effect::Launch(self.method),
@@ -225,6 +250,12 @@ impl App {
                 Effect::Redraw
             }
             Action::Output(line) => {
+                if let Some(json) = line.strip_prefix(SCALE_POINT)
+                    && let Ok(p) = serde_json::from_str::<Point>(json)
+                {
+                    self.scale_points.push(p);
+                    return Effect::Redraw;
+                }
                 if self.log.len() == LOG_LINES {
                     self.log.pop_front();
                 }
@@ -233,6 +264,9 @@ impl App {
             }
             Action::RunEnded { exit, wall, rows } => {
                 self.status = RunStatus::Finished { exit, wall };
+                if self.scaling_run {
+                    return Effect::Redraw;
+                }
                 let (pss, rss) = self.peak_mem;
                 self.runs.push(summarise(
                     self.run,
@@ -246,6 +280,25 @@ impl App {
                 ));
                 Effect::Redraw
             }
+            Action::MeasureScaling => {
+                if self.scenario.scaling.is_none() {
+                    self.notice = Some(
+                        "this scenario has no [scaling] table (try scenarios/scaling.toml)".into(),
+                    );
+                    return Effect::Redraw;
+                }
+                Effect::LaunchScale
+            }
+            Action::ScaleStarted { run } => {
+                self.update(Action::RunStarted {
+                    run,
+                    method: self.method,
+                });
+                self.scaling_run = true;
+                self.scale_points.clear();
+                self.tab = Tab::Scaling;
+                Effect::Redraw
+            }
             Action::NextTab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
                 self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
@@ -256,6 +309,7 @@ impl App {
                 Effect::Redraw
             }
             Action::RunStarted { run, method } => {
+                self.scaling_run = false;
                 self.run = run;
                 self.method = method;
                 self.status = RunStatus::Running;

@@ -14,7 +14,7 @@ use crate::runtime::work::{Work, count_primes};
 use crate::scenario::ScalingSpec;
 
 /// How the workers run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Real processes (fork), no shared lock: true parallelism.
@@ -39,7 +39,7 @@ impl Mode {
 }
 
 /// One measured point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Point {
     pub mode: Mode,
     pub workers: usize,
@@ -66,26 +66,35 @@ fn count(ranges: &[(u64, u64)]) -> u64 {
     ranges.iter().map(|(a, b)| count_primes(*a, *b)).sum()
 }
 
-/// Runs `parts` in `mode` and returns the wall time.
+/// Runs `parts` in `mode` and returns the wall time. Processes are started
+/// in `ctx` (so they show on its board) or in a private one.
 pub fn run_once(
     mode: Mode,
     parts: &[Vec<(u64, u64)>],
     switch: Duration,
+    ctx: Option<&Context>,
 ) -> anyhow::Result<Duration> {
     let t = Instant::now();
     match mode {
         Mode::Processes => {
-            let board = Board::create(BoardSize {
-                proc_slots: parts.len() as u32 + 8,
-                res_slots: 4,
-                arena_bytes: 4096,
-            })?;
-            let ctx = Context::new(board, StartMethod::Fork);
+            let own;
+            let ctx = match ctx {
+                Some(c) => c,
+                None => {
+                    let board = Board::create(BoardSize {
+                        proc_slots: parts.len() as u32 + 8,
+                        res_slots: 4,
+                        arena_bytes: 4096,
+                    })?;
+                    own = Context::new(board, StartMethod::Fork);
+                    &own
+                }
+            };
             let mut ps = Vec::new();
             for (i, p) in parts.iter().enumerate() {
                 let mut proc = Process::new(
-                    &ctx,
-                    &format!("scale worker {i}"),
+                    ctx,
+                    &format!("scale worker {} of {}", i + 1, parts.len()),
                     Target::Work(vec![Work::CountPrimesIn(p.clone())]),
                 );
                 proc.start()?;
@@ -129,6 +138,7 @@ pub fn run_once(
 pub fn measure(
     spec: &ScalingSpec,
     modes: &[Mode],
+    ctx: Option<&Context>,
     mut each: impl FnMut(&Point),
 ) -> anyhow::Result<Vec<Point>> {
     let switch = Duration::from_millis(spec.switch_interval_ms);
@@ -137,7 +147,7 @@ pub fn measure(
         let mut base = None;
         for w in 1..=spec.max_workers {
             let parts = deal(spec.below, spec.chunks, w);
-            let wall = run_once(mode, &parts, switch)?.as_secs_f64();
+            let wall = run_once(mode, &parts, switch, ctx)?.as_secs_f64();
             let b = *base.get_or_insert(wall);
             let p = Point {
                 mode,
@@ -173,7 +183,7 @@ pub fn run(
             "MODE", "WORKERS", "WALL s", "SPEEDUP", "IDEAL"
         );
     }
-    measure(&spec, &Mode::ALL, |p| {
+    measure(&spec, &Mode::ALL, None, |p| {
         if as_json {
             println!("{}", serde_json::to_string(p).unwrap_or_default());
         } else {
@@ -211,7 +221,7 @@ mod tests {
         let total: u64 = parts.iter().map(|p| count(p)).sum();
         assert_eq!(total, 2262);
         for m in [Mode::FreeThreads, Mode::GilThreads] {
-            run_once(m, &parts, Duration::from_millis(1)).unwrap();
+            run_once(m, &parts, Duration::from_millis(1), None).unwrap();
         }
     }
 }

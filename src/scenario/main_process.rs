@@ -34,7 +34,13 @@ pub struct MainSpec {
     pub slot: u32,
     /// The dashboard's pid: leave at once if the parent is already someone else.
     pub parent: i32,
+    /// Measure the scenario's `[scaling]` instead of running `[main]`.
+    #[serde(default)]
+    pub scale: bool,
 }
+
+/// Prefix of the lines a scaling run prints, one JSON point each.
+pub const SCALE_POINT: &str = "scale point: ";
 
 /// Entry point, called first thing in `main` with the time of the first instruction.
 pub fn entry(t_first: u64, spec_json: &str) -> i32 {
@@ -65,7 +71,12 @@ pub fn entry(t_first: u64, spec_json: &str) -> i32 {
     set_comm("scenario main");
     slot.record_ready();
     let ctx = Context::new(board.clone(), spec.method);
-    let code = match run(&ctx, &spec.scenario) {
+    let result = if spec.scale {
+        scale(&ctx, &spec.scenario)
+    } else {
+        run(&ctx, &spec.scenario)
+    };
+    let code = match result {
         Ok(()) => 0,
         Err(e) => {
             say(&format!("error: {e}"));
@@ -194,6 +205,20 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
         }
         p.join(None);
     }
+    Ok(())
+}
+
+/// The scaling measurement, its worker processes on the run's board.
+fn scale(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
+    let spec = sc
+        .scaling
+        .ok_or_else(|| anyhow::anyhow!("this scenario has no [scaling] table"))?;
+    crate::scaling::measure(&spec, &crate::scaling::Mode::ALL, Some(ctx), |p| {
+        say(&format!(
+            "{SCALE_POINT}{}",
+            serde_json::to_string(p).unwrap_or_default()
+        ));
+    })?;
     Ok(())
 }
 

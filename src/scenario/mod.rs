@@ -179,8 +179,12 @@ impl Scenario {
     pub fn board_size(&self) -> BoardSize {
         let workers = self.pool.workers as u32;
         let procs: u32 = self.processes.iter().map(|p| p.count).sum();
+        // A scaling run starts 1 + 2 + … + max_workers processes.
+        let scale = self
+            .scaling
+            .map_or(0, |s| (s.max_workers * (s.max_workers + 1) / 2) as u32);
         BoardSize {
-            proc_slots: 32 + 2 * workers + procs,
+            proc_slots: 32 + 2 * workers + procs + scale,
             res_slots: 16 + 2 * self.resources.len() as u32,
             arena_bytes: (1 << 16)
                 + 2 * Queue::footprint((4 * self.pool.workers).max(64), 192)

@@ -64,6 +64,17 @@ impl Session {
         method: StartMethod,
         events: Sender<SessionEvent>,
     ) -> anyhow::Result<Session> {
+        Self::launch_mode(id, scenario, method, false, events)
+    }
+
+    /// `scale`: the main process measures the scenario's `[scaling]`.
+    pub fn launch_mode(
+        id: u64,
+        scenario: Arc<Scenario>,
+        method: StartMethod,
+        scale: bool,
+        events: Sender<SessionEvent>,
+    ) -> anyhow::Result<Session> {
         let board = Board::create(scenario.board_size()).context("creating the board")?;
         let me = std::process::id() as i32;
         let slot = board.new_proc("main", Role::Main, method, 0, me)?;
@@ -72,6 +83,7 @@ impl Session {
             method,
             slot,
             parent: me,
+            scale,
         };
         let (reader, writer) = std::io::pipe().context("creating the output pipe")?;
         let writer2 = writer.try_clone()?;

@@ -42,7 +42,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Tab],
         label: "Tab",
         hint: "tabs",
-        help: "Next tab: Live, Compare (every finished run side by side).",
+        help: "Next tab: Live, Compare (every finished run side by side), Scaling.",
         action: Action::NextTab,
     },
     Binding {
@@ -58,6 +58,20 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Compare tab: start latency, memory and wall time of every finished run.",
         action: Action::ShowTab(Tab::Compare),
+    },
+    Binding {
+        keys: &[KeyCode::Char('3')],
+        label: "3",
+        hint: "",
+        help: "Scaling tab: speedup against workers of the last scaling measurement.",
+        action: Action::ShowTab(Tab::Scaling),
+    },
+    Binding {
+        keys: &[KeyCode::Char('g')],
+        label: "g",
+        hint: "scaling",
+        help: "Measure scaling (scenarios with [scaling]): 1…N workers as processes, as threads under a simulated GIL, as free threads.",
+        action: Action::MeasureScaling,
     },
     Binding {
         keys: &[KeyCode::Down],

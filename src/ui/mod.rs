@@ -8,6 +8,7 @@ pub mod keys;
 mod pool_panel;
 mod process_panel;
 mod resource_panel;
+mod scaling_panel;
 pub mod terminal;
 mod text_panels;
 
@@ -32,8 +33,12 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(f.area());
     header::draw(f, header, app);
     text_panels::draw_hints(f, footer, app);
-    if app.tab == crate::app::Tab::Compare {
-        compare_panel::draw(f, body, app);
+    if app.tab != crate::app::Tab::Live {
+        if app.tab == crate::app::Tab::Compare {
+            compare_panel::draw(f, body, app);
+        } else {
+            scaling_panel::draw(f, body, app);
+        }
         if app.show_help {
             help::draw(f, f.area(), app);
         }

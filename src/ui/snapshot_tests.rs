@@ -317,3 +317,46 @@ fn compare_tab_before_any_run_ends() {
     app.update(Action::NextTab);
     assert_snapshot!(render(&app, 90, 20).backend());
 }
+
+#[test]
+fn scaling_tab_with_a_measurement() {
+    use crate::scaling::{Mode, Point};
+    let sc = parse(
+        "scenarios/scaling.toml",
+        include_str!("../../scenarios/scaling.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut app = App::new(Arc::new(sc), 4.0);
+    app.update(Action::ScaleStarted { run: 2 });
+    let mut s = running_sample();
+    s.run = 2;
+    s.pool = None;
+    app.update(Action::Sample(Box::new(s)));
+    for (mode, walls) in [
+        (Mode::Processes, [0.6, 0.31, 0.31, 0.31]),
+        (Mode::GilThreads, [0.6, 0.61, 0.62, 0.62]),
+        (Mode::FreeThreads, [0.6, 0.30, 0.31, 0.32]),
+    ] {
+        for (i, w) in walls.iter().enumerate() {
+            let p = Point {
+                mode,
+                workers: i + 1,
+                wall_s: *w,
+                speedup: walls[0] / w,
+                simulated: mode == Mode::GilThreads,
+            };
+            app.update(Action::Output(format!(
+                "{}{}",
+                crate::scenario::main_process::SCALE_POINT,
+                serde_json::to_string(&p).unwrap()
+            )));
+        }
+    }
+    assert_eq!(app.scale_points.len(), 12);
+    assert!(app.log.is_empty(), "points are parsed, not logged");
+    assert_eq!(app.tab, crate::app::Tab::Scaling);
+    let t = render(&app, 130, 36);
+    assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "simulated");
+}

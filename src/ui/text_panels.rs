@@ -45,6 +45,16 @@ pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
+    if let Some(n) = &app.notice {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {n}"),
+                Style::new().fg(Color::Yellow),
+            )),
+            area,
+        );
+        return;
+    }
     let mut spans = Vec::new();
     for b in BINDINGS.iter().filter(|b| !b.hint.is_empty()) {
         spans.push(Span::styled(

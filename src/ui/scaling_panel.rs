@@ -1,0 +1,158 @@
+//! The Scaling tab: speedup against workers for processes, threads under a
+//! simulated GIL and free threads, with the ideal line and the core count;
+//! the process tree stays above it so every core's work is visible.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
+
+use crate::app::App;
+use crate::scaling::Mode;
+
+fn color(m: Mode) -> Color {
+    match m {
+        Mode::Processes => Color::Green,
+        Mode::GilThreads => Color::Red,
+        Mode::FreeThreads => Color::Cyan,
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let procs_h = (app.snapshot.procs.len() as u16 + 3).clamp(5, area.height * 2 / 5);
+    let [procs, bottom] =
+        Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(area);
+    super::process_panel::draw(f, procs, app);
+    if app.scale_points.is_empty() {
+        let text = if app.scenario.scaling.is_some() {
+            "No measurement yet: press g to run the same CPU-bound work with 1…N workers as processes, \
+             as threads sharing a simulated GIL, and as free threads."
+        } else {
+            "This scenario has no [scaling] table: open scenarios/scaling.toml and press g."
+        };
+        f.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .style(Style::new().fg(Color::DarkGray))
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(" Scaling ".bold()),
+                ),
+            bottom,
+        );
+        return;
+    }
+    let [chart_area, table_area] =
+        Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)]).areas(bottom);
+    let cpus = app.snapshot.system.cpus.max(1) as f64;
+    let max_w = app.scenario.scaling.map_or(1, |s| s.max_workers).max(
+        app.scale_points
+            .iter()
+            .map(|p| p.workers)
+            .max()
+            .unwrap_or(1),
+    ) as f64;
+    let series: Vec<(Mode, Vec<(f64, f64)>)> = Mode::ALL
+        .iter()
+        .map(|m| {
+            let pts = app
+                .scale_points
+                .iter()
+                .filter(|p| p.mode == *m)
+                .map(|p| (p.workers as f64, p.speedup))
+                .collect();
+            (*m, pts)
+        })
+        .collect();
+    let ideal: Vec<(f64, f64)> = (1..=max_w as usize)
+        .map(|w| (w as f64, (w as f64).min(cpus)))
+        .collect();
+    let top = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .fold(cpus, f64::max)
+        .ceil()
+        + 0.5;
+    let cores = [(cpus, 0.0), (cpus, top)];
+    let mut datasets = vec![
+        Dataset::default()
+            .name("ideal (min of workers, cores)")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::DarkGray))
+            .data(&ideal),
+        Dataset::default()
+            .name(format!("{} cores", cpus as usize))
+            .marker(Marker::Dot)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(Color::Yellow))
+            .data(&cores),
+    ];
+    for (m, pts) in &series {
+        datasets.push(
+            Dataset::default()
+                .name(m.label())
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(color(*m)))
+                .data(pts),
+        );
+    }
+    let chart = Chart::new(datasets)
+        .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
+        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
+        .block(Block::default().borders(Borders::ALL).title(vec![
+            " Scaling ".bold(),
+            "speedup against workers · the GIL curve is simulated ".dark_gray(),
+        ]))
+        .x_axis(
+            Axis::default()
+                .title("workers")
+                .bounds([1.0, max_w.max(2.0)])
+                .labels(vec![
+                    Line::from("1"),
+                    Line::from(format!("{}", max_w as usize)),
+                ]),
+        )
+        .y_axis(
+            Axis::default()
+                .title("speedup")
+                .bounds([0.0, top])
+                .labels(vec![Line::from("0"), Line::from(format!("{top:.1}"))]),
+        );
+    f.render_widget(chart, chart_area);
+    let mut lines = vec![
+        Line::from("MODE            W   WALL   SPEEDUP")
+            .yellow()
+            .bold(),
+    ];
+    for p in &app.scale_points {
+        let name = match p.mode {
+            Mode::Processes => "processes",
+            Mode::GilThreads => "GIL threads*",
+            Mode::FreeThreads => "free threads",
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{name:<15}"), Style::new().fg(color(p.mode))),
+            Span::raw(format!(
+                "{:>2} {:>6.2}s {:>7.2}×",
+                p.workers, p.wall_s, p.speedup
+            )),
+        ]));
+    }
+    lines.push(Line::styled(
+        "* simulated: one lock, handed over every 5 ms",
+        Style::new().fg(Color::DarkGray),
+    ));
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Points ".bold()),
+        ),
+        table_area,
+    );
+}
