@@ -152,7 +152,9 @@ pub fn run(
     methods: &[StartMethod],
     runs: usize,
     as_json: bool,
+    trace: Option<&str>,
 ) -> anyhow::Result<i32> {
+    let mut events = Vec::new();
     let scenario = Arc::new(scenario);
     if !as_json {
         println!(
@@ -175,7 +177,9 @@ pub fn run(
     for &m in methods {
         for _ in 0..runs.max(1) {
             n += 1;
-            let outcome = crate::headless::run_quiet(scenario.clone(), m, |_| {})?;
+            let mut outcome =
+                crate::headless::run_quiet(scenario.clone(), m, trace.is_some(), |_| {})?;
+            events.extend(outcome.trace.take().unwrap_or_default());
             let s = summarise(
                 n,
                 &scenario,
@@ -208,6 +212,9 @@ pub fn run(
                 );
             }
         }
+    }
+    if let Some(path) = trace {
+        crate::trace::write(path, events)?;
     }
     Ok(code)
 }

@@ -18,6 +18,8 @@ pub struct Outcome {
     /// Peak summed PSS and RSS of the workers, sampled every 20 ms.
     pub peak_pss: u64,
     pub peak_rss: u64,
+    /// Trace events, when asked for.
+    pub trace: Option<Vec<serde_json::Value>>,
     pub rows: Vec<ProcRow>,
     pub wall_s: f64,
     pub interrupted: bool,
@@ -27,12 +29,14 @@ pub struct Outcome {
 pub fn run_quiet(
     scenario: Arc<Scenario>,
     method: StartMethod,
+    trace: bool,
     mut on_line: impl FnMut(&str),
 ) -> anyhow::Result<Outcome> {
     let (tx, rx) = crossbeam_channel::unbounded();
     session::start_reaper(tx.clone())?;
     let mut s = Session::launch(1, scenario, method, tx)?;
     let memory = crate::compare::MemoryWatch::start(s.board.clone());
+    let tracer = trace.then(|| crate::trace::Tracer::start(s.board.clone()));
     let mut interrupted = false;
     while !s.is_done() {
         // Once the main process is gone, wait for the last writers a bounded time.
@@ -57,6 +61,8 @@ pub fn run_quiet(
         }
     }
     let (peak_pss, peak_rss) = memory.finish();
+    let label = format!("run with {method}");
+    let trace = tracer.map(|t| t.finish(&label));
     s.kill();
     session::reap_remaining(Duration::from_millis(500));
     let rows = read_procs(&s.board);
@@ -69,6 +75,7 @@ pub fn run_quiet(
         exit,
         peak_pss,
         peak_rss,
+        trace,
         rows,
         wall_s: s.elapsed().as_secs_f64(),
         interrupted,
@@ -76,10 +83,15 @@ pub fn run_quiet(
 }
 
 /// `mpdash run --headless [--json]`: returns the process exit code.
-pub fn run(scenario: Scenario, method: StartMethod, as_json: bool) -> anyhow::Result<i32> {
+pub fn run(
+    scenario: Scenario,
+    method: StartMethod,
+    as_json: bool,
+    trace: Option<&str>,
+) -> anyhow::Result<i32> {
     let scenario = Arc::new(scenario);
     let out = std::io::stdout();
-    let outcome = run_quiet(scenario.clone(), method, |line| {
+    let mut outcome = run_quiet(scenario.clone(), method, trace.is_some(), |line| {
         let mut o = out.lock();
         let _ = if as_json {
             writeln!(o, "{}", json!({"type": "output", "line": line}))
@@ -87,6 +99,9 @@ pub fn run(scenario: Scenario, method: StartMethod, as_json: bool) -> anyhow::Re
             writeln!(o, "{line}")
         };
     })?;
+    if let (Some(path), Some(events)) = (trace, outcome.trace.take()) {
+        crate::trace::write(path, events)?;
+    }
     let mut o = out.lock();
     if as_json {
         for r in &outcome.rows {

@@ -14,4 +14,5 @@ pub mod scaling;
 pub mod scenario;
 pub mod session;
 pub mod telemetry;
+pub mod trace;
 pub mod ui;

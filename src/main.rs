@@ -63,6 +63,9 @@ enum Cmd {
         /// With --headless: JSON lines instead of text
         #[arg(long, requires = "headless")]
         json: bool,
+        /// With --headless: write a Chrome Trace Event file (open it in Perfetto)
+        #[arg(long, requires = "headless", value_name = "FILE")]
+        trace: Option<String>,
         #[command(flatten)]
         args: RunArgs,
     },
@@ -88,6 +91,9 @@ enum Cmd {
         set: Vec<String>,
         #[arg(long)]
         workers: Option<usize>,
+        /// Write every run into one Chrome Trace Event file
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
     },
     /// Speedup against workers: processes, threads under a simulated GIL, free threads
     Scale {
@@ -171,12 +177,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Run {
             headless,
             json,
+            trace,
             args,
         }) => {
             if headless {
                 let sc = load(&args)?;
                 let m = sc.start_method;
-                mpdash::headless::run(sc, m, json)
+                mpdash::headless::run(sc, m, json, trace.as_deref())
             } else {
                 dashboard(&args)
             }
@@ -209,6 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             set,
             workers,
+            trace,
         }) => {
             let sc = scenario::load(
                 &file,
@@ -219,7 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 },
             )?;
             let methods: Vec<StartMethod> = methods.into_iter().map(Into::into).collect();
-            mpdash::compare::run(sc, &methods, runs, json)
+            mpdash::compare::run(sc, &methods, runs, json, trace.as_deref())
         }
         Some(Cmd::Scale {
             file,

@@ -35,6 +35,7 @@ pub struct ProcRow {
     /// Absolute request and ready times (CLOCK_MONOTONIC ns; 0 = not yet).
     pub t_request_ns: u64,
     pub t_ready_ns: u64,
+    pub t_exit_ns: u64,
 }
 
 impl ProcRow {
@@ -100,6 +101,7 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                 tasks_done: s.tasks_done.load(Ordering::Relaxed),
                 t_request_ns: t_req,
                 t_ready_ns: s.t_ready.load(Ordering::Relaxed),
+                t_exit_ns: s.t_exit.load(Ordering::Relaxed),
             })
         })
         .collect()
