@@ -189,13 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Some(Cmd::Check { file, set }) => {
-            let sc = scenario::load(
-                &file,
-                &Overrides {
-                    set,
-                    ..Default::default()
-                },
-            )?;
+            let sc = scenario::load(&file, &only_sets(set))?;
             println!(
                 "{file}: ok — {:?}, start method {}, {} process(es){}",
                 sc.title,
@@ -235,13 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             set,
         }) => {
-            let sc = scenario::load(
-                &file,
-                &Overrides {
-                    set,
-                    ..Default::default()
-                },
-            )?;
+            let sc = scenario::load(&file, &only_sets(set))?;
             let spec = sc.scaling.ok_or_else(|| {
                 anyhow::anyhow!("{file}: no [scaling] table (see scenarios/scaling.toml)")
             })?;
@@ -253,6 +241,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Bench {
             what: BenchCmd::Ipc { json },
         }) => mpdash::bench::ipc::run(json),
+    }
+}
+
+fn only_sets(set: Vec<String>) -> Overrides {
+    Overrides {
+        set,
+        ..Default::default()
     }
 }
 

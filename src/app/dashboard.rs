@@ -33,37 +33,26 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
     loop {
         match effect {
             Effect::Quit => break,
-            Effect::Launch(method) => {
+            Effect::Launch(_) | Effect::LaunchScale => {
+                let scale = effect == Effect::LaunchScale;
+                let method = match effect {
+                    Effect::Launch(m) => m,
+                    _ => app.method,
+                };
                 // The old run's group dies here, before the new one starts.
                 current = None;
-                let action =
-                    match Session::launch(next_run, scenario.clone(), method, ev_tx.clone()) {
-                        Ok(s) => {
-                            let _ = cmd_tx.send(SamplerCmd::Watch(s.id, s.board.clone()));
-                            let run = s.id;
-                            current = Some(s);
-                            Action::RunStarted { run, method }
-                        }
-                        Err(e) => Action::LaunchFailed(format!("{e:#}")),
-                    };
-                next_run += 1;
-                app.update(action);
-                guard.draw(|f| ui::draw(f, &app))?;
-            }
-            Effect::LaunchScale => {
-                current = None;
-                let action = match Session::launch_mode(
-                    next_run,
-                    scenario.clone(),
-                    app.method,
-                    true,
-                    ev_tx.clone(),
-                ) {
+                let launched =
+                    Session::launch_mode(next_run, scenario.clone(), method, scale, ev_tx.clone());
+                let action = match launched {
                     Ok(s) => {
                         let _ = cmd_tx.send(SamplerCmd::Watch(s.id, s.board.clone()));
                         let run = s.id;
                         current = Some(s);
-                        Action::ScaleStarted { run }
+                        if scale {
+                            Action::ScaleStarted { run }
+                        } else {
+                            Action::RunStarted { run, method }
+                        }
                     }
                     Err(e) => Action::LaunchFailed(format!("{e:#}")),
                 };

@@ -115,6 +115,17 @@ impl Env {
             .ok_or_else(|| format!("no pipe {name:?}"))
     }
 
+    /// The lock or semaphore named `name`, for acquire and release.
+    fn lock_like(&self, name: &str) -> Result<LockLike, String> {
+        use ResKind::*;
+        let (_, kind, at, _) = self.find(name, &[Lock, RLock, Semaphore, BoundedSemaphore])?;
+        match kind {
+            Lock | RLock => super::sync::Lock::attach(&self.board, at).map(LockLike::Lock),
+            _ => super::sync::Semaphore::attach(&self.board, at).map(LockLike::Semaphore),
+        }
+        .map_err(|x| x.to_string())
+    }
+
     /// Runs one step that uses a resource.
     pub fn run_resource_step(&mut self, step: &Work) -> Result<(), String> {
         let e = |x: &dyn std::fmt::Display| x.to_string();
@@ -199,52 +210,23 @@ impl Env {
                 }
                 Ok(())
             }
-            Work::Acquire(name) => {
-                let (_, kind, at, _) = self.find(
-                    name,
-                    &[
-                        ResKind::Lock,
-                        ResKind::RLock,
-                        ResKind::Semaphore,
-                        ResKind::BoundedSemaphore,
-                    ],
-                )?;
-                match kind {
-                    ResKind::Lock | ResKind::RLock => {
-                        let l = Lock::attach(&self.board, at).map_err(|x| e(&x))?;
-                        if let Acquired::PreviousOwnerDied { pid } =
-                            l.acquire_raw(true, None).map_err(|x| e(&x))?
-                        {
-                            say(&format!(
-                                "{name}: acquired from holder {pid}, which died holding it"
-                            ));
-                        }
-                        Ok(())
+            Work::Acquire(name) => match self.lock_like(name)? {
+                LockLike::Lock(l) => {
+                    if let Acquired::PreviousOwnerDied { pid } =
+                        l.acquire_raw(true, None).map_err(|x| e(&x))?
+                    {
+                        say(&format!(
+                            "{name}: acquired from holder {pid}, which died holding it"
+                        ));
                     }
-                    _ => Semaphore::attach(&self.board, at)
-                        .and_then(|s| s.acquire(None))
-                        .map_err(|x| e(&x)),
+                    Ok(())
                 }
-            }
-            Work::Release(name) => {
-                let (_, kind, at, _) = self.find(
-                    name,
-                    &[
-                        ResKind::Lock,
-                        ResKind::RLock,
-                        ResKind::Semaphore,
-                        ResKind::BoundedSemaphore,
-                    ],
-                )?;
-                match kind {
-                    ResKind::Lock | ResKind::RLock => Lock::attach(&self.board, at)
-                        .and_then(|l| l.release())
-                        .map_err(|x| e(&x)),
-                    _ => Semaphore::attach(&self.board, at)
-                        .and_then(|s| s.release())
-                        .map_err(|x| e(&x)),
-                }
-            }
+                LockLike::Semaphore(s) => s.acquire(None).map_err(|x| e(&x)),
+            },
+            Work::Release(name) => match self.lock_like(name)? {
+                LockLike::Lock(l) => l.release().map_err(|x| e(&x)),
+                LockLike::Semaphore(s) => s.release().map_err(|x| e(&x)),
+            },
             Work::Increment { value, times } => {
                 let a = self.array(value)?;
                 for _ in 0..*times {
@@ -377,6 +359,12 @@ impl Env {
             _ => Err(format!("not a resource step: {step:?}")),
         }
     }
+}
+
+/// What `acquire` and `release` steps work on.
+enum LockLike {
+    Lock(Lock),
+    Semaphore(Semaphore),
 }
 
 fn pace(ms: u64) {
