@@ -2,6 +2,7 @@
 //! threads sharing a simulated GIL, and as free threads — the tutorial's whole
 //! argument for processes, measured.
 
+pub mod cpython;
 pub mod gil;
 
 use std::time::{Duration, Instant};
@@ -24,16 +25,34 @@ pub enum Mode {
     GilThreads,
     /// Threads with no global lock (free-threaded CPython, or Rust).
     FreeThreads,
+    /// Real CPython threads, with the real GIL (when python3 is installed).
+    CpythonThreads,
+    /// Real CPython `multiprocessing.Pool` (when python3 is installed).
+    CpythonProcesses,
 }
 
 impl Mode {
+    /// Ours: always measured.
     pub const ALL: [Mode; 3] = [Mode::Processes, Mode::GilThreads, Mode::FreeThreads];
+    /// Real CPython's, when `python3` runs here.
+    pub const CPYTHON: [Mode; 2] = [Mode::CpythonThreads, Mode::CpythonProcesses];
+
+    /// The modes to measure on this machine.
+    pub fn available() -> Vec<Mode> {
+        let mut v = Self::ALL.to_vec();
+        if cpython::available() {
+            v.extend(Self::CPYTHON);
+        }
+        v
+    }
 
     pub fn label(self) -> &'static str {
         match self {
             Mode::Processes => "processes",
             Mode::GilThreads => "threads + GIL (simulated)",
             Mode::FreeThreads => "free threads",
+            Mode::CpythonThreads => "CPython threads (real GIL)",
+            Mode::CpythonProcesses => "CPython multiprocessing",
         }
     }
 }
@@ -76,6 +95,18 @@ pub fn run_once(
 ) -> anyhow::Result<Duration> {
     let t = Instant::now();
     match mode {
+        Mode::CpythonThreads | Mode::CpythonProcesses => {
+            let chunks: u64 = parts.iter().map(|p| p.len() as u64).sum();
+            let below = parts.iter().flatten().map(|r| r.1).max().unwrap_or(0);
+            let wall = cpython::run_once(
+                mode == Mode::CpythonProcesses,
+                parts.len(),
+                below / cpython::SLOWDOWN,
+                chunks,
+                Duration::from_secs(300),
+            )?;
+            return Ok(Duration::from_secs_f64(wall));
+        }
         Mode::Processes => {
             let own;
             let ctx = match ctx {
@@ -182,8 +213,16 @@ pub fn run(
             "{:<28} {:>7} {:>8} {:>8} {:>6}",
             "MODE", "WORKERS", "WALL s", "SPEEDUP", "IDEAL"
         );
+        println!(
+            "(the GIL curve is simulated; CPython curves are real python3 on 1/{} of the range)",
+            cpython::SLOWDOWN
+        );
     }
-    measure(&spec, &Mode::ALL, None, |p| {
+    let modes = Mode::available();
+    if !as_json && modes.len() == Mode::ALL.len() {
+        println!("(python3 not found: no real CPython curves)");
+    }
+    measure(&spec, &modes, None, |p| {
         if as_json {
             println!("{}", serde_json::to_string(p).unwrap_or_default());
         } else {

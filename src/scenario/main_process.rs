@@ -213,7 +213,7 @@ fn scale(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
     let spec = sc
         .scaling
         .ok_or_else(|| anyhow::anyhow!("this scenario has no [scaling] table"))?;
-    crate::scaling::measure(&spec, &crate::scaling::Mode::ALL, Some(ctx), |p| {
+    crate::scaling::measure(&spec, &crate::scaling::Mode::available(), Some(ctx), |p| {
         say(&format!(
             "{SCALE_POINT}{}",
             serde_json::to_string(p).unwrap_or_default()

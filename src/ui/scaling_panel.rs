@@ -17,6 +17,8 @@ fn color(m: Mode) -> Color {
         Mode::Processes => Color::Green,
         Mode::GilThreads => Color::Red,
         Mode::FreeThreads => Color::Cyan,
+        Mode::CpythonThreads => Color::Magenta,
+        Mode::CpythonProcesses => Color::Blue,
     }
 }
 
@@ -57,6 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     ) as f64;
     let series: Vec<(Mode, Vec<(f64, f64)>)> = Mode::ALL
         .iter()
+        .chain(Mode::CPYTHON.iter())
         .map(|m| {
             let pts = app
                 .scale_points
@@ -134,6 +137,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Mode::Processes => "processes",
             Mode::GilThreads => "GIL threads*",
             Mode::FreeThreads => "free threads",
+            Mode::CpythonThreads => "CPy threads",
+            Mode::CpythonProcesses => "CPy processes",
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{name:<15}"), Style::new().fg(color(p.mode))),
