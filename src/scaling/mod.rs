@@ -135,31 +135,38 @@ pub fn run_once(
                 anyhow::ensure!(p.join(None) == Some(0), "a scaling worker failed");
             }
         }
-        Mode::FreeThreads => std::thread::scope(|s| {
-            for p in parts {
-                s.spawn(move || std::hint::black_box(count(p)));
+        Mode::FreeThreads => std::thread::scope(|s| -> anyhow::Result<()> {
+            for (i, p) in parts.iter().enumerate() {
+                // Named, so the dashboard's per-thread rows say who is who.
+                std::thread::Builder::new()
+                    .name(format!("free thread {}", i + 1))
+                    .spawn_scoped(s, move || std::hint::black_box(count(p)))?;
             }
-        }),
+            Ok(())
+        })?,
         Mode::GilThreads => {
             let gil = gil::Gil::new(switch);
-            std::thread::scope(|s| {
+            std::thread::scope(|s| -> anyhow::Result<()> {
                 for (i, p) in parts.iter().enumerate() {
                     let gil = &gil;
-                    s.spawn(move || {
-                        // Small steps, so the holder notices the switch interval.
-                        let mut steps = p.iter().flat_map(|&(a, b)| {
-                            (a..b).step_by(2000).map(move |x| (x, (x + 2000).min(b)))
-                        });
-                        gil.run(i, || match steps.next() {
-                            Some((a, b)) => {
-                                std::hint::black_box(count_primes(a, b));
-                                true
-                            }
-                            None => false,
-                        })
-                    });
+                    std::thread::Builder::new()
+                        .name(format!("GIL thread {}", i + 1))
+                        .spawn_scoped(s, move || {
+                            // Small steps, so the holder notices the switch interval.
+                            let mut steps = p.iter().flat_map(|&(a, b)| {
+                                (a..b).step_by(2000).map(move |x| (x, (x + 2000).min(b)))
+                            });
+                            gil.run(i, || match steps.next() {
+                                Some((a, b)) => {
+                                    std::hint::black_box(count_primes(a, b));
+                                    true
+                                }
+                                None => false,
+                            })
+                        })?;
                 }
-            });
+                Ok(())
+            })?;
         }
     }
     Ok(t.elapsed())

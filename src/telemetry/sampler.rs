@@ -22,6 +22,16 @@ pub struct Live {
     pub state: char,
 }
 
+/// One thread of a multi-threaded process.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThreadLive {
+    pub tid: i32,
+    pub name: String,
+    /// Percent of one core since the previous sample.
+    pub cpu_pct: f64,
+    pub state: char,
+}
+
 /// Machine-wide figures for the header.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SystemView {
@@ -45,6 +55,8 @@ pub struct Snapshot {
     pub resources: Vec<ResourceView>,
     /// The workers' summed (PSS, RSS) now; not sampled above 64 live workers.
     pub workers_mem: (u64, u64),
+    /// Threads of the processes that have more than one (pid → threads).
+    pub threads: HashMap<i32, Vec<ThreadLive>>,
     pub system: SystemView,
 }
 
@@ -68,6 +80,8 @@ pub fn spawn(
 }
 
 struct Sampler {
+    /// Per thread: CPU ticks and when, for per-thread CPU%.
+    thread_prev: HashMap<i32, (u64, Instant)>,
     /// Per lock: (holder, acquisitions) as first seen, and when — to time
     /// holds that began without a clock read (uncontended acquires).
     holds: HashMap<String, (i32, i32, u64, Instant)>,
@@ -82,6 +96,7 @@ struct Sampler {
 impl Sampler {
     fn new(rate_hz: f64) -> Sampler {
         Sampler {
+            thread_prev: HashMap::new(),
             holds: HashMap::new(),
             period: period_of(rate_hz),
             board: None,
@@ -171,6 +186,7 @@ impl Sampler {
                 },
             );
         }
+        let threads = self.sample_threads(&live, now);
         self.reader.retain(|pid| live.contains_key(&pid));
         self.prev.retain(|pid, _| live.contains_key(pid));
         let workers_mem = if live.len() <= 64 {
@@ -186,6 +202,7 @@ impl Sampler {
             pool: read_pool(&board),
             resources,
             workers_mem,
+            threads,
             procs,
             live,
             system,
@@ -194,6 +211,66 @@ impl Sampler {
 }
 
 impl Sampler {
+    /// Per-thread CPU of the processes running more than one thread.
+    fn sample_threads(
+        &mut self,
+        live: &HashMap<i32, Live>,
+        now: Instant,
+    ) -> HashMap<i32, Vec<ThreadLive>> {
+        let mut out = HashMap::new();
+        let mut seen = Vec::new();
+        for (pid, l) in live {
+            if l.threads < 2 || live.len() > 64 {
+                continue;
+            }
+            let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            let mut rows = Vec::new();
+            for e in dir.flatten() {
+                let Ok(tid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+                else {
+                    continue;
+                };
+                let Some(s) = super::proc_stat::parse_stat(&text, 1) else {
+                    continue;
+                };
+                let name = text
+                    .find('(')
+                    .zip(text.rfind(')'))
+                    .map(|(a, b)| text[a + 1..b].to_string())
+                    .unwrap_or_default();
+                let cpu_pct = match self.thread_prev.get(&tid) {
+                    Some((ticks, at)) => {
+                        let dt = now.duration_since(*at).as_secs_f64();
+                        let used = s.cpu_ticks.saturating_sub(*ticks) as f64 / self.ticks;
+                        if dt > 0.0 {
+                            (100.0 * used / dt).min(100.0)
+                        } else {
+                            0.0
+                        }
+                    }
+                    None => 0.0,
+                };
+                self.thread_prev.insert(tid, (s.cpu_ticks, now));
+                seen.push(tid);
+                rows.push(ThreadLive {
+                    tid,
+                    name,
+                    cpu_pct,
+                    state: s.state,
+                });
+            }
+            rows.sort_by_key(|t| t.tid);
+            out.insert(*pid, rows);
+        }
+        self.thread_prev.retain(|tid, _| seen.contains(tid));
+        out
+    }
+
     /// Fills "held for" of locks whose holder did not stamp the time: from the
     /// first sample that saw this holder with this acquisition count.
     fn time_holds(&mut self, resources: &mut [ResourceView], now: Instant) {

@@ -124,9 +124,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let cols = visible_columns(area.width);
     let header = Row::new(cols.iter().map(|&i| Cell::from(COLUMNS[i].0)))
         .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
-    let rows: Vec<Row> = tree_order(&snap.procs)
-        .into_iter()
-        .map(|(branch, p)| {
+    let mut rows: Vec<Row> = Vec::new();
+    for (branch, p) in tree_order(&snap.procs) {
+        rows.push({
             let live = snap.live.get(&p.pid).filter(|_| p.alive());
             let (state, color) = state_label(p, live);
             let hist = app
@@ -163,8 +163,26 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             } else {
                 row
             }
-        })
-        .collect();
+        });
+        // Threads of a multi-threaded process, each with its own CPU.
+        if p.alive() {
+            for t in snap.threads.get(&p.pid).into_iter().flatten() {
+                let mut cells: Vec<Option<Cell>> = vec![None; COLUMNS.len()];
+                cells[0] = Some(Cell::from(t.tid.to_string()));
+                cells[3] = Some(Cell::from(format!("{branch}  ↳ {}", t.name)));
+                cells[5] = Some(Cell::from("thread").style(Style::new().fg(Color::DarkGray)));
+                cells[6] = Some(
+                    Cell::from(format!("{:.0}", t.cpu_pct))
+                        .style(Style::new().fg(cpu_color(t.cpu_pct))),
+                );
+                let row = Row::new(
+                    cols.iter()
+                        .map(|&i| cells[i].take().unwrap_or_else(|| Cell::from(""))),
+                );
+                rows.push(row.style(Style::new().add_modifier(Modifier::ITALIC)));
+            }
+        }
+    }
     let title = Line::from(vec![
         " Processes ".bold(),
         format!("({}) ", snap.procs.len()).into(),

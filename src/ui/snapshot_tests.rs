@@ -360,3 +360,33 @@ fn scaling_tab_with_a_measurement() {
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "simulated");
 }
+
+#[test]
+fn threads_of_a_process_get_rows_with_their_cpu() {
+    use crate::telemetry::sampler::ThreadLive;
+    let mut app = pool_app();
+    let mut s = running_sample();
+    s.threads.insert(
+        100,
+        vec![
+            ThreadLive {
+                tid: 100,
+                name: "scenario main".into(),
+                cpu_pct: 0.0,
+                state: 'S',
+            },
+            ThreadLive {
+                tid: 140,
+                name: "GIL thread 1".into(),
+                cpu_pct: 97.0,
+                state: 'R',
+            },
+        ],
+    );
+    app.update(Action::Sample(Box::new(s)));
+    let t = render(&app, 130, 30);
+    let (x, _) = find(t.backend().buffer(), "↳ GIL thread 1");
+    let (name_x, _) = find(t.backend().buffer(), "NAME");
+    assert!(x > name_x, "thread rows sit in the NAME column");
+    assert_snapshot!(t.backend());
+}
