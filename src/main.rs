@@ -106,6 +106,9 @@ enum Cmd {
         json: bool,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Write the worker processes' lives into a Chrome Trace Event file
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
     },
     /// Measure mpdash itself
     Bench {
@@ -228,12 +231,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             max_workers,
             json,
             set,
+            trace,
         }) => {
             let sc = scenario::load(&file, &only_sets(set))?;
             let spec = sc.scaling.ok_or_else(|| {
                 anyhow::anyhow!("{file}: no [scaling] table (see scenarios/scaling.toml)")
             })?;
-            mpdash::scaling::run(spec, max_workers, json)
+            mpdash::scaling::run(spec, max_workers, json, trace.as_deref())
         }
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },

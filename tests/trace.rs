@@ -120,3 +120,26 @@ fn compare_traces_lock_holds_of_every_run() {
             .is_some_and(|n| n.contains("forkserver (forkserver"))
     }));
 }
+
+#[test]
+fn scale_traces_its_worker_processes() {
+    let ev = trace_of(&[
+        "scale",
+        "scenarios/scaling.toml",
+        "--max-workers",
+        "2",
+        "--set",
+        "scaling.below=200000",
+    ]);
+    check_well_formed(&ev);
+    let workers = ev
+        .iter()
+        .filter(|e| e["name"] == "process_name")
+        .filter(|e| {
+            e["args"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("scale worker"))
+        })
+        .count();
+    assert_eq!(workers, 3, "1 + 2 worker processes");
+}

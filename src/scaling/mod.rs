@@ -206,6 +206,7 @@ pub fn run(
     mut spec: ScalingSpec,
     max_workers: Option<usize>,
     as_json: bool,
+    trace: Option<&str>,
 ) -> anyhow::Result<i32> {
     if let Some(n) = max_workers {
         spec.max_workers = n.max(1);
@@ -229,7 +230,16 @@ pub fn run(
     if !as_json && modes.len() == Mode::ALL.len() {
         println!("(python3 not found: no real CPython curves)");
     }
-    measure(&spec, &modes, None, |p| {
+    // One board for every process the measurement starts, so a trace can follow them.
+    let slots = spec.max_workers * (spec.max_workers + 1) / 2 + 8;
+    let board = Board::create(BoardSize {
+        proc_slots: slots as u32,
+        res_slots: 4,
+        arena_bytes: 4096,
+    })?;
+    let ctx = Context::new(board.clone(), StartMethod::Fork);
+    let tracer = trace.map(|_| crate::trace::Tracer::start(board));
+    measure(&spec, &modes, Some(&ctx), |p| {
         if as_json {
             println!("{}", serde_json::to_string(p).unwrap_or_default());
         } else {
@@ -243,6 +253,9 @@ pub fn run(
             );
         }
     })?;
+    if let (Some(path), Some(t)) = (trace, tracer) {
+        crate::trace::write(path, t.finish("scale"))?;
+    }
     Ok(0)
 }
 
