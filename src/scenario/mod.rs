@@ -263,17 +263,33 @@ fn apply_sets(file: &str, text: &str, sets: &[String]) -> Result<String, Scenari
         let (last, tables) = keys
             .split_last()
             .ok_or_else(|| bad(format!("--set {s}: empty key")))?;
+        // A number walks into an array: main.steps.0.alloc_mib=512.
         let mut item = doc.as_item_mut();
         for k in tables {
-            item = item
-                .get_mut(k)
-                .filter(|i| i.is_table_like())
-                .ok_or_else(|| bad(format!("--set {s}: no table [{k}] in the scenario")))?;
+            let next = match k.parse::<usize>() {
+                Ok(i) => item.get_mut(i),
+                Err(_) => item.get_mut(k),
+            };
+            item = next
+                .filter(|i| i.is_table_like() || i.is_array() || i.is_array_of_tables())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "--set {s}: no table or array {k:?} in the scenario"
+                    ))
+                })?;
         }
-        let table = item
-            .as_table_like_mut()
-            .ok_or_else(|| bad(format!("--set {s}: {path} is not in a table")))?;
-        table.insert(last, toml_edit::Item::Value(value));
+        match (item.as_table_like_mut(), last.parse::<usize>()) {
+            (Some(table), _) => {
+                table.insert(last, toml_edit::Item::Value(value));
+            }
+            (None, Ok(i)) => {
+                let slot = item
+                    .get_mut(i)
+                    .ok_or_else(|| bad(format!("--set {s}: no element {i}")))?;
+                *slot = toml_edit::Item::Value(value);
+            }
+            (None, Err(_)) => return Err(bad(format!("--set {s}: {path} is not in a table"))),
+        }
     }
     Ok(doc.to_string())
 }
@@ -333,6 +349,26 @@ steps = [{ info = "main line" }, { start = "f" }, { join = "f" }]
         };
         let e = parse("t.toml", text, &bad).unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (11, Some("pool.workers")));
+    }
+
+    #[test]
+    fn a_set_can_reach_into_arrays() {
+        let text = "[scenario]\ntitle = \"t\"\nexplain = \"\"\n[main]\nsteps = [{ alloc_mib = 256 }, { sleep_ms = 1 }]\n";
+        let ov = Overrides {
+            set: vec![
+                "main.steps.0.alloc_mib=64".into(),
+                "main.steps.1.sleep_ms=5".into(),
+            ],
+            ..Default::default()
+        };
+        let s = parse("t.toml", text, &ov).unwrap();
+        assert_eq!(s.main[0], MainStep::Work(Work::AllocMib(64)));
+        assert_eq!(s.main[1], MainStep::Work(Work::SleepMs(5)));
+        let ov = Overrides {
+            set: vec!["main.steps.7.alloc_mib=1".into()],
+            ..Default::default()
+        };
+        assert!(parse("t.toml", text, &ov).is_err());
     }
 
     #[test]
