@@ -391,7 +391,7 @@ steps = [{ info = "main line" }, { start = "f" }, { join = "f" }]
             parse("p.toml", PROCESS, &ov)
                 .unwrap_err()
                 .message
-                .contains("[zzz]")
+                .contains("\"zzz\"")
         );
     }
 }
