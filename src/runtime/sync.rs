@@ -279,7 +279,12 @@ impl Lock {
     pub fn release(&self) -> Result<(), SyncError> {
         let s = self.shared();
         let holder = s.holder.load(Ordering::Relaxed);
-        if self.telemetry && holder != sys::holder_id() {
+        // The owner check costs a thread-local read; only pay it on the
+        // recursive path (where depth must not be touched by a non-owner):
+        // for a Lock, pthread itself refuses a non-owner with EPERM below and
+        // the holder word is put back. (A misuse only: a sampler may then see
+        // the lock free for an instant.)
+        if self.recursive && self.telemetry && holder != sys::holder_id() {
             return Err(SyncError::NotOwner);
         }
         let depth = if self.recursive {
