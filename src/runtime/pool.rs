@@ -30,6 +30,15 @@ pub const STAT_TOTAL: usize = 0;
 pub const STAT_DONE: usize = 1;
 pub const STAT_WORKERS: usize = 2;
 pub const STAT_RESULTS_QUEUE: usize = 3;
+/// Tasks lost with a worker that died running them.
+pub const STAT_LOST: usize = 4;
+/// Tasks run again after such a loss.
+pub const STAT_RETRIED: usize = 5;
+/// Workers started to replace dead ones.
+pub const STAT_REPLACED: usize = 6;
+
+/// How many times a task lost with a dead worker is run again before `map` fails.
+pub const DEFAULT_RETRIES: u32 = 3;
 
 const MSG_MAX: usize = 192;
 
@@ -82,23 +91,25 @@ pub enum PoolError {
     Process(#[from] ProcessError),
     #[error("queue: {0}")]
     Queue(#[from] QueueError),
-    #[error("{worker} died (exit {code}) while holding task {task:?}; every worker is gone")]
-    WorkersGone {
-        worker: String,
-        code: i32,
-        task: Option<i64>,
-    },
     #[error("a worker sent a malformed result: {0}")]
     BadResult(String),
+    #[error("task {task} was lost with {tries} dead workers in a row; giving up")]
+    TaskFailed { task: u64, tries: u32 },
 }
 
 /// A pool of worker processes.
 pub struct Pool {
+    ctx: Context,
     board: Board,
     res: u32,
     tasks: Queue,
     results: Queue,
     workers: Vec<Process>,
+    /// Workers that died and were replaced, kept so they are reaped and reported.
+    dead: Vec<Process>,
+    /// Runs of a task lost with a dead worker before `map` gives up.
+    pub retries: u32,
+    on_event: Option<Box<dyn FnMut(&str)>>,
 }
 
 impl Pool {
@@ -113,24 +124,44 @@ impl Pool {
         let slot = board.res(res).ok_or(BoardError::Layout)?;
         slot.stats[STAT_WORKERS].store(n as u64, Ordering::Relaxed);
         slot.stats[STAT_RESULTS_QUEUE].store(results.offset() as u64, Ordering::Relaxed);
-        let mut workers = Vec::with_capacity(n);
-        for i in 1..=n {
-            let target = Target::PoolWorker {
-                tasks: tasks.offset(),
-                results: results.offset(),
-            };
-            let mut p = Process::new(ctx, &format!("pool worker {i}"), target)
-                .with_role(Role::PoolWorker, i as u32);
-            p.start()?;
-            workers.push(p);
-        }
-        Ok(Pool {
+        let mut pool = Pool {
+            ctx: ctx.clone(),
             board,
             res,
             tasks,
             results,
-            workers,
-        })
+            workers: Vec::with_capacity(n),
+            dead: Vec::new(),
+            retries: DEFAULT_RETRIES,
+            on_event: None,
+        };
+        for i in 1..=n {
+            let w = pool.start_worker(i as u32)?;
+            pool.workers.push(w);
+        }
+        Ok(pool)
+    }
+
+    fn start_worker(&self, index: u32) -> Result<Process, PoolError> {
+        let target = Target::PoolWorker {
+            tasks: self.tasks.offset(),
+            results: self.results.offset(),
+        };
+        let mut p = Process::new(&self.ctx, &format!("pool worker {index}"), target)
+            .with_role(Role::PoolWorker, index);
+        p.start()?;
+        Ok(p)
+    }
+
+    /// Tells `f` what the pool does about dead workers, as it happens.
+    pub fn on_event(&mut self, f: impl FnMut(&str) + 'static) {
+        self.on_event = Some(Box::new(f));
+    }
+
+    fn event(&mut self, msg: &str) {
+        if let Some(f) = self.on_event.as_mut() {
+            f(msg);
+        }
     }
 
     pub fn workers(&self) -> &[Process] {
@@ -152,18 +183,17 @@ impl Pool {
         let total = tasks.len();
         self.stat(STAT_TOTAL)
             .fetch_add(total as u64, Ordering::Relaxed);
-        let mut pending = tasks
-            .chunks(chunksize)
-            .map(|c| c.to_vec())
-            .collect::<Vec<_>>();
-        pending.reverse();
+        let batches: Vec<Vec<Task>> = tasks.chunks(chunksize).map(|c| c.to_vec()).collect();
+        let mut tries = vec![0u32; batches.len()];
+        let mut pending: Vec<usize> = (0..batches.len()).rev().collect();
         let mut out: Vec<Option<TaskResult>> = vec![None; total];
         let base = tasks.first().map_or(0, |t| t.id);
         let mut got = 0;
+        let mut idle_checks = 0;
         while got < total {
-            while let Some(batch) = pending.last() {
-                let msg =
-                    serde_json::to_vec(batch).map_err(|e| PoolError::BadResult(e.to_string()))?;
+            while let Some(&b) = pending.last() {
+                let msg = serde_json::to_vec(&batches[b])
+                    .map_err(|e| PoolError::BadResult(e.to_string()))?;
                 match self.tasks.put_nowait(&msg) {
                     Ok(()) => {
                         pending.pop();
@@ -172,8 +202,9 @@ impl Pool {
                     Err(e) => return Err(e.into()),
                 }
             }
-            match self.results.get(Some(Duration::from_millis(100))) {
+            match self.results.get(Some(Duration::from_millis(50))) {
                 Ok(msg) => {
+                    idle_checks = 0;
                     let rs: Vec<TaskResult> = serde_json::from_slice(&msg)
                         .map_err(|e| PoolError::BadResult(e.to_string()))?;
                     for r in rs {
@@ -184,7 +215,10 @@ impl Pool {
                                 got += 1;
                                 self.stat(STAT_DONE).fetch_add(1, Ordering::Relaxed);
                             }
-                            _ => {
+                            // A batch run twice (requeued while its first run was
+                            // still sending): the first result stands.
+                            Some(Some(_)) => {}
+                            None => {
                                 return Err(PoolError::BadResult(format!(
                                     "unexpected task id {}",
                                     r.id
@@ -193,31 +227,111 @@ impl Pool {
                         }
                     }
                 }
-                Err(QueueError::Empty) => self.check_workers()?,
+                Err(QueueError::Empty) => {
+                    let is_missing = |b: usize| {
+                        batches[b]
+                            .iter()
+                            .any(|t| out[(t.id - base) as usize].is_none())
+                    };
+                    for b in self.replace_dead_workers(&batches, base)? {
+                        if is_missing(b) && !pending.contains(&b) {
+                            tries[b] += 1;
+                            if tries[b] > self.retries {
+                                return Err(PoolError::TaskFailed {
+                                    task: batches[b][0].id,
+                                    tries: tries[b],
+                                });
+                            }
+                            self.stat(STAT_RETRIED).fetch_add(1, Ordering::Relaxed);
+                            pending.push(b);
+                        }
+                    }
+                    // A batch can also vanish with a worker killed between taking
+                    // it and noting its task: when everything is idle for a
+                    // while and results are missing, send the missing ones again.
+                    idle_checks += 1;
+                    if idle_checks >= 20 && self.all_idle() {
+                        idle_checks = 0;
+                        for b in 0..batches.len() {
+                            if is_missing(b) && !pending.contains(&b) {
+                                self.event(&format!(
+                                    "task {} vanished: sending it again",
+                                    batches[b][0].id
+                                ));
+                                self.stat(STAT_RETRIED).fetch_add(1, Ordering::Relaxed);
+                                pending.push(b);
+                            }
+                        }
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(out.into_iter().flatten().collect())
     }
 
-    /// Fails instead of hanging when no worker is left to run the tasks.
-    /// (Replacing dead workers and retrying their task is the pool's next step.)
-    fn check_workers(&mut self) -> Result<(), PoolError> {
-        let mut dead = None;
-        for w in &mut self.workers {
-            if w.is_alive() {
-                return Ok(());
-            }
-            if dead.is_none() {
-                let task = w
-                    .slot()
+    /// Whether the task queue is empty and no live worker is running a task.
+    fn all_idle(&mut self) -> bool {
+        self.tasks.qsize() == 0
+            && self.workers.iter().all(|w| {
+                w.slot()
                     .and_then(|s| self.board.proc(s))
-                    .map(|s| s.current_task.load(Ordering::Relaxed));
-                dead = Some((w.name().to_string(), w.exitcode().unwrap_or(0), task));
+                    .is_none_or(|s| s.current_task.load(Ordering::Relaxed) < 0)
+            })
+    }
+
+    /// Finds workers that died, starts a replacement for each, and returns the
+    /// batches (indices into `batches`) they were running.
+    fn replace_dead_workers(
+        &mut self,
+        batches: &[Vec<Task>],
+        base: u64,
+    ) -> Result<Vec<usize>, PoolError> {
+        let mut lost = Vec::new();
+        for i in 0..self.workers.len() {
+            if self.workers[i].is_alive() {
+                continue;
             }
+            let task = self.workers[i]
+                .slot()
+                .and_then(|s| self.board.proc(s))
+                .map_or(-1, |s| s.current_task.load(Ordering::Relaxed));
+            let code = self.workers[i].exitcode().unwrap_or(0);
+            let index = (i + 1) as u32;
+            let replacement = self.start_worker(index)?;
+            let dead = std::mem::replace(&mut self.workers[i], replacement);
+            self.stat(STAT_REPLACED).fetch_add(1, Ordering::Relaxed);
+            let how = match nix::sys::signal::Signal::try_from(-code) {
+                Ok(sig) if code < 0 => sig.as_str().to_string(),
+                _ => format!("exit {code}"),
+            };
+            let mut msg = format!(
+                "{} (pid {}) died ({how})",
+                dead.name(),
+                dead.pid().map_or(0, |p| p.as_raw())
+            );
+            if task >= 0 {
+                self.stat(STAT_LOST).fetch_add(1, Ordering::Relaxed);
+                let t = task as u64;
+                if let Some(b) = batches
+                    .iter()
+                    .position(|batch| batch.iter().any(|x| x.id == t))
+                {
+                    lost.push(b);
+                }
+                msg += &format!(
+                    " while running task {}: retrying it",
+                    t.saturating_sub(base) + base
+                );
+            }
+            msg += &format!(
+                "; replacement started (pid {})",
+                self.workers[i].pid().map_or(0, |p| p.as_raw())
+            );
+            self.event(&msg);
+            self.dead.push(dead);
         }
-        let (worker, code, task) = dead.unwrap_or_default();
-        Err(PoolError::WorkersGone { worker, code, task })
+        Ok(lost)
     }
 
     /// Tells every worker to stop after its current task and waits for them.
@@ -232,6 +346,9 @@ impl Pool {
                 w.kill();
                 w.join(None);
             }
+        }
+        for w in &mut self.dead {
+            w.join(Some(Duration::from_secs(1)));
         }
     }
 }

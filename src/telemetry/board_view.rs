@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 
 use crate::runtime::board::{Board, ProcState, ResKind, Role, StartMethod};
-use crate::runtime::pool::{STAT_DONE, STAT_RESULTS_QUEUE, STAT_TOTAL, STAT_WORKERS};
+use crate::runtime::pool::{
+    STAT_DONE, STAT_LOST, STAT_REPLACED, STAT_RESULTS_QUEUE, STAT_RETRIED, STAT_TOTAL, STAT_WORKERS,
+};
 use crate::runtime::queue::{QueueHeader, depth_of};
 use crate::runtime::sys;
 
@@ -137,6 +139,10 @@ pub struct PoolView {
     pub done: u64,
     pub tasks: QueueView,
     pub results: QueueView,
+    /// Tasks lost with dead workers, runs again, replacement workers.
+    pub lost: u64,
+    pub retried: u64,
+    pub replaced: u64,
 }
 
 /// The first pool on the board, if the scenario made one.
@@ -156,6 +162,9 @@ pub fn read_pool(board: &Board) -> Option<PoolView> {
             tasks: queue_at(board, r.offset.load(Ordering::Relaxed)).unwrap_or_default(),
             results: queue_at(board, r.stats[STAT_RESULTS_QUEUE].load(Ordering::Relaxed))
                 .unwrap_or_default(),
+            lost: r.stats[STAT_LOST].load(Ordering::Relaxed),
+            retried: r.stats[STAT_RETRIED].load(Ordering::Relaxed),
+            replaced: r.stats[STAT_REPLACED].load(Ordering::Relaxed),
         })
     })
 }

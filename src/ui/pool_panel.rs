@@ -51,13 +51,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .label(format!("queue {:>4}/{:<4} ", q.depth, q.capacity)),
         queue,
     );
-    let mut lines = vec![Line::from(vec![
+    let mut lines = vec![];
+    if pool.replaced + pool.lost + pool.retried > 0 {
+        lines.push(Line::styled(
+            format!(
+                "workers died: {} replaced · tasks lost {} · run again {}",
+                pool.replaced, pool.lost, pool.retried
+            ),
+            Style::new().fg(Color::Red).bold(),
+        ));
+    }
+    lines.push(Line::from(vec![
         Span::raw(format!(
             "queued {} · taken {} · results waiting {}",
             q.puts, q.gets, pool.results.depth
         ))
         .dark_gray(),
-    ])];
+    ]));
     for w in app
         .snapshot
         .procs

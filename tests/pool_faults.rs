@@ -1,0 +1,90 @@
+//! A pool worker SIGKILLed during `map`: the pool notices, starts a
+//! replacement, runs the lost task again, and every result is still exact.
+
+mod common;
+use common::*;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_its_task_retried() {
+    for method in ["fork", "spawn", "forkserver"] {
+        let child = Command::new(BIN)
+            .args([
+                "run",
+                "--headless",
+                "--json",
+                "scenarios/pool.toml",
+                "--workers",
+                "2",
+            ])
+            .args(["--start-method", method, "--set", "task.below=12000000"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until a worker is busy, then kill it.
+        let t = Instant::now();
+        let victim = loop {
+            let busy = descendants(child.id() as i32).into_iter().find(|p| {
+                comm(*p).starts_with("pool worker") && proc_stat(*p).is_some_and(|(_, s)| s == 'R')
+            });
+            if let Some(v) = busy {
+                break v;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{method}: no busy worker"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(150));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let text = output_lines(&lines);
+        // π(12 000 000) = 788 060
+        assert!(
+            text.contains(&"primes below 12000000: 788060".to_string()),
+            "{method}: {text:#?}"
+        );
+        let died = text
+            .iter()
+            .find(|l| l.contains("died (SIGKILL)"))
+            .unwrap_or_else(|| panic!("{method}: {text:#?}"));
+        assert!(
+            died.contains(&format!("(pid {victim})")) && died.contains("replacement started"),
+            "{died}"
+        );
+        let rows = process_rows(&lines);
+        let workers: Vec<_> = rows.iter().filter(|r| r["role"] == "pool_worker").collect();
+        assert_eq!(
+            workers.len(),
+            3,
+            "{method}: two workers and one replacement"
+        );
+        assert_eq!(workers.iter().filter(|w| w["exitcode"] == -9).count(), 1);
+        assert_eq!(workers.iter().filter(|w| w["exitcode"] == 0).count(), 2);
+    }
+}
