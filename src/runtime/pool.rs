@@ -97,6 +97,9 @@ pub enum PoolError {
     TaskFailed { task: u64, tries: u32 },
 }
 
+/// Where the pool reports what it does about dead workers.
+type EventSink = Box<dyn FnMut(&str)>;
+
 /// A pool of worker processes.
 pub struct Pool {
     ctx: Context,
@@ -109,7 +112,7 @@ pub struct Pool {
     dead: Vec<Process>,
     /// Runs of a task lost with a dead worker before `map` gives up.
     pub retries: u32,
-    on_event: Option<Box<dyn FnMut(&str)>>,
+    on_event: Option<EventSink>,
 }
 
 impl Pool {

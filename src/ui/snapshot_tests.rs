@@ -79,6 +79,7 @@ fn running_sample() -> Snapshot {
                 gets: 36,
             },
             results: QueueView::default(),
+            ..Default::default()
         }),
         system: SystemView {
             cpus: 2,
