@@ -255,11 +255,11 @@ impl Pool {
                     idle_checks += 1;
                     if idle_checks >= 20 && self.all_idle() {
                         idle_checks = 0;
-                        for b in 0..batches.len() {
+                        for (b, batch) in batches.iter().enumerate() {
                             if is_missing(b) && !pending.contains(&b) {
                                 self.event(&format!(
                                     "task {} vanished: sending it again",
-                                    batches[b][0].id
+                                    batch[0].id
                                 ));
                                 self.stat(STAT_RETRIED).fetch_add(1, Ordering::Relaxed);
                                 pending.push(b);

@@ -228,7 +228,7 @@ fn pool_map(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("pool_map without a [task]"))?;
     let n = sc.pool.workers;
     let mut pool = Pool::new(ctx, "pool", n)?;
-    pool.on_event(|m| say(m));
+    pool.on_event(say);
     say(&format!(
         "Pool({n}).map(primes, {} chunks of [0, {}), chunksize={}) with {}",
         task.chunks,
