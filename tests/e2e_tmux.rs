@@ -265,3 +265,36 @@ fn compare_tab_keeps_each_finished_run() {
     let screen = tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:"));
     assert!(screen.contains("MPDASH-EXITED:0"));
 }
+
+#[test]
+fn killing_a_worker_from_the_dashboard_gets_it_replaced_and_the_count_stays_exact() {
+    let cmd = format!(
+        "{BIN} scenarios/pool.toml --workers 2 --set task.below=12000000; echo MPDASH-EXITED:$?; sleep 60"
+    );
+    let Some(tmux) = Tmux::start("kill", &cmd) else {
+        return;
+    };
+    let screen = tmux.wait_for("two running workers", |s| running_worker_pids(s).len() == 2);
+    let victim = running_worker_pids(&screen)[0];
+    tmux.keys("Down");
+    tmux.keys("k");
+    tmux.wait_for("the confirmation", |s| {
+        s.contains(&format!("(pid {victim})? y / n"))
+    });
+    tmux.keys("y");
+    let screen = tmux.wait_for("the run to finish", |s| s.contains("finished in"));
+    assert!(!alive(victim), "the selected worker was killed");
+    tmux.keys("Tab");
+    tmux.keys("1");
+    let out = tmux.wait_for("the pool's report", |s| s.contains("primes below 12000000"));
+    assert!(
+        out.contains("primes below 12000000: 788060"),
+        "exact despite the kill:\n{out}"
+    );
+    assert!(
+        screen.contains("replaced") || out.contains("replaced"),
+        "{screen}"
+    );
+    tmux.keys("q");
+    tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
+}

@@ -60,6 +60,16 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
                 app.update(action);
                 guard.draw(|f| ui::draw(f, &app))?;
             }
+            Effect::Signal(pid, sig) => {
+                // Only to a live process of the current run (checked by the
+                // app against the board), never to anything else.
+                if let Some(s) = current.as_ref()
+                    && s.board.find_pid(pid).is_some()
+                {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+                }
+                guard.draw(|f| ui::draw(f, &app))?;
+            }
             Effect::Redraw => guard.draw(|f| ui::draw(f, &app))?,
             Effect::None => {}
         }

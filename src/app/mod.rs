@@ -46,6 +46,14 @@ pub enum Action {
     },
     /// Measure the scenario's `[scaling]` as the next run.
     MeasureScaling,
+    /// Ask to SIGKILL the selected process (confirmed with `y`).
+    KillSelected,
+    /// SIGSTOP the selected process (watch its queue fill).
+    StopSelected,
+    /// SIGCONT the selected process.
+    ContinueSelected,
+    /// Answer to a pending confirmation.
+    Confirm(bool),
     /// A scaling run started (after `Effect::LaunchScale`).
     ScaleStarted {
         run: u64,
@@ -73,6 +81,8 @@ pub enum Effect {
     Launch(StartMethod),
     /// Kill the current run and measure scaling instead.
     LaunchScale,
+    /// Send this signal to this process of the run.
+    Signal(i32, nix::sys::signal::Signal),
     Quit,
 }
 
@@ -130,6 +140,8 @@ pub struct App {
     pub scale_points: Vec<Point>,
     /// Why a key did nothing, shown in the hint bar until the next key.
     pub notice: Option<String>,
+    /// A kill waiting for `y`: (pid, name).
+    pub confirm_kill: Option<(i32, String)>,
     /// Queue depth per queue name, oldest first.
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
@@ -155,6 +167,7 @@ impl App {
             scaling_run: false,
             scale_points: Vec::new(),
             notice: None,
+            confirm_kill: None,
             depth_history: HashMap::new(),
             queue_rates: HashMap::new(),
             selected: 0,
@@ -207,10 +220,32 @@ impl App {
         }
     }
 
+    /// The selected row's process, if it is a live process of this run.
+    pub fn selected_process(&self) -> Option<(i32, String)> {
+        let pid = crate::ui::process_panel::row_kinds(&self.snapshot)
+            .get(self.selected)
+            .copied()
+            .flatten()?;
+        let p = self
+            .snapshot
+            .procs
+            .iter()
+            .find(|p| p.pid == pid && p.alive())?;
+        Some((p.pid, p.name.clone()))
+    }
+
+    fn refuse(&mut self) -> Effect {
+        self.notice = Some("select a running process of this run first (↑/↓)".into());
+        Effect::Redraw
+    }
+
     /// Applies one action.
     pub fn update(&mut self, action: Action) -> Effect {
         if !matches!(action, Action::Sample(_) | Action::Output(_)) {
             self.notice = None;
+            if !matches!(action, Action::Confirm(_)) {
+                self.confirm_kill = None;
+            }
         }
         match action {
             Action::Quit => Effect::Quit,
@@ -220,8 +255,35 @@ impl App {
                 self.show_help = !self.show_help;
                 Effect::Redraw
             }
+            Action::KillSelected => match self.selected_process() {
+                Some((pid, name)) => {
+                    self.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
+                    self.confirm_kill = Some((pid, name));
+                    Effect::Redraw
+                }
+                None => self.refuse(),
+            },
+            Action::StopSelected | Action::ContinueSelected => match self.selected_process() {
+                Some((pid, name)) => {
+                    let (sig, word) = if action == Action::StopSelected {
+                        (nix::sys::signal::Signal::SIGSTOP, "stopped")
+                    } else {
+                        (nix::sys::signal::Signal::SIGCONT, "continued")
+                    };
+                    self.notice = Some(format!("{name} (pid {pid}) {word}"));
+                    Effect::Signal(pid, sig)
+                }
+                None => self.refuse(),
+            },
+            Action::Confirm(yes) => match self.confirm_kill.take() {
+                Some((pid, name)) if yes => {
+                    self.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
+                    Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
+                }
+                _ => Effect::Redraw,
+            },
             Action::SelectNext => {
-                let n = self.snapshot.procs.len();
+                let n = crate::ui::process_panel::row_kinds(&self.snapshot).len();
                 self.selected = (self.selected + 1).min(n.saturating_sub(1));
                 Effect::Redraw
             }
@@ -245,7 +307,11 @@ impl App {
                 self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
                 let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
                 self.cpu_history.retain(|pid, _| known.contains(pid));
-                self.selected = self.selected.min(s.procs.len().saturating_sub(1));
+                self.selected = self.selected.min(
+                    crate::ui::process_panel::row_kinds(&s)
+                        .len()
+                        .saturating_sub(1),
+                );
                 self.snapshot = *s;
                 Effect::Redraw
             }
@@ -428,6 +494,65 @@ mod tests {
         });
         assert_eq!(a.runs.len(), 1);
         assert!(matches!(a.status, RunStatus::Finished { exit: 0, .. }));
+    }
+
+    #[test]
+    fn kill_asks_first_and_only_signals_live_processes_of_the_run() {
+        let mut a = app();
+        a.update(Action::RunStarted {
+            run: 1,
+            method: StartMethod::Fork,
+        });
+        assert_eq!(
+            a.update(Action::KillSelected),
+            Effect::Redraw,
+            "nothing selected yet"
+        );
+        assert!(
+            a.notice
+                .as_deref()
+                .unwrap()
+                .contains("select a running process")
+        );
+        let mut s = Snapshot {
+            run: 1,
+            ..Default::default()
+        };
+        s.procs.push(crate::telemetry::board_view::ProcRow {
+            pid: 42,
+            name: "pool worker 1".into(),
+            state: crate::runtime::board::ProcState::Running,
+            ..Default::default()
+        });
+        a.update(Action::Sample(Box::new(s)));
+        assert_eq!(a.update(Action::KillSelected), Effect::Redraw);
+        assert!(
+            a.notice
+                .as_deref()
+                .unwrap()
+                .contains("SIGKILL pool worker 1 (pid 42)? y / n")
+        );
+        assert_eq!(
+            a.update(Action::Confirm(true)),
+            Effect::Signal(42, nix::sys::signal::Signal::SIGKILL)
+        );
+        a.update(Action::KillSelected);
+        assert_eq!(
+            a.update(Action::Confirm(false)),
+            Effect::Redraw,
+            "n cancels"
+        );
+        a.update(Action::KillSelected);
+        a.update(Action::SelectNext);
+        assert_eq!(
+            a.update(Action::Confirm(true)),
+            Effect::Redraw,
+            "any other key cancels"
+        );
+        assert_eq!(
+            a.update(Action::StopSelected),
+            Effect::Signal(42, nix::sys::signal::Signal::SIGSTOP)
+        );
     }
 
     #[test]

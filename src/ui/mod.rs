@@ -6,7 +6,7 @@ mod header;
 mod help;
 pub mod keys;
 mod pool_panel;
-mod process_panel;
+pub mod process_panel;
 mod resource_panel;
 mod scaling_panel;
 pub mod terminal;

@@ -69,6 +69,20 @@ pub fn tree_order(procs: &[ProcRow]) -> Vec<(String, &ProcRow)> {
     out
 }
 
+/// What each row of the table is, in drawing order: `Some(pid)` for a
+/// process of the run, `None` for a thread row. Selection indexes this list.
+pub fn row_kinds(snap: &crate::telemetry::sampler::Snapshot) -> Vec<Option<i32>> {
+    let mut out = Vec::new();
+    for (_, p) in tree_order(&snap.procs) {
+        out.push(Some(p.pid));
+        if p.alive() {
+            let n = snap.threads.get(&p.pid).map_or(0, Vec::len);
+            out.extend(std::iter::repeat_n(None, n));
+        }
+    }
+    out
+}
+
 /// State in words and its colour.
 pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
     match p.state {
