@@ -19,7 +19,7 @@ pub fn draw(f: &mut Frame, area: Rect, _app: &App) {
     .areas(area);
     let [_, popup, _] = Layout::horizontal([
         Constraint::Fill(1),
-        Constraint::Length(76.min(area.width)),
+        Constraint::Length(100.min(area.width)),
         Constraint::Fill(1),
     ])
     .areas(mid);
