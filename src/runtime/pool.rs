@@ -193,6 +193,7 @@ impl Pool {
         let base = tasks.first().map_or(0, |t| t.id);
         let mut got = 0;
         let mut idle_checks = 0;
+        let mut last_check = std::time::Instant::now();
         while got < total {
             while let Some(&b) = pending.last() {
                 let msg = serde_json::to_vec(&batches[b])
@@ -205,7 +206,27 @@ impl Pool {
                     Err(e) => return Err(e.into()),
                 }
             }
-            match self.results.get(Some(Duration::from_millis(50))) {
+            let result = self.results.get(Some(Duration::from_millis(50)));
+            // Look for dead workers every 50 ms, results or not: a worker that
+            // died idle must be replaced too, and one that died holding a
+            // task must not wait for the others to run out of work.
+            if last_check.elapsed() >= Duration::from_millis(50) {
+                last_check = std::time::Instant::now();
+                for b in self.replace_dead_workers(&batches, base)? {
+                    if missing(&batches[b], &out, base) && !pending.contains(&b) {
+                        tries[b] += 1;
+                        if tries[b] > self.retries {
+                            return Err(PoolError::TaskFailed {
+                                task: batches[b][0].id,
+                                tries: tries[b],
+                            });
+                        }
+                        self.stat(STAT_RETRIED).fetch_add(1, Ordering::Relaxed);
+                        pending.push(b);
+                    }
+                }
+            }
+            match result {
                 Ok(msg) => {
                     idle_checks = 0;
                     let rs: Vec<TaskResult> = serde_json::from_slice(&msg)
@@ -231,24 +252,6 @@ impl Pool {
                     }
                 }
                 Err(QueueError::Empty) => {
-                    let is_missing = |b: usize| {
-                        batches[b]
-                            .iter()
-                            .any(|t| out[(t.id - base) as usize].is_none())
-                    };
-                    for b in self.replace_dead_workers(&batches, base)? {
-                        if is_missing(b) && !pending.contains(&b) {
-                            tries[b] += 1;
-                            if tries[b] > self.retries {
-                                return Err(PoolError::TaskFailed {
-                                    task: batches[b][0].id,
-                                    tries: tries[b],
-                                });
-                            }
-                            self.stat(STAT_RETRIED).fetch_add(1, Ordering::Relaxed);
-                            pending.push(b);
-                        }
-                    }
                     // A batch can also vanish with a worker killed between taking
                     // it and noting its task: when everything is idle for a
                     // while and results are missing, send the missing ones again.
@@ -256,7 +259,7 @@ impl Pool {
                     if idle_checks >= 20 && self.all_idle() {
                         idle_checks = 0;
                         for (b, batch) in batches.iter().enumerate() {
-                            if is_missing(b) && !pending.contains(&b) {
+                            if missing(batch, &out, base) && !pending.contains(&b) {
                                 self.event(&format!(
                                     "task {} vanished: sending it again",
                                     batch[0].id
@@ -354,6 +357,11 @@ impl Pool {
             w.join(Some(Duration::from_secs(1)));
         }
     }
+}
+
+/// Whether some task of `batch` has no result yet.
+fn missing(batch: &[Task], out: &[Option<TaskResult>], base: u64) -> bool {
+    batch.iter().any(|t| out[(t.id - base) as usize].is_none())
 }
 
 /// A worker's loop: take a batch, note each task on the slot, run it, send the results.
