@@ -295,7 +295,7 @@ impl ProcSlot {
         self.cpu_user_us.store(r.user_us, Ordering::Relaxed);
         self.cpu_sys_us.store(r.sys_us, Ordering::Relaxed);
         self.max_rss_kib.store(r.max_rss_kib, Ordering::Relaxed);
-        self.current_task.store(-1, Ordering::Relaxed);
+        // `current_task` stays: it names the task a dead worker was running.
         self.t_exit.store(sys::now_ns(), Ordering::Relaxed);
         self.set_state(ProcState::Exited);
     }
