@@ -5,6 +5,7 @@
 //! run, quit). Drawing reads an `&App` and changes nothing.
 
 mod dashboard;
+pub mod event_log;
 
 pub use dashboard::run_dashboard;
 
@@ -104,16 +105,19 @@ pub enum Tab {
     Compare,
     /// Speedup against workers: processes, GIL threads, free threads.
     Scaling,
+    /// Starts, exits, deaths, losses and recoveries, in order.
+    Log,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::Live, Tab::Compare, Tab::Scaling];
+    pub const ALL: [Tab; 4] = [Tab::Live, Tab::Compare, Tab::Scaling, Tab::Log];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Live => "Live",
             Tab::Compare => "Compare",
             Tab::Scaling => "Scaling",
+            Tab::Log => "Log",
         }
     }
 }
@@ -140,6 +144,8 @@ pub struct App {
     pub scale_points: Vec<Point>,
     /// Why a key did nothing, shown in the hint bar until the next key.
     pub notice: Option<String>,
+    /// What happened, across runs (bounded).
+    pub events: VecDeque<event_log::LogEvent>,
     /// A kill waiting for `y`: (pid, name).
     pub confirm_kill: Option<(i32, String)>,
     /// Queue depth per queue name, oldest first.
@@ -168,6 +174,7 @@ impl App {
             scale_points: Vec::new(),
             notice: None,
             confirm_kill: None,
+            events: VecDeque::new(),
             depth_history: HashMap::new(),
             queue_rates: HashMap::new(),
             selected: 0,
@@ -303,6 +310,7 @@ impl App {
                     h.push_back(live.cpu_pct);
                 }
                 self.track_queues(&s);
+                event_log::diff(&self.snapshot, &s, &mut self.events);
                 self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
                 self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
                 let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
@@ -375,6 +383,14 @@ impl App {
                 Effect::Redraw
             }
             Action::RunStarted { run, method } => {
+                if self.events.len() == event_log::LOG_EVENTS {
+                    self.events.pop_front();
+                }
+                self.events.push_back(event_log::LogEvent {
+                    at: Duration::ZERO,
+                    text: format!("── run {run} of {} with {method} ──", self.scenario.title),
+                    alarm: false,
+                });
                 self.scaling_run = false;
                 self.run = run;
                 self.method = method;

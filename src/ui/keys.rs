@@ -42,7 +42,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Tab],
         label: "Tab",
         hint: "tabs",
-        help: "Next tab: Live, Compare (every finished run side by side), Scaling.",
+        help: "Next tab: Live, Compare (every finished run side by side), Scaling, Log.",
         action: Action::NextTab,
     },
     Binding {
@@ -65,6 +65,13 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Scaling tab: speedup against workers of the last scaling measurement.",
         action: Action::ShowTab(Tab::Scaling),
+    },
+    Binding {
+        keys: &[KeyCode::Char('4')],
+        label: "4",
+        hint: "",
+        help: "Log tab: starts, exits with their signals, deaths, losses and recoveries.",
+        action: Action::ShowTab(Tab::Log),
     },
     Binding {
         keys: &[KeyCode::Char('g')],

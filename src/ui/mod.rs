@@ -5,6 +5,7 @@ pub mod format;
 mod header;
 mod help;
 pub mod keys;
+mod log_panel;
 mod pool_panel;
 pub mod process_panel;
 mod resource_panel;
@@ -34,10 +35,10 @@ pub fn draw(f: &mut Frame, app: &App) {
     header::draw(f, header, app);
     text_panels::draw_hints(f, footer, app);
     if app.tab != crate::app::Tab::Live {
-        if app.tab == crate::app::Tab::Compare {
-            compare_panel::draw(f, body, app);
-        } else {
-            scaling_panel::draw(f, body, app);
+        match app.tab {
+            crate::app::Tab::Compare => compare_panel::draw(f, body, app),
+            crate::app::Tab::Log => log_panel::draw(f, body, app),
+            _ => scaling_panel::draw(f, body, app),
         }
         if app.show_help {
             help::draw(f, f.area(), app);

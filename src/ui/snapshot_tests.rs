@@ -391,3 +391,30 @@ fn threads_of_a_process_get_rows_with_their_cpu() {
     assert!(x > name_x, "thread rows sit in the NAME column");
     assert_snapshot!(t.backend());
 }
+
+#[test]
+fn log_tab_after_a_worker_was_killed() {
+    let mut app = pool_app();
+    app.update(Action::Sample(Box::new(running_sample())));
+    let mut s = running_sample();
+    s.elapsed = Duration::from_millis(4500);
+    s.procs[2].state = ProcState::Exited;
+    s.procs[2].exitcode = Some(-9);
+    if let Some(p) = s.pool.as_mut() {
+        p.replaced = 1;
+        p.retried = 1;
+    }
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::ShowTab(crate::app::Tab::Log));
+    let t = render(&app, 100, 14);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(
+        t.backend().buffer(),
+        "pool worker 2 (pid 102) killed by SIGKILL",
+    );
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+    find(
+        t.backend().buffer(),
+        "pool: 1 worker(s) died and were replaced",
+    );
+}

@@ -1,0 +1,193 @@
+//! The event log: what changed between two samples of a run, in words —
+//! starts, exits with decoded signals, owner-died locks, lost messages,
+//! replaced pool workers, broken barriers. Times are the sample's (observed).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::headless::{exit_label, ms_label};
+use crate::runtime::board::ProcState;
+use crate::telemetry::board_view::ResourceView;
+use crate::telemetry::sampler::Snapshot;
+
+/// Events kept.
+pub const LOG_EVENTS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent {
+    pub at: Duration,
+    pub text: String,
+    /// Something went wrong (a kill, a loss, a broken barrier).
+    pub alarm: bool,
+}
+
+/// Appends to `log` what differs from `before` to `now` (same run).
+pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
+    let mut push = |text: String, alarm: bool| {
+        if log.len() == LOG_EVENTS {
+            log.pop_front();
+        }
+        log.push_back(LogEvent {
+            at: now.elapsed,
+            text,
+            alarm,
+        });
+    };
+    for p in &now.procs {
+        let old = before.procs.iter().find(|o| o.slot == p.slot);
+        let was_started = old.is_some_and(|o| o.start_us.is_some());
+        if p.start_us.is_some() && !was_started {
+            push(
+                format!(
+                    "{} started (pid {}, {}) in {}",
+                    p.name,
+                    p.pid,
+                    p.method.map_or("?", |m| m.name()),
+                    ms_label(p.start_us)
+                ),
+                false,
+            );
+        }
+        let was_exited = old.is_some_and(|o| o.state == ProcState::Exited);
+        if p.state == ProcState::Exited && !was_exited && p.pid > 0 {
+            let killed = p.exitcode.is_some_and(|c| c < 0);
+            let how = if killed { "killed by" } else { "exited" };
+            push(
+                format!(
+                    "{} (pid {}) {how} {}",
+                    p.name,
+                    p.pid,
+                    exit_label(p.exitcode)
+                ),
+                killed || p.exitcode.is_some_and(|c| c > 0),
+            );
+        }
+    }
+    for r in &now.resources {
+        let old = before.resources.iter().find(|o| o.name() == r.name());
+        match (r, old) {
+            (
+                ResourceView::Lock {
+                    name,
+                    owner_died,
+                    last_dead_owner,
+                    ..
+                },
+                Some(ResourceView::Lock {
+                    owner_died: was, ..
+                }),
+            ) if owner_died > was => push(
+                format!(
+                    "{name}: holder {last_dead_owner} died holding it; the next acquirer got it"
+                ),
+                true,
+            ),
+            (
+                ResourceView::Queue {
+                    name,
+                    lost_put,
+                    lost_get,
+                    ..
+                },
+                Some(ResourceView::Queue {
+                    lost_put: lp,
+                    lost_get: lg,
+                    ..
+                }),
+            ) if lost_put + lost_get > lp + lg => push(
+                format!(
+                    "{name}: {} message(s) lost with a dead producer, {} with a dead consumer",
+                    lost_put - lp,
+                    lost_get - lg
+                ),
+                true,
+            ),
+            (
+                ResourceView::Barrier {
+                    name, broken: true, ..
+                },
+                Some(ResourceView::Barrier { broken: false, .. }),
+            ) => push(format!("{name}: the barrier is broken"), true),
+            _ => {}
+        }
+    }
+    if let (Some(p), Some(o)) = (&now.pool, &before.pool)
+        && p.replaced > o.replaced
+    {
+        push(
+            format!(
+                "pool: {} worker(s) died and were replaced; tasks run again so far: {}",
+                p.replaced - o.replaced,
+                p.retried
+            ),
+            true,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::board_view::ProcRow;
+
+    fn row(slot: u32, state: ProcState, exit: Option<i32>) -> ProcRow {
+        ProcRow {
+            slot,
+            pid: 100 + slot as i32,
+            name: format!("w{slot}"),
+            state,
+            start_us: Some(120.0),
+            exitcode: exit,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn starts_and_exits_with_signals_are_logged_once() {
+        let empty = Snapshot::default();
+        let mut a = Snapshot::default();
+        a.procs = vec![row(1, ProcState::Running, None)];
+        let mut log = VecDeque::new();
+        diff(&empty, &a, &mut log);
+        assert_eq!(log.len(), 1);
+        assert!(log[0].text.starts_with("w1 started (pid 101"));
+        diff(&a, &a, &mut log);
+        assert_eq!(log.len(), 1, "nothing changed, nothing logged");
+        let mut b = a.clone();
+        b.procs = vec![row(1, ProcState::Exited, Some(-9))];
+        diff(&a, &b, &mut log);
+        assert_eq!(log[1].text, "w1 (pid 101) killed by SIGKILL");
+        assert!(log[1].alarm);
+    }
+
+    #[test]
+    fn owner_died_and_lost_messages_are_alarms() {
+        let lock = |died| ResourceView::Lock {
+            name: "l".into(),
+            recursive: false,
+            holder_pid: 0,
+            holder_tid: 0,
+            held_ms: None,
+            waiters: 0,
+            acquisitions: 1,
+            contended: 0,
+            owner_died: died,
+            last_dead_owner: 7,
+        };
+        let a = Snapshot {
+            resources: vec![lock(0)],
+            ..Default::default()
+        };
+        let b = Snapshot {
+            resources: vec![lock(1)],
+            ..Default::default()
+        };
+        let mut log = VecDeque::new();
+        diff(&a, &b, &mut log);
+        assert_eq!(
+            log[0].text,
+            "l: holder 7 died holding it; the next acquirer got it"
+        );
+        assert!(log[0].alarm);
+    }
+}
