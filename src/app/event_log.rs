@@ -145,8 +145,10 @@ mod tests {
     #[test]
     fn starts_and_exits_with_signals_are_logged_once() {
         let empty = Snapshot::default();
-        let mut a = Snapshot::default();
-        a.procs = vec![row(1, ProcState::Running, None)];
+        let a = Snapshot {
+            procs: vec![row(1, ProcState::Running, None)],
+            ..Default::default()
+        };
         let mut log = VecDeque::new();
         diff(&empty, &a, &mut log);
         assert_eq!(log.len(), 1);
