@@ -27,12 +27,26 @@ steps = [{ start = "f" }, { join = "f" }, "pool_map"]
 "#;
 
 /// Writes `text` to a fresh file and returns its path.
-fn scenario_file(name: &str, text: &str) -> String {
+/// A scenario file in a temporary directory, removed (with its directory,
+/// once empty) when dropped.
+struct TempScenario(String);
+
+impl Drop for TempScenario {
+    fn drop(&mut self) {
+        let p = std::path::Path::new(&self.0);
+        let _ = std::fs::remove_file(p);
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn scenario_file(name: &str, text: &str) -> TempScenario {
     let dir = std::env::temp_dir().join(format!("mpdash-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
+    TempScenario(p.to_string_lossy().into_owned())
 }
 
 /// Replaces `from` by `to` in the good scenario (exactly once).
@@ -42,7 +56,8 @@ fn broken(from: &str, to: &str) -> String {
 }
 
 fn expect_error(name: &str, text: &str, line_col: &str, needles: &[&str]) {
-    let path = scenario_file(name, text);
+    let file = scenario_file(name, text);
+    let path = file.0.clone();
     for args in [
         vec!["check", path.as_str()],
         vec!["run", "--headless", path.as_str()],
@@ -65,7 +80,8 @@ fn expect_error(name: &str, text: &str, line_col: &str, needles: &[&str]) {
 
 #[test]
 fn the_good_scenario_is_accepted() {
-    let path = scenario_file("good.toml", GOOD);
+    let file = scenario_file("good.toml", GOOD);
+    let path = file.0.clone();
     let out = mpdash(&["check", &path]);
     assert!(
         out.status.success(),
@@ -207,7 +223,8 @@ fn broken_toml_syntax() {
 
 #[test]
 fn a_bad_override_names_the_key() {
-    let path = scenario_file("override.toml", GOOD);
+    let file = scenario_file("override.toml", GOOD);
+    let path = file.0.clone();
     let out = mpdash(&["check", &path, "--set", "pool.workers=-1"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
