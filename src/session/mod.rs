@@ -154,7 +154,8 @@ impl Session {
         self.ended.is_none()
     }
 
-    /// SIGKILLs the run's whole process group.
+    /// SIGKILLs the run's whole process group. (While any member lives or
+    /// the leader is unreaped, the group id cannot be reused by the kernel.)
     pub fn kill(&mut self) {
         if !self.killed {
             let _ = killpg(self.main_pid, Signal::SIGKILL);
@@ -180,7 +181,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = killpg(self.main_pid, Signal::SIGKILL);
+        // Once the group was killed after its leader was reaped, its id may
+        // belong to someone else: never signal it again.
+        self.kill();
     }
 }
 
