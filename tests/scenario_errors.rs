@@ -42,7 +42,8 @@ impl Drop for TempScenario {
 }
 
 fn scenario_file(name: &str, text: &str) -> TempScenario {
-    let dir = std::env::temp_dir().join(format!("mpdash-test-{}", std::process::id()));
+    // A directory per test: tests run in parallel and each removes its own.
+    let dir = std::env::temp_dir().join(format!("mpdash-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
