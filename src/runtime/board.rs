@@ -347,6 +347,10 @@ pub struct Board {
     region: Arc<Region>,
     proc_slots: u32,
     res_slots: u32,
+    /// Where the slot tables start, computed once (a queue's put looks up
+    /// the caller's slot on every call).
+    procs_at: usize,
+    res_at: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -393,10 +397,13 @@ impl Board {
             .store((total - arena_at) as u64, Ordering::Relaxed);
         h.created_ns.store(sys::now_ns(), Ordering::Relaxed);
         h.magic.store(MAGIC, Ordering::Release);
+        let (procs_at, res_at, ..) = Self::layout(size);
         Ok(Board {
             region: Arc::new(region),
             proc_slots: size.proc_slots,
             res_slots: size.res_slots,
+            procs_at,
+            res_at,
         })
     }
 
@@ -418,10 +425,13 @@ impl Board {
         if total > len || arena_at as u64 != h.arena_offset.load(Ordering::Relaxed) {
             return Err(BoardError::Layout);
         }
+        let (procs_at, res_at, ..) = Self::layout(size);
         Ok(Board {
             region: Arc::new(region),
             proc_slots: size.proc_slots,
             res_slots: size.res_slots,
+            procs_at,
+            res_at,
         })
     }
 
@@ -433,14 +443,6 @@ impl Board {
         self.region.get::<Header>(0).expect("board header mapped")
     }
 
-    fn size(&self) -> BoardSize {
-        BoardSize {
-            proc_slots: self.proc_slots,
-            res_slots: self.res_slots,
-            arena_bytes: self.header().arena_len.load(Ordering::Relaxed) as usize,
-        }
-    }
-
     pub fn created_ns(&self) -> u64 {
         self.header().created_ns.load(Ordering::Relaxed)
     }
@@ -449,18 +451,16 @@ impl Board {
         if i >= self.proc_slots {
             return None;
         }
-        let (procs_at, ..) = Self::layout(self.size());
         self.region
-            .get(procs_at + i as usize * std::mem::size_of::<ProcSlot>())
+            .get(self.procs_at + i as usize * std::mem::size_of::<ProcSlot>())
     }
 
     pub fn res(&self, i: u32) -> Option<&ResSlot> {
         if i >= self.res_slots {
             return None;
         }
-        let (_, res_at, ..) = Self::layout(self.size());
         self.region
-            .get(res_at + i as usize * std::mem::size_of::<ResSlot>())
+            .get(self.res_at + i as usize * std::mem::size_of::<ResSlot>())
     }
 
     /// Number of process slots handed out so far.
