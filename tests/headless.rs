@@ -103,7 +103,36 @@ fn pool_counts_every_prime_exactly_under_each_method() {
             .iter()
             .map(|w| w["tasks_done"].as_u64().unwrap())
             .sum();
-        assert_eq!(done, 64, "{m}: every chunk is run once");
+        // 64 chunks of map, 4 sleeps of imap_unordered, 2 apply_async calls.
+        assert_eq!(done, 70, "{m}: every task is run once");
+        let mut sleeps: Vec<&String> = lines.iter().filter(|l| l.starts_with("  sleep(")).collect();
+        sleeps.sort();
+        assert_eq!(
+            sleeps,
+            [
+                "  sleep(100) = 100",
+                "  sleep(300) = 300",
+                "  sleep(500) = 500",
+                "  sleep(900) = 900"
+            ],
+            "{m}: imap_unordered yields every result once"
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .find(|l| l.starts_with("  sleep("))
+                .map(String::as_str),
+            Some("  sleep(100) = 100"),
+            "{m}: the shortest first"
+        );
+        assert!(
+            lines.contains(&"callback primes(0, 1000000): 78498".to_string()),
+            "{m}: {lines:#?}"
+        );
+        assert!(
+            lines.contains(&"error_callback fail(7): ValueError: fail(7)".to_string()),
+            "{m}"
+        );
         for w in &workers {
             assert_eq!(w["logical_ppid"], main_pid);
             assert_eq!(w["exitcode"], 0);

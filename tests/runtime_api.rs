@@ -4,13 +4,21 @@
 use std::time::{Duration, Instant};
 
 use mpdash::runtime::board::{Board, BoardSize, StartMethod};
-use mpdash::runtime::pool::{Pool, Task};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+
+use mpdash::runtime::pool::*;
 use mpdash::runtime::process::{Context, Process, Target};
 use mpdash::runtime::work::Work;
 
 fn ctx(method: StartMethod) -> Context {
     let exe = std::ffi::CString::new(env!("CARGO_BIN_EXE_mpdash")).unwrap();
-    Context::with_executable(Board::create(BoardSize::default()).unwrap(), method, exe)
+    let size = BoardSize {
+        arena_bytes: 8 << 20,
+        ..BoardSize::default()
+    };
+    Context::with_executable(Board::create(size).unwrap(), method, exe)
 }
 
 #[test]
@@ -43,19 +51,251 @@ fn process_and_pool_api_under_each_method() {
         quitter.start().unwrap();
         assert_eq!(quitter.join(None), Some(7), "{m}");
 
-        let mut pool = Pool::new(&ctx, "pool", 3).unwrap();
-        let results = pool.map(Task::primes_chunks(100_000, 10), 2).unwrap();
-        assert_eq!(results.len(), 10);
-        assert!(
-            results.windows(2).all(|w| w[0].id + 1 == w[1].id),
-            "{m}: results in task order"
-        );
-        assert_eq!(results.iter().map(|r| r.value).sum::<u64>(), 9592, "{m}");
-        assert!(results.iter().all(|r| (1..=3).contains(&r.worker)));
-        pool.close();
-        for w in pool.workers() {
-            assert_eq!(w.exitcode(), Some(0), "{m}: {} stopped cleanly", w.name());
-        }
+        pool_api(&ctx, m);
         ctx.shutdown();
     }
+}
+
+fn pool(ctx: &Context, name: &str, opts: PoolOptions) -> Pool {
+    Pool::new(ctx, name, opts).unwrap()
+}
+
+fn pool_api(ctx: &Context, m: StartMethod) {
+    let mut p = pool(ctx, "pool", PoolOptions::with_workers(3));
+    // map: ordered, exact, with an explicit and with CPython's default chunksize.
+    let counts = p
+        .map(Func::Primes, Items::ranges(100_000, 10), Some(2))
+        .unwrap();
+    assert_eq!(counts.len(), 10);
+    assert_eq!(counts.iter().sum::<i64>(), 9592, "{m}");
+    assert_eq!(counts[0], 1229, "{m}: the first chunk is [0, 10000)");
+    let squares = p.map(Func::Square, Items::range(0, 5000, 1), None).unwrap();
+    assert_eq!(
+        squares,
+        (0..5000).map(|x| x * x).collect::<Vec<i64>>(),
+        "{m}"
+    );
+    let list = p
+        .map(
+            Func::Square,
+            Items::singles((0..600).rev().collect()),
+            Some(300),
+        )
+        .unwrap();
+    assert_eq!(
+        list,
+        (0..600).rev().map(|x| x * x).collect::<Vec<i64>>(),
+        "{m}: big chunks split into messages"
+    );
+    // starmap: tuples of arguments.
+    let star = p
+        .starmap(
+            Func::Primes,
+            Items::tuples(&[vec![0, 10], vec![10, 20], vec![0, 100]]),
+            None,
+        )
+        .unwrap();
+    assert_eq!(star, vec![4, 4, 25], "{m}");
+    assert!(matches!(
+        p.map(Func::Primes, Items::range(0, 3, 1), None),
+        Err(PoolError::Arity {
+            want: 2,
+            got: 1,
+            ..
+        })
+    ));
+    // map_async with its callback; apply and apply_async with error_callback.
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+    let job = p
+        .map_async(
+            Func::Square,
+            Items::range(1, 4, 1),
+            None,
+            Callbacks {
+                callback: Some(Box::new(move |v| s1.borrow_mut().push(format!("{v:?}")))),
+                error_callback: None,
+            },
+        )
+        .unwrap();
+    let failing = p
+        .apply_async(
+            Func::Fail,
+            &[7],
+            Callbacks {
+                callback: Some(Box::new(move |v| s2.borrow_mut().push(format!("ok {v:?}")))),
+                error_callback: Some(Box::new(move |e| s3.borrow_mut().push(e.to_string()))),
+            },
+        )
+        .unwrap();
+    assert_eq!(p.apply(Func::Primes, &[0, 1000]).unwrap(), 168, "{m}");
+    assert_eq!(
+        p.get(job, Some(Duration::from_secs(30))).unwrap(),
+        vec![1, 4, 9]
+    );
+    assert!(p.wait(failing, Some(Duration::from_secs(30))).unwrap());
+    assert_eq!(
+        *seen.borrow(),
+        vec!["[1, 4, 9]".to_string(), "ValueError: fail(7)".to_string()],
+        "{m}: each callback once"
+    );
+    // A failing task is that task's error; the others complete; the pool lives on.
+    let err = p
+        .map(Func::Fail, Items::range(0, 3, 1), Some(1))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "task 0 (fail(0)) failed: ValueError: fail(0)", "{m}");
+    assert_eq!(
+        p.apply(Func::Square, &[12]).unwrap(),
+        144,
+        "{m}: the pool lives on"
+    );
+    // imap: in order, lazily; imap_unordered: in the order results arrive.
+    let ordered: Vec<(usize, i64)> = p
+        .imap(Func::Square, Items::range(0, 50, 1), 1)
+        .unwrap()
+        .map(index_and_value)
+        .collect();
+    assert_eq!(
+        ordered,
+        (0..50).map(|i| (i as usize, i * i)).collect::<Vec<_>>()
+    );
+    let unordered: Vec<(usize, i64)> = p
+        .imap_unordered(Func::Sleep, Items::singles(vec![600, 5, 300]), 1)
+        .unwrap()
+        .map(index_and_value)
+        .collect();
+    assert_eq!(
+        unordered,
+        vec![(1, 5), (2, 300), (0, 600)],
+        "{m}: completion order"
+    );
+    p.close();
+    assert!(matches!(
+        p.apply(Func::Square, &[1]),
+        Err(PoolError::Closed)
+    ));
+    p.join().unwrap();
+    for w in p.workers() {
+        assert_eq!(w.exitcode(), Some(0), "{m}: {} stopped cleanly", w.name());
+    }
+    drop(p);
+
+    // maxtasksperchild: workers retire after 2 batches and are replaced by new PIDs.
+    let mut opts = PoolOptions::with_workers(2);
+    opts.maxtasksperchild = 2;
+    let mut p = pool(ctx, "retiring", opts);
+    let first: Vec<i32> = p
+        .workers()
+        .iter()
+        .map(|w| w.pid().unwrap().as_raw())
+        .collect();
+    let v = p
+        .map(Func::Square, Items::range(0, 12, 1), Some(1))
+        .unwrap();
+    assert_eq!(
+        v.iter().sum::<i64>(),
+        (0..12).map(|x| x * x).sum::<i64>(),
+        "{m}"
+    );
+    let (_, _, res, _) = ctx.board().find_res("retiring").unwrap();
+    let _ = res;
+    let slot = (0..ctx.board().res_used())
+        .filter_map(|i| ctx.board().res(i))
+        .find(|r| r.name() == "retiring")
+        .unwrap();
+    let replaced = slot.stats[STAT_REPLACED].load(Ordering::Relaxed);
+    assert!(
+        replaced >= 4,
+        "{m}: 12 batches at 2 per worker need ≥ 4 replacements, saw {replaced}"
+    );
+    let now: Vec<i32> = p
+        .workers()
+        .iter()
+        .map(|w| w.pid().unwrap().as_raw())
+        .collect();
+    assert!(now.iter().all(|pid| !first.contains(pid)), "{m}: new PIDs");
+    p.close();
+    p.join().unwrap();
+    drop(p);
+
+    // initializer: runs in every worker before its tasks; a failing one is an error, not a hang.
+    let mut opts = PoolOptions::with_workers(2);
+    opts.initializer = Some((Func::Sleep, vec![1]));
+    let mut p = pool(ctx, "initialized", opts.clone());
+    assert_eq!(p.apply(Func::Square, &[3]).unwrap(), 9);
+    drop(p);
+    opts.initializer = Some((Func::Fail, vec![1]));
+    let mut p = pool(ctx, "broken", opts);
+    assert!(
+        matches!(p.apply(Func::Square, &[3]), Err(PoolError::Initializer(3))),
+        "{m}"
+    );
+    drop(p);
+
+    // terminate: unfinished tasks get an error at once.
+    let mut p = pool(ctx, "terminated", PoolOptions::with_workers(2));
+    let job = p
+        .apply_async(Func::Sleep, &[20_000], Callbacks::default())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    p.terminate();
+    assert_eq!(
+        p.outcomes(job, None).unwrap(),
+        vec![Err(TaskError::Terminated)]
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "{m}: terminate is prompt"
+    );
+    p.join().unwrap();
+    drop(p);
+
+    // on_worker_death = "fail": the task a killed worker ran is failed, the rest run.
+    let mut opts = PoolOptions::with_workers(2);
+    opts.on_worker_death = OnDeath::Fail;
+    let mut p = pool(ctx, "fragile", opts);
+    let job = p
+        .map_async(
+            Func::Sleep,
+            Items::singles(vec![5_000, 10, 10, 10]),
+            Some(1),
+            Callbacks::default(),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let victim = p
+        .workers()
+        .iter()
+        .find(|w| {
+            ctx.board()
+                .proc(w.slot().unwrap())
+                .unwrap()
+                .current_task
+                .load(Ordering::Relaxed)
+                >= 0
+        })
+        .expect("a worker runs the long task")
+        .pid()
+        .unwrap();
+    nix::sys::signal::kill(victim, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let t = Instant::now();
+    let out = p.outcomes(job, Some(Duration::from_secs(20))).unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "{m}: noticed promptly"
+    );
+    assert!(
+        matches!(&out[0], Err(TaskError::WorkerDied(e)) if e.contains("SIGKILL")),
+        "{m}: {out:?}"
+    );
+    assert_eq!(out[1..], [Ok(10), Ok(10), Ok(10)]);
+    p.close();
+    p.join().unwrap();
+}
+
+fn index_and_value(r: Result<(usize, Outcome), PoolError>) -> (usize, i64) {
+    let (i, o) = r.unwrap();
+    (i, o.unwrap())
 }

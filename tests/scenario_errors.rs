@@ -241,3 +241,38 @@ fn a_missing_file() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/file.toml: cannot read"));
 }
+
+#[test]
+fn a_pool_call_with_an_unknown_function() {
+    expect_error(
+        "pool_func.toml",
+        &broken(
+            "\"pool_map\"]",
+            "\"pool_map\", { pool = { call = \"map\", func = \"sqaure\", range = [0, 9] } }]",
+        ),
+        "20:55",
+        &["main.steps", "unknown function \"sqaure\"", "square(x)"],
+    );
+}
+
+#[test]
+fn a_pool_call_with_the_wrong_arguments() {
+    expect_error(
+        "pool_args.toml",
+        &broken(
+            "\"pool_map\"]",
+            "\"pool_map\", { pool = { call = \"starmap\", func = \"primes\", items = [[0, 10], [5]] } }]",
+        ),
+        "20:55",
+        &["primes(lo, hi) takes 2 argument(s) per task"],
+    );
+    expect_error(
+        "pool_death.toml",
+        &broken(
+            "chunksize = 1",
+            "chunksize = 1\non_worker_death = \"ignore\"",
+        ),
+        "9:19",
+        &["pool.on_worker_death", "\"retry\" or \"fail\""],
+    );
+}

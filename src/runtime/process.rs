@@ -47,7 +47,7 @@ pub enum Target {
     /// Built-in work steps.
     Work(Vec<Work>),
     /// A pool worker: take tasks from one queue, put results on another.
-    PoolWorker { tasks: usize, results: usize },
+    PoolWorker(pool::WorkerConfig),
     /// The fork server loop (socket at [`EXTRA_FD`]).
     ForkServer,
     /// Exit at once (start-latency benchmarks).
@@ -505,7 +505,7 @@ pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<O
                 }
             }
         }
-        Target::PoolWorker { tasks, results } => pool::worker_main(board, slot, *tasks, *results),
+        Target::PoolWorker(cfg) => pool::worker_main(board, slot, cfg),
         Target::ForkServer => match extra {
             Some(sock) => super::forkserver::serve(board, sock),
             None => 70,

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use super::{MainStep, ResourceSpec, Scenario};
+use super::{MainStep, PoolCallKind, PoolCallSpec, ResourceSpec, Scenario};
 use crate::runtime::board::Role;
 use crate::runtime::board::{Board, StartMethod};
 use crate::runtime::env::Env;
 use crate::runtime::pipe::Connection;
-use crate::runtime::pool::{Pool, Task};
+use crate::runtime::pool::{Callbacks, Func, Items, Pool, TaskError};
 use crate::runtime::process::{BOARD_FD, Context, Process, Target, set_comm};
 use crate::runtime::queue::Queue;
 use crate::runtime::shared_value::SharedArray;
@@ -149,6 +149,7 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
     let mut env = Env::new(ctx.board().clone(), "__main__", 0);
     let child_ends = create_resources(ctx, sc, &mut env)?;
     let mut groups: HashMap<&str, Vec<Process>> = HashMap::new();
+    let mut pool: Option<Pool> = None;
     for step in &sc.main {
         match step {
             MainStep::Work(w) => {
@@ -195,8 +196,15 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
                 .into_iter()
                 .flatten()
                 .for_each(Process::kill),
-            MainStep::PoolMap => pool_map(ctx, sc)?,
+            MainStep::PoolMap => pool_map(the_pool(&mut pool, ctx, sc)?, ctx, sc)?,
+            MainStep::Pool(call) => pool_call(the_pool(&mut pool, ctx, sc)?, call)?,
         }
+    }
+    if let Some(mut p) = pool {
+        // `pool.close(); pool.join()`: waits for the async calls, whose
+        // callbacks print as their results come in.
+        p.close();
+        p.join()?;
     }
     // As CPython does at exit: join the non-daemonic children, kill the daemons.
     for p in groups.values_mut().flatten() {
@@ -222,24 +230,37 @@ fn scale(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pool_map(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
+/// The scenario's pool, started on its first use.
+fn the_pool<'a>(
+    pool: &'a mut Option<Pool>,
+    ctx: &Context,
+    sc: &Scenario,
+) -> anyhow::Result<&'a mut Pool> {
+    if pool.is_none() {
+        let mut p = Pool::new(ctx, "pool", sc.pool.options())?;
+        p.on_event(say);
+        *pool = Some(p);
+    }
+    Ok(pool.as_mut().expect("just made"))
+}
+
+fn pool_map(pool: &mut Pool, ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
     let task = sc
         .task
         .ok_or_else(|| anyhow::anyhow!("pool_map without a [task]"))?;
-    let n = sc.pool.workers;
-    let mut pool = Pool::new(ctx, "pool", n)?;
-    pool.on_event(say);
+    let n = pool.workers().len();
+    let items = Items::ranges(task.below, task.chunks);
+    let chunksize = sc
+        .pool
+        .chunksize
+        .unwrap_or_else(|| crate::runtime::pool::default_chunksize(items.len(), n));
     say(&format!(
-        "Pool({n}).map(primes, {} chunks of [0, {}), chunksize={}) with {}",
+        "Pool({n}).map(primes, {} chunks of [0, {}), chunksize={chunksize}) with {}",
         task.chunks,
         task.below,
-        sc.pool.chunksize,
         ctx.method()
     ));
-    let results = pool.map(
-        Task::primes_chunks(task.below, task.chunks),
-        sc.pool.chunksize,
-    );
+    let counts = pool.map(Func::Primes, items, Some(chunksize))?;
     let per_worker: Vec<String> = pool
         .workers()
         .iter()
@@ -252,10 +273,131 @@ fn pool_map(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
             ))
         })
         .collect();
-    pool.close();
-    let results = results?;
-    let total: u64 = results.iter().map(|r| r.value).sum();
+    let total: i64 = counts.iter().sum();
     say(&format!("primes below {}: {total}", task.below));
     say(&format!("tasks per worker: {}", per_worker.join(", ")));
     Ok(())
+}
+
+/// Prints a list of results as Python would, or a summary when it is long.
+fn show_list(values: &[i64]) -> String {
+    if values.len() <= 20 {
+        let v: Vec<String> = values.iter().map(i64::to_string).collect();
+        format!("[{}]", v.join(", "))
+    } else {
+        format!(
+            "{} results, sum {}",
+            values.len(),
+            values.iter().fold(0i64, |a, v| a.wrapping_add(*v))
+        )
+    }
+}
+
+/// One `pool` step: the call, printed as Python would write it, then its results.
+fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
+    let name = c.call.name();
+    let f = c.func.name();
+    let what = |i: usize| {
+        let a = c.items.show(i);
+        let a = a
+            .strip_prefix('(')
+            .and_then(|a| a.strip_suffix(')'))
+            .unwrap_or(&a)
+            .to_string();
+        format!("{f}({a})")
+    };
+    let items = c.items.clone();
+    let label = match &c.items {
+        Items::Range { start, step, n } => {
+            format!("range({start}, {}, {step})", start + step * *n as i64)
+        }
+        i if i.len() <= 8 => {
+            let all: Vec<String> = (0..i.len()).map(|k| i.show(k)).collect();
+            format!("[{}]", all.join(", "))
+        }
+        i => format!("{} items", i.len()),
+    };
+    let chunk = c
+        .chunksize
+        .map(|n| format!(", chunksize={n}"))
+        .unwrap_or_default();
+    match c.call {
+        PoolCallKind::Map | PoolCallKind::Starmap => {
+            say(&format!("pool.{name}({f}, {label}{chunk})"));
+            match pool.map(c.func, items, c.chunksize) {
+                Ok(v) => say(&format!("  -> {}", show_list(&v))),
+                Err(e) => say(&format!("  raised {e}")),
+            }
+        }
+        PoolCallKind::MapAsync | PoolCallKind::StarmapAsync => {
+            say(&format!(
+                "pool.{name}({f}, {label}{chunk}, callback, error_callback)"
+            ));
+            let tag = format!("{name}({f}, {label})");
+            let tag2 = tag.clone();
+            pool.map_async(
+                c.func,
+                items,
+                c.chunksize,
+                Callbacks {
+                    callback: Some(Box::new(move |v| {
+                        say(&format!("callback {tag}: {}", show_list(v)))
+                    })),
+                    error_callback: Some(Box::new(move |e| {
+                        say(&format!("error_callback {tag2}: {e}"))
+                    })),
+                },
+            )?;
+        }
+        PoolCallKind::Imap | PoolCallKind::ImapUnordered => {
+            say(&format!("pool.{name}({f}, {label}{chunk}):"));
+            let chunksize = c.chunksize.unwrap_or(1);
+            let it = if c.call == PoolCallKind::Imap {
+                pool.imap(c.func, items, chunksize)?
+            } else {
+                pool.imap_unordered(c.func, items, chunksize)?
+            };
+            for r in it {
+                let (i, outcome) = r?;
+                match outcome {
+                    Ok(v) => say(&format!("  {} = {v}", what(i))),
+                    Err(e) => say(&format!("  {} raised {e}", what(i))),
+                }
+            }
+        }
+        PoolCallKind::Apply => {
+            let args = what(0);
+            match pool.apply(c.func, &args_of(&c.items)) {
+                Ok(v) => say(&format!("pool.apply({args}) = {v}")),
+                Err(e) => say(&format!("pool.apply({args}) raised {e}")),
+            }
+        }
+        PoolCallKind::ApplyAsync => {
+            let call = what(0);
+            say(&format!(
+                "pool.apply_async({call}, callback, error_callback)"
+            ));
+            let call2 = call.clone();
+            pool.apply_async(
+                c.func,
+                &args_of(&c.items),
+                Callbacks {
+                    callback: Some(Box::new(move |v| {
+                        say(&format!("callback {call}: {}", v[0]))
+                    })),
+                    error_callback: Some(Box::new(move |e: &TaskError| {
+                        say(&format!("error_callback {call2}: {e}"))
+                    })),
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn args_of(items: &Items) -> Vec<i64> {
+    match items {
+        Items::List { flat, .. } => flat.clone(),
+        Items::Range { start, .. } => vec![*start],
+    }
 }

@@ -14,6 +14,7 @@ pub use error::ScenarioError;
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{BoardSize, StartMethod};
+use crate::runtime::pool::{Func, Items, OnDeath, Pool, PoolOptions};
 use crate::runtime::pyvalue::PyValue;
 use crate::runtime::queue::Queue;
 use crate::runtime::shared_value::{Num, TypeCode};
@@ -125,10 +126,81 @@ impl ResourceSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The `[pool]` table: how the scenario's pool is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSpec {
     pub workers: usize,
-    pub chunksize: usize,
+    /// `pool_map`'s chunksize; `None`: CPython's default formula.
+    pub chunksize: Option<usize>,
+    pub maxtasksperchild: u64,
+    pub initializer: Option<(Func, Vec<i64>)>,
+    pub on_worker_death: OnDeath,
+    pub retries: u32,
+}
+
+impl PoolSpec {
+    pub fn options(&self) -> PoolOptions {
+        PoolOptions {
+            processes: self.workers,
+            maxtasksperchild: self.maxtasksperchild,
+            initializer: self.initializer.clone(),
+            on_worker_death: self.on_worker_death,
+            retries: self.retries,
+        }
+    }
+}
+
+/// Which of the pool's calls a `pool` step makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolCallKind {
+    Map,
+    MapAsync,
+    Imap,
+    ImapUnordered,
+    Starmap,
+    StarmapAsync,
+    Apply,
+    ApplyAsync,
+}
+
+impl PoolCallKind {
+    pub const ALL: [PoolCallKind; 8] = [
+        PoolCallKind::Map,
+        PoolCallKind::MapAsync,
+        PoolCallKind::Imap,
+        PoolCallKind::ImapUnordered,
+        PoolCallKind::Starmap,
+        PoolCallKind::StarmapAsync,
+        PoolCallKind::Apply,
+        PoolCallKind::ApplyAsync,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolCallKind::Map => "map",
+            PoolCallKind::MapAsync => "map_async",
+            PoolCallKind::Imap => "imap",
+            PoolCallKind::ImapUnordered => "imap_unordered",
+            PoolCallKind::Starmap => "starmap",
+            PoolCallKind::StarmapAsync => "starmap_async",
+            PoolCallKind::Apply => "apply",
+            PoolCallKind::ApplyAsync => "apply_async",
+        }
+    }
+
+    pub fn is_apply(self) -> bool {
+        matches!(self, PoolCallKind::Apply | PoolCallKind::ApplyAsync)
+    }
+}
+
+/// A `pool` step: one call on the scenario's pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolCallSpec {
+    pub call: PoolCallKind,
+    pub func: Func,
+    pub items: Items,
+    pub chunksize: Option<usize>,
 }
 
 /// The work `pool_map` maps: primes by trial division over `[0, below)` in `chunks` tasks.
@@ -172,6 +244,7 @@ pub enum MainStep {
     Terminate(String),
     Kill(String),
     PoolMap,
+    Pool(PoolCallSpec),
 }
 
 impl Scenario {
@@ -187,7 +260,7 @@ impl Scenario {
             proc_slots: 32 + 2 * workers + procs + scale,
             res_slots: 16 + 2 * self.resources.len() as u32,
             arena_bytes: (1 << 16)
-                + 2 * Queue::footprint((4 * self.pool.workers).max(64), 192)
+                + Pool::footprint(self.pool.workers)
                 + self
                     .resources
                     .iter()
@@ -198,7 +271,9 @@ impl Scenario {
 
     /// Whether the main process runs a pool.
     pub fn uses_pool(&self) -> bool {
-        self.main.contains(&MainStep::PoolMap)
+        self.main
+            .iter()
+            .any(|s| matches!(s, MainStep::PoolMap | MainStep::Pool(_)))
     }
 }
 

@@ -54,6 +54,11 @@ pub struct RawHeader {
 pub struct RawPool {
     pub workers: Option<Spanned<i64>>,
     pub chunksize: Option<Spanned<i64>>,
+    pub maxtasksperchild: Option<Spanned<i64>>,
+    pub initializer: Option<Spanned<String>>,
+    pub initargs: Option<Spanned<Vec<i64>>>,
+    pub on_worker_death: Option<Spanned<String>>,
+    pub retries: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +217,26 @@ pub struct ValueExpected {
     pub expected: i64,
 }
 
+/// One task's arguments: `3` or `[0, 100]`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub enum RawItem {
+    One(i64),
+    Tuple(Vec<i64>),
+}
+
+/// `{ pool = { call = "imap_unordered", func = "sleep", items = [300, 100] } }`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolCall {
+    pub call: String,
+    pub func: String,
+    pub items: Option<Vec<RawItem>>,
+    pub range: Option<Vec<i64>>,
+    pub args: Option<Vec<i64>>,
+    pub chunksize: Option<i64>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawStep {
@@ -250,4 +275,5 @@ pub enum RawStep {
     Terminate(String),
     Kill(String),
     PoolMap,
+    Pool(PoolCall),
 }
