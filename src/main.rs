@@ -134,6 +134,12 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Pool.map throughput (chunksize 1 and default) and the Manager's round trip
+    Pool {
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -245,6 +251,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Bench {
             what: BenchCmd::Ipc { json },
         }) => mpdash::bench::ipc::run(json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Pool { json },
+        }) => mpdash::bench::pool::run(json),
     }
 }
 

@@ -292,8 +292,8 @@ fn killing_a_worker_from_the_dashboard_gets_it_replaced_and_the_count_stays_exac
         "exact despite the kill:\n{out}"
     );
     assert!(
-        screen.contains("replaced") || out.contains("replaced"),
-        "{screen}"
+        screen.contains("workers died: 1") || out.contains("workers died: 1"),
+        "the pool panel reports the death:\n{screen}"
     );
     tmux.keys("q");
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));

@@ -110,3 +110,35 @@ fn shared_memory_prints_cpythons_values_and_the_locked_count_is_exact() {
         assert!(lines[3].starts_with("unlocked (without a lock) = "), "{m}");
     }
 }
+
+#[test]
+fn the_tutorial_prints_what_cpython_prints_under_each_method() {
+    for m in ["fork", "spawn", "forkserver"] {
+        let (v, out) = run_json(&["scenarios/manager.toml", "--start-method", m]);
+        assert!(
+            out.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = output_lines(&v);
+        assert_eq!(lines[0], "{1: '1', '2': 2, 0.25: None}", "{m}: {lines:#?}");
+        assert_eq!(lines[1], "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]", "{m}");
+        assert!(
+            lines[2].contains("through manager.Value"),
+            "{m}: {lines:#?}"
+        );
+        assert!(lines[3].contains("through a shared Value"), "{m}");
+        let rows = process_rows(&v);
+        let main = rows.iter().find(|r| r["role"] == "main").unwrap();
+        let server = rows
+            .iter()
+            .find(|r| r["role"] == "manager")
+            .expect("a manager row");
+        assert_eq!(
+            server["logical_ppid"], main["pid"],
+            "{m}: the manager is main's child"
+        );
+        assert_eq!(server["method"], m);
+        assert_eq!(server["exitcode"], 0, "{m}: shut down cleanly");
+    }
+}

@@ -152,6 +152,8 @@ pub struct App {
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
     pub queue_rates: HashMap<String, (f64, f64)>,
+    /// Calls per second of each manager proxy method, by `manager/method`.
+    pub method_rates: HashMap<String, f64>,
     pub selected: usize,
     pub show_help: bool,
     pub rate_hz: f64,
@@ -177,6 +179,7 @@ impl App {
             events: VecDeque::new(),
             depth_history: HashMap::new(),
             queue_rates: HashMap::new(),
+            method_rates: HashMap::new(),
             selected: 0,
             show_help: false,
             rate_hz,
@@ -191,6 +194,26 @@ impl App {
             .saturating_sub(self.snapshot.elapsed)
             .as_secs_f64();
         for r in &s.resources {
+            if let ResourceView::Manager { name, methods, .. } = r {
+                let before = self.snapshot.resources.iter().find_map(|p| match p {
+                    ResourceView::Manager {
+                        name: n, methods, ..
+                    } if n == name => Some(methods),
+                    _ => None,
+                });
+                for m in methods {
+                    let c0 = before
+                        .and_then(|b| b.iter().find(|x| x.method == m.method))
+                        .map_or(0, |x| x.calls);
+                    if dt > 0.0 {
+                        self.method_rates.insert(
+                            format!("{name}/{}", m.method),
+                            m.calls.saturating_sub(c0) as f64 / dt,
+                        );
+                    }
+                }
+                continue;
+            }
             let ResourceView::Queue {
                 name,
                 depth,
@@ -404,6 +427,7 @@ impl App {
                 self.peak_mem = (0, 0);
                 self.depth_history.clear();
                 self.queue_rates.clear();
+                self.method_rates.clear();
                 self.log.clear();
                 self.selected = 0;
                 Effect::Redraw

@@ -16,7 +16,7 @@ use crate::runtime::shared_value::{Num, SharedArray, TypeCode};
 use crate::runtime::sync::{Event, Lock};
 use crate::runtime::work::Work;
 
-fn ctx() -> anyhow::Result<Context> {
+pub(crate) fn ctx() -> anyhow::Result<Context> {
     let board = Board::create(BoardSize {
         proc_slots: 64,
         res_slots: 32,
@@ -87,7 +87,7 @@ fn queue_rate(producers: u64, consumers: u64, total: u64, telemetry: bool) -> an
 }
 
 /// Round-trip times (µs, sorted) of 64 B through our Pipe, and through a raw socketpair.
-fn pipe_rtts(rounds: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+pub(crate) fn pipe_rtts(rounds: u64) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let ctx = ctx()?;
     let (mut a, b) = Connection::pair_on_board(ctx.board(), "pipe", true)?;
     let b: OwnedFd = b.into();
@@ -214,7 +214,7 @@ fn value_locked_2proc(per_proc: u64) -> anyhow::Result<f64> {
 }
 
 /// Best of `n` runs (the machine is shared; the best run is the least disturbed).
-fn best(
+pub(crate) fn best(
     n: usize,
     higher_is_better: bool,
     mut f: impl FnMut() -> anyhow::Result<f64>,

@@ -1,6 +1,8 @@
 //! `mpdash bench …`: figures for the targets, printed, never asserted in tests.
 
 pub mod ipc;
+pub mod manager_rt;
+pub mod pool;
 pub mod start;
 
 /// The `q`-quantile (0..=1) of sorted values (nearest rank).

@@ -58,6 +58,7 @@ pub enum Role {
     PoolWorker = 3,
     ForkServer = 4,
     Bench = 5,
+    Manager = 6,
 }
 
 impl Role {
@@ -68,6 +69,7 @@ impl Role {
             3 => Role::PoolWorker,
             4 => Role::ForkServer,
             5 => Role::Bench,
+            6 => Role::Manager,
             _ => return None,
         })
     }
@@ -79,6 +81,7 @@ impl Role {
             Role::PoolWorker => "pool worker",
             Role::ForkServer => "forkserver",
             Role::Bench => "bench",
+            Role::Manager => "manager",
         }
     }
 }
@@ -203,6 +206,7 @@ pub enum ResKind {
     Array = 11,
     Pipe = 12,
     JoinableQueue = 13,
+    Manager = 14,
 }
 
 impl ResKind {
@@ -222,6 +226,7 @@ impl ResKind {
             11 => Array,
             12 => Pipe,
             13 => JoinableQueue,
+            14 => Manager,
             _ => return None,
         })
     }

@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use super::board::{Board, ResKind};
+use super::manager::{ManagerClient, Method};
 use super::pipe::Connection;
 use super::pyvalue::PyValue;
 use super::queue::Queue;
@@ -27,6 +28,10 @@ pub struct Env {
     keep: Vec<Vec<u8>>,
     /// Barrier waits still ahead, per barrier.
     barrier_waits: HashMap<String, usize>,
+    /// This process's connection to the run's manager, made on first use.
+    manager: Option<ManagerClient>,
+    /// Manager object ids by name.
+    proxies: HashMap<String, u32>,
 }
 
 impl Env {
@@ -39,6 +44,8 @@ impl Env {
             conns: HashMap::new(),
             keep: Vec::new(),
             barrier_waits: HashMap::new(),
+            manager: None,
+            proxies: HashMap::new(),
         }
     }
 
@@ -60,6 +67,36 @@ impl Env {
     /// Hands this process a pipe end (inherited or received) by pipe name.
     pub fn add_fd(&mut self, name: String, fd: OwnedFd) {
         self.fds.insert(name, fd);
+    }
+
+    /// Calls `method` on the manager object `name`.
+    pub fn proxy_call(
+        &mut self,
+        name: &str,
+        method: Method,
+        args: Vec<PyValue>,
+    ) -> Result<PyValue, String> {
+        if self.manager.is_none() {
+            let c = ManagerClient::on_board(&self.board, "manager").map_err(|e| e.to_string())?;
+            self.manager = Some(c);
+        }
+        let client = self.manager.as_mut().expect("connected above");
+        let id = match self.proxies.get(name) {
+            Some(&id) => id,
+            None => {
+                let (id, _) = client.lookup(name).map_err(|e| e.to_string())?;
+                self.proxies.insert(name.to_string(), id);
+                id
+            }
+        };
+        client
+            .call(id, method, args, None)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Takes an fd handed to this process under `name`.
+    pub fn take_fd(&mut self, name: &str) -> Option<OwnedFd> {
+        self.fds.remove(name)
     }
 
     /// Hands this process a ready connection (the main process's own ends).
@@ -227,6 +264,49 @@ impl Env {
                 LockLike::Lock(l) => l.release().map_err(|x| e(&x)),
                 LockLike::Semaphore(s) => s.release().map_err(|x| e(&x)),
             },
+            Work::DictSet { dict, key, value } => self
+                .proxy_call(dict, Method::SetItem, vec![key.clone(), value.clone()])
+                .map(drop),
+            Work::ListReverse(list) => self.proxy_call(list, Method::Reverse, vec![]).map(drop),
+            Work::PrintProxy(p) => {
+                if let PyValue::Str(r) = self.proxy_call(p, Method::Repr, vec![])? {
+                    say(&r);
+                }
+                Ok(())
+            }
+            Work::CompareCounters {
+                manager_value,
+                shared_value,
+                times,
+            } => {
+                let t = Instant::now();
+                for _ in 0..*times {
+                    let v = match self.proxy_call(manager_value, Method::Copy, vec![])? {
+                        PyValue::Int(i) => i,
+                        other => return Err(format!("{manager_value} holds {other}, not an int")),
+                    };
+                    self.proxy_call(manager_value, Method::SetValue, vec![PyValue::Int(v + 1)])?;
+                }
+                let via_manager = *times as f64 / t.elapsed().as_secs_f64();
+                let a = self.array(shared_value)?;
+                let t = Instant::now();
+                for _ in 0..*times {
+                    a.increment(0, Num::Int(1)).map_err(|x| e(&x))?;
+                }
+                let shared = *times as f64 / t.elapsed().as_secs_f64();
+                say(&format!(
+                    "{times} × (v.value += 1) through manager.Value: {:.0} ops/s ({:.1} µs each, two round trips)",
+                    via_manager,
+                    1e6 / via_manager
+                ));
+                say(&format!(
+                    "{times} × (v.value += 1) through a shared Value: {:.0} ops/s ({:.3} µs each) — {:.0}× faster",
+                    shared,
+                    1e6 / shared,
+                    shared / via_manager
+                ));
+                Ok(())
+            }
             Work::Increment { value, times } => {
                 let a = self.array(value)?;
                 for _ in 0..*times {

@@ -4,6 +4,7 @@
 pub mod board;
 pub mod env;
 pub mod forkserver;
+pub mod manager;
 pub mod pipe;
 pub mod pool;
 pub mod process;

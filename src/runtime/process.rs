@@ -50,6 +50,8 @@ pub enum Target {
     PoolWorker(pool::WorkerConfig),
     /// The fork server loop (socket at [`EXTRA_FD`]).
     ForkServer,
+    /// A manager server; its block is at `offset` in the board.
+    Manager { offset: usize },
     /// Exit at once (start-latency benchmarks).
     Exit,
 }
@@ -510,6 +512,12 @@ pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<O
             Some(sock) => super::forkserver::serve(board, sock),
             None => 70,
         },
+        Target::Manager { offset } => super::manager::serve(
+            board,
+            *offset,
+            env.take_fd("manager unix"),
+            env.take_fd("manager tcp"),
+        ),
         Target::Exit => 0,
     }
 }

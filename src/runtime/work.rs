@@ -60,6 +60,23 @@ pub enum Work {
     Acquire(String),
     /// `lock.release()` / `sem.release()`.
     Release(String),
+    /// `d[key] = value` on a manager dict proxy.
+    DictSet {
+        dict: String,
+        key: PyValue,
+        value: PyValue,
+    },
+    /// `l.reverse()` on a manager list proxy.
+    ListReverse(String),
+    /// `print(proxy)`: the object's repr, from the manager.
+    PrintProxy(String),
+    /// The same counter loop (`v.value += 1`, `times` times) through a manager
+    /// `Value` proxy and through a shared-memory `Value`, with their rates.
+    CompareCounters {
+        manager_value: String,
+        shared_value: String,
+        times: u64,
+    },
     /// `v.value += 1`, `times` times, under the value's own lock if it has one.
     Increment { value: String, times: u64 },
     /// `v.value = to`.

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::raw::*;
 use super::*;
+use crate::runtime::manager::MAX_OBJECTS;
 use crate::runtime::pool::DEFAULT_RETRIES;
 
 /// What a step may refer to, by kind.
@@ -22,6 +23,7 @@ enum Kind {
     Barrier,
     Value,
     Array,
+    Proxy,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::Barrier => "a [[barrier]]",
             Kind::Value => "a [[value]]",
             Kind::Array => "an [[array]]",
+            Kind::Proxy => "a [manager] object",
         }
     }
 }
@@ -273,6 +276,70 @@ impl<'a> Checker<'a> {
                 init,
                 lock: a.lock,
                 is_value: false,
+            });
+        }
+        if let Some(m) = &raw.manager {
+            let mut objects = Vec::new();
+            if m.objects.len() > MAX_OBJECTS {
+                return self.err(
+                    m.objects[MAX_OBJECTS].span(),
+                    format!("a manager holds at most {MAX_OBJECTS} objects"),
+                );
+            }
+            for o in &m.objects {
+                let o = o.get_ref();
+                let kind = ObjKind::parse(o.kind.get_ref()).ok_or_else(|| {
+                    let known: Vec<&str> = ObjKind::ALL.iter().map(|k| k.name()).collect();
+                    ScenarioError::at(
+                        self.file,
+                        self.text,
+                        Some(o.kind.span()),
+                        format!(
+                            "unknown manager object kind {:?} (expected one of {})",
+                            o.kind.get_ref(),
+                            known.join(", ")
+                        ),
+                    )
+                })?;
+                let init = match &o.init {
+                    Some(t) => Some(self.literal(&o.kind.span(), t)?),
+                    None => None,
+                };
+                let fits = matches!(
+                    (kind, &init),
+                    (_, None)
+                        | (ObjKind::Value, Some(_))
+                        | (ObjKind::Dict, Some(PyValue::Dict(_)))
+                        | (ObjKind::List, Some(PyValue::List(_) | PyValue::Tuple(_)))
+                );
+                if !fits {
+                    return self.err(
+                        o.kind.span(),
+                        format!(
+                            "init: a manager {} cannot start from that value",
+                            kind.name()
+                        ),
+                    );
+                }
+                let name = self.declare(&o.name, Kind::Proxy)?;
+                objects.push((name, kind, init));
+            }
+            let tcp = match &m.tcp {
+                Some(t) => {
+                    if t.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                        return self.err(
+                            t.span(),
+                            "tcp: expected HOST:PORT with a numeric host, e.g. \"127.0.0.1:0\"",
+                        );
+                    }
+                    Some(t.get_ref().clone())
+                }
+                None => None,
+            };
+            out.push(ResourceSpec::Manager {
+                name: "manager".into(),
+                tcp,
+                objects,
             });
         }
         Ok(out)
@@ -526,6 +593,28 @@ impl<'a> Checker<'a> {
             RawStep::Kill(p) => Ok(MainStep::Kill(p.clone())),
             RawStep::PoolMap => Ok(MainStep::PoolMap),
             RawStep::Pool(c) => self.pool_call(sp, c),
+            RawStep::DictSet(d) => w(Work::DictSet {
+                dict: self.uses(sp, &d.dict, &[K::Proxy], "dict_set")?,
+                key: self.literal(sp, &d.key)?,
+                value: self.literal(sp, &d.value)?,
+            }),
+            RawStep::ListReverse(l) => w(Work::ListReverse(self.uses(
+                sp,
+                l,
+                &[K::Proxy],
+                "list_reverse",
+            )?)),
+            RawStep::PrintProxy(p) => w(Work::PrintProxy(self.uses(
+                sp,
+                p,
+                &[K::Proxy],
+                "print_proxy",
+            )?)),
+            RawStep::CompareCounters(c) => w(Work::CompareCounters {
+                manager_value: self.uses(sp, &c.manager_value, &[K::Proxy], "compare_counters")?,
+                shared_value: self.uses(sp, &c.shared_value, &[K::Value], "compare_counters")?,
+                times: self.n(sp, c.times, 1, MAX_COUNT, "times")?,
+            }),
         }
     }
 

@@ -13,6 +13,7 @@ use super::{MainStep, PoolCallKind, PoolCallSpec, ResourceSpec, Scenario};
 use crate::runtime::board::Role;
 use crate::runtime::board::{Board, StartMethod};
 use crate::runtime::env::Env;
+use crate::runtime::manager::Manager;
 use crate::runtime::pipe::Connection;
 use crate::runtime::pool::{Callbacks, Func, Items, Pool, TaskError};
 use crate::runtime::process::{BOARD_FD, Context, Process, Target, set_comm};
@@ -87,15 +88,19 @@ pub fn entry(t_first: u64, spec_json: &str) -> i32 {
     code
 }
 
+/// Pipe ends for the children, by pipe name.
+type ChildEnds = Vec<(String, OwnedFd)>;
+
 /// Creates the scenario's resources on the board. Returns the pipes' second
 /// ends, which the children get; the main process keeps the first ends in `env`.
 fn create_resources(
     ctx: &Context,
     sc: &Scenario,
     env: &mut Env,
-) -> anyhow::Result<Vec<(String, OwnedFd)>> {
+) -> anyhow::Result<(ChildEnds, Option<Manager>)> {
     let board = ctx.board();
     let mut child_ends = Vec::new();
+    let mut manager = None;
     for r in &sc.resources {
         match r {
             ResourceSpec::Queue {
@@ -140,14 +145,25 @@ fn create_resources(
             } => {
                 SharedArray::create_kind(board, name, *typecode, init, *lock, *is_value)?;
             }
+            ResourceSpec::Manager { name, tcp, objects } => {
+                let m = Manager::start(ctx, name, tcp.as_deref())?;
+                if let Some(a) = m.tcp_address() {
+                    say(&format!("manager listening on tcp {a} (and a Unix socket)"));
+                }
+                let mut client = m.connect()?;
+                for (obj, kind, init) in objects {
+                    client.create(*kind, obj, init.clone())?;
+                }
+                manager = Some(m);
+            }
         }
     }
-    Ok(child_ends)
+    Ok((child_ends, manager))
 }
 
 fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
     let mut env = Env::new(ctx.board().clone(), "__main__", 0);
-    let child_ends = create_resources(ctx, sc, &mut env)?;
+    let (child_ends, manager) = create_resources(ctx, sc, &mut env)?;
     let mut groups: HashMap<&str, Vec<Process>> = HashMap::new();
     let mut pool: Option<Pool> = None;
     for step in &sc.main {
@@ -212,6 +228,10 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
             p.kill();
         }
         p.join(None);
+    }
+    drop(env);
+    if let Some(mut m) = manager {
+        m.shutdown();
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub use error::ScenarioError;
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{BoardSize, StartMethod};
+use crate::runtime::manager::ObjKind;
 use crate::runtime::pool::{Func, Items, OnDeath, Pool, PoolOptions};
 use crate::runtime::pyvalue::PyValue;
 use crate::runtime::queue::Queue;
@@ -88,6 +89,12 @@ pub enum ResourceSpec {
         name: String,
         parties: u32,
     },
+    /// A Manager server and the objects it holds from the start.
+    Manager {
+        name: String,
+        tcp: Option<String>,
+        objects: Vec<(String, ObjKind, Option<PyValue>)>,
+    },
     /// A `Value` (one element) or an `Array`.
     Array {
         name: String,
@@ -108,6 +115,7 @@ impl ResourceSpec {
             | Semaphore { name, .. }
             | Event { name }
             | Barrier { name, .. }
+            | Manager { name, .. }
             | Array { name, .. } => name,
         }
     }
@@ -121,6 +129,9 @@ impl ResourceSpec {
                 ..
             } => Queue::footprint(*capacity, *max_message) + 64,
             ResourceSpec::Array { init, .. } => 256 + init.len() * 8 + 256,
+            ResourceSpec::Manager { .. } => {
+                std::mem::size_of::<crate::runtime::manager::ManagerShared>() + 64
+            }
             _ => 1024,
         }
     }

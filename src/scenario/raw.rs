@@ -28,7 +28,42 @@ pub struct RawFile {
     #[serde(default)]
     pub array: Vec<RawArray>,
     pub scaling: Option<RawScaling>,
+    pub manager: Option<RawManager>,
     pub main: RawMain,
+}
+
+/// `[manager]`: a Manager server and the objects it holds from the start.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManager {
+    /// Also listen on TCP here (`127.0.0.1:0` picks a free port).
+    pub tcp: Option<Spanned<String>>,
+    #[serde(default)]
+    pub objects: Vec<Spanned<RawManagerObject>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManagerObject {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub init: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyKeyValue {
+    pub dict: String,
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterRace {
+    pub manager_value: String,
+    pub shared_value: String,
+    pub times: i64,
 }
 
 #[derive(Deserialize)]
@@ -276,4 +311,8 @@ pub enum RawStep {
     Kill(String),
     PoolMap,
     Pool(PoolCall),
+    DictSet(ProxyKeyValue),
+    ListReverse(String),
+    PrintProxy(String),
+    CompareCounters(CounterRace),
 }

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::runtime::board::{Board, ProcState, ResKind, Role, StartMethod};
 use crate::runtime::pool::{
-    STAT_DONE, STAT_LOST, STAT_REPLACED, STAT_RESULTS_QUEUE, STAT_RETRIED, STAT_TOTAL, STAT_WORKERS,
+    STAT_DONE, STAT_FAILED, STAT_LOST, STAT_REPLACED, STAT_RESULTS_QUEUE, STAT_RETRIED, STAT_TOTAL,
+    STAT_WORKERS,
 };
 use crate::runtime::queue::{QueueHeader, depth_of};
 use crate::runtime::sys;
@@ -143,6 +144,8 @@ pub struct PoolView {
     pub lost: u64,
     pub retried: u64,
     pub replaced: u64,
+    /// Tasks whose result is an error (raised, or given up with a dead worker).
+    pub failed: u64,
 }
 
 /// The first pool on the board, if the scenario made one.
@@ -165,6 +168,7 @@ pub fn read_pool(board: &Board) -> Option<PoolView> {
             lost: r.stats[STAT_LOST].load(Ordering::Relaxed),
             retried: r.stats[STAT_RETRIED].load(Ordering::Relaxed),
             replaced: r.stats[STAT_REPLACED].load(Ordering::Relaxed),
+            failed: r.stats[STAT_FAILED].load(Ordering::Relaxed),
         })
     })
 }
@@ -235,6 +239,71 @@ pub enum ResourceView {
         lock: bool,
         is_array: bool,
     },
+    /// A manager server: its objects, clients, and per-method calls (counted
+    /// and timed by the clients of the run).
+    Manager {
+        name: String,
+        server_pid: i32,
+        tcp_port: u16,
+        clients: u32,
+        objects: Vec<ManagerObjectView>,
+        methods: Vec<ManagerMethodView>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagerObjectView {
+    pub name: String,
+    pub kind: &'static str,
+    pub len: u64,
+    pub calls: u64,
+}
+
+/// A proxy method's cumulative calls and time (rates come from two samples).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagerMethodView {
+    pub method: &'static str,
+    pub calls: u64,
+    pub total_ns: u64,
+}
+
+fn manager_view(
+    name: String,
+    region: &crate::runtime::shm::Region,
+    at: usize,
+) -> Option<ResourceView> {
+    use crate::runtime::manager::{ManagerShared, Method, ObjKind};
+    let m = region.get::<ManagerShared>(at)?;
+    let n = (m.objects.load(Ordering::Acquire) as usize).min(m.obj.len());
+    let objects = (0..n)
+        .map(|i| {
+            let o = &m.obj[i];
+            ManagerObjectView {
+                name: m.object_name(i),
+                kind: ObjKind::from_u32(o.kind.load(Ordering::Relaxed)).map_or("?", ObjKind::name),
+                len: o.len.load(Ordering::Relaxed),
+                calls: o.calls.load(Ordering::Relaxed),
+            }
+        })
+        .collect();
+    let methods = Method::ALL
+        .iter()
+        .zip(&m.methods)
+        .filter(|(_, s)| s.calls.load(Ordering::Relaxed) > 0)
+        .map(|(meth, s)| ManagerMethodView {
+            method: meth.name(),
+            calls: s.calls.load(Ordering::Relaxed),
+            total_ns: s.ns.load(Ordering::Relaxed),
+        })
+        .collect();
+    Some(ResourceView::Manager {
+        name,
+        server_pid: m.server_pid.load(Ordering::Relaxed) as i32,
+        tcp_port: m.tcp_port.load(Ordering::Relaxed) as u16,
+        clients: m.clients.load(Ordering::Relaxed),
+        objects,
+        methods,
+    })
 }
 
 impl ResourceView {
@@ -246,7 +315,8 @@ impl ResourceView {
             | ResourceView::Semaphore { name, .. }
             | ResourceView::Event { name, .. }
             | ResourceView::Barrier { name, .. }
-            | ResourceView::Value { name, .. } => name,
+            | ResourceView::Value { name, .. }
+            | ResourceView::Manager { name, .. } => name,
         }
     }
 }
@@ -269,6 +339,7 @@ pub fn read_resources(board: &Board) -> Vec<ResourceView> {
             let region = board.region();
             Some(match kind {
                 ResKind::Pool | ResKind::Condition => return None,
+                ResKind::Manager => return manager_view(name, region, at),
                 ResKind::Queue | ResKind::JoinableQueue => {
                     let h = region.get::<QueueHeader>(at)?;
                     ResourceView::Queue {

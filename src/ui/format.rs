@@ -33,6 +33,26 @@ pub fn spark(values: impl Iterator<Item = f64>) -> String {
         .collect()
 }
 
+/// A rate with a k/M suffix: `950`, `12.3k`, `4.1M`.
+pub fn rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.1}M", r / 1e6)
+    } else if r >= 1e3 {
+        format!("{:.1}k", r / 1e3)
+    } else {
+        format!("{r:.0}")
+    }
+}
+
+/// Microseconds, as `87 µs` or `1.2 ms`.
+pub fn micros(us: u64) -> String {
+    if us >= 1000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{us} µs")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

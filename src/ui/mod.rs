@@ -51,7 +51,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     let resources = if has_pool {
         0
     } else {
-        app.snapshot.resources.len() as u16
+        resource_panel::lines(app).len() as u16
     };
     let bottom_min = if body.width >= WIDE { 10 } else { 14 }.max(resources + 2 + 5);
     let procs_h = want.clamp(5, body.height.saturating_sub(bottom_min).max(5));

@@ -52,13 +52,45 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         queue,
     );
     let mut lines = vec![];
-    if pool.replaced + pool.lost + pool.retried > 0 {
+    let gone = |code: fn(i32) -> bool| {
+        app.snapshot
+            .procs
+            .iter()
+            .filter(|p| p.role == Some(Role::PoolWorker) && p.exitcode.is_some_and(code))
+            .count() as u64
+    };
+    // Workers that exit 0 while the pool runs retired (maxtasksperchild).
+    let retired = if app
+        .snapshot
+        .procs
+        .iter()
+        .any(|p| p.role == Some(Role::PoolWorker) && p.alive())
+    {
+        gone(|c| c == 0)
+    } else {
+        0
+    };
+    let died = gone(|c| c != 0);
+    if died + pool.lost + pool.retried > 0 {
         lines.push(Line::styled(
             format!(
-                "workers died: {} replaced · tasks lost {} · run again {}",
-                pool.replaced, pool.lost, pool.retried
+                "workers died: {died} · tasks lost {} · run again {}",
+                pool.lost, pool.retried
             ),
             Style::new().fg(Color::Red).bold(),
+        ));
+    }
+    if retired > 0 || pool.failed > 0 {
+        let mut parts = vec![];
+        if retired > 0 {
+            parts.push(format!("retired {retired} (maxtasksperchild)"));
+        }
+        if pool.failed > 0 {
+            parts.push(format!("tasks failed {}", pool.failed));
+        }
+        lines.push(Line::styled(
+            parts.join(" · "),
+            Style::new().fg(Color::Yellow),
         ));
     }
     lines.push(Line::from(vec![

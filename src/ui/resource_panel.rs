@@ -34,13 +34,36 @@ fn label(name: &str) -> Span<'static> {
     Span::raw(format!("{n:<15}"))
 }
 
-/// One line per resource.
+/// One line per resource (a manager gets a line per object and per method too).
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let dim = Style::new().fg(Color::DarkGray);
-    app.snapshot
+    let mut out: Vec<Line<'static>> = app
+        .snapshot
         .resources
         .iter()
         .map(|r| match r {
+            ResourceView::Manager {
+                name,
+                server_pid,
+                tcp_port,
+                clients,
+                objects,
+                ..
+            } => Line::from(vec![
+                tag("MANAGER", Color::Magenta),
+                label(name),
+                Span::raw(format!(
+                    "server pid {server_pid} · {clients} client{} · {} object{}{}",
+                    if *clients == 1 { "" } else { "s" },
+                    objects.len(),
+                    if objects.len() == 1 { "" } else { "s" },
+                    if *tcp_port > 0 {
+                        format!(" · tcp port {tcp_port}")
+                    } else {
+                        String::new()
+                    }
+                )),
+            ]),
             ResourceView::Queue {
                 name,
                 joinable,
@@ -232,7 +255,44 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
                 ])
             }
         })
-        .collect()
+        .collect();
+    for r in &app.snapshot.resources {
+        let ResourceView::Manager {
+            name,
+            objects,
+            methods,
+            ..
+        } = r
+        else {
+            continue;
+        };
+        for o in objects {
+            out.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(format!("{:<9}", o.kind), Style::new().fg(Color::Magenta)),
+                label(&o.name),
+                Span::raw(format!("len {:<6} {} calls", o.len, o.calls)),
+            ]));
+        }
+        for m in methods {
+            let rate = app
+                .method_rates
+                .get(&format!("{name}/{}", m.method))
+                .copied()
+                .unwrap_or(0.0);
+            out.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(format!("{:<24}", m.method), dim),
+                Span::raw(format!(
+                    "{:>8} calls {:>9}/s  mean {}",
+                    m.calls,
+                    format::rate(rate),
+                    format::micros(m.total_ns / m.calls.max(1) / 1000)
+                )),
+            ]));
+        }
+    }
+    out
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {

@@ -169,6 +169,38 @@ fn finished_with_a_killed_worker() {
 }
 
 #[test]
+fn pool_with_a_retired_worker_a_dead_one_and_failed_tasks() {
+    let mut app = pool_app();
+    let mut s = running_sample();
+    let mut retired = row(3, "pool worker 1", Role::PoolWorker, 98, 100);
+    retired.state = ProcState::Exited;
+    retired.exitcode = Some(0);
+    let mut dead = row(4, "pool worker 2", Role::PoolWorker, 97, 100);
+    dead.state = ProcState::Exited;
+    dead.exitcode = Some(-9);
+    s.procs.push(retired);
+    s.procs.push(dead);
+    if let Some(p) = s.pool.as_mut() {
+        p.lost = 1;
+        p.retried = 1;
+        p.failed = 2;
+    }
+    app.update(Action::Sample(Box::new(s)));
+    let t = render(&app, 130, 34);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(
+        t.backend().buffer(),
+        "workers died: 1 · tasks lost 1 · run again 1",
+    );
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+    let (x, y) = find(
+        t.backend().buffer(),
+        "retired 1 (maxtasksperchild) · tasks failed 2",
+    );
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Yellow);
+}
+
+#[test]
 fn empty_before_the_first_sample() {
     let app = pool_app();
     assert_snapshot!(render(&app, 100, 24).backend());
@@ -269,6 +301,70 @@ fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
     let (x, y) = find(t.backend().buffer(), "BROKEN");
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
     find(t.backend().buffer(), "held by 101 for 1.5 s");
+}
+
+#[test]
+fn manager_panel_with_objects_and_method_rates() {
+    use crate::telemetry::board_view::{ManagerMethodView, ManagerObjectView, ResourceView};
+    let sc = parse(
+        "scenarios/manager.toml",
+        include_str!("../../scenarios/manager.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut app = App::new(Arc::new(sc), 4.0);
+    app.update(Action::RunStarted {
+        run: 1,
+        method: StartMethod::Fork,
+    });
+    let manager = |calls: u64| ResourceView::Manager {
+        name: "manager".into(),
+        server_pid: 4242,
+        tcp_port: 50000,
+        clients: 2,
+        objects: vec![
+            ManagerObjectView {
+                name: "d".into(),
+                kind: "dict",
+                len: 3,
+                calls: 3,
+            },
+            ManagerObjectView {
+                name: "counter".into(),
+                kind: "Value",
+                len: 1,
+                calls: 2 * calls,
+            },
+        ],
+        methods: vec![
+            ManagerMethodView {
+                method: "_getvalue",
+                calls,
+                total_ns: calls * 45_000,
+            },
+            ManagerMethodView {
+                method: "set",
+                calls,
+                total_ns: calls * 44_000,
+            },
+        ],
+    };
+    let mut s = running_sample();
+    s.pool = None;
+    s.resources = vec![manager(1000)];
+    app.update(Action::Sample(Box::new(s.clone())));
+    s.elapsed += std::time::Duration::from_secs(1);
+    s.resources = vec![manager(12_000)];
+    app.update(Action::Sample(Box::new(s)));
+    let t = render(&app, 130, 34);
+    assert_snapshot!(t.backend());
+    find(
+        t.backend().buffer(),
+        "server pid 4242 · 2 clients · 2 objects · tcp port 50000",
+    );
+    find(t.backend().buffer(), "11.0k/s  mean 45 µs");
+    let (x, y) = find(t.backend().buffer(), "MANAGER");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Magenta);
 }
 
 #[test]
