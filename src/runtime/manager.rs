@@ -990,99 +990,97 @@ pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<Ow
         objs: Mutex::new(Vec::new()),
         changed: Condvar::new(),
     });
-    let next_conn = Arc::new(AtomicU64::new(1));
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
-    let mut acceptors = Vec::new();
+    let acceptor = Acceptor {
+        server,
+        key: Arc::new(key),
+        next: Arc::new(AtomicU64::new(1)),
+        done: done_tx,
+    };
     if let Some(fd) = tcp {
         let l = TcpListener::from(fd);
-        let (s, k, n, d) = (
-            server.clone(),
-            key.clone(),
-            next_conn.clone(),
-            done_tx.clone(),
-        );
-        acceptors.push(std::thread::spawn(move || {
+        let a = acceptor.clone();
+        std::thread::spawn(move || {
             for stream in l.incoming().flatten() {
                 let _ = stream.set_nodelay(true);
                 let peer = stream
                     .peer_addr()
                     .map_or_else(|_| "tcp peer".into(), |a| format!("tcp:{a}"));
-                spawn_conn(&s, OwnedFd::from(stream), peer, &k, &n, &d);
+                a.spawn_conn(OwnedFd::from(stream), peer);
             }
-        }));
+        });
     }
     if let Some(fd) = unix {
         let l = UnixListener::from(fd);
-        let (s, k, n, d) = (
-            server.clone(),
-            key.clone(),
-            next_conn.clone(),
-            done_tx.clone(),
-        );
-        acceptors.push(std::thread::spawn(move || {
+        let a = acceptor.clone();
+        std::thread::spawn(move || {
             for stream in l.incoming().flatten() {
-                spawn_conn(&s, OwnedFd::from(stream), "unix peer".into(), &k, &n, &d);
+                a.spawn_conn(OwnedFd::from(stream), "unix peer".into());
             }
-        }));
+        });
     }
-    drop(done_tx);
+    drop(acceptor);
     // Runs until a client asks for shutdown (or the run ends and takes us down).
     let _ = done_rx.recv();
     0
 }
 
-fn spawn_conn(
-    server: &Arc<Server>,
-    fd: OwnedFd,
-    peer: String,
-    key: &[u8],
-    next: &AtomicU64,
-    done: &crossbeam_channel::Sender<()>,
-) {
-    let (server, key, done) = (server.clone(), key.to_vec(), done.clone());
-    let conn_id = next.fetch_add(1, Ordering::Relaxed);
-    std::thread::spawn(move || {
-        let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
-        if let Err(e) = authenticate(&mut conn, &key, true) {
-            super::work::say(&format!("manager: refused {peer}: {e}"));
-            return;
-        }
-        let clients = server.shared().map(|s| &s.clients);
-        if let Some(c) = clients {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        loop {
-            let req = match conn.recv::<Request>() {
-                Ok(r) => r,
-                Err(PipeError::Eof) => break,
-                Err(PipeError::Codec(e)) => {
-                    // Garbage from an authenticated peer: say so, keep serving.
-                    let err = remote("BadRequest", format!("malformed request: {e}"));
-                    if conn.send(&Response::Error(err)).is_err() {
+/// What every connection thread shares.
+#[derive(Clone)]
+struct Acceptor {
+    server: Arc<Server>,
+    key: Arc<Vec<u8>>,
+    next: Arc<AtomicU64>,
+    done: crossbeam_channel::Sender<()>,
+}
+
+impl Acceptor {
+    fn spawn_conn(&self, fd: OwnedFd, peer: String) {
+        let (server, key, done) = (self.server.clone(), self.key.clone(), self.done.clone());
+        let conn_id = self.next.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+            if let Err(e) = authenticate(&mut conn, &key, true) {
+                super::work::say(&format!("manager: refused {peer}: {e}"));
+                return;
+            }
+            let clients = server.shared().map(|s| &s.clients);
+            if let Some(c) = clients {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+            loop {
+                let req = match conn.recv::<Request>() {
+                    Ok(r) => r,
+                    Err(PipeError::Eof) => break,
+                    Err(PipeError::Codec(e)) => {
+                        // Garbage from an authenticated peer: say so, keep serving.
+                        let err = remote("BadRequest", format!("malformed request: {e}"));
+                        if conn.send(&Response::Error(err)).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        super::work::say(&format!("manager: dropped {peer}: {e}"));
                         break;
                     }
-                    continue;
-                }
-                Err(e) => {
-                    super::work::say(&format!("manager: dropped {peer}: {e}"));
+                };
+                let shutdown = matches!(req, Request::Shutdown);
+                let resp = server.handle(conn_id, req);
+                if conn.send(&resp).is_err() {
                     break;
                 }
-            };
-            let shutdown = matches!(req, Request::Shutdown);
-            let resp = server.handle(conn_id, req);
-            if conn.send(&resp).is_err() {
-                break;
+                if shutdown {
+                    let _ = done.try_send(());
+                    break;
+                }
             }
-            if shutdown {
-                let _ = done.try_send(());
-                break;
+            server.disconnected(conn_id);
+            if let Some(c) = clients {
+                c.fetch_sub(1, Ordering::Relaxed);
             }
-        }
-        server.disconnected(conn_id);
-        if let Some(c) = clients {
-            c.fetch_sub(1, Ordering::Relaxed);
-        }
-    });
+        });
+    }
 }
 
 #[cfg(test)]
