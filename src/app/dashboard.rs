@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{
+    self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
+};
 
 use super::{Action, App, Effect};
 use crate::scenario::Scenario;
@@ -27,12 +29,30 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
 
     let mut guard = TerminalGuard::enter()?;
     let mut app = App::new(scenario.clone(), rate_hz);
+    if let Ok((w, h)) = ratatui::crossterm::terminal::size() {
+        app.update(Action::Resize(w, h));
+    }
     let mut current: Option<Session> = None;
     let mut next_run = 1;
     let mut effect = Effect::Launch(app.method);
     loop {
-        match effect {
+        match effect.clone() {
             Effect::Quit => break,
+            Effect::SetRate(hz) => {
+                let _ = cmd_tx.send(SamplerCmd::Rate(hz));
+                guard.draw(|f| ui::draw(f, &app))?;
+            }
+            Effect::ListScenarios => {
+                effect = app.update(Action::PickerItems(list_scenarios(&app.scenario.file)));
+                continue;
+            }
+            Effect::Open(path) => {
+                effect = match crate::scenario::load(&path, &Default::default()) {
+                    Ok(sc) => app.update(Action::ScenarioLoaded(Arc::new(sc))),
+                    Err(e) => app.update(Action::Notice(format!("{e}"))),
+                };
+                continue;
+            }
             Effect::Launch(_) | Effect::LaunchScale => {
                 let scale = effect == Effect::LaunchScale;
                 let method = match effect {
@@ -41,8 +61,13 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
                 };
                 // The old run's group dies here, before the new one starts.
                 current = None;
-                let launched =
-                    Session::launch_mode(next_run, scenario.clone(), method, scale, ev_tx.clone());
+                let launched = Session::launch_mode(
+                    next_run,
+                    app.launch_scenario(),
+                    method,
+                    scale,
+                    ev_tx.clone(),
+                );
                 let action = match launched {
                     Ok(s) => {
                         let _ = cmd_tx.send(SamplerCmd::Watch(s.id, s.board.clone()));
@@ -75,7 +100,7 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
         }
         let action = select! {
             recv(keys) -> k => match k {
-                Ok(ev) => match to_action(ev) { Some(a) => a, None => { effect = Effect::None; continue } },
+                Ok(ev) => match to_action(ev, &app) { Some(a) => a, None => { effect = Effect::None; continue } },
                 Err(_) => Action::Quit,
             },
             recv(snap_rx) -> s => match s {
@@ -104,6 +129,34 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
     session::reap_remaining(Duration::from_millis(300));
     drop(guard);
     Ok(0)
+}
+
+/// The scenario files beside `current` (its directory, else `scenarios/`),
+/// each with its title, or why it cannot be used.
+pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
+    let dir = std::path::Path::new(current)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("scenarios"));
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let title = match crate::scenario::load(&f, &Default::default()) {
+                Ok(sc) => sc.title,
+                Err(e) => format!("✗ line {}: {}", e.line, e.message),
+            };
+            (f, title)
+        })
+        .collect()
 }
 
 /// Turns what happened to a run into an action for the current run.
@@ -150,7 +203,7 @@ fn spawn_input() -> Receiver<Event> {
 }
 
 /// Maps a terminal event to an action, through the one key table.
-pub fn to_action(ev: Event) -> Option<Action> {
+pub fn to_action(ev: Event, app: &App) -> Option<Action> {
     match ev {
         Event::Key(KeyEvent {
             code,
@@ -161,9 +214,15 @@ pub fn to_action(ev: Event) -> Option<Action> {
             if modifiers.contains(KeyModifiers::CONTROL) && code == KeyCode::Char('c') {
                 return Some(Action::Quit);
             }
-            ui::keys::action_for(code)
+            ui::keys::action_for(code, app)
         }
-        Event::Resize(..) => Some(Action::Resize),
+        Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => Some(Action::Click(m.column, m.row)),
+            MouseEventKind::ScrollDown => Some(Action::SelectNext),
+            MouseEventKind::ScrollUp => Some(Action::SelectPrev),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -171,33 +230,91 @@ pub fn to_action(ev: Event) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::{Overrides, parse};
+    use ratatui::crossterm::event::{MouseEvent, MouseEventKind};
 
     fn key(c: KeyCode, m: KeyModifiers) -> Event {
         Event::Key(KeyEvent::new(c, m))
     }
 
+    fn app() -> App {
+        let sc = parse(
+            "scenarios/pool.toml",
+            include_str!("../../scenarios/pool.toml"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        App::new(Arc::new(sc), 4.0)
+    }
+
+    fn press(a: &App, c: KeyCode) -> Option<Action> {
+        to_action(key(c, KeyModifiers::NONE), a)
+    }
+
     #[test]
     fn keys_map_to_actions() {
+        let a = app();
+        assert_eq!(press(&a, KeyCode::Char('q')), Some(Action::Quit));
         assert_eq!(
-            to_action(key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            to_action(key(KeyCode::Char('c'), KeyModifiers::CONTROL), &a),
             Some(Action::Quit)
         );
+        assert_eq!(press(&a, KeyCode::Char('m')), Some(Action::NextMethod));
+        assert_eq!(press(&a, KeyCode::Char('r')), Some(Action::Rerun));
+        assert_eq!(press(&a, KeyCode::Char('?')), Some(Action::ToggleHelp));
+        assert_eq!(press(&a, KeyCode::Char(' ')), Some(Action::ToggleFreeze));
+        assert_eq!(press(&a, KeyCode::Char(']')), Some(Action::Faster));
+        assert_eq!(press(&a, KeyCode::Char('+')), Some(Action::MoreWorkers));
+        assert_eq!(press(&a, KeyCode::Char('/')), Some(Action::StartFilter));
+        assert_eq!(press(&a, KeyCode::Char('x')), None);
+        let click = Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 3,
+            row: 7,
+            modifiers: KeyModifiers::NONE,
+        });
+        assert_eq!(to_action(click, &a), Some(Action::Click(3, 7)));
+    }
+
+    #[test]
+    fn while_typing_a_filter_keys_are_text() {
+        let mut a = app();
+        a.update(Action::StartFilter);
+        assert_eq!(press(&a, KeyCode::Char('q')), Some(Action::FilterChar('q')));
+        assert_eq!(press(&a, KeyCode::Char('k')), Some(Action::FilterChar('k')));
+        assert_eq!(press(&a, KeyCode::Backspace), Some(Action::FilterBackspace));
+        assert_eq!(press(&a, KeyCode::Enter), Some(Action::FilterDone));
+        assert_eq!(press(&a, KeyCode::Esc), Some(Action::FilterCancel));
         assert_eq!(
-            to_action(key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Some(Action::Quit)
+            to_action(key(KeyCode::Char('c'), KeyModifiers::CONTROL), &a),
+            Some(Action::Quit),
+            "Ctrl-C still quits"
         );
+    }
+
+    #[test]
+    fn the_picker_takes_arrows_enter_and_esc() {
+        let mut a = app();
+        a.update(Action::PickerItems(vec![("a.toml".into(), "A".into())]));
+        assert_eq!(press(&a, KeyCode::Down), Some(Action::SelectNext));
+        assert_eq!(press(&a, KeyCode::Enter), Some(Action::PickerChoose));
+        assert_eq!(press(&a, KeyCode::Esc), Some(Action::PickerCancel));
         assert_eq!(
-            to_action(key(KeyCode::Char('m'), KeyModifiers::NONE)),
-            Some(Action::NextMethod)
+            press(&a, KeyCode::Char('q')),
+            Some(Action::PickerCancel),
+            "q closes, not quits"
         );
-        assert_eq!(
-            to_action(key(KeyCode::Char('r'), KeyModifiers::NONE)),
-            Some(Action::Rerun)
-        );
-        assert_eq!(
-            to_action(key(KeyCode::Char('?'), KeyModifiers::NONE)),
-            Some(Action::ToggleHelp)
-        );
-        assert_eq!(to_action(key(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn the_picker_lists_every_scenario_with_its_title() {
+        let items = list_scenarios("scenarios/pool.toml");
+        assert!(items.len() >= 10, "{items:?}");
+        let pool = items
+            .iter()
+            .find(|(p, _)| p == "scenarios/pool.toml")
+            .unwrap();
+        assert_eq!(pool.1, "Pool.map: counting primes on every core");
+        assert!(items.iter().all(|(_, t)| !t.starts_with('✗')), "{items:?}");
     }
 }

@@ -70,11 +70,79 @@ pub enum Action {
     },
     /// Starting a run failed.
     LaunchFailed(String),
-    Resize,
+    /// The terminal's size (columns, rows).
+    Resize(u16, u16),
+    /// Freeze the display (the run goes on) or thaw it.
+    ToggleFreeze,
+    /// Sample more or less often.
+    Faster,
+    Slower,
+    /// One worker more or less for the next run.
+    MoreWorkers,
+    FewerWorkers,
+    /// Order siblings in the tree by the next key.
+    CycleSort,
+    /// Hide or show the selected process's children.
+    ToggleCollapse,
+    Collapse,
+    Expand,
+    /// Start typing a filter (`/`), type, confirm, or clear it.
+    StartFilter,
+    FilterChar(char),
+    FilterBackspace,
+    FilterDone,
+    FilterCancel,
+    /// Give the next panel the whole screen (then back).
+    CycleZoom,
+    /// Open the scenario picker (the run loop lists `scenarios/`).
+    OpenPicker,
+    /// The picker's entries: (path, title or the error reading it).
+    PickerItems(Vec<(String, String)>),
+    PickerChoose,
+    PickerCancel,
+    /// A scenario chosen in the picker, loaded and checked.
+    ScenarioLoaded(Arc<Scenario>),
+    /// Something to tell the user in the hint bar.
+    Notice(String),
+    /// A left click at (column, row).
+    Click(u16, u16),
 }
 
-/// What the run loop must do after an update.
+/// A panel that can have the whole screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zoom {
+    Processes,
+    /// The pool or the shared resources.
+    Panel,
+    Output,
+    Explain,
+}
+
+impl Zoom {
+    fn next(z: Option<Zoom>) -> Option<Zoom> {
+        match z {
+            None => Some(Zoom::Processes),
+            Some(Zoom::Processes) => Some(Zoom::Panel),
+            Some(Zoom::Panel) => Some(Zoom::Output),
+            Some(Zoom::Output) => Some(Zoom::Explain),
+            Some(Zoom::Explain) => None,
+        }
+    }
+}
+
+/// The scenario picker (`o`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Picker {
+    /// (path, title or why it cannot be read).
+    pub items: Vec<(String, String)>,
+    pub selected: usize,
+}
+
+/// Refresh rates `[` and `]` step through (Hz).
+pub const RATES: [f64; 7] = [0.5, 1.0, 2.0, 4.0, 10.0, 20.0, 30.0];
+
+/// What the run loop must do after an update.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     None,
     Redraw,
@@ -84,6 +152,12 @@ pub enum Effect {
     LaunchScale,
     /// Send this signal to this process of the run.
     Signal(i32, nix::sys::signal::Signal),
+    /// Sample at this rate (Hz) from now on.
+    SetRate(f64),
+    /// List the scenario files for the picker.
+    ListScenarios,
+    /// Load this scenario file; launch it if it is valid.
+    Open(String),
     Quit,
 }
 
@@ -157,10 +231,26 @@ pub struct App {
     pub selected: usize,
     pub show_help: bool,
     pub rate_hz: f64,
+    /// Sort, collapse and filter of the process tree.
+    pub tree: crate::ui::process_panel::TreeView,
+    /// Typing a filter: keys go into it.
+    pub editing_filter: bool,
+    /// The display is frozen; the run goes on.
+    pub frozen: bool,
+    /// The newest sample and output lines that came while frozen.
+    held: Option<Box<Snapshot>>,
+    held_output: VecDeque<String>,
+    pub zoom: Option<Zoom>,
+    /// Pool workers for the next run (`+`/`-`).
+    pub workers: usize,
+    pub picker: Option<Picker>,
+    /// The terminal's size, for mouse clicks.
+    pub term: (u16, u16),
 }
 
 impl App {
     pub fn new(scenario: Arc<Scenario>, rate_hz: f64) -> App {
+        let workers = scenario.pool.workers;
         App {
             method: scenario.start_method,
             scenario,
@@ -178,6 +268,15 @@ impl App {
             confirm_kill: None,
             events: VecDeque::new(),
             depth_history: HashMap::new(),
+            tree: Default::default(),
+            editing_filter: false,
+            frozen: false,
+            held: None,
+            held_output: VecDeque::new(),
+            zoom: None,
+            workers,
+            picker: None,
+            term: (0, 0),
             queue_rates: HashMap::new(),
             method_rates: HashMap::new(),
             selected: 0,
@@ -250,12 +349,29 @@ impl App {
         }
     }
 
+    /// The scenario as the next run should start it (with `+`/`-` applied).
+    pub fn launch_scenario(&self) -> Arc<Scenario> {
+        if self.workers == self.scenario.pool.workers {
+            return self.scenario.clone();
+        }
+        let mut sc = (*self.scenario).clone();
+        sc.pool.workers = self.workers;
+        Arc::new(sc)
+    }
+
+    /// The process table's rows (`None`: a thread row), as drawn.
+    pub fn rows(&self) -> Vec<Option<i32>> {
+        crate::ui::process_panel::row_kinds(&self.snapshot, &self.tree)
+    }
+
+    /// The selected row's pid, live or not.
+    fn selected_pid(&self) -> Option<i32> {
+        self.rows().get(self.selected).copied().flatten()
+    }
+
     /// The selected row's process, if it is a live process of this run.
     pub fn selected_process(&self) -> Option<(i32, String)> {
-        let pid = crate::ui::process_panel::row_kinds(&self.snapshot)
-            .get(self.selected)
-            .copied()
-            .flatten()?;
+        let pid = self.selected_pid()?;
         let p = self
             .snapshot
             .procs
@@ -313,16 +429,28 @@ impl App {
                 _ => Effect::Redraw,
             },
             Action::SelectNext => {
-                let n = crate::ui::process_panel::row_kinds(&self.snapshot).len();
+                if let Some(p) = self.picker.as_mut() {
+                    p.selected = (p.selected + 1).min(p.items.len().saturating_sub(1));
+                    return Effect::Redraw;
+                }
+                let n = self.rows().len();
                 self.selected = (self.selected + 1).min(n.saturating_sub(1));
                 Effect::Redraw
             }
             Action::SelectPrev => {
+                if let Some(p) = self.picker.as_mut() {
+                    p.selected = p.selected.saturating_sub(1);
+                    return Effect::Redraw;
+                }
                 self.selected = self.selected.saturating_sub(1);
                 Effect::Redraw
             }
             Action::Sample(s) => {
                 if s.run != self.run && !s.procs.is_empty() {
+                    return Effect::None;
+                }
+                if self.frozen {
+                    self.held = Some(s);
                     return Effect::None;
                 }
                 for (pid, live) in &s.live {
@@ -338,12 +466,8 @@ impl App {
                 self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
                 let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
                 self.cpu_history.retain(|pid, _| known.contains(pid));
-                self.selected = self.selected.min(
-                    crate::ui::process_panel::row_kinds(&s)
-                        .len()
-                        .saturating_sub(1),
-                );
                 self.snapshot = *s;
+                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
                 Effect::Redraw
             }
             Action::Output(line) => {
@@ -352,6 +476,13 @@ impl App {
                 {
                     self.scale_points.push(p);
                     return Effect::Redraw;
+                }
+                if self.frozen {
+                    if self.held_output.len() == LOG_LINES {
+                        self.held_output.pop_front();
+                    }
+                    self.held_output.push_back(line);
+                    return Effect::None;
                 }
                 if self.log.len() == LOG_LINES {
                     self.log.pop_front();
@@ -415,6 +546,9 @@ impl App {
                     alarm: false,
                 });
                 self.scaling_run = false;
+                self.frozen = false;
+                self.held = None;
+                self.held_output.clear();
                 self.run = run;
                 self.method = method;
                 self.status = RunStatus::Running;
@@ -436,7 +570,164 @@ impl App {
                 self.status = RunStatus::Failed(e);
                 Effect::Redraw
             }
-            Action::Resize => Effect::Redraw,
+            Action::Resize(w, h) => {
+                self.term = (w, h);
+                Effect::Redraw
+            }
+            Action::ToggleFreeze => {
+                self.frozen = !self.frozen;
+                if !self.frozen {
+                    for line in std::mem::take(&mut self.held_output) {
+                        self.update(Action::Output(line));
+                    }
+                    if let Some(s) = self.held.take() {
+                        self.update(Action::Sample(s));
+                    }
+                }
+                Effect::Redraw
+            }
+            Action::Faster | Action::Slower => {
+                let i = RATES
+                    .iter()
+                    .position(|r| *r >= self.rate_hz)
+                    .unwrap_or(RATES.len() - 1);
+                let i = if action == Action::Faster {
+                    (i + usize::from(RATES[i] <= self.rate_hz)).min(RATES.len() - 1)
+                } else {
+                    i.saturating_sub(1)
+                };
+                self.rate_hz = RATES[i];
+                self.notice = Some(format!("sampling at {} Hz", self.rate_hz));
+                Effect::SetRate(self.rate_hz)
+            }
+            Action::MoreWorkers | Action::FewerWorkers => {
+                if !self.scenario.uses_pool() {
+                    self.notice = Some("this scenario has no pool: +/- set pool workers".into());
+                    return Effect::Redraw;
+                }
+                let max = crate::scenario::MAX_WORKERS as usize;
+                self.workers = if action == Action::MoreWorkers {
+                    (self.workers + 1).min(max)
+                } else {
+                    self.workers.saturating_sub(1).max(1)
+                };
+                self.notice = Some(format!(
+                    "{} pool workers for the next run (r to rerun now)",
+                    self.workers
+                ));
+                Effect::Redraw
+            }
+            Action::CycleSort => {
+                self.tree.sort = self.tree.sort.next();
+                self.notice = Some(format!("processes sorted by {}", self.tree.sort.label()));
+                Effect::Redraw
+            }
+            Action::ToggleCollapse | Action::Collapse | Action::Expand => {
+                let Some(pid) = self.selected_pid() else {
+                    return Effect::Redraw;
+                };
+                let fold = match action {
+                    Action::Collapse => true,
+                    Action::Expand => false,
+                    _ => !self.tree.collapsed.contains(&pid),
+                };
+                if fold {
+                    self.tree.collapsed.insert(pid);
+                } else {
+                    self.tree.collapsed.remove(&pid);
+                }
+                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+                Effect::Redraw
+            }
+            Action::StartFilter => {
+                self.editing_filter = true;
+                Effect::Redraw
+            }
+            Action::FilterChar(c) => {
+                if self.tree.filter.chars().count() < 40 {
+                    self.tree.filter.push(c);
+                }
+                self.selected = 0;
+                Effect::Redraw
+            }
+            Action::FilterBackspace => {
+                self.tree.filter.pop();
+                Effect::Redraw
+            }
+            Action::FilterDone => {
+                self.editing_filter = false;
+                Effect::Redraw
+            }
+            Action::FilterCancel => {
+                self.editing_filter = false;
+                self.tree.filter.clear();
+                Effect::Redraw
+            }
+            Action::CycleZoom => {
+                self.zoom = Zoom::next(self.zoom);
+                if self.zoom == Some(Zoom::Panel)
+                    && !self.scenario.uses_pool()
+                    && self.snapshot.resources.is_empty()
+                {
+                    self.zoom = Zoom::next(self.zoom);
+                }
+                Effect::Redraw
+            }
+            Action::OpenPicker => Effect::ListScenarios,
+            Action::PickerItems(items) => {
+                let selected = items
+                    .iter()
+                    .position(|(p, _)| *p == self.scenario.file)
+                    .unwrap_or(0);
+                self.picker = Some(Picker { items, selected });
+                Effect::Redraw
+            }
+            Action::PickerChoose => match self.picker.take() {
+                Some(p) => match p.items.get(p.selected) {
+                    Some((path, _)) => Effect::Open(path.clone()),
+                    None => Effect::Redraw,
+                },
+                None => Effect::Redraw,
+            },
+            Action::PickerCancel => {
+                self.picker = None;
+                Effect::Redraw
+            }
+            Action::ScenarioLoaded(sc) => {
+                self.workers = sc.pool.workers;
+                self.method = sc.start_method;
+                self.scenario = sc;
+                self.tree = Default::default();
+                self.zoom = None;
+                self.tab = Tab::Live;
+                Effect::Launch(self.method)
+            }
+            Action::Notice(n) => {
+                self.notice = Some(n);
+                Effect::Redraw
+            }
+            Action::Click(x, y) => {
+                if self.picker.is_some() || self.show_help || self.tab != Tab::Live {
+                    return Effect::None;
+                }
+                let area = ratatui::layout::Rect::new(0, 0, self.term.0, self.term.1);
+                let table = crate::ui::live_areas(area, self).procs;
+                let inside = x >= table.x
+                    && x < table.x + table.width
+                    && y >= table.y + 2
+                    && y + 1 < table.y + table.height;
+                if !inside {
+                    return Effect::None;
+                }
+                // The table scrolls so the selection stays visible, as ratatui does.
+                let visible = table.height.saturating_sub(3) as usize;
+                let offset = (self.selected + 1).saturating_sub(visible);
+                let row = offset + (y - table.y - 2) as usize;
+                if row < self.rows().len() {
+                    self.selected = row;
+                }
+                Effect::Redraw
+            }
         }
     }
 }
@@ -602,5 +893,171 @@ mod tests {
         assert_eq!(a.selected, 0);
         a.update(Action::SelectNext);
         assert_eq!(a.selected, 0);
+    }
+
+    fn pool_app() -> App {
+        let sc = parse(
+            "scenarios/pool.toml",
+            include_str!("../../scenarios/pool.toml"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let mut a = App::new(Arc::new(sc), 4.0);
+        a.update(Action::RunStarted {
+            run: 1,
+            method: StartMethod::Fork,
+        });
+        a
+    }
+
+    fn sample(pids: &[(i32, i32, &str)]) -> Snapshot {
+        let mut s = Snapshot {
+            run: 1,
+            ..Default::default()
+        };
+        for &(pid, parent, name) in pids {
+            s.procs.push(crate::telemetry::board_view::ProcRow {
+                pid,
+                logical_ppid: parent,
+                name: name.into(),
+                state: crate::runtime::board::ProcState::Running,
+                ..Default::default()
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn freeze_holds_samples_and_output_until_thawed() {
+        let mut a = pool_app();
+        a.update(Action::Sample(Box::new(sample(&[(10, 1, "main")]))));
+        assert_eq!(a.update(Action::ToggleFreeze), Effect::Redraw);
+        assert!(a.frozen);
+        let newer = sample(&[(10, 1, "main"), (11, 10, "pool worker 1")]);
+        assert_eq!(a.update(Action::Sample(Box::new(newer))), Effect::None);
+        assert_eq!(a.update(Action::Output("later".into())), Effect::None);
+        assert_eq!(a.snapshot.procs.len(), 1, "the display stays as it was");
+        assert!(a.log.is_empty());
+        a.update(Action::ToggleFreeze);
+        assert_eq!(a.snapshot.procs.len(), 2, "thawing catches up");
+        assert_eq!(a.log.back().map(String::as_str), Some("later"));
+    }
+
+    #[test]
+    fn refresh_rate_steps_and_stays_in_bounds() {
+        let mut a = pool_app();
+        assert_eq!(a.update(Action::Faster), Effect::SetRate(10.0));
+        assert_eq!(a.update(Action::Slower), Effect::SetRate(4.0));
+        for _ in 0..10 {
+            a.update(Action::Slower);
+        }
+        assert_eq!(a.rate_hz, 0.5);
+        for _ in 0..10 {
+            a.update(Action::Faster);
+        }
+        assert_eq!(a.rate_hz, 30.0);
+    }
+
+    #[test]
+    fn workers_for_the_next_run() {
+        let mut a = pool_app();
+        let n = a.workers;
+        a.update(Action::MoreWorkers);
+        assert_eq!(a.launch_scenario().pool.workers, n + 1);
+        assert_eq!(
+            a.scenario.pool.workers, n,
+            "the loaded scenario is unchanged"
+        );
+        for _ in 0..(n + 5) {
+            a.update(Action::FewerWorkers);
+        }
+        assert_eq!(a.workers, 1);
+        let mut plain = app();
+        plain.update(Action::MoreWorkers);
+        assert!(plain.notice.as_deref().unwrap().contains("no pool"));
+    }
+
+    #[test]
+    fn sort_collapse_filter_and_selection() {
+        let mut a = pool_app();
+        a.update(Action::Sample(Box::new(sample(&[
+            (10, 1, "main"),
+            (12, 10, "pool worker 2"),
+            (11, 10, "pool worker 1"),
+        ]))));
+        assert_eq!(a.rows(), [Some(10), Some(12), Some(11)]);
+        a.update(Action::CycleSort); // CPU: equal, stays
+        a.update(Action::CycleSort); // RSS
+        a.update(Action::CycleSort); // PID
+        assert_eq!(a.rows(), [Some(10), Some(11), Some(12)]);
+        a.update(Action::ToggleCollapse);
+        assert_eq!(a.rows(), [Some(10)], "main folded");
+        a.update(Action::Expand);
+        assert_eq!(a.rows().len(), 3);
+        a.update(Action::StartFilter);
+        for c in "worker 2".chars() {
+            a.update(Action::FilterChar(c));
+        }
+        a.update(Action::FilterDone);
+        assert!(!a.editing_filter);
+        assert_eq!(a.rows(), [Some(10), Some(12)]);
+        a.update(Action::SelectNext);
+        assert_eq!(a.selected_process().map(|p| p.0), Some(12));
+        a.update(Action::FilterCancel);
+        assert!(a.tree.filter.is_empty());
+    }
+
+    #[test]
+    fn a_click_selects_the_row_under_it() {
+        let mut a = pool_app();
+        a.update(Action::Resize(120, 40));
+        a.update(Action::Sample(Box::new(sample(&[
+            (10, 1, "main"),
+            (11, 10, "pool worker 1"),
+            (12, 10, "pool worker 2"),
+        ]))));
+        // Header is 2 rows, then the table's border and column titles.
+        a.update(Action::Click(10, 2 + 2 + 2));
+        assert_eq!(a.selected, 2);
+        a.update(Action::Click(10, 0));
+        assert_eq!(a.selected, 2, "a click outside the table changes nothing");
+    }
+
+    #[test]
+    fn zoom_cycles_and_the_picker_opens_a_scenario() {
+        let mut a = pool_app();
+        a.update(Action::CycleZoom);
+        assert_eq!(a.zoom, Some(Zoom::Processes));
+        for _ in 0..4 {
+            a.update(Action::CycleZoom);
+        }
+        assert_eq!(a.zoom, None);
+        assert_eq!(a.update(Action::OpenPicker), Effect::ListScenarios);
+        a.update(Action::PickerItems(vec![
+            ("scenarios/pool.toml".into(), "Pool".into()),
+            ("scenarios/queue.toml".into(), "Queue".into()),
+        ]));
+        assert_eq!(
+            a.picker.as_ref().unwrap().selected,
+            0,
+            "starts on the current file"
+        );
+        a.update(Action::SelectNext);
+        assert_eq!(
+            a.update(Action::PickerChoose),
+            Effect::Open("scenarios/queue.toml".into())
+        );
+        assert!(a.picker.is_none());
+        let sc = parse(
+            "scenarios/queue.toml",
+            include_str!("../../scenarios/queue.toml"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.update(Action::ScenarioLoaded(Arc::new(sc))),
+            Effect::Launch(StartMethod::Fork)
+        );
+        assert_eq!(a.scenario.file, "scenarios/queue.toml");
     }
 }

@@ -54,8 +54,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         sep(),
         Span::raw(format!("run {} ", app.run)),
         status,
-        sep(),
     ];
+    if app.frozen {
+        title.push(Span::styled(
+            " FROZEN (space) ",
+            Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
+        ));
+    }
+    title.push(sep());
     title.extend(tabs);
     title.push(sep());
     title.push(Span::styled(
@@ -65,7 +71,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let title = Line::from(title);
     let sys = &app.snapshot.system;
     let mut cores = vec![Span::styled(
-        format!(" {} CPUs ", sys.cpus),
+        format!(" {} Hz · {} CPUs ", app.rate_hz, sys.cpus),
         Style::new().fg(Color::Gray),
     )];
     for (i, pct) in sys.per_core.iter().enumerate() {

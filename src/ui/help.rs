@@ -4,49 +4,105 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::keys::BINDINGS;
-use crate::app::App;
+use crate::app::{App, Picker};
 
 pub fn draw(f: &mut Frame, area: Rect, _app: &App) {
-    let h = (2 * BINDINGS.len() as u16 + 6).min(area.height);
-    let [_, mid, _] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(h),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
-    let [_, popup, _] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Length(100.min(area.width)),
-        Constraint::Fill(1),
-    ])
-    .areas(mid);
-    let mut lines: Vec<Line> = BINDINGS
+    let h = (BINDINGS.len() as u16 + 4).min(area.height);
+    let popup = centered(area, 110, h);
+    let lines: Vec<Line> = BINDINGS
         .iter()
         .map(|b| {
             Line::from(vec![
                 Span::styled(
-                    format!(" {:>6}  ", b.label),
+                    format!(" {:>7}  ", b.label),
                     Style::new().fg(Color::Yellow).bold(),
                 ),
                 Span::raw(b.help),
             ])
         })
         .collect();
+    popup_with_footer(
+        f,
+        popup,
+        " Keys ",
+        lines,
+        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row.",
+    );
+}
+
+/// Draws `lines`, a blank line and a dim `footer` in a bordered popup.
+fn popup_with_footer(f: &mut Frame, popup: Rect, title: &str, mut lines: Vec<Line>, footer: &str) {
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction.",
+        footer.to_string(),
         Style::new().fg(Color::DarkGray),
     ));
     f.render_widget(Clear, popup);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+        Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Keys ".bold()),
+                .title(title.to_string().bold()),
         ),
         popup,
+    );
+}
+
+/// A `w`×`h` rectangle in the middle of `area` (clipped to it).
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [_, mid, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(h.min(area.height)),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, popup, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(w.min(area.width)),
+        Constraint::Fill(1),
+    ])
+    .areas(mid);
+    popup
+}
+
+/// The scenario picker (`o`): every file of `scenarios/` with its title.
+pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker) {
+    let popup = centered(area, 100, p.items.len() as u16 + 4);
+    let rows = popup.height.saturating_sub(4) as usize;
+    let offset = (p.selected + 1).saturating_sub(rows.max(1));
+    let mut lines: Vec<Line> = p
+        .items
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(rows)
+        .map(|(i, (path, title))| {
+            let style = if i == p.selected {
+                Style::new().bg(Color::Rgb(40, 44, 60)).bold()
+            } else {
+                Style::new()
+            };
+            let name = path.rsplit('/').next().unwrap_or(path);
+            Line::from(vec![
+                Span::styled(format!(" {name:<22}"), style.fg(Color::Cyan)),
+                Span::styled(format!(" {title}"), style),
+            ])
+        })
+        .collect();
+    if p.items.is_empty() {
+        lines.push(Line::styled(
+            " no scenario files in scenarios/",
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    popup_with_footer(
+        f,
+        popup,
+        " Open a scenario ",
+        lines,
+        " ↑/↓ choose · Enter open (checked first; the current run is replaced) · Esc close",
     );
 }

@@ -3,7 +3,34 @@
 
 use ratatui::crossterm::event::KeyCode;
 
-use crate::app::{Action, Tab};
+use crate::app::{Action, App, Tab};
+
+/// When a key means something (the hint bar shows only those).
+type When = fn(&App) -> bool;
+
+fn always(_: &App) -> bool {
+    true
+}
+
+fn live(a: &App) -> bool {
+    a.tab == Tab::Live
+}
+
+fn selected(a: &App) -> bool {
+    a.tab == Tab::Live && a.selected_process().is_some()
+}
+
+fn pool(a: &App) -> bool {
+    a.scenario.uses_pool()
+}
+
+fn scaling(a: &App) -> bool {
+    a.scenario.scaling.is_some()
+}
+
+fn asking(a: &App) -> bool {
+    a.confirm_kill.is_some()
+}
 
 pub struct Binding {
     pub keys: &'static [KeyCode],
@@ -14,6 +41,8 @@ pub struct Binding {
     /// Sentence for the help screen.
     pub help: &'static str,
     pub action: Action,
+    /// Whether the key applies in the app's current state.
+    pub when: When,
 }
 
 pub const BINDINGS: &[Binding] = &[
@@ -23,6 +52,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "quit",
         help: "Quit: the run's processes are killed and the terminal restored (also Ctrl-C).",
         action: Action::Quit,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('r')],
@@ -30,6 +60,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "rerun",
         help: "Kill the current run and start the scenario again.",
         action: Action::Rerun,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('m')],
@@ -37,6 +68,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "method",
         help: "Switch to the next start method (fork → spawn → forkserver) and rerun.",
         action: Action::NextMethod,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Tab],
@@ -44,6 +76,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "tabs",
         help: "Next tab: Live, Compare (every finished run side by side), Scaling, Log.",
         action: Action::NextTab,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('1')],
@@ -51,6 +84,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Live tab: the current run.",
         action: Action::ShowTab(Tab::Live),
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('2')],
@@ -58,6 +92,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Compare tab: start latency, memory and wall time of every finished run.",
         action: Action::ShowTab(Tab::Compare),
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('3')],
@@ -65,6 +100,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Scaling tab: speedup against workers of the last scaling measurement.",
         action: Action::ShowTab(Tab::Scaling),
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('4')],
@@ -72,20 +108,23 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Log tab: starts, exits with their signals, deaths, losses and recoveries.",
         action: Action::ShowTab(Tab::Log),
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('g')],
         label: "g",
         hint: "scaling",
-        help: "Measure scaling (scenarios with [scaling]): 1…N workers as processes, as threads under a simulated GIL, as free threads.",
+        help: "Measure scaling ([scaling] scenarios): processes, threads under a simulated GIL, free threads.",
         action: Action::MeasureScaling,
+        when: scaling,
     },
     Binding {
         keys: &[KeyCode::Char('k')],
         label: "k",
         hint: "kill",
-        help: "SIGKILL the selected process (asks y/n): watch the pool replace a worker, a lock pass to the next holder.",
+        help: "SIGKILL the selected process (asks y/n): watch the pool replace it, a lock pass on.",
         action: Action::KillSelected,
+        when: selected,
     },
     Binding {
         keys: &[KeyCode::Char('s')],
@@ -93,6 +132,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "SIGSTOP the selected process (stop a consumer and watch its queue fill).",
         action: Action::StopSelected,
+        when: selected,
     },
     Binding {
         keys: &[KeyCode::Char('c')],
@@ -100,6 +140,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "SIGCONT the selected process.",
         action: Action::ContinueSelected,
+        when: selected,
     },
     Binding {
         keys: &[KeyCode::Char('y')],
@@ -107,6 +148,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Answer yes to a question (the kill confirmation).",
         action: Action::Confirm(true),
+        when: asking,
     },
     Binding {
         keys: &[KeyCode::Char('n')],
@@ -114,6 +156,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Answer no to a question (any other key does too).",
         action: Action::Confirm(false),
+        when: asking,
     },
     Binding {
         keys: &[KeyCode::Down],
@@ -121,6 +164,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Select the next process.",
         action: Action::SelectNext,
+        when: live,
     },
     Binding {
         keys: &[KeyCode::Up],
@@ -128,6 +172,103 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
         help: "Select the previous process.",
         action: Action::SelectPrev,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        hint: "",
+        help: "Fold or unfold the selected process's children (← folds, → unfolds).",
+        action: Action::ToggleCollapse,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Left],
+        label: "←",
+        hint: "",
+        help: "Fold the selected process's children into one row.",
+        action: Action::Collapse,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Right],
+        label: "→",
+        hint: "",
+        help: "Unfold the selected process's children.",
+        action: Action::Expand,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Char('/')],
+        label: "/",
+        hint: "filter",
+        help: "Filter processes by name or pid (Enter keeps it, Esc clears it).",
+        action: Action::StartFilter,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Char('S')],
+        label: "S",
+        hint: "",
+        help: "Sort siblings by CPU, RSS, PID, name, or start order (cycles).",
+        action: Action::CycleSort,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Char(' ')],
+        label: "space",
+        hint: "freeze",
+        help: "Freeze the display while the run goes on; again to catch up.",
+        action: Action::ToggleFreeze,
+        when: always,
+    },
+    Binding {
+        keys: &[KeyCode::Char('z')],
+        label: "z",
+        hint: "zoom",
+        help: "Give one panel the whole screen: processes, pool/resources, output, explanation, back.",
+        action: Action::CycleZoom,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Char(']')],
+        label: "]",
+        hint: "",
+        help: "Sample more often (up to 30 Hz).",
+        action: Action::Faster,
+        when: always,
+    },
+    Binding {
+        keys: &[KeyCode::Char('[')],
+        label: "[",
+        hint: "",
+        help: "Sample less often (down to 0.5 Hz).",
+        action: Action::Slower,
+        when: always,
+    },
+    Binding {
+        keys: &[KeyCode::Char('+'), KeyCode::Char('=')],
+        label: "+",
+        hint: "",
+        help: "One pool worker more for the next run (r reruns now).",
+        action: Action::MoreWorkers,
+        when: pool,
+    },
+    Binding {
+        keys: &[KeyCode::Char('-')],
+        label: "-",
+        hint: "",
+        help: "One pool worker fewer for the next run.",
+        action: Action::FewerWorkers,
+        when: pool,
+    },
+    Binding {
+        keys: &[KeyCode::Char('o')],
+        label: "o",
+        hint: "open",
+        help: "Open another scenario from scenarios/ (a list with each title).",
+        action: Action::OpenPicker,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char('?'), KeyCode::F(1)],
@@ -135,11 +276,31 @@ pub const BINDINGS: &[Binding] = &[
         hint: "help",
         help: "Show or hide this help.",
         action: Action::ToggleHelp,
+        when: always,
     },
 ];
 
-/// The action a key stands for, if any.
-pub fn action_for(code: KeyCode) -> Option<Action> {
+/// The action a key stands for, if any. While a filter is typed or the
+/// picker is open, keys belong to them.
+pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
+    if app.editing_filter {
+        return match code {
+            KeyCode::Char(c) => Some(Action::FilterChar(c)),
+            KeyCode::Backspace => Some(Action::FilterBackspace),
+            KeyCode::Enter => Some(Action::FilterDone),
+            KeyCode::Esc => Some(Action::FilterCancel),
+            _ => None,
+        };
+    }
+    if app.picker.is_some() {
+        return match code {
+            KeyCode::Up => Some(Action::SelectPrev),
+            KeyCode::Down => Some(Action::SelectNext),
+            KeyCode::Enter => Some(Action::PickerChoose),
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => Some(Action::PickerCancel),
+            _ => None,
+        };
+    }
     BINDINGS
         .iter()
         .find(|b| b.keys.contains(&code))

@@ -17,37 +17,51 @@ mod text_panels;
 mod snapshot_tests;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::app::App;
+use crate::app::{App, Tab, Zoom};
 
 /// Width from which the bottom panels sit side by side in one row.
 const WIDE: u16 = 120;
 
-/// Draws the whole dashboard.
-pub fn draw(f: &mut Frame, app: &App) {
+/// Where the Live tab's panels go. `panel` is the pool or the shared
+/// resources; `explain` may be empty (narrow terminals without a pool).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveAreas {
+    pub procs: Rect,
+    pub panel: Rect,
+    pub output: Rect,
+    pub explain: Rect,
+}
+
+/// The body of the screen (between the header and the hint bar).
+fn body_of(area: Rect) -> (Rect, Rect, Rect) {
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(8),
         Constraint::Length(1),
     ])
-    .areas(f.area());
-    header::draw(f, header, app);
-    text_panels::draw_hints(f, footer, app);
-    if app.tab != crate::app::Tab::Live {
-        match app.tab {
-            crate::app::Tab::Compare => compare_panel::draw(f, body, app),
-            crate::app::Tab::Log => log_panel::draw(f, body, app),
-            _ => scaling_panel::draw(f, body, app),
+    .areas(area);
+    (header, body, footer)
+}
+
+/// The Live tab's layout for a screen of `area` (also used to map mouse
+/// clicks to rows, so drawing and clicking agree).
+pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
+    let (_, body, _) = body_of(area);
+    if let Some(z) = app.zoom {
+        let mut a = LiveAreas::default();
+        match z {
+            Zoom::Processes => a.procs = body,
+            Zoom::Panel => a.panel = body,
+            Zoom::Output => a.output = body,
+            Zoom::Explain => a.explain = body,
         }
-        if app.show_help {
-            help::draw(f, f.area(), app);
-        }
-        return;
+        return a;
     }
     let has_pool = app.scenario.uses_pool();
     // The process table wants its rows; the panels below get the rest.
-    let want = app.snapshot.procs.len() as u16 + 3;
+    let want = app.rows().len() as u16 + 3;
     let resources = if has_pool {
         0
     } else {
@@ -57,47 +71,94 @@ pub fn draw(f: &mut Frame, app: &App) {
     let procs_h = want.clamp(5, body.height.saturating_sub(bottom_min).max(5));
     let [procs, bottom] =
         Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(body);
-    process_panel::draw(f, procs, app);
     if body.width >= WIDE {
         if has_pool {
-            let [left, output, explain] = Layout::horizontal([
+            let [panel, output, explain] = Layout::horizontal([
                 Constraint::Percentage(38),
                 Constraint::Percentage(32),
                 Constraint::Percentage(30),
             ])
             .areas(bottom);
-            pool_panel::draw(f, left, app);
-            text_panels::draw_output(f, output, app);
-            text_panels::draw_explain(f, explain, app);
+            LiveAreas {
+                procs,
+                panel,
+                output,
+                explain,
+            }
         } else {
             // Resource lines are long: they get the width; output and the
             // explanation share the rest.
             let res_h = (resources + 2).clamp(3, bottom.height.saturating_sub(4));
-            let [res, rest] =
+            let [panel, rest] =
                 Layout::vertical([Constraint::Length(res_h), Constraint::Min(0)]).areas(bottom);
             let [output, explain] =
                 Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                     .areas(rest);
-            resource_panel::draw(f, res, app);
-            text_panels::draw_output(f, output, app);
-            text_panels::draw_explain(f, explain, app);
+            LiveAreas {
+                procs,
+                panel,
+                output,
+                explain,
+            }
         }
     } else {
         let [top, output] =
             Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .areas(bottom);
         if has_pool {
-            let [pool, explain] =
+            let [panel, explain] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                     .areas(top);
-            pool_panel::draw(f, pool, app);
-            text_panels::draw_explain(f, explain, app);
+            LiveAreas {
+                procs,
+                panel,
+                output,
+                explain,
+            }
         } else {
-            resource_panel::draw(f, top, app);
+            LiveAreas {
+                procs,
+                panel: top,
+                output,
+                explain: Rect::default(),
+            }
         }
-        text_panels::draw_output(f, output, app);
     }
-    if app.show_help {
+}
+
+/// Draws the whole dashboard.
+pub fn draw(f: &mut Frame, app: &App) {
+    let (header, body, footer) = body_of(f.area());
+    header::draw(f, header, app);
+    text_panels::draw_hints(f, footer, app);
+    match app.tab {
+        Tab::Compare => compare_panel::draw(f, body, app),
+        Tab::Log => log_panel::draw(f, body, app),
+        Tab::Scaling => scaling_panel::draw(f, body, app),
+        Tab::Live => {
+            let a = live_areas(f.area(), app);
+            let has = |r: Rect| r.width > 0 && r.height > 0;
+            if has(a.procs) {
+                process_panel::draw(f, a.procs, app);
+            }
+            if has(a.panel) {
+                if app.scenario.uses_pool() {
+                    pool_panel::draw(f, a.panel, app);
+                } else {
+                    resource_panel::draw(f, a.panel, app);
+                }
+            }
+            if has(a.output) {
+                text_panels::draw_output(f, a.output, app);
+            }
+            if has(a.explain) {
+                text_panels::draw_explain(f, a.explain, app);
+            }
+        }
+    }
+    if let Some(p) = &app.picker {
+        help::draw_picker(f, f.area(), p);
+    } else if app.show_help {
         help::draw(f, f.area(), app);
     }
 }

@@ -14,69 +14,196 @@ use crate::runtime::board::ProcState;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::sampler::Live;
 
-/// Rows in tree order with their drawn prefix (`├─ `, `└─ `).
-pub fn tree_order(procs: &[ProcRow]) -> Vec<(String, &ProcRow)> {
-    fn walk<'a>(
-        procs: &'a [ProcRow],
-        i: usize,
-        prefix: &str,
-        last: bool,
-        root: bool,
-        seen: &mut [bool],
-        out: &mut Vec<(String, &'a ProcRow)>,
-    ) {
-        if std::mem::replace(&mut seen[i], true) {
-            return;
-        }
-        let p = &procs[i];
-        let branch = if root {
-            String::new()
-        } else if last {
-            format!("{prefix}└─ ")
-        } else {
-            format!("{prefix}├─ ")
-        };
-        out.push((branch, p));
-        let kids: Vec<usize> = (0..procs.len())
-            .filter(|&j| j != i && procs[j].logical_ppid == p.pid && p.pid > 0)
-            .collect();
-        let next = if root {
-            String::new()
-        } else if last {
-            format!("{prefix}   ")
-        } else {
-            format!("{prefix}│  ")
-        };
-        for (k, &j) in kids.iter().enumerate() {
-            walk(procs, j, &next, k + 1 == kids.len(), false, seen, out);
+/// How the process table is ordered and cut down: sort key for siblings,
+/// collapsed subtrees, and a filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeView {
+    pub sort: SortKey,
+    /// Pids whose children are hidden.
+    pub collapsed: std::collections::HashSet<i32>,
+    /// Case-insensitive text matched against name and pid; matching rows are
+    /// shown with their ancestors.
+    pub filter: String,
+}
+
+/// How siblings are ordered in the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// In the order they were started.
+    #[default]
+    Start,
+    Cpu,
+    Rss,
+    Pid,
+    Name,
+}
+
+impl SortKey {
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::Start => SortKey::Cpu,
+            SortKey::Cpu => SortKey::Rss,
+            SortKey::Rss => SortKey::Pid,
+            SortKey::Pid => SortKey::Name,
+            SortKey::Name => SortKey::Start,
         }
     }
-    let mut out = Vec::new();
-    let mut seen = vec![false; procs.len()];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Start => "start order",
+            SortKey::Cpu => "CPU",
+            SortKey::Rss => "RSS",
+            SortKey::Pid => "PID",
+            SortKey::Name => "name",
+        }
+    }
+}
+
+/// One row of the tree: its drawn prefix (`├─ `, `└─ `), the process, and
+/// how many descendants a collapse hides under it.
+pub struct TreeRow<'a> {
+    pub branch: String,
+    pub proc: &'a ProcRow,
+    pub hidden: usize,
+}
+
+/// Rows in tree order (children under their logical parent), as `view` says.
+pub fn tree_order<'a>(
+    procs: &'a [ProcRow],
+    live: &std::collections::HashMap<i32, Live>,
+    view: &TreeView,
+) -> Vec<TreeRow<'a>> {
+    let n = procs.len();
+    let kids_of = |i: usize| -> Vec<usize> {
+        let p = &procs[i];
+        let mut k: Vec<usize> = (0..n)
+            .filter(|&j| j != i && procs[j].logical_ppid == p.pid && p.pid > 0)
+            .collect();
+        let cpu = |j: usize| live.get(&procs[j].pid).map_or(-1.0, |l| l.cpu_pct);
+        let rss = |j: usize| live.get(&procs[j].pid).map_or(0, |l| l.rss_bytes);
+        match view.sort {
+            SortKey::Start => {}
+            SortKey::Cpu => k.sort_by(|&a, &b| cpu(b).total_cmp(&cpu(a))),
+            SortKey::Rss => k.sort_by_key(|&j| std::cmp::Reverse(rss(j))),
+            SortKey::Pid => k.sort_by_key(|&j| procs[j].pid),
+            SortKey::Name => k.sort_by(|&a, &b| procs[a].name.cmp(&procs[b].name)),
+        }
+        k
+    };
+    // With a filter: the matching rows and their ancestors.
+    let keep: Vec<bool> = if view.filter.is_empty() {
+        vec![true; n]
+    } else {
+        let f = view.filter.to_lowercase();
+        let mut keep = vec![false; n];
+        for i in 0..n {
+            let p = &procs[i];
+            if p.name.to_lowercase().contains(&f) || p.pid.to_string().contains(&f) {
+                let mut j = i;
+                for _ in 0..n {
+                    keep[j] = true;
+                    match procs
+                        .iter()
+                        .position(|q| q.pid == procs[j].logical_ppid && q.pid > 0)
+                    {
+                        Some(up) if !keep[up] => j = up,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        keep
+    };
+    struct Walk<'a, 'b, F: Fn(usize) -> Vec<usize>> {
+        procs: &'a [ProcRow],
+        kids_of: F,
+        keep: &'b [bool],
+        view: &'b TreeView,
+        seen: Vec<bool>,
+        out: Vec<TreeRow<'a>>,
+    }
+    impl<'a, F: Fn(usize) -> Vec<usize>> Walk<'a, '_, F> {
+        fn count(&mut self, i: usize) -> usize {
+            let mut c = 0;
+            for j in (self.kids_of)(i) {
+                if self.keep[j] && !std::mem::replace(&mut self.seen[j], true) {
+                    c += 1 + self.count(j);
+                }
+            }
+            c
+        }
+        fn walk(&mut self, i: usize, prefix: &str, last: bool, root: bool) {
+            if std::mem::replace(&mut self.seen[i], true) {
+                return;
+            }
+            let p = &self.procs[i];
+            let branch = match (root, last) {
+                (true, _) => String::new(),
+                (false, true) => format!("{prefix}└─ "),
+                (false, false) => format!("{prefix}├─ "),
+            };
+            let at = self.out.len();
+            self.out.push(TreeRow {
+                branch,
+                proc: p,
+                hidden: 0,
+            });
+            if self.view.collapsed.contains(&p.pid) {
+                self.out[at].hidden = self.count(i);
+                return;
+            }
+            let kids: Vec<usize> = (self.kids_of)(i)
+                .into_iter()
+                .filter(|&j| self.keep[j])
+                .collect();
+            let next = match (root, last) {
+                (true, _) => String::new(),
+                (false, true) => format!("{prefix}   "),
+                (false, false) => format!("{prefix}│  "),
+            };
+            for (k, &j) in kids.iter().enumerate() {
+                self.walk(j, &next, k + 1 == kids.len(), false);
+            }
+        }
+    }
+    let mut w = Walk {
+        procs,
+        kids_of,
+        keep: &keep,
+        view,
+        seen: vec![false; n],
+        out: Vec::new(),
+    };
     let pids: Vec<i32> = procs.iter().map(|p| p.pid).filter(|p| *p > 0).collect();
-    for i in 0..procs.len() {
-        if !pids.contains(&procs[i].logical_ppid) || procs[i].pid <= 0 && procs[i].logical_ppid <= 0
-        {
-            walk(procs, i, "", true, true, &mut seen, &mut out);
+    for i in 0..n {
+        let p = &procs[i];
+        let root = !pids.contains(&p.logical_ppid) || p.pid <= 0 && p.logical_ppid <= 0;
+        if root && keep[i] {
+            w.walk(i, "", true, true);
         }
     }
     // Anything unreachable (a cycle from a corrupt board) is still shown.
-    for (i, p) in procs.iter().enumerate() {
-        if !seen[i] {
-            out.push((String::new(), p));
+    for i in 0..n {
+        if !w.seen[i] && keep[i] {
+            w.out.push(TreeRow {
+                branch: String::new(),
+                proc: &procs[i],
+                hidden: 0,
+            });
         }
     }
-    out
+    w.out
 }
 
 /// What each row of the table is, in drawing order: `Some(pid)` for a
 /// process of the run, `None` for a thread row. Selection indexes this list.
-pub fn row_kinds(snap: &crate::telemetry::sampler::Snapshot) -> Vec<Option<i32>> {
+pub fn row_kinds(snap: &crate::telemetry::sampler::Snapshot, view: &TreeView) -> Vec<Option<i32>> {
     let mut out = Vec::new();
-    for (_, p) in tree_order(&snap.procs) {
-        out.push(Some(p.pid));
-        if p.alive() {
-            let n = snap.threads.get(&p.pid).map_or(0, Vec::len);
+    for r in tree_order(&snap.procs, &snap.live, view) {
+        out.push(Some(r.proc.pid));
+        if r.proc.alive() {
+            let n = snap.threads.get(&r.proc.pid).map_or(0, Vec::len);
             out.extend(std::iter::repeat_n(None, n));
         }
     }
@@ -139,7 +266,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let header = Row::new(cols.iter().map(|&i| Cell::from(COLUMNS[i].0)))
         .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     let mut rows: Vec<Row> = Vec::new();
-    for (branch, p) in tree_order(&snap.procs) {
+    for TreeRow {
+        branch,
+        proc: p,
+        hidden,
+    } in tree_order(&snap.procs, &snap.live, &app.tree)
+    {
+        let name = if hidden > 0 {
+            format!("{branch}{} [+{hidden}]", p.name)
+        } else {
+            format!("{branch}{}", p.name)
+        };
         rows.push({
             let live = snap.live.get(&p.pid).filter(|_| p.alive());
             let (state, color) = state_label(p, live);
@@ -161,7 +298,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(p.pid.to_string()),
                 Cell::from(p.os_ppid.to_string()),
                 Cell::from(p.logical_ppid.to_string()),
-                Cell::from(format!("{branch}{}", p.name)),
+                Cell::from(name),
                 Cell::from(p.method.map_or("?", |m| m.name())),
                 Cell::from(state).style(Style::new().fg(color)),
                 Cell::from(cpu).style(Style::new().fg(cpu_color(cpu_pct))),
@@ -197,11 +334,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
-    let title = Line::from(vec![
+    let mut title = vec![
         " Processes ".bold(),
         format!("({}) ", snap.procs.len()).into(),
-        "CPU% = percent of one core · START = request → first instruction ".dark_gray(),
-    ]);
+    ];
+    if app.tree.sort != SortKey::Start {
+        title.push(format!("sorted by {} ", app.tree.sort.label()).cyan());
+    }
+    if !app.tree.filter.is_empty() || app.editing_filter {
+        let cursor = if app.editing_filter { "▏" } else { "" };
+        title.push(
+            format!("filter /{}{cursor} ", app.tree.filter)
+                .yellow()
+                .bold(),
+        );
+    }
+    title.push("CPU% = percent of one core · START = request → first instruction ".dark_gray());
+    let title = Line::from(title);
     let widths = cols.iter().map(|&i| {
         if COLUMNS[i].0 == "NAME" {
             Constraint::Min(COLUMNS[i].1)
@@ -248,11 +397,64 @@ mod tests {
             row(12, 10, "fs"),
             row(13, 10, "w2"),
         ];
-        let names: Vec<String> = tree_order(&procs)
+        assert_eq!(
+            names(&procs, &TreeView::default()),
+            ["main", "├─ w1", "├─ fs", "└─ w2"]
+        );
+    }
+
+    fn names(procs: &[ProcRow], view: &TreeView) -> Vec<String> {
+        tree_order(procs, &Default::default(), view)
             .into_iter()
-            .map(|(b, p)| format!("{b}{}", p.name))
-            .collect();
-        assert_eq!(names, ["main", "├─ w1", "├─ fs", "└─ w2"]);
+            .map(|r| {
+                let more = if r.hidden > 0 {
+                    format!(" [+{}]", r.hidden)
+                } else {
+                    String::new()
+                };
+                format!("{}{}{more}", r.branch, r.proc.name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sort_collapse_and_filter() {
+        let procs = vec![
+            row(10, 1, "main"),
+            row(13, 10, "b worker"),
+            row(11, 10, "a worker"),
+            row(12, 11, "grandchild"),
+        ];
+        let mut view = TreeView {
+            sort: SortKey::Name,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&procs, &view),
+            ["main", "├─ a worker", "│  └─ grandchild", "└─ b worker"]
+        );
+        view.sort = SortKey::Pid;
+        view.collapsed.insert(11);
+        assert_eq!(
+            names(&procs, &view),
+            ["main", "├─ a worker [+1]", "└─ b worker"]
+        );
+        view.collapsed.insert(10);
+        assert_eq!(names(&procs, &view), ["main [+3]"]);
+        let view = TreeView {
+            filter: "GRAND".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&procs, &view),
+            ["main", "└─ a worker", "   └─ grandchild"],
+            "ancestors stay"
+        );
+        let view = TreeView {
+            filter: "13".into(),
+            ..Default::default()
+        };
+        assert_eq!(names(&procs, &view), ["main", "└─ b worker"], "by pid too");
     }
 
     #[test]
@@ -268,8 +470,8 @@ mod tests {
     #[test]
     fn a_cycle_does_not_hang_or_hide_rows() {
         let procs = vec![row(5, 6, "a"), row(6, 5, "b")];
-        assert_eq!(tree_order(&procs).len(), 2);
+        assert_eq!(names(&procs, &TreeView::default()).len(), 2);
         let dupes = vec![row(5, 1, "root"), row(6, 5, "b"), row(5, 6, "again")];
-        assert_eq!(tree_order(&dupes).len(), 3);
+        assert_eq!(names(&dupes, &TreeView::default()).len(), 3);
     }
 }

@@ -514,3 +514,73 @@ fn log_tab_after_a_worker_was_killed() {
         "pool: 1 worker(s) died and were replaced",
     );
 }
+
+#[test]
+fn frozen_sorted_and_filtered() {
+    let mut app = pool_app();
+    let mut s = running_sample();
+    s.procs
+        .push(row(3, "pool worker 3", Role::PoolWorker, 103, 100));
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::CycleSort); // by CPU: worker 2 (100 %) before worker 1 (99 %)
+    app.update(Action::StartFilter);
+    app.update(Action::FilterChar('w'));
+    app.update(Action::FilterDone);
+    app.update(Action::ToggleFreeze);
+    let t = render(&app, 100, 24);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(t.backend().buffer(), "FROZEN");
+    assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Yellow);
+    find(t.backend().buffer(), "sorted by CPU");
+    find(t.backend().buffer(), "filter /w");
+    let (_, w2) = find(t.backend().buffer(), "pool worker 2");
+    let (_, w1) = find(t.backend().buffer(), "pool worker 1");
+    assert!(w2 < w1, "sorted by CPU, highest first");
+}
+
+#[test]
+fn a_folded_tree_and_a_zoomed_output() {
+    let mut app = pool_app();
+    app.update(Action::Sample(Box::new(running_sample())));
+    app.update(Action::ToggleCollapse);
+    for i in 0..30 {
+        app.update(Action::Output(format!("line {i}")));
+    }
+    let t = render(&app, 80, 24);
+    find(t.backend().buffer(), "main [+2]");
+    app.update(Action::CycleZoom);
+    app.update(Action::CycleZoom);
+    app.update(Action::CycleZoom);
+    let t = render(&app, 80, 24);
+    assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "line 29");
+    find(t.backend().buffer(), "line 11");
+}
+
+#[test]
+fn the_scenario_picker() {
+    let mut app = pool_app();
+    app.update(Action::Sample(Box::new(running_sample())));
+    app.update(Action::PickerItems(vec![
+        (
+            "scenarios/manager.toml".into(),
+            "Manager: shared objects in a server process".into(),
+        ),
+        (
+            "scenarios/pool.toml".into(),
+            "Pool.map: counting primes on every core".into(),
+        ),
+        (
+            "scenarios/broken.toml".into(),
+            "✗ line 3: unknown field `titel`".into(),
+        ),
+    ]));
+    let t = render(&app, 100, 24);
+    assert_snapshot!(t.backend());
+    let (x, y) = find(t.backend().buffer(), "pool.toml");
+    assert_eq!(
+        t.backend().buffer()[(x, y)].bg,
+        Color::Rgb(40, 44, 60),
+        "the current file is selected"
+    );
+}

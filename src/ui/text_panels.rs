@@ -56,17 +56,42 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let mut spans = Vec::new();
-    for b in BINDINGS.iter().filter(|b| !b.hint.is_empty()) {
+    if app.editing_filter {
         spans.push(Span::styled(
-            format!(" {} ", b.label),
+            format!(" filter: {}▏ ", app.tree.filter),
+            Style::new().fg(Color::Yellow).bold(),
+        ));
+        spans.push(Span::raw(" Enter keep · Esc clear "));
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
+    let hints: Vec<(String, String)> = BINDINGS
+        .iter()
+        .filter(|b| !b.hint.is_empty() && (b.when)(app))
+        .map(|b| {
+            let hint = if b.hint == "method" {
+                format!(" method → {} ", app.method.next())
+            } else {
+                format!(" {} ", b.hint)
+            };
+            (format!(" {} ", b.label), hint)
+        })
+        .collect();
+    // Hints that do not fit are left out, but `? help` (the last) always shows.
+    let width = |h: &(String, String)| (h.0.chars().count() + h.1.chars().count()) as u16;
+    let help = hints.last().map_or(0, width);
+    let mut used = 0;
+    for (i, h) in hints.iter().enumerate() {
+        let last = i + 1 == hints.len();
+        if !last && used + width(h) + help > area.width {
+            continue;
+        }
+        used += width(h);
+        spans.push(Span::styled(
+            h.0.clone(),
             Style::new().bg(Color::DarkGray).fg(Color::White).bold(),
         ));
-        let hint = if b.hint == "method" {
-            format!(" method → {} ", app.method.next())
-        } else {
-            format!(" {} ", b.hint)
-        };
-        spans.push(Span::raw(hint));
+        spans.push(Span::raw(h.1.clone()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
