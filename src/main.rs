@@ -134,6 +134,12 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The dashboard's own cost: CPU, memory and frame times with 500 processes
+    Ui {
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
     /// Pool.map throughput (chunksize 1 and default) and the Manager's round trip
     Pool {
         /// Print one JSON object on the last line
@@ -157,6 +163,17 @@ fn main() -> ExitCode {
         }
         if kind == MAIN_ARG {
             sys::exit_now(main_process::entry(t_first, &arg));
+        }
+        if kind == mpdash::bench::ui::CHILD_ARG {
+            let mut args = vec![arg];
+            args.extend(raw.filter_map(|a| a.into_string().ok()));
+            return match mpdash::bench::ui::child(&args) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mpdash: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
         }
     }
     match run(Cli::parse()) {
@@ -254,6 +271,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Bench {
             what: BenchCmd::Pool { json },
         }) => mpdash::bench::pool::run(json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Ui { json },
+        }) => mpdash::bench::ui::run(json),
     }
 }
 

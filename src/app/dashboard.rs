@@ -3,7 +3,7 @@
 //! the [`Effect`]s and redraws only when something changed.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 use ratatui::crossterm::event::{
@@ -16,20 +16,105 @@ use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::sampler::{self, SamplerCmd};
 use crate::ui;
 use crate::ui::terminal::TerminalGuard;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+
+/// Where frames go: the terminal, or (for `mpdash bench ui`) a screen of a
+/// fixed size whose bytes are thrown away, with no keyboard.
+pub enum Screen {
+    Tty(TerminalGuard),
+    Sink(Terminal<CrosstermBackend<std::io::Sink>>),
+}
+
+impl Screen {
+    /// A discarded screen of `w`×`h`.
+    pub fn sink(w: u16, h: u16) -> anyhow::Result<Screen> {
+        let t = Terminal::with_options(
+            CrosstermBackend::new(std::io::sink()),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
+            },
+        )?;
+        Ok(Screen::Sink(t))
+    }
+
+    fn size(&mut self) -> Option<(u16, u16)> {
+        match self {
+            Screen::Tty(_) => ratatui::crossterm::terminal::size().ok(),
+            Screen::Sink(t) => {
+                let a = t.get_frame().area();
+                Some((a.width, a.height))
+            }
+        }
+    }
+
+    fn draw(&mut self, app: &App, frames: &mut FrameStats) -> anyhow::Result<()> {
+        let t = Instant::now();
+        match self {
+            Screen::Tty(g) => g.draw(|f| ui::draw(f, app))?,
+            Screen::Sink(term) => {
+                term.draw(|f| ui::draw(f, app))?;
+            }
+        }
+        frames.record(t.elapsed());
+        Ok(())
+    }
+}
+
+/// How long frames took to build and draw (bounded).
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FrameStats {
+    /// CLOCK_MONOTONIC (ns) when the first frame was on screen.
+    pub first_frame_ns: u64,
+    pub frames: u64,
+    pub max_frame_ms: f64,
+    pub total_frame_ms: f64,
+}
+
+impl FrameStats {
+    fn record(&mut self, d: Duration) {
+        if self.frames == 0 {
+            self.first_frame_ns = crate::runtime::sys::now_ns();
+        }
+        let ms = d.as_secs_f64() * 1e3;
+        self.frames += 1;
+        self.max_frame_ms = self.max_frame_ms.max(ms);
+        self.total_frame_ms += ms;
+    }
+}
 
 /// Opens the dashboard on `scenario` and runs until the user quits.
 pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
+    let screen = Screen::Tty(TerminalGuard::enter()?);
+    run_on(screen, scenario, rate_hz, None).map(|_| 0)
+}
+
+/// Runs the dashboard on `screen`; with `quit_after`, it quits by itself
+/// then (the keyboard is not read). Returns how the frames went.
+pub fn run_on(
+    mut screen: Screen,
+    scenario: Scenario,
+    rate_hz: f64,
+    quit_after: Option<Duration>,
+) -> anyhow::Result<FrameStats> {
     let scenario = Arc::new(scenario);
+    let mut frames = FrameStats::default();
+    let deadline = match quit_after {
+        Some(d) => crossbeam_channel::after(d),
+        None => crossbeam_channel::never(),
+    };
     let (ev_tx, ev_rx) = unbounded();
     session::start_reaper(ev_tx.clone())?;
     let (cmd_tx, cmd_rx) = unbounded();
     let (snap_tx, snap_rx) = crossbeam_channel::bounded(4);
     sampler::spawn(rate_hz, cmd_rx, snap_tx);
-    let keys = spawn_input();
-
-    let mut guard = TerminalGuard::enter()?;
+    let keys = match screen {
+        Screen::Tty(_) => spawn_input(),
+        Screen::Sink(_) => crossbeam_channel::never(),
+    };
     let mut app = App::new(scenario.clone(), rate_hz);
-    if let Ok((w, h)) = ratatui::crossterm::terminal::size() {
+    if let Some((w, h)) = screen.size() {
         app.update(Action::Resize(w, h));
     }
     let mut current: Option<Session> = None;
@@ -40,7 +125,7 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
             Effect::Quit => break,
             Effect::SetRate(hz) => {
                 let _ = cmd_tx.send(SamplerCmd::Rate(hz));
-                guard.draw(|f| ui::draw(f, &app))?;
+                screen.draw(&app, &mut frames)?;
             }
             Effect::ListScenarios => {
                 effect = app.update(Action::PickerItems(list_scenarios(&app.scenario.file)));
@@ -83,7 +168,7 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
                 };
                 next_run += 1;
                 app.update(action);
-                guard.draw(|f| ui::draw(f, &app))?;
+                screen.draw(&app, &mut frames)?;
             }
             Effect::Signal(pid, sig) => {
                 // Only to a live process of the current run (checked by the
@@ -93,9 +178,9 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
                 {
                     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
                 }
-                guard.draw(|f| ui::draw(f, &app))?;
+                screen.draw(&app, &mut frames)?;
             }
-            Effect::Redraw => guard.draw(|f| ui::draw(f, &app))?,
+            Effect::Redraw => screen.draw(&app, &mut frames)?,
             Effect::None => {}
         }
         let action = select! {
@@ -107,6 +192,7 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
                 Ok(s) => Action::Sample(Box::new(s)),
                 Err(_) => Action::Quit,
             },
+            recv(deadline) -> _ => Action::Quit,
             recv(ev_rx) -> e => match e {
                 Ok(e) => match session_action(&mut current, e) {
                     Some(a) => a,
@@ -127,8 +213,8 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
     }
     drop(current);
     session::reap_remaining(Duration::from_millis(300));
-    drop(guard);
-    Ok(0)
+    drop(screen);
+    Ok(frames)
 }
 
 /// The scenario files beside `current` (its directory, else `scenarios/`),

@@ -34,7 +34,12 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
         });
     };
     for p in &now.procs {
-        let old = before.procs.iter().find(|o| o.slot == p.slot);
+        // Rows come in slot order: find the old one by binary search.
+        let old = before
+            .procs
+            .binary_search_by_key(&p.slot, |o| o.slot)
+            .ok()
+            .map(|i| &before.procs[i]);
         let was_started = old.is_some_and(|o| o.start_us.is_some());
         if p.start_us.is_some() && !was_started {
             push(

@@ -7,7 +7,7 @@
 mod dashboard;
 pub mod event_log;
 
-pub use dashboard::run_dashboard;
+pub use dashboard::{FrameStats, Screen, run_dashboard, run_on};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -464,7 +464,7 @@ impl App {
                 event_log::diff(&self.snapshot, &s, &mut self.events);
                 self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
                 self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
-                let known: Vec<i32> = s.procs.iter().map(|p| p.pid).collect();
+                let known: std::collections::HashSet<i32> = s.procs.iter().map(|p| p.pid).collect();
                 self.cpu_history.retain(|pid, _| known.contains(pid));
                 self.snapshot = *s;
                 self.selected = self.selected.min(self.rows().len().saturating_sub(1));

@@ -4,6 +4,7 @@ pub mod ipc;
 pub mod manager_rt;
 pub mod pool;
 pub mod start;
+pub mod ui;
 
 /// The `q`-quantile (0..=1) of sorted values (nearest rank).
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {

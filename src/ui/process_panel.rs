@@ -75,11 +75,25 @@ pub fn tree_order<'a>(
     view: &TreeView,
 ) -> Vec<TreeRow<'a>> {
     let n = procs.len();
+    // Children by parent pid, in board order: one pass, not one per row.
+    let mut children: std::collections::HashMap<i32, Vec<usize>> = Default::default();
+    for (j, q) in procs.iter().enumerate() {
+        children.entry(q.logical_ppid).or_default().push(j);
+    }
+    let index_of: std::collections::HashMap<i32, usize> = procs
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.pid > 0)
+        .map(|(i, q)| (q.pid, i))
+        .collect();
     let kids_of = |i: usize| -> Vec<usize> {
         let p = &procs[i];
-        let mut k: Vec<usize> = (0..n)
-            .filter(|&j| j != i && procs[j].logical_ppid == p.pid && p.pid > 0)
-            .collect();
+        if p.pid <= 0 {
+            return Vec::new();
+        }
+        let mut k: Vec<usize> = children.get(&p.pid).map_or_else(Vec::new, |c| {
+            c.iter().copied().filter(|&j| j != i).collect()
+        });
         let cpu = |j: usize| live.get(&procs[j].pid).map_or(-1.0, |l| l.cpu_pct);
         let rss = |j: usize| live.get(&procs[j].pid).map_or(0, |l| l.rss_bytes);
         match view.sort {
@@ -175,10 +189,9 @@ pub fn tree_order<'a>(
         seen: vec![false; n],
         out: Vec::new(),
     };
-    let pids: Vec<i32> = procs.iter().map(|p| p.pid).filter(|p| *p > 0).collect();
     for i in 0..n {
         let p = &procs[i];
-        let root = !pids.contains(&p.logical_ppid) || p.pid <= 0 && p.logical_ppid <= 0;
+        let root = !index_of.contains_key(&p.logical_ppid) || p.pid <= 0 && p.logical_ppid <= 0;
         if root && keep[i] {
             w.walk(i, "", true, true);
         }
@@ -266,58 +279,76 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let header = Row::new(cols.iter().map(|&i| Cell::from(COLUMNS[i].0)))
         .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     let mut rows: Vec<Row> = Vec::new();
+    // Only the rows in view are built (500 processes, 40 lines): the table
+    // scrolls so the selection stays visible, as ratatui's would.
+    let visible = area.height.saturating_sub(3) as usize;
+    let offset = (app.selected + 1).saturating_sub(visible.max(1));
+    let in_view = |i: usize| i >= offset && i < offset + visible;
+    let mut at = 0;
     for TreeRow {
         branch,
         proc: p,
         hidden,
     } in tree_order(&snap.procs, &snap.live, &app.tree)
     {
+        let threads = if p.alive() {
+            snap.threads.get(&p.pid).map_or(&[][..], Vec::as_slice)
+        } else {
+            &[]
+        };
+        let first = at;
+        at += 1 + threads.len();
+        if !(first..at).any(in_view) {
+            continue;
+        }
         let name = if hidden > 0 {
             format!("{branch}{} [+{hidden}]", p.name)
         } else {
             format!("{branch}{}", p.name)
         };
-        rows.push({
-            let live = snap.live.get(&p.pid).filter(|_| p.alive());
-            let (state, color) = state_label(p, live);
-            let hist = app
-                .cpu_history
-                .get(&p.pid)
-                .filter(|_| p.alive())
-                .map(|h| format::spark(h.iter().rev().take(12).rev().copied()))
-                .unwrap_or_default();
-            let cpu_pct = live.map_or(0.0, |l| l.cpu_pct);
-            let cpu = live.map_or("-".into(), |l| format!("{:.0}", l.cpu_pct));
-            let rss = live.map_or("-".into(), |l| format::bytes(l.rss_bytes));
-            let task = match (p.current_task, p.tasks_done) {
-                (Some(t), d) => format!("#{t} ({d} done)"),
-                (None, d) if d > 0 => format!("{d} done"),
-                _ => String::new(),
-            };
-            let cells: [Cell; 11] = [
-                Cell::from(p.pid.to_string()),
-                Cell::from(p.os_ppid.to_string()),
-                Cell::from(p.logical_ppid.to_string()),
-                Cell::from(name),
-                Cell::from(p.method.map_or("?", |m| m.name())),
-                Cell::from(state).style(Style::new().fg(color)),
-                Cell::from(cpu).style(Style::new().fg(cpu_color(cpu_pct))),
-                Cell::from(hist).style(Style::new().fg(Color::Green)),
-                Cell::from(rss),
-                Cell::from(ms_label(p.start_us)),
-                Cell::from(task),
-            ];
-            let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
-            let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));
-            if p.state == ProcState::Exited {
-                row.style(Style::new().fg(Color::DarkGray))
-            } else {
-                row
-            }
-        });
+        if in_view(first) {
+            rows.push({
+                let live = snap.live.get(&p.pid).filter(|_| p.alive());
+                let (state, color) = state_label(p, live);
+                let hist = app
+                    .cpu_history
+                    .get(&p.pid)
+                    .filter(|_| p.alive())
+                    .map(|h| format::spark(h.iter().rev().take(12).rev().copied()))
+                    .unwrap_or_default();
+                let cpu_pct = live.map_or(0.0, |l| l.cpu_pct);
+                let cpu = live.map_or("-".into(), |l| format!("{:.0}", l.cpu_pct));
+                let rss = live.map_or("-".into(), |l| format::bytes(l.rss_bytes));
+                let task = match (p.current_task, p.tasks_done) {
+                    (Some(t), d) => format!("#{t} ({d} done)"),
+                    (None, d) if d > 0 => format!("{d} done"),
+                    _ => String::new(),
+                };
+                let cells: [Cell; 11] = [
+                    Cell::from(p.pid.to_string()),
+                    Cell::from(p.os_ppid.to_string()),
+                    Cell::from(p.logical_ppid.to_string()),
+                    Cell::from(name),
+                    Cell::from(p.method.map_or("?", |m| m.name())),
+                    Cell::from(state).style(Style::new().fg(color)),
+                    Cell::from(cpu).style(Style::new().fg(cpu_color(cpu_pct))),
+                    Cell::from(hist).style(Style::new().fg(Color::Green)),
+                    Cell::from(rss),
+                    Cell::from(ms_label(p.start_us)),
+                    Cell::from(task),
+                ];
+                let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
+                let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));
+                if p.state == ProcState::Exited {
+                    row.style(Style::new().fg(Color::DarkGray))
+                } else {
+                    row
+                }
+            });
+        }
         // Threads of a multi-threaded process, each with its own CPU.
-        if p.alive() {
-            for t in snap.threads.get(&p.pid).into_iter().flatten() {
+        for (k, t) in threads.iter().enumerate() {
+            if in_view(first + 1 + k) {
                 let mut cells: Vec<Option<Cell>> = vec![None; COLUMNS.len()];
                 cells[0] = Some(Cell::from(t.tid.to_string()));
                 cells[3] = Some(Cell::from(format!("{branch}  ↳ {}", t.name)));
@@ -362,7 +393,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(Style::new().bg(Color::Rgb(40, 44, 60)));
-    let mut state = TableState::default().with_selected(Some(app.selected));
+    let mut state = TableState::default().with_selected(Some(app.selected - offset));
     f.render_stateful_widget(table, area, &mut state);
 }
 

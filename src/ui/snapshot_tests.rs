@@ -584,3 +584,32 @@ fn the_scenario_picker() {
         "the current file is selected"
     );
 }
+
+#[test]
+fn a_long_tree_scrolls_to_the_selection_and_a_click_picks_what_is_drawn() {
+    let mut app = pool_app();
+    let mut s = running_sample();
+    for i in 0..100 {
+        s.procs.push(row(
+            3 + i,
+            &format!("idle {i}"),
+            Role::Process,
+            200 + i as i32,
+            100,
+        ));
+    }
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Resize(100, 30));
+    for _ in 0..70 {
+        app.update(Action::SelectNext);
+    }
+    let t = render(&app, 100, 30);
+    // Row 70 is "idle 67" (main and two workers come first).
+    let (x, y) = find(t.backend().buffer(), "idle 67");
+    assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Rgb(40, 44, 60));
+    // A click two rows up selects what is drawn there.
+    app.update(Action::Click(x, y - 2));
+    let t = render(&app, 100, 30);
+    let (x, y) = find(t.backend().buffer(), "idle 65");
+    assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Rgb(40, 44, 60));
+}

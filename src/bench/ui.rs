@@ -1,0 +1,207 @@
+//! `mpdash bench ui`: what the dashboard itself costs. The real dashboard
+//! loop runs in a child process (`mpdash __bench-ui …`) drawing real frames
+//! into a discarded 160×50 screen; this process reads the child's CPU time
+//! and resident memory from `/proc` while it runs, and the child reports its
+//! frame times when it quits.
+//!
+//! - `many`: `scenarios/many.toml` (500 idle processes) sampled at 10 Hz.
+//! - `idle`: the same file cut to one process per group, at 4 Hz.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::app::FrameStats;
+use crate::runtime::sys;
+
+/// Hidden argv[1] of the measured dashboard.
+pub const CHILD_ARG: &str = "__bench-ui";
+
+/// What one measured dashboard did.
+struct Measured {
+    cpu_pct: f64,
+    rss_mib: f64,
+    first_frame_ms: f64,
+    frames: FrameStats,
+}
+
+/// utime + stime of `pid`, in seconds.
+fn cpu_s(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / sys::clock_ticks() as f64)
+}
+
+/// Resident memory of `pid`, in MiB.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Runs the dashboard on `file` at `rate` Hz; measures CPU over
+/// `[warmup, warmup + window]`.
+fn measure(
+    file: &str,
+    sets: &[&str],
+    rate: f64,
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<Measured> {
+    let exe = std::env::current_exe()?;
+    let total = warmup + window + Duration::from_millis(500);
+    let mut cmd = Command::new(exe);
+    cmd.arg(CHILD_ARG)
+        .arg(file)
+        .arg(rate.to_string())
+        .arg(total.as_secs_f64().to_string());
+    for s in sets {
+        cmd.arg(s);
+    }
+    let t_spawn = sys::now_ns();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = child.id();
+    let start = Instant::now();
+    let mut rss: f64 = 0.0;
+    let mut cpu0 = None;
+    let mut cpu = 0.0;
+    while start.elapsed() < warmup + window {
+        std::thread::sleep(Duration::from_millis(250));
+        rss = rss.max(rss_mib(pid).unwrap_or(0.0));
+        if cpu0.is_none() && start.elapsed() >= warmup {
+            cpu0 = cpu_s(pid).map(|c| (c, Instant::now()));
+        }
+    }
+    if let (Some((c0, t0)), Some(c1)) = (cpu0, cpu_s(pid)) {
+        cpu = 100.0 * (c1 - c0) / t0.elapsed().as_secs_f64();
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut out)?;
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "the measured dashboard failed: {status}");
+    let frames: FrameStats = serde_json::from_str(out.lines().last().unwrap_or(""))
+        .map_err(|e| anyhow::anyhow!("the measured dashboard reported {out:?}: {e}"))?;
+    Ok(Measured {
+        cpu_pct: cpu,
+        rss_mib: rss,
+        first_frame_ms: frames.first_frame_ns.saturating_sub(t_spawn) as f64 / 1e6,
+        frames,
+    })
+}
+
+pub fn run(as_json: bool) -> anyhow::Result<i32> {
+    let file = "scenarios/many.toml";
+    anyhow::ensure!(
+        std::path::Path::new(file).exists(),
+        "{file} not found: run from the project's directory"
+    );
+    let many = measure(
+        file,
+        &[],
+        10.0,
+        Duration::from_secs(4),
+        Duration::from_secs(10),
+    )?;
+    let idle = measure(
+        file,
+        &["process.0.count=1", "process.1.count=1"],
+        4.0,
+        Duration::from_secs(2),
+        Duration::from_secs(8),
+    )?;
+    let mut out = BTreeMap::new();
+    println!("{:<56} {:>10}", "measure", "figure");
+    let mut row = |k: &'static str, label: &str, v: f64, unit: &str| {
+        println!("{label:<56} {v:>10.2} {unit}");
+        out.insert(k, v);
+    };
+    row(
+        "many_cpu_pct",
+        "500 processes at 10 Hz: dashboard CPU",
+        many.cpu_pct,
+        "% of a core",
+    );
+    row(
+        "many_rss_mib",
+        "500 processes at 10 Hz: dashboard resident memory",
+        many.rss_mib,
+        "MiB",
+    );
+    row(
+        "first_frame_ms",
+        "first frame on screen after launch (500 processes)",
+        many.first_frame_ms,
+        "ms",
+    );
+    row(
+        "max_frame_ms",
+        "slowest frame, build + draw (500 processes)",
+        many.frames.max_frame_ms,
+        "ms",
+    );
+    row(
+        "mean_frame_ms",
+        "mean frame, build + draw (500 processes)",
+        many.frames.total_frame_ms / many.frames.frames.max(1) as f64,
+        "ms",
+    );
+    row(
+        "idle_cpu_pct",
+        "small idle scenario at 4 Hz: dashboard CPU",
+        idle.cpu_pct,
+        "% of a core",
+    );
+    row(
+        "idle_rss_mib",
+        "small idle scenario: dashboard resident memory",
+        idle.rss_mib,
+        "MiB",
+    );
+    if as_json {
+        println!("{}", json!(out));
+    }
+    Ok(0)
+}
+
+/// The measured dashboard: `mpdash __bench-ui FILE RATE SECONDS [KEY=VALUE…]`.
+pub fn child(args: &[String]) -> anyhow::Result<i32> {
+    let [file, rate, secs, sets @ ..] = args else {
+        anyhow::bail!("usage: mpdash {CHILD_ARG} FILE RATE SECONDS [KEY=VALUE…]");
+    };
+    let sc = crate::scenario::load(
+        file,
+        &crate::scenario::Overrides {
+            set: sets.to_vec(),
+            ..Default::default()
+        },
+    )?;
+    let screen = crate::app::Screen::sink(160, 50)?;
+    let frames = crate::app::run_on(
+        screen,
+        sc,
+        rate.parse()?,
+        Some(Duration::from_secs_f64(secs.parse()?)),
+    )?;
+    println!("{}", serde_json::to_string(&frames)?);
+    Ok(0)
+}
