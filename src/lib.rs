@@ -16,3 +16,4 @@ pub mod session;
 pub mod telemetry;
 pub mod trace;
 pub mod ui;
+pub mod watch;

@@ -110,6 +110,16 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         trace: Option<String>,
     },
+    /// Run any command as the root of a run and watch its process tree
+    /// (`mpdash watch -- python3 my_pool.py`)
+    Watch {
+        /// Samples per second
+        #[arg(long, default_value_t = 4.0)]
+        rate: f64,
+        /// The command and its arguments (after `--`)
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
     /// Measure mpdash itself
     Bench {
         #[command(subcommand)]
@@ -163,6 +173,11 @@ fn main() -> ExitCode {
         }
         if kind == MAIN_ARG {
             sys::exit_now(main_process::entry(t_first, &arg));
+        }
+        if kind == mpdash::watch::GUARD_ARG {
+            let mut args = vec![arg];
+            args.extend(raw.filter_map(|a| a.into_string().ok()));
+            sys::exit_now(mpdash::watch::guard_main(&args));
         }
         if kind == mpdash::bench::ui::CHILD_ARG {
             let mut args = vec![arg];
@@ -262,6 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             })?;
             mpdash::scaling::run(spec, max_workers, json, trace.as_deref())
         }
+        Some(Cmd::Watch { rate, cmd }) => mpdash::app::run_watch(cmd, rate),
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },
         }) => mpdash::bench::start::run(children, json),

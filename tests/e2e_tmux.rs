@@ -298,3 +298,99 @@ fn killing_a_worker_from_the_dashboard_gets_it_replaced_and_the_count_stays_exac
     tmux.keys("q");
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
 }
+
+/// (pid, parent, name, state) of the process rows on screen.
+fn process_rows(screen: &str) -> Vec<(i32, i32, String, String)> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.trim_start_matches('│').split_whitespace().collect();
+            let pid = f.first()?.parse().ok()?;
+            let parent = f.get(2)?.parse().ok()?;
+            let name = f
+                .get(3..)?
+                .iter()
+                .find(|w| w.chars().all(|c| c.is_ascii_alphabetic()))?;
+            let state = ["sleeping", "running", "ended", "exited", "killed", "zombie"]
+                .into_iter()
+                .find(|s| l.contains(s))?;
+            Some((pid, parent, name.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn watch_shows_a_foreign_pipeline_with_parents_and_exit_status_and_leaves_nothing() {
+    let cmd = format!(
+        "{BIN} watch -- sh -c 'sleep 30 | sleep 31 & sleep 2; exit 3'; echo MPDASH-EXITED:$?; sleep 60"
+    );
+    let Some(tmux) = Tmux::start("watch", &cmd) else {
+        return;
+    };
+    let screen = tmux.wait_for("the pipeline's processes", |s| {
+        process_rows(s).iter().filter(|r| r.2 == "sleep").count() == 3
+    });
+    let rows = process_rows(&screen);
+    let sh = rows.iter().find(|r| r.2 == "sh").expect("the root row").0;
+    let sleeps: Vec<i32> = rows
+        .iter()
+        .filter(|r| r.2 == "sleep")
+        .map(|r| r.0)
+        .collect();
+    for r in rows.iter().filter(|r| r.2 == "sleep") {
+        assert_eq!(r.1, sh, "each sleep's parent is the shell:\n{screen}");
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", r.0)).unwrap();
+        assert_eq!(comm.trim(), "sleep", "the pid on screen is a real sleep");
+    }
+    assert!(screen.contains("no queue, lock or pool panels"), "{screen}");
+    let screen = tmux.wait_for("the root's exit status", |s| s.contains("exited 3"));
+    assert!(screen.contains("failed (exit 3)"), "{screen}");
+    // The background pipeline outlived the shell: it went with the run.
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in &sleeps {
+        assert!(!alive(*pid), "sleep {pid} was left behind");
+    }
+    tmux.keys("q");
+    tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
+}
+
+#[test]
+fn sigkill_of_a_watching_dashboard_takes_the_foreign_tree_down_even_a_setsid_one() {
+    let cmd = format!(
+        "{BIN} watch -- sh -c 'setsid sleep 40 & sleep 41 & sleep 42'; echo MPDASH-EXITED:$?; sleep 60"
+    );
+    let Some(tmux) = Tmux::start("watchkill", &cmd) else {
+        return;
+    };
+    tmux.wait_for("three sleeps", |s| {
+        process_rows(s).iter().filter(|r| r.2 == "sleep").count() == 3
+    });
+    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+    let dash = descendants(shell)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with(BIN) && c.contains("watch"))
+        })
+        .expect("the dashboard process");
+    let tree = descendants(dash);
+    assert!(tree.len() >= 4, "guard, sh and the sleeps: {tree:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dash),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // (The screen is left as it was: nothing restores a terminal after SIGKILL.)
+    let t = Instant::now();
+    while alive(dash) {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the dashboard survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    for p in &tree {
+        assert!(!alive(*p), "{p} outlived the dashboard");
+    }
+}

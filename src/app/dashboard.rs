@@ -87,7 +87,14 @@ impl FrameStats {
 /// Opens the dashboard on `scenario` and runs until the user quits.
 pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, scenario, rate_hz, None).map(|_| 0)
+    run_on(screen, scenario, rate_hz, None, None).map(|_| 0)
+}
+
+/// `mpdash watch -- CMD ARGS…`: the dashboard on a foreign command.
+pub fn run_watch(argv: Vec<String>, rate_hz: f64) -> anyhow::Result<i32> {
+    let sc = crate::watch::scenario_for(&argv);
+    let screen = Screen::Tty(TerminalGuard::enter()?);
+    run_on(screen, sc, rate_hz, None, Some(argv)).map(|_| 0)
 }
 
 /// Runs the dashboard on `screen`; with `quit_after`, it quits by itself
@@ -97,6 +104,7 @@ pub fn run_on(
     scenario: Scenario,
     rate_hz: f64,
     quit_after: Option<Duration>,
+    foreign: Option<Vec<String>>,
 ) -> anyhow::Result<FrameStats> {
     let scenario = Arc::new(scenario);
     let mut frames = FrameStats::default();
@@ -114,6 +122,7 @@ pub fn run_on(
         Screen::Sink(_) => crossbeam_channel::never(),
     };
     let mut app = App::new(scenario.clone(), rate_hz);
+    app.foreign = foreign;
     if let Some((w, h)) = screen.size() {
         app.update(Action::Resize(w, h));
     }
@@ -146,16 +155,26 @@ pub fn run_on(
                 };
                 // The old run's group dies here, before the new one starts.
                 current = None;
-                let launched = Session::launch_mode(
-                    next_run,
-                    app.launch_scenario(),
-                    method,
-                    scale,
-                    ev_tx.clone(),
-                );
+                let launched = match &app.foreign {
+                    Some(argv) => {
+                        Session::launch_command(next_run, app.scenario.clone(), argv, ev_tx.clone())
+                    }
+                    None => Session::launch_mode(
+                        next_run,
+                        app.launch_scenario(),
+                        method,
+                        scale,
+                        ev_tx.clone(),
+                    ),
+                };
                 let action = match launched {
                     Ok(s) => {
-                        let _ = cmd_tx.send(SamplerCmd::Watch(s.id, s.board.clone()));
+                        let cmd = if s.foreign {
+                            SamplerCmd::WatchForeign(s.id, s.board.clone(), s.main_pid.as_raw(), 0)
+                        } else {
+                            SamplerCmd::Watch(s.id, s.board.clone())
+                        };
+                        let _ = cmd_tx.send(cmd);
                         let run = s.id;
                         current = Some(s);
                         if scale {

@@ -7,7 +7,7 @@
 mod dashboard;
 pub mod event_log;
 
-pub use dashboard::{FrameStats, Screen, run_dashboard, run_on};
+pub use dashboard::{FrameStats, Screen, run_dashboard, run_on, run_watch};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -246,6 +246,8 @@ pub struct App {
     pub picker: Option<Picker>,
     /// The terminal's size, for mouse clicks.
     pub term: (u16, u16),
+    /// `mpdash watch`: the command watched instead of a scenario.
+    pub foreign: Option<Vec<String>>,
 }
 
 impl App {
@@ -277,6 +279,7 @@ impl App {
             workers,
             picker: None,
             term: (0, 0),
+            foreign: None,
             queue_rates: HashMap::new(),
             method_rates: HashMap::new(),
             selected: 0,
@@ -396,6 +399,15 @@ impl App {
         match action {
             Action::Quit => Effect::Quit,
             Action::Rerun => Effect::Launch(self.method),
+            Action::NextMethod | Action::MeasureScaling | Action::OpenPicker
+                if self.foreign.is_some() =>
+            {
+                self.notice = Some(
+                    "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
+                        .into(),
+                );
+                Effect::Redraw
+            }
             Action::NextMethod => Effect::Launch(self.method.next()),
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;

@@ -201,6 +201,7 @@ pub fn child(args: &[String]) -> anyhow::Result<i32> {
         sc,
         rate.parse()?,
         Some(Duration::from_secs_f64(secs.parse()?)),
+        None,
     )?;
     println!("{}", serde_json::to_string(&frames)?);
     Ok(0)

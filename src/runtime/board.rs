@@ -59,6 +59,8 @@ pub enum Role {
     ForkServer = 4,
     Bench = 5,
     Manager = 6,
+    /// A process of a program mpdash only watches (`mpdash watch`).
+    Foreign = 7,
 }
 
 impl Role {
@@ -70,6 +72,7 @@ impl Role {
             4 => Role::ForkServer,
             5 => Role::Bench,
             6 => Role::Manager,
+            7 => Role::Foreign,
             _ => return None,
         })
     }
@@ -82,6 +85,7 @@ impl Role {
             Role::ForkServer => "forkserver",
             Role::Bench => "bench",
             Role::Manager => "manager",
+            Role::Foreign => "watched",
         }
     }
 }
@@ -183,6 +187,9 @@ pub struct ProcSlot {
     /// with [`INTENT_GET`] set for a get.
     pub intent_queue: AtomicU64,
     pub intent_pos: AtomicU64,
+    /// Start time in clock ticks since boot, for processes found in `/proc`
+    /// (`mpdash watch`): tells the process apart from a later one with its pid.
+    pub start_ticks: AtomicU64,
 }
 
 /// Marks a get in `ProcSlot::intent_pos`.
@@ -314,6 +321,11 @@ impl ProcSlot {
         self.logical_ppid.store(logical_ppid, Ordering::Relaxed);
         self.t_first.store(t_first, Ordering::Relaxed);
         self.set_state(ProcState::Started);
+    }
+
+    /// Renames the row (a watched process that exec'd another program).
+    pub fn set_name(&self, name: &str) {
+        write_name(&self.name, name);
     }
 
     pub fn record_ready(&self) {
@@ -505,6 +517,14 @@ impl Board {
         slot.t_request.store(sys::now_ns(), Ordering::Relaxed);
         slot.set_state(ProcState::Requested);
         Ok(i)
+    }
+
+    /// The newest slot that ever held `pid`, live or not.
+    pub fn find_pid_any(&self, pid: i32) -> Option<&ProcSlot> {
+        (0..self.procs_used())
+            .rev()
+            .filter_map(|i| self.proc(i))
+            .find(|s| s.pid.load(Ordering::Relaxed) == pid)
     }
 
     /// Finds the slot of a live process by pid (for a reaper that adopted it).

@@ -53,6 +53,8 @@ pub struct Session {
     pub main_exit: Option<i32>,
     pub output_closed: bool,
     killed: bool,
+    /// A foreign command (`mpdash watch`): its rows are found in `/proc`.
+    pub foreign: bool,
 }
 
 impl Session {
@@ -85,38 +87,27 @@ impl Session {
             parent: me,
             scale,
         };
-        let (reader, writer) = std::io::pipe().context("creating the output pipe")?;
-        let writer2 = writer.try_clone()?;
-        let board_fd = board.region().fd().as_raw_fd();
-        let mut cmd = Command::new("/proc/self/exe");
-        cmd.arg0("mpdash: main")
-            .arg(MAIN_ARG)
-            .arg(serde_json::to_string(&spec)?)
-            .stdin(Stdio::null())
-            .stdout(writer)
-            .stderr(writer2)
-            .process_group(0);
-        // SAFETY: the closure runs between fork and exec and calls only
-        // async-signal-safe functions (prctl, fcntl, dup2), allocating nothing.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                sys::place_fd(&board_fd, BOARD_FD).map_err(std::io::Error::from)
-            });
-        }
-        let child = cmd
-            .spawn()
-            .context("starting the scenario's main process")?;
-        let main_pid = Pid::from_raw(child.id() as i32);
-        drop(cmd);
+        let spec = serde_json::to_string(&spec)?;
+        let (main_pid, reader) =
+            spawn_self("mpdash: main", &[MAIN_ARG, &spec], &board, libc::SIGKILL)
+                .context("starting the scenario's main process")?;
         if let Some(s) = board.proc(slot) {
             s.pid
                 .store(main_pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
         }
         relay_output(id, reader, events);
-        Ok(Session {
+        Ok(Session::new(id, scenario, method, board, main_pid, false))
+    }
+
+    fn new(
+        id: u64,
+        scenario: Arc<Scenario>,
+        method: StartMethod,
+        board: Board,
+        main_pid: Pid,
+        foreign: bool,
+    ) -> Session {
+        Session {
             id,
             scenario,
             method,
@@ -127,12 +118,68 @@ impl Session {
             main_exit: None,
             output_closed: false,
             killed: false,
+            foreign,
+        }
+    }
+
+    /// Starts `argv` as the root of a run (`mpdash watch`): in its own process
+    /// group, killed if we die, its output relayed; its processes are then
+    /// found in `/proc` by the sampler and written on the board.
+    pub fn launch_command(
+        id: u64,
+        scenario: Arc<Scenario>,
+        argv: &[String],
+        events: Sender<SessionEvent>,
+    ) -> anyhow::Result<Session> {
+        let (prog, args) = argv
+            .split_first()
+            .ok_or_else(|| anyhow::anyhow!("watch: no command given"))?;
+        let board = Board::create(crate::runtime::board::BoardSize {
+            proc_slots: 4096,
+            res_slots: 4,
+            arena_bytes: 4096,
         })
+        .context("creating the board")?;
+        let me = std::process::id() as i32;
+        let slot = board.new_proc("watch guard", Role::Foreign, StartMethod::Fork, 0, me)?;
+        // The command runs under a guard (our binary again): a subreaper
+        // that keeps its orphans below it and kills them when it ends or
+        // when we die, which PR_SET_PDEATHSIG tells it with SIGTERM.
+        let me_arg = me.to_string();
+        let mut guard_args = vec![crate::watch::GUARD_ARG, me_arg.as_str(), prog.as_str()];
+        guard_args.extend(args.iter().map(String::as_str));
+        let (main_pid, reader) =
+            spawn_self("mpdash: watch guard", &guard_args, &board, libc::SIGTERM)
+                .with_context(|| format!("watch: cannot start {prog:?}"))?;
+        if let Some(s) = board.proc(slot) {
+            s.pid
+                .store(main_pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
+            s.os_ppid.store(me, std::sync::atomic::Ordering::Relaxed);
+            s.set_state(ProcState::Running);
+        }
+        relay_output(id, reader, events);
+        Ok(Session::new(
+            id,
+            scenario,
+            StartMethod::Fork,
+            board,
+            main_pid,
+            true,
+        ))
     }
 
     /// Records a reaped process on this run's board; true if it was ours.
     pub fn on_reaped(&mut self, r: &Reaped) -> bool {
-        let Some(slot) = self.board.find_pid(r.pid.as_raw()) else {
+        // A watched process may already be marked ended by the sampler (gone
+        // from /proc) before its status reaches us: the status still counts.
+        let late = || {
+            self.board.find_pid_any(r.pid.as_raw()).filter(|s| {
+                self.foreign
+                    && s.wait_status.load(std::sync::atomic::Ordering::Relaxed)
+                        == crate::watch::STATUS_UNKNOWN
+            })
+        };
+        let Some(slot) = self.board.find_pid(r.pid.as_raw()).or_else(late) else {
             return false;
         };
         slot.record_exit(r);
@@ -161,6 +208,12 @@ impl Session {
             let _ = killpg(self.main_pid, Signal::SIGKILL);
             self.killed = self.ended.is_some();
         }
+        // A watched program's processes may have left its group (setsid).
+        if self.foreign {
+            for pid in crate::watch::live_pids(&self.board) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -185,6 +238,39 @@ impl Drop for Session {
         // belong to someone else: never signal it again.
         self.kill();
     }
+}
+
+/// Starts our own binary as `arg0 ARGS…` in a new process group, with the
+/// board at [`BOARD_FD`], `deathsig` when we die, and stdout and stderr on a
+/// pipe whose reading end is returned.
+fn spawn_self(
+    arg0: &str,
+    args: &[&str],
+    board: &Board,
+    deathsig: i32,
+) -> anyhow::Result<(Pid, std::io::PipeReader)> {
+    let (reader, writer) = std::io::pipe().context("creating the output pipe")?;
+    let writer2 = writer.try_clone()?;
+    let board_fd = board.region().fd().as_raw_fd();
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg0(arg0)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer2)
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and calls only
+    // async-signal-safe functions (prctl, fcntl, dup2), allocating nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, deathsig as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            sys::place_fd(&board_fd, BOARD_FD).map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn()?;
+    Ok((Pid::from_raw(child.id() as i32), reader))
 }
 
 fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEvent>) {

@@ -94,7 +94,10 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                 state,
                 start_us: micros(s.t_first.load(Ordering::Relaxed), t_req),
                 ready_us: micros(s.t_ready.load(Ordering::Relaxed), t_req),
-                exitcode: exited.then(|| sys::exit_code_of(s.wait_status.load(Ordering::Relaxed))),
+                exitcode: exited
+                    .then(|| s.wait_status.load(Ordering::Relaxed))
+                    .filter(|w| *w != crate::watch::STATUS_UNKNOWN)
+                    .map(sys::exit_code_of),
                 cpu_s: exited.then(|| {
                     (s.cpu_user_us.load(Ordering::Relaxed) + s.cpu_sys_us.load(Ordering::Relaxed))
                         as f64

@@ -14,6 +14,10 @@ pub struct ProcSample {
     /// Kernel state letter (R running, S sleeping, T stopped, Z zombie…).
     pub state: char,
     pub ppid: i32,
+    /// Process group.
+    pub pgrp: i32,
+    /// When it started, in clock ticks since boot (tells a reused pid apart).
+    pub start_ticks: u64,
     /// utime + stime, in clock ticks.
     pub cpu_ticks: u64,
     pub threads: u64,
@@ -30,6 +34,8 @@ pub fn parse_stat(text: &str, page_size: u64) -> Option<ProcSample> {
     Some(ProcSample {
         state: f.first()?.chars().next()?,
         ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        start_ticks: num(19)?,
         cpu_ticks: num(11)? + num(12)?,
         threads: num(17)?,
         rss_bytes: num(21)? * page_size,

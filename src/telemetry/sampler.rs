@@ -63,6 +63,9 @@ pub struct Snapshot {
 /// Orders to the sampler.
 pub enum SamplerCmd {
     Watch(u64, Board),
+    /// A foreign command's run (`mpdash watch`): its processes are found in
+    /// `/proc` from the root (pid, board slot) and written on the board.
+    WatchForeign(u64, Board, i32, u32),
     Rate(f64),
     Now,
 }
@@ -87,6 +90,7 @@ struct Sampler {
     holds: HashMap<String, (i32, i32, u64, Instant)>,
     period: Duration,
     board: Option<(u64, Board)>,
+    discovery: Option<crate::watch::Discovery>,
     reader: ProcStatReader,
     prev: HashMap<i32, (u64, Instant)>,
     sys: System,
@@ -100,6 +104,7 @@ impl Sampler {
             holds: HashMap::new(),
             period: period_of(rate_hz),
             board: None,
+            discovery: None,
             reader: ProcStatReader::default(),
             prev: HashMap::new(),
             sys: System::new_with_specifics(
@@ -118,6 +123,14 @@ impl Sampler {
             select! {
                 recv(cmds) -> c => match c {
                     Ok(SamplerCmd::Watch(run, b)) => {
+                        self.board = Some((run, b));
+                        self.discovery = None;
+                        self.prev.clear();
+                        self.holds.clear();
+                        next = Instant::now();
+                    }
+                    Ok(SamplerCmd::WatchForeign(run, b, root, slot)) => {
+                        self.discovery = Some(crate::watch::Discovery::new(&b, root, slot));
                         self.board = Some((run, b));
                         self.prev.clear();
                         self.holds.clear();
@@ -154,6 +167,9 @@ impl Sampler {
                 ..Default::default()
             };
         };
+        if let Some(d) = self.discovery.as_mut() {
+            d.scan(&board);
+        }
         let procs = read_procs(&board);
         let now = Instant::now();
         let mut live = HashMap::new();

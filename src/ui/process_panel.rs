@@ -228,6 +228,8 @@ pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
     match p.state {
         ProcState::Exited => match p.exitcode {
             Some(0) => ("exited 0".into(), Color::DarkGray),
+            // Reaped by its own parent (a watched program): no status for us.
+            None => ("ended".into(), Color::DarkGray),
             Some(c) if c < 0 => (format!("killed {}", exit_label(Some(c))), Color::Red),
             c => (format!("exited {}", exit_label(c)), Color::Yellow),
         },
@@ -329,7 +331,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     Cell::from(p.os_ppid.to_string()),
                     Cell::from(p.logical_ppid.to_string()),
                     Cell::from(name),
-                    Cell::from(p.method.map_or("?", |m| m.name())),
+                    Cell::from(match (p.role, p.method) {
+                        (Some(crate::runtime::board::Role::Foreign), _) | (_, None) => "-",
+                        (_, Some(m)) => m.name(),
+                    }),
                     Cell::from(state).style(Style::new().fg(color)),
                     Cell::from(cpu).style(Style::new().fg(cpu_color(cpu_pct))),
                     Cell::from(hist).style(Style::new().fg(Color::Green)),

@@ -298,10 +298,12 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut l = lines(app);
     if l.is_empty() {
-        l.push(Line::styled(
-            "no shared resources yet",
-            Style::new().fg(Color::DarkGray),
-        ));
+        let text = if app.foreign.is_some() {
+            "a foreign program: no queue, lock or pool panels (mpdash reads those from its own primitives)"
+        } else {
+            "no shared resources yet"
+        };
+        l.push(Line::styled(text, Style::new().fg(Color::DarkGray)));
     }
     f.render_widget(
         Paragraph::new(l).block(
