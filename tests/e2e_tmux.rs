@@ -295,8 +295,29 @@ fn killing_a_worker_from_the_dashboard_gets_it_replaced_and_the_count_stays_exac
         screen.contains("workers died: 1") || out.contains("workers died: 1"),
         "the pool panel reports the death:\n{screen}"
     );
+    // Then the next start method, a freeze on the way, and quit: the
+    // terminal is restored and nothing of either run is left.
+    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+    tmux.keys("m");
+    let screen = tmux.wait_for("the spawn run's workers", |s| {
+        s.contains("spawn │ run 2") && running_worker_pids(s).len() == 2
+    });
+    let spawned = running_worker_pids(&screen);
+    tmux.keys("Space");
+    tmux.wait_for("the frozen display", |s| s.contains("FROZEN"));
+    tmux.keys("Space");
+    let run: Vec<i32> = descendants(shell);
     tmux.keys("q");
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
+    std::thread::sleep(Duration::from_millis(300));
+    for p in spawned.iter().chain(&run) {
+        let what = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        assert!(
+            !alive(*p) || what.starts_with("sleep"),
+            "{p} ({what}) outlived the dashboard"
+        );
+    }
 }
 
 /// (pid, parent, name, state) of the process rows on screen.
