@@ -120,6 +120,21 @@ enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
+    /// Call a method on a Manager's object over TCP, from any host
+    /// (`mpdash client 127.0.0.1:50000 --authkey secret d __setitem__ 1 "'one'"`)
+    Client {
+        /// The manager's HOST:PORT
+        address: String,
+        /// The manager's authkey (`[manager] authkey` in the scenario)
+        #[arg(long)]
+        authkey: String,
+        /// The object's name
+        object: String,
+        /// The method: Python's name (`__getitem__`, `append`) or ours (`get_item`)
+        method: String,
+        /// Arguments, as Python literals (`1`, `"'one'"`, `"[1, 2]"`)
+        args: Vec<String>,
+    },
     /// Measure mpdash itself
     Bench {
         #[command(subcommand)]
@@ -278,6 +293,28 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             mpdash::scaling::run(spec, max_workers, json, trace.as_deref())
         }
         Some(Cmd::Watch { rate, cmd }) => mpdash::app::run_watch(cmd, rate),
+        Some(Cmd::Client {
+            address,
+            authkey,
+            object,
+            method,
+            args,
+        }) => {
+            use mpdash::runtime::manager::{ManagerClient, Method};
+            use mpdash::runtime::pyvalue::PyValue;
+            let m = Method::parse(&method)
+                .ok_or_else(|| anyhow::anyhow!("unknown method {method:?}"))?;
+            let args = args
+                .iter()
+                .map(|a| PyValue::parse(a).map_err(|e| anyhow::anyhow!("argument {a:?}: {e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut c = ManagerClient::connect_tcp(&address, authkey.as_bytes())?;
+            match c.call_named(&object, m, args)? {
+                PyValue::Str(s) if m == Method::Repr => println!("{s}"),
+                v => println!("{v}"),
+            }
+            Ok(0)
+        }
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },
         }) => mpdash::bench::start::run(children, json),

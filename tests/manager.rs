@@ -107,6 +107,41 @@ fn manager_api_under_each_method() {
         let _ = raw.read_to_end(&mut buf);
         assert_eq!(c.call(d, Method::Len, vec![], None).unwrap(), int(200));
 
+        // Lock and Event between two clients; a client that goes away
+        // holding the lock releases it.
+        let lock = c.create(ObjKind::Lock, "lock", None).unwrap();
+        let ev = c.create(ObjKind::Event, "ev", None).unwrap();
+        let mut c2 = m.connect().unwrap();
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(
+            c.call(lock, Method::Acquire, vec![], None).unwrap(),
+            PyValue::Bool(true)
+        );
+        assert_eq!(
+            c2.call(lock, Method::Acquire, vec![], ms(100)).unwrap(),
+            PyValue::Bool(false)
+        );
+        c.call(lock, Method::Release, vec![], None).unwrap();
+        assert_eq!(
+            c2.call(lock, Method::Acquire, vec![], ms(100)).unwrap(),
+            PyValue::Bool(true)
+        );
+        assert_eq!(
+            c.call(ev, Method::Wait, vec![], ms(50)).unwrap(),
+            PyValue::Bool(false)
+        );
+        c2.call(ev, Method::Set, vec![], None).unwrap();
+        assert_eq!(
+            c.call(ev, Method::Wait, vec![], ms(50)).unwrap(),
+            PyValue::Bool(true)
+        );
+        drop(c2);
+        assert_eq!(
+            c.call(lock, Method::Acquire, vec![], ms(2000)).unwrap(),
+            PyValue::Bool(true),
+            "{method}: released with its holder's connection"
+        );
+
         // The server dies while a client is blocked on q.get(): an error within 1 s.
         let pid = m.server().pid().unwrap();
         let killer = std::thread::spawn(move || {

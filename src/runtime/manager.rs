@@ -183,6 +183,15 @@ impl Method {
     fn index(self) -> usize {
         Method::ALL.iter().position(|&m| m == self).unwrap_or(0)
     }
+
+    /// By its Rust name (`set_item`) or Python's (`__setitem__`); `get` is the
+    /// dict's, `take` the queue's.
+    pub fn parse(s: &str) -> Option<Method> {
+        let snake = serde_json::to_string(&s).ok()?;
+        serde_json::from_str::<Method>(&snake)
+            .ok()
+            .or_else(|| Method::ALL.into_iter().find(|m| m.name() == s))
+    }
 }
 
 /// What a client asks.
@@ -277,6 +286,9 @@ pub struct ObjSlot {
 #[repr(C)]
 pub struct ManagerShared {
     key: [AtomicU64; 4],
+    /// Bytes of `key` in use (1..=32).
+    key_len: AtomicU32,
+    _pad: AtomicU32,
     addr: [AtomicU64; 8],
     pub server_pid: AtomicU32,
     pub tcp_port: AtomicU32,
@@ -314,7 +326,9 @@ fn load_str(src: &[AtomicU64]) -> String {
 
 impl ManagerShared {
     pub fn authkey(&self) -> Vec<u8> {
-        load_bytes(&self.key)
+        let mut k = load_bytes(&self.key);
+        k.truncate((self.key_len.load(Ordering::Relaxed) as usize).clamp(1, 32));
+        k
     }
 
     /// The abstract Unix socket name.
@@ -342,6 +356,17 @@ impl Manager {
     /// listening on an abstract Unix socket and, when `tcp` is given (for
     /// example `127.0.0.1:0`), on TCP too.
     pub fn start(ctx: &Context, name: &str, tcp: Option<&str>) -> Result<Manager, ManagerError> {
+        Manager::start_with_key(ctx, name, tcp, None)
+    }
+
+    /// The same with a chosen authkey (1 to 32 bytes; CPython's `authkey=`),
+    /// for clients on other hosts, which cannot read it from the board.
+    pub fn start_with_key(
+        ctx: &Context,
+        name: &str,
+        tcp: Option<&str>,
+        authkey: Option<&[u8]>,
+    ) -> Result<Manager, ManagerError> {
         let board = ctx.board().clone();
         let offset = board.alloc(std::mem::size_of::<ManagerShared>())?;
         let shared = board
@@ -349,8 +374,24 @@ impl Manager {
             .get::<ManagerShared>(offset)
             .ok_or(BoardError::Layout)?;
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let len = match authkey {
+            Some(k) if (1..=32).contains(&k.len()) => {
+                key[..k.len()].copy_from_slice(k);
+                k.len()
+            }
+            Some(k) => {
+                return Err(ManagerError::Io(std::io::Error::other(format!(
+                    "an authkey has 1 to 32 bytes, not {}",
+                    k.len()
+                ))));
+            }
+            None => {
+                getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+                32
+            }
+        };
         store_bytes(&shared.key, &key);
+        shared.key_len.store(len as u32, Ordering::Relaxed);
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
         let addr = format!(
@@ -562,6 +603,17 @@ impl ManagerClient {
         self.object(&Request::Lookup {
             name: name.to_string(),
         })
+    }
+
+    /// Calls `method` on the object named `name` (one lookup, one call).
+    pub fn call_named(
+        &mut self,
+        name: &str,
+        method: Method,
+        args: Vec<PyValue>,
+    ) -> Result<PyValue, ManagerError> {
+        let (id, _) = self.lookup(name)?;
+        self.call(id, method, args, None)
     }
 
     /// One method call on object `id`.

@@ -336,9 +336,17 @@ impl<'a> Checker<'a> {
                 }
                 None => None,
             };
+            let authkey = match &m.authkey {
+                Some(k) if !(1..=32).contains(&k.get_ref().len()) => {
+                    return self.err(k.span(), "authkey: 1 to 32 bytes");
+                }
+                Some(k) => Some(k.get_ref().clone()),
+                None => None,
+            };
             out.push(ResourceSpec::Manager {
                 name: "manager".into(),
                 tcp,
+                authkey,
                 objects,
             });
         }

@@ -145,10 +145,23 @@ fn create_resources(
             } => {
                 SharedArray::create_kind(board, name, *typecode, init, *lock, *is_value)?;
             }
-            ResourceSpec::Manager { name, tcp, objects } => {
-                let m = Manager::start(ctx, name, tcp.as_deref())?;
+            ResourceSpec::Manager {
+                name,
+                tcp,
+                authkey,
+                objects,
+            } => {
+                let key = authkey.as_deref().map(str::as_bytes);
+                let m = Manager::start_with_key(ctx, name, tcp.as_deref(), key)?;
                 if let Some(a) = m.tcp_address() {
-                    say(&format!("manager listening on tcp {a} (and a Unix socket)"));
+                    let how = if key.is_some() {
+                        "the scenario's authkey"
+                    } else {
+                        "a random authkey: set authkey in [manager] for other hosts"
+                    };
+                    say(&format!(
+                        "manager listening on tcp {a} (and a Unix socket), {how}; try: mpdash client {a} --authkey KEY d __repr__"
+                    ));
                 }
                 let mut client = m.connect()?;
                 for (obj, kind, init) in objects {

@@ -93,6 +93,7 @@ pub enum ResourceSpec {
     Manager {
         name: String,
         tcp: Option<String>,
+        authkey: Option<String>,
         objects: Vec<(String, ObjKind, Option<PyValue>)>,
     },
     /// A `Value` (one element) or an `Array`.

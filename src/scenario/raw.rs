@@ -38,6 +38,8 @@ pub struct RawFile {
 pub struct RawManager {
     /// Also listen on TCP here (`127.0.0.1:0` picks a free port).
     pub tcp: Option<Spanned<String>>,
+    /// The authkey remote clients give (1 to 32 bytes); default: random.
+    pub authkey: Option<Spanned<String>>,
     #[serde(default)]
     pub objects: Vec<Spanned<RawManagerObject>>,
 }
