@@ -398,6 +398,22 @@ mod tests {
     }
 
     #[test]
+    fn the_help_takes_arrows_and_closes_with_esc_or_q() {
+        let mut a = app();
+        a.update(Action::ToggleHelp);
+        assert_eq!(press(&a, KeyCode::Down), Some(Action::ScrollHelp(1)));
+        assert_eq!(
+            press(&a, KeyCode::Char('q')),
+            Some(Action::ToggleHelp),
+            "q closes the help"
+        );
+        a.update(Action::ScrollHelp(5));
+        assert_eq!(a.help_scroll, 5);
+        a.update(Action::ScrollHelp(-50));
+        assert_eq!(a.help_scroll, 0);
+    }
+
+    #[test]
     fn the_picker_takes_arrows_enter_and_esc() {
         let mut a = app();
         a.update(Action::PickerItems(vec![("a.toml".into(), "A".into())]));

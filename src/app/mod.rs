@@ -106,6 +106,8 @@ pub enum Action {
     Notice(String),
     /// A left click at (column, row).
     Click(u16, u16),
+    /// Scroll the help by this many lines.
+    ScrollHelp(i32),
 }
 
 /// A panel that can have the whole screen.
@@ -248,6 +250,8 @@ pub struct App {
     pub term: (u16, u16),
     /// `mpdash watch`: the command watched instead of a scenario.
     pub foreign: Option<Vec<String>>,
+    /// First help line shown (small terminals scroll the help).
+    pub help_scroll: usize,
 }
 
 impl App {
@@ -280,6 +284,7 @@ impl App {
             picker: None,
             term: (0, 0),
             foreign: None,
+            help_scroll: 0,
             queue_rates: HashMap::new(),
             method_rates: HashMap::new(),
             selected: 0,
@@ -411,6 +416,13 @@ impl App {
             Action::NextMethod => Effect::Launch(self.method.next()),
             Action::ToggleHelp => {
                 self.show_help = !self.show_help;
+                self.help_scroll = 0;
+                Effect::Redraw
+            }
+            Action::ScrollHelp(by) => {
+                let max = crate::ui::keys::BINDINGS.len().saturating_sub(1);
+                self.help_scroll =
+                    (self.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
                 Effect::Redraw
             }
             Action::KillSelected => match self.selected_process() {

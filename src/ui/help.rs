@@ -9,11 +9,17 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::keys::BINDINGS;
 use crate::app::{App, Picker};
 
-pub fn draw(f: &mut Frame, area: Rect, _app: &App) {
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let h = (BINDINGS.len() as u16 + 4).min(area.height);
     let popup = centered(area, 110, h);
+    // A small terminal shows a window of the keys, scrolled with ↑/↓.
+    let rows = popup.height.saturating_sub(4) as usize;
+    let first = app.help_scroll.min(BINDINGS.len().saturating_sub(rows));
+    let more = rows < BINDINGS.len();
     let lines: Vec<Line> = BINDINGS
         .iter()
+        .skip(first)
+        .take(rows)
         .map(|b| {
             Line::from(vec![
                 Span::styled(
@@ -24,13 +30,17 @@ pub fn draw(f: &mut Frame, area: Rect, _app: &App) {
             ])
         })
         .collect();
-    popup_with_footer(
-        f,
-        popup,
-        " Keys ",
-        lines,
-        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row.",
-    );
+    let footer = if more {
+        format!(
+            " keys {}–{} of {} · ↑/↓ scroll · Esc close",
+            first + 1,
+            (first + rows).min(BINDINGS.len()),
+            BINDINGS.len()
+        )
+    } else {
+        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row.".into()
+    };
+    popup_with_footer(f, popup, " Keys ", lines, &footer);
 }
 
 /// Draws `lines`, a blank line and a dim `footer` in a bordered popup.

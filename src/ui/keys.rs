@@ -292,6 +292,18 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
             _ => None,
         };
     }
+    if app.show_help {
+        return match code {
+            KeyCode::Up => Some(Action::ScrollHelp(-1)),
+            KeyCode::Down => Some(Action::ScrollHelp(1)),
+            KeyCode::PageUp => Some(Action::ScrollHelp(-10)),
+            KeyCode::PageDown => Some(Action::ScrollHelp(10)),
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::F(1) => {
+                Some(Action::ToggleHelp)
+            }
+            _ => None,
+        };
+    }
     if app.picker.is_some() {
         return match code {
             KeyCode::Up => Some(Action::SelectPrev),

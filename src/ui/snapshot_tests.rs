@@ -613,3 +613,18 @@ fn a_long_tree_scrolls_to_the_selection_and_a_click_picks_what_is_drawn() {
     let (x, y) = find(t.backend().buffer(), "idle 65");
     assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Rgb(40, 44, 60));
 }
+
+#[test]
+fn help_scrolls_on_a_small_terminal() {
+    let mut app = pool_app();
+    app.update(Action::ToggleHelp);
+    let t = render(&app, 80, 24);
+    assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "↑/↓ scroll");
+    find(t.backend().buffer(), "Quit");
+    for _ in 0..40 {
+        app.update(Action::ScrollHelp(1));
+    }
+    let t = render(&app, 80, 24);
+    find(t.backend().buffer(), "Show or hide this help.");
+}
