@@ -783,8 +783,17 @@ impl Pool {
                     None => return Ok(()),
                 },
             };
-            let Some((&base, job)) = self.jobs.range(..=first).next_back() else {
-                self.resend.pop_front();
+            let job = self
+                .jobs
+                .range(..=first)
+                .next_back()
+                .filter(|(base, j)| first + count <= **base + j.items.len() as u64);
+            let Some((&base, job)) = job else {
+                // Tasks of a job no longer here (cannot happen: a job with
+                // missing results stays); never send someone else's items.
+                if self.resend.pop_front().is_none() {
+                    return Ok(());
+                }
                 continue;
             };
             let i = (first - base) as usize;

@@ -50,7 +50,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Style::new().bg(Color::Blue).fg(Color::White).bold(),
         ),
         Span::raw(" "),
-        Span::styled(app.method.name(), Style::new().fg(Color::Magenta).bold()),
+        Span::styled(
+            if app.foreign.is_some() {
+                "watch"
+            } else {
+                app.method.name()
+            },
+            Style::new().fg(Color::Magenta).bold(),
+        ),
         sep(),
         Span::raw(format!("run {} ", app.run)),
         status,

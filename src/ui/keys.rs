@@ -28,6 +28,11 @@ fn scaling(a: &App) -> bool {
     a.scenario.scaling.is_some()
 }
 
+/// A scenario of ours, not a watched command.
+fn ours(a: &App) -> bool {
+    a.foreign.is_none()
+}
+
 fn asking(a: &App) -> bool {
     a.confirm_kill.is_some()
 }
@@ -68,7 +73,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "method",
         help: "Switch to the next start method (fork → spawn → forkserver) and rerun.",
         action: Action::NextMethod,
-        when: always,
+        when: ours,
     },
     Binding {
         keys: &[KeyCode::Tab],
@@ -268,7 +273,7 @@ pub const BINDINGS: &[Binding] = &[
         hint: "open",
         help: "Open another scenario from scenarios/ (a list with each title).",
         action: Action::OpenPicker,
-        when: always,
+        when: ours,
     },
     Binding {
         keys: &[KeyCode::Char('?'), KeyCode::F(1)],

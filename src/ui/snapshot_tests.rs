@@ -628,3 +628,44 @@ fn help_scrolls_on_a_small_terminal() {
     let t = render(&app, 80, 24);
     find(t.backend().buffer(), "Show or hide this help.");
 }
+
+#[test]
+fn a_watched_foreign_program() {
+    let argv: Vec<String> = ["sh", "-c", "sleep 3 | sleep 4; exit 3"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut app = App::new(Arc::new(crate::watch::scenario_for(&argv)), 4.0);
+    app.foreign = Some(argv);
+    app.update(Action::RunStarted {
+        run: 1,
+        method: StartMethod::Fork,
+    });
+    let mut guard = row(0, "watch guard", Role::Foreign, 500, 99);
+    guard.method = None;
+    let sh = row(1, "sh", Role::Foreign, 501, 500);
+    let mut done = row(2, "sleep", Role::Foreign, 502, 501);
+    done.state = ProcState::Exited;
+    done.exitcode = None;
+    let killed = {
+        let mut k = row(3, "sleep", Role::Foreign, 503, 501);
+        k.state = ProcState::Exited;
+        k.exitcode = Some(-9);
+        k
+    };
+    let s = Snapshot {
+        run: 1,
+        procs: vec![guard, sh, done, killed],
+        ..Default::default()
+    };
+    app.update(Action::Sample(Box::new(s)));
+    let t = render(&app, 100, 24);
+    assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "no queue, lock or pool panels");
+    find(t.backend().buffer(), "ended");
+    let (x, y) = find(t.backend().buffer(), "killed SIGKILL");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+    // No start method to switch for a foreign program.
+    app.update(Action::NextMethod);
+    assert!(app.notice.as_deref().unwrap().contains("foreign command"));
+}
