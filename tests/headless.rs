@@ -214,3 +214,31 @@ fn lifecycle_exitcodes_match_cpython_under_each_method() {
         assert_eq!(row("main")["exitcode"], 0, "{m}");
     }
 }
+
+#[test]
+fn a_scenario_bigger_than_an_argv_string_runs() {
+    // 40 000 items: the spec is far over the kernel's 128 KiB per argument,
+    // so it must reach the main process another way (an fd).
+    let items: Vec<String> = (0..40_000).map(|i| i.to_string()).collect();
+    let text = format!(
+        "[scenario]\ntitle = \"big\"\nexplain = \"\"\n[pool]\nworkers = 2\n[main]\nsteps = [{{ pool = {{ call = \"map\", func = \"square\", items = [{}] }} }}]\n",
+        items.join(", ")
+    );
+    let dir = std::env::temp_dir().join(format!("mpdash-test-{}-big", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.toml");
+    std::fs::write(&path, text).unwrap();
+    let (v, out) = run_json(&[path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sum: i64 = (0..40_000i64).map(|x| x * x).sum();
+    let lines = output_lines(&v);
+    assert!(
+        lines.contains(&format!("  -> 40000 results, sum {sum}")),
+        "{lines:#?}"
+    );
+}

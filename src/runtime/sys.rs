@@ -301,3 +301,26 @@ pub fn is_dead(pid: i32) -> bool {
         Err(_) => true,
     }
 }
+
+/// A sealed-off copy of `text` in an anonymous memory file, read from the
+/// start: how a big spec reaches an exec'd child without going through argv
+/// (one argument may hold at most 128 KiB, and `ps` shows argv to everyone).
+pub fn text_fd(text: &str) -> nix::Result<OwnedFd> {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let fd = memfd_create(c"mpdash-spec", MFdFlags::MFD_CLOEXEC)?;
+    let mut buf = text.as_bytes();
+    while !buf.is_empty() {
+        let n = nix::unistd::write(&fd, buf)?;
+        buf = &buf[n..];
+    }
+    nix::unistd::lseek(&fd, 0, nix::unistd::Whence::SeekSet)?;
+    Ok(fd)
+}
+
+/// Reads all of an fd handed to us (see [`text_fd`]).
+pub fn read_fd_to_string(fd: OwnedFd) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::from(fd).read_to_string(&mut s)?;
+    Ok(s)
+}

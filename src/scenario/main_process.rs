@@ -16,7 +16,7 @@ use crate::runtime::env::Env;
 use crate::runtime::manager::Manager;
 use crate::runtime::pipe::Connection;
 use crate::runtime::pool::{Callbacks, Func, Items, Pool, TaskError};
-use crate::runtime::process::{BOARD_FD, Context, Process, Target, set_comm};
+use crate::runtime::process::{BOARD_FD, Context, EXTRA_FD, Process, Target, set_comm};
 use crate::runtime::queue::Queue;
 use crate::runtime::shared_value::SharedArray;
 use crate::runtime::sync::{Barrier, Event, Lock, Semaphore};
@@ -25,6 +25,8 @@ use crate::runtime::work::{self, say};
 
 /// argv[1] of the scenario main process.
 pub const MAIN_ARG: &str = "__main";
+/// argv[2] when the spec waits at [`EXTRA_FD`] rather than in argv.
+pub const SPEC_ON_FD: &str = "@fd";
 
 /// What the dashboard hands the main process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,7 +46,22 @@ pub struct MainSpec {
 pub const SCALE_POINT: &str = "scale point: ";
 
 /// Entry point, called first thing in `main` with the time of the first instruction.
-pub fn entry(t_first: u64, spec_json: &str) -> i32 {
+pub fn entry(t_first: u64, spec_arg: &str) -> i32 {
+    let from_fd;
+    let spec_json = if spec_arg == SPEC_ON_FD {
+        // SAFETY: the dashboard placed the spec's memfd at EXTRA_FD before
+        // exec; nothing else in this process owns it.
+        from_fd = sys::read_fd_to_string(unsafe { sys::adopt_fd(EXTRA_FD) });
+        match &from_fd {
+            Ok(s) => s.as_str(),
+            Err(e) => {
+                eprintln!("mpdash: cannot read the main spec: {e}");
+                return 70;
+            }
+        }
+    } else {
+        spec_arg
+    };
     let spec: MainSpec = match serde_json::from_str(spec_json) {
         Ok(s) => s,
         Err(e) => {

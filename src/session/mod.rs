@@ -17,10 +17,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::runtime::board::{Board, ProcState, Role, StartMethod};
-use crate::runtime::process::BOARD_FD;
+use crate::runtime::process::{BOARD_FD, EXTRA_FD};
 use crate::runtime::sys::{self, Reaped};
 use crate::scenario::Scenario;
-use crate::scenario::main_process::{MAIN_ARG, MainSpec};
+use crate::scenario::main_process::{MAIN_ARG, MainSpec, SPEC_ON_FD};
 
 /// Longest output line kept; the rest is cut (a hostile child cannot make us allocate).
 pub const MAX_LINE: usize = 4096;
@@ -87,10 +87,18 @@ impl Session {
             parent: me,
             scale,
         };
-        let spec = serde_json::to_string(&spec)?;
-        let (main_pid, reader) =
-            spawn_self("mpdash: main", &[MAIN_ARG, &spec], &board, libc::SIGKILL)
-                .context("starting the scenario's main process")?;
+        // The spec (the whole scenario) goes by fd, not argv: no size limit,
+        // and not on display in `ps`.
+        let spec = sys::text_fd(&serde_json::to_string(&spec)?).context("writing the spec")?;
+        let (main_pid, reader) = spawn_self(
+            "mpdash: main",
+            &[MAIN_ARG, SPEC_ON_FD],
+            &board,
+            libc::SIGKILL,
+            Some(spec.as_raw_fd()),
+        )
+        .context("starting the scenario's main process")?;
+        drop(spec);
         if let Some(s) = board.proc(slot) {
             s.pid
                 .store(main_pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
@@ -148,9 +156,14 @@ impl Session {
         let me_arg = me.to_string();
         let mut guard_args = vec![crate::watch::GUARD_ARG, me_arg.as_str(), prog.as_str()];
         guard_args.extend(args.iter().map(String::as_str));
-        let (main_pid, reader) =
-            spawn_self("mpdash: watch guard", &guard_args, &board, libc::SIGTERM)
-                .with_context(|| format!("watch: cannot start {prog:?}"))?;
+        let (main_pid, reader) = spawn_self(
+            "mpdash: watch guard",
+            &guard_args,
+            &board,
+            libc::SIGTERM,
+            None,
+        )
+        .with_context(|| format!("watch: cannot start {prog:?}"))?;
         if let Some(s) = board.proc(slot) {
             s.pid
                 .store(main_pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
@@ -248,6 +261,7 @@ fn spawn_self(
     args: &[&str],
     board: &Board,
     deathsig: i32,
+    extra: Option<std::os::fd::RawFd>,
 ) -> anyhow::Result<(Pid, std::io::PipeReader)> {
     let (reader, writer) = std::io::pipe().context("creating the output pipe")?;
     let writer2 = writer.try_clone()?;
@@ -265,6 +279,9 @@ fn spawn_self(
         cmd.pre_exec(move || {
             if libc::prctl(libc::PR_SET_PDEATHSIG, deathsig as libc::c_ulong) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(fd) = extra {
+                sys::place_fd(&fd, EXTRA_FD).map_err(std::io::Error::from)?;
             }
             sys::place_fd(&board_fd, BOARD_FD).map_err(std::io::Error::from)
         });
