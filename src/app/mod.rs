@@ -731,7 +731,20 @@ impl App {
                 Effect::Redraw
             }
             Action::Click(x, y) => {
-                if self.picker.is_some() || self.show_help || self.tab != Tab::Live {
+                if self.picker.is_some() || self.show_help {
+                    return Effect::None;
+                }
+                if y == 0 {
+                    let (_, tabs) = crate::ui::header::title(self);
+                    return match tabs.into_iter().find(|(a, b, _)| (*a..*b).contains(&x)) {
+                        Some((_, _, t)) => {
+                            self.tab = t;
+                            Effect::Redraw
+                        }
+                        None => Effect::None,
+                    };
+                }
+                if self.tab != Tab::Live {
                     return Effect::None;
                 }
                 let area = ratatui::layout::Rect::new(0, 0, self.term.0, self.term.1);
@@ -1043,8 +1056,14 @@ mod tests {
         // Header is 2 rows, then the table's border and column titles.
         a.update(Action::Click(10, 2 + 2 + 2));
         assert_eq!(a.selected, 2);
-        a.update(Action::Click(10, 0));
+        a.update(Action::Click(10, 1));
         assert_eq!(a.selected, 2, "a click outside the table changes nothing");
+        // A click on a tab in the header shows it.
+        let (_, tabs) = crate::ui::header::title(&a);
+        let (x, _, tab) = tabs[3];
+        assert_eq!(tab, Tab::Log);
+        a.update(Action::Click(x + 1, 0));
+        assert_eq!(a.tab, Tab::Log);
     }
 
     #[test]

@@ -7,9 +7,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::format;
-use crate::app::{App, RunStatus};
+use crate::app::{App, RunStatus, Tab};
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+/// The header's first line, and where each tab sits on it (columns
+/// `start..end`), so a click lands on the tab it shows.
+pub fn title(app: &App) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     let status = match &app.status {
         RunStatus::Starting => Span::styled("starting", Style::new().fg(Color::Yellow)),
         RunStatus::Running => Span::styled(
@@ -36,7 +38,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
     let mut tabs = Vec::new();
-    for (i, t) in crate::app::Tab::ALL.iter().enumerate() {
+    for (i, t) in Tab::ALL.iter().enumerate() {
         let style = if *t == app.tab {
             Style::new().fg(Color::Black).bg(Color::Cyan).bold()
         } else {
@@ -69,13 +71,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ));
     }
     title.push(sep());
-    title.extend(tabs);
+    let mut x: u16 = title.iter().map(|s| s.width() as u16).sum();
+    let mut places = Vec::new();
+    for (t, span) in Tab::ALL.into_iter().zip(tabs) {
+        let w = span.width() as u16;
+        places.push((x, x + w, t));
+        x += w;
+        title.push(span);
+    }
     title.push(sep());
     title.push(Span::styled(
         app.scenario.title.clone(),
         Style::new().bold(),
     ));
-    let title = Line::from(title);
+    (Line::from(title), places)
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let (title, _) = title(app);
+    let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
     let sys = &app.snapshot.system;
     let mut cores = vec![Span::styled(
         format!(" {} Hz · {} CPUs ", app.rate_hz, sys.cpus),

@@ -38,7 +38,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             BINDINGS.len()
         )
     } else {
-        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row.".into()
+        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row or a tab.".into()
     };
     popup_with_footer(f, popup, " Keys ", lines, &footer);
 }

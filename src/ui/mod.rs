@@ -2,7 +2,7 @@
 
 mod compare_panel;
 pub mod format;
-mod header;
+pub mod header;
 mod help;
 pub mod keys;
 mod log_panel;
