@@ -224,9 +224,38 @@ fn a_scenario_bigger_than_an_argv_string_runs() {
         "[scenario]\ntitle = \"big\"\nexplain = \"\"\n[pool]\nworkers = 2\n[main]\nsteps = [{{ pool = {{ call = \"map\", func = \"square\", items = [{}] }} }}]\n",
         items.join(", ")
     );
-    let dir = std::env::temp_dir().join(format!("mpdash-test-{}-big", std::process::id()));
+    let v = run_text("big", &text);
+    let sum: i64 = (0..40_000i64).map(|x| x * x).sum();
+    let lines = output_lines(&v);
+    assert!(
+        lines.contains(&format!("  -> 40000 results, sum {sum}")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn a_spawned_child_with_a_spec_bigger_than_an_argv_string_starts() {
+    // One step prints 150 000 characters: the spawned child's spec cannot go
+    // through argv (128 KiB per argument); it comes on its stdin.
+    let long = "x".repeat(150_000);
+    let text = format!(
+        "[scenario]\ntitle = \"big child\"\nexplain = \"\"\nstart_method = \"spawn\"\n[[process]]\nname = \"f\"\nsteps = [{{ print = \"{long}\" }}]\n[main]\nsteps = [{{ start = \"f\" }}, {{ join = \"f\" }}]\n"
+    );
+    let v = run_text("bigchild", &text);
+    let f = process_rows(&v)
+        .into_iter()
+        .find(|r| r["name"] == "f")
+        .unwrap()
+        .clone();
+    assert_eq!(f["exitcode"], 0, "{f}");
+    assert_eq!(f["method"], "spawn");
+}
+
+/// Runs scenario `text` (written to a temporary file) headless; it must succeed.
+fn run_text(name: &str, text: &str) -> Vec<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("mpdash-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("big.toml");
+    let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     let (v, out) = run_json(&[path.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -235,10 +264,5 @@ fn a_scenario_bigger_than_an_argv_string_runs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let sum: i64 = (0..40_000i64).map(|x| x * x).sum();
-    let lines = output_lines(&v);
-    assert!(
-        lines.contains(&format!("  -> 40000 results, sum {sum}")),
-        "{lines:#?}"
-    );
+    v
 }

@@ -424,10 +424,13 @@ fn spawn_child(
     }
     let spec = &spec;
     let json = serde_json::to_string(spec).map_err(|e| ProcessError::ForkServer(e.to_string()))?;
+    // The spec travels on the child's stdin (a memfd), not in argv: an
+    // argument holds at most 128 KiB, and `ps` would show it to everyone.
+    let spec_fd = sys::text_fd(&json).map_err(err)?;
     let argv = [
         CString::new(format!("mpdash: {}", spec.name)).unwrap_or_default(),
         CString::new(SPAWN_ARG).unwrap_or_default(),
-        CString::new(json).unwrap_or_default(),
+        CString::new(SPEC_ON_STDIN).unwrap_or_default(),
     ];
     // SAFETY: single-threaded caller, as in `fork_child`.
     match unsafe { sys::fork() }.map_err(err)? {
@@ -436,7 +439,8 @@ fn spawn_child(
             let b = sys::dup_above(&board.region().fd(), 10);
             let x = extra.map(|fd| sys::dup_above(&fd, 10));
             let passed: Vec<_> = sources.iter().map(|fd| sys::dup_above(fd, 10)).collect();
-            let placed = b.and_then(|b| sys::place_fd(&b, BOARD_FD)).is_ok()
+            let placed = sys::place_fd(&spec_fd, 0).is_ok()
+                && b.and_then(|b| sys::place_fd(&b, BOARD_FD)).is_ok()
                 && x.is_none_or(|x| x.and_then(|x| sys::place_fd(&x, EXTRA_FD)).is_ok())
                 && passed.into_iter().enumerate().all(|(i, fd)| {
                     fd.and_then(|fd| sys::place_fd(&fd, FIRST_PASSED_FD + i as i32))
@@ -451,9 +455,22 @@ fn spawn_child(
     }
 }
 
-/// Entry of an exec'd child (`mpdash __spawn SPEC`): called first thing in `main`.
-pub fn spawn_entry(t_first: u64, spec_json: &str) -> i32 {
-    let spec: ChildSpec = match serde_json::from_str(spec_json) {
+/// argv[2] of a spawned child whose spec waits on its stdin.
+pub const SPEC_ON_STDIN: &str = "@stdin";
+
+/// Entry of an exec'd child (`mpdash __spawn @stdin`, or the spec itself):
+/// called first thing in `main`.
+pub fn spawn_entry(t_first: u64, spec_arg: &str) -> i32 {
+    // SAFETY: our parent placed the spec's memfd at fd 0 before exec; nothing
+    // else in this fresh process uses it.
+    let spec_json = match unsafe { sys::spec_text(spec_arg, SPEC_ON_STDIN, 0) } {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mpdash: cannot read the child spec: {e}");
+            return 70;
+        }
+    };
+    let spec: ChildSpec = match serde_json::from_str(&spec_json) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mpdash: bad child spec: {e}");

@@ -324,3 +324,27 @@ pub fn read_fd_to_string(fd: OwnedFd) -> std::io::Result<String> {
     std::fs::File::from(fd).read_to_string(&mut s)?;
     Ok(s)
 }
+
+/// A child's spec: `arg` itself, or (when `arg` is `marker`) the text its
+/// parent left at `fd` (see [`text_fd`]). fd 0 is reopened on /dev/null after.
+///
+/// # Safety
+/// When `arg` is `marker`, `fd` must be open and owned by nobody else in this
+/// process (it is read and closed).
+pub unsafe fn spec_text(arg: &str, marker: &str, fd: RawFd) -> std::io::Result<String> {
+    if arg != marker {
+        return Ok(arg.to_string());
+    }
+    // SAFETY: forwarded to the caller's promise.
+    let text = read_fd_to_string(unsafe { adopt_fd(fd) });
+    if fd == 0
+        && let Ok(null) = std::fs::File::open("/dev/null")
+    {
+        let _ = place_fd(&null, 0);
+        if null.as_raw_fd() == 0 {
+            // It landed on 0 itself (the spec's fd was just closed): keep it.
+            let _ = std::os::fd::IntoRawFd::into_raw_fd(null);
+        }
+    }
+    text
+}

@@ -47,22 +47,16 @@ pub const SCALE_POINT: &str = "scale point: ";
 
 /// Entry point, called first thing in `main` with the time of the first instruction.
 pub fn entry(t_first: u64, spec_arg: &str) -> i32 {
-    let from_fd;
-    let spec_json = if spec_arg == SPEC_ON_FD {
-        // SAFETY: the dashboard placed the spec's memfd at EXTRA_FD before
-        // exec; nothing else in this process owns it.
-        from_fd = sys::read_fd_to_string(unsafe { sys::adopt_fd(EXTRA_FD) });
-        match &from_fd {
-            Ok(s) => s.as_str(),
-            Err(e) => {
-                eprintln!("mpdash: cannot read the main spec: {e}");
-                return 70;
-            }
+    // SAFETY: the dashboard placed the spec's memfd at EXTRA_FD before exec;
+    // nothing else in this process owns it.
+    let spec_json = match unsafe { sys::spec_text(spec_arg, SPEC_ON_FD, EXTRA_FD) } {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mpdash: cannot read the main spec: {e}");
+            return 70;
         }
-    } else {
-        spec_arg
     };
-    let spec: MainSpec = match serde_json::from_str(spec_json) {
+    let spec: MainSpec = match serde_json::from_str(&spec_json) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mpdash: bad main spec: {e}");
