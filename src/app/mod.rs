@@ -252,6 +252,8 @@ pub struct App {
     pub foreign: Option<Vec<String>>,
     /// First help line shown (small terminals scroll the help).
     pub help_scroll: usize,
+    /// See [`App::rows`].
+    rows: Vec<Option<i32>>,
 }
 
 impl App {
@@ -285,6 +287,7 @@ impl App {
             term: (0, 0),
             foreign: None,
             help_scroll: 0,
+            rows: Vec::new(),
             queue_rates: HashMap::new(),
             method_rates: HashMap::new(),
             selected: 0,
@@ -367,9 +370,14 @@ impl App {
         Arc::new(sc)
     }
 
-    /// The process table's rows (`None`: a thread row), as drawn.
-    pub fn rows(&self) -> Vec<Option<i32>> {
-        crate::ui::process_panel::row_kinds(&self.snapshot, &self.tree)
+    /// The process table's rows (`None`: a thread row), as drawn: worked
+    /// out once when the sample or the tree view changes, not per use.
+    pub fn rows(&self) -> &[Option<i32>] {
+        &self.rows
+    }
+
+    fn refresh_rows(&mut self) {
+        self.rows = crate::ui::process_panel::row_kinds(&self.snapshot, &self.tree);
     }
 
     /// The selected row's pid, live or not.
@@ -491,6 +499,7 @@ impl App {
                 let known: std::collections::HashSet<i32> = s.procs.iter().map(|p| p.pid).collect();
                 self.cpu_history.retain(|pid, _| known.contains(pid));
                 self.snapshot = *s;
+                self.refresh_rows();
                 self.selected = self.selected.min(self.rows().len().saturating_sub(1));
                 Effect::Redraw
             }
@@ -581,6 +590,7 @@ impl App {
                     system: std::mem::take(&mut self.snapshot.system),
                     ..Default::default()
                 };
+                self.refresh_rows();
                 self.cpu_history.clear();
                 self.peak_mem = (0, 0);
                 self.depth_history.clear();
@@ -643,6 +653,7 @@ impl App {
             }
             Action::CycleSort => {
                 self.tree.sort = self.tree.sort.next();
+                self.refresh_rows();
                 self.notice = Some(format!("processes sorted by {}", self.tree.sort.label()));
                 Effect::Redraw
             }
@@ -660,6 +671,7 @@ impl App {
                 } else {
                     self.tree.collapsed.remove(&pid);
                 }
+                self.refresh_rows();
                 self.selected = self.selected.min(self.rows().len().saturating_sub(1));
                 Effect::Redraw
             }
@@ -671,11 +683,13 @@ impl App {
                 if self.tree.filter.chars().count() < 40 {
                     self.tree.filter.push(c);
                 }
+                self.refresh_rows();
                 self.selected = 0;
                 Effect::Redraw
             }
             Action::FilterBackspace => {
                 self.tree.filter.pop();
+                self.refresh_rows();
                 Effect::Redraw
             }
             Action::FilterDone => {
@@ -685,6 +699,7 @@ impl App {
             Action::FilterCancel => {
                 self.editing_filter = false;
                 self.tree.filter.clear();
+                self.refresh_rows();
                 Effect::Redraw
             }
             Action::CycleZoom => {
@@ -722,6 +737,7 @@ impl App {
                 self.method = sc.start_method;
                 self.scenario = sc;
                 self.tree = Default::default();
+                self.refresh_rows();
                 self.zoom = None;
                 self.tab = Tab::Live;
                 Effect::Launch(self.method)
