@@ -81,15 +81,7 @@ impl Discovery {
 
     /// One scan.
     pub fn scan(&mut self, board: &Board) {
-        let mut all: HashMap<i32, (Seen, i32)> = HashMap::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                continue;
-            };
-            if let Some((pgrp, seen)) = read(pid) {
-                all.insert(pid, (seen, pgrp));
-            }
-        }
+        let all = all_processes();
         let ours = |pid: i32| -> bool {
             let mut p = pid;
             for _ in 0..64 {
@@ -161,6 +153,17 @@ impl Discovery {
     }
 }
 
+/// Every process in `/proc`: pid → (what we need, process group).
+fn all_processes() -> HashMap<i32, (Seen, i32)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| read(pid).map(|(pgrp, seen)| (pid, (seen, pgrp))))
+        .collect()
+}
+
 /// (process group, what we need) of a live process.
 fn read(pid: i32) -> Option<(i32, Seen)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -200,14 +203,10 @@ pub const GUARD_ARG: &str = "__guard";
 
 /// Descendants of `root` (through parent links in `/proc`), deepest last.
 fn descendants(root: i32) -> Vec<i32> {
-    let mut parent: HashMap<i32, i32> = HashMap::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok())
-            && let Some((_, s)) = read(pid)
-        {
-            parent.insert(pid, s.ppid);
-        }
-    }
+    let parent: HashMap<i32, i32> = all_processes()
+        .into_iter()
+        .map(|(pid, (s, _))| (pid, s.ppid))
+        .collect();
     parent
         .keys()
         .copied()

@@ -28,27 +28,14 @@ struct Measured {
     frames: FrameStats,
 }
 
-/// utime + stime of `pid`, in seconds.
-fn cpu_s(pid: u32) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / sys::clock_ticks() as f64)
-}
-
-/// Resident memory of `pid`, in MiB.
-fn rss_mib(pid: u32) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = s
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
+/// (CPU seconds, resident MiB) of `pid`, from its `/proc/<pid>/stat`.
+fn usage(pid: u32) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let st = crate::telemetry::proc_stat::parse_stat(&text, sys::page_size())?;
+    Some((
+        st.cpu_ticks as f64 / sys::clock_ticks() as f64,
+        st.rss_bytes as f64 / (1 << 20) as f64,
+    ))
 }
 
 /// Runs the dashboard on `file` at `rate` Hz; measures CPU over
@@ -83,12 +70,13 @@ fn measure(
     let mut cpu = 0.0;
     while start.elapsed() < warmup + window {
         std::thread::sleep(Duration::from_millis(250));
-        rss = rss.max(rss_mib(pid).unwrap_or(0.0));
+        let now = usage(pid);
+        rss = rss.max(now.map_or(0.0, |u| u.1));
         if cpu0.is_none() && start.elapsed() >= warmup {
-            cpu0 = cpu_s(pid).map(|c| (c, Instant::now()));
+            cpu0 = now.map(|u| (u.0, Instant::now()));
         }
     }
-    if let (Some((c0, t0)), Some(c1)) = (cpu0, cpu_s(pid)) {
+    if let (Some((c0, t0)), Some((c1, _))) = (cpu0, usage(pid)) {
         cpu = 100.0 * (c1 - c0) / t0.elapsed().as_secs_f64();
     }
     let mut out = String::new();

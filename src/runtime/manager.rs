@@ -758,15 +758,25 @@ impl Server {
         self.board.region().get::<ManagerShared>(self.offset)
     }
 
-    fn publish(&self, objs: &[(String, ObjKind, Obj)], id: usize) {
-        if let (Some(s), Some((name, kind, o))) = (self.shared(), objs.get(id))
+    /// Shows a new object on the board: name and kind once, then its size.
+    fn announce(&self, objs: &[(String, ObjKind, Obj)], id: usize) {
+        if let (Some(s), Some((name, kind, _))) = (self.shared(), objs.get(id))
             && let Some(slot) = s.obj.get(id)
         {
             store_bytes(&slot.name, name.as_bytes());
             slot.kind.store(*kind as u32, Ordering::Relaxed);
-            slot.len.store(o.len() as u64, Ordering::Relaxed);
+            self.publish(objs, id);
             s.objects
                 .store(objs.len().min(MAX_OBJECTS) as u32, Ordering::Release);
+        }
+    }
+
+    /// An object's size on the board, after a call.
+    fn publish(&self, objs: &[(String, ObjKind, Obj)], id: usize) {
+        if let (Some(s), Some((_, _, o))) = (self.shared(), objs.get(id))
+            && let Some(slot) = s.obj.get(id)
+        {
+            slot.len.store(o.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -790,7 +800,7 @@ impl Server {
                     Ok(o) => {
                         objs.push((name, kind, o));
                         let id = objs.len() - 1;
-                        self.publish(&objs, id);
+                        self.announce(&objs, id);
                         Response::Object {
                             id: id as u32,
                             kind,

@@ -261,6 +261,16 @@ impl Items {
         }
     }
 
+    /// Task `i` as a call: `primes(0, 10)`, `square(3)`.
+    pub fn call_text(&self, func: Func, i: usize) -> String {
+        let args = self.show(i);
+        let args = args
+            .strip_prefix('(')
+            .and_then(|a| a.strip_suffix(')'))
+            .unwrap_or(&args);
+        format!("{}({args})", func.name())
+    }
+
     /// Most tasks one message can carry.
     fn per_message(&self) -> usize {
         match self {
@@ -737,7 +747,7 @@ impl Pool {
             .map(|(index, o)| {
                 o.map_err(|error| PoolError::Task {
                     index,
-                    call: format!("{}({})", func.name(), strip_parens(&items.show(index))),
+                    call: items.call_text(func, index),
                     error,
                 })
             })
@@ -1142,12 +1152,6 @@ impl Drop for Pool {
             w.join(Some(Duration::from_millis(100)));
         }
     }
-}
-
-fn strip_parens(s: &str) -> &str {
-    s.strip_prefix('(')
-        .and_then(|s| s.strip_suffix(')'))
-        .unwrap_or(s)
 }
 
 /// The iterator `imap` and `imap_unordered` return: each task's index and outcome.

@@ -341,15 +341,7 @@ fn show_list(values: &[i64]) -> String {
 fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
     let name = c.call.name();
     let f = c.func.name();
-    let what = |i: usize| {
-        let a = c.items.show(i);
-        let a = a
-            .strip_prefix('(')
-            .and_then(|a| a.strip_suffix(')'))
-            .unwrap_or(&a)
-            .to_string();
-        format!("{f}({a})")
-    };
+    let what = |i: usize| c.items.call_text(c.func, i);
     let items = c.items.clone();
     let label = match &c.items {
         Items::Range { start, step, n } => {
