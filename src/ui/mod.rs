@@ -71,7 +71,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
     let procs_h = want.clamp(5, body.height.saturating_sub(bottom_min).max(5));
     let [procs, bottom] =
         Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(body);
-    if body.width >= WIDE {
+    let (panel, output, explain) = if body.width >= WIDE {
         if has_pool {
             let [panel, output, explain] = Layout::horizontal([
                 Constraint::Percentage(38),
@@ -79,12 +79,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
                 Constraint::Percentage(30),
             ])
             .areas(bottom);
-            LiveAreas {
-                procs,
-                panel,
-                output,
-                explain,
-            }
+            (panel, output, explain)
         } else {
             // Resource lines are long: they get the width; output and the
             // explanation share the rest.
@@ -94,12 +89,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
             let [output, explain] =
                 Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                     .areas(rest);
-            LiveAreas {
-                procs,
-                panel,
-                output,
-                explain,
-            }
+            (panel, output, explain)
         }
     } else {
         let [top, output] =
@@ -109,20 +99,16 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
             let [panel, explain] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                     .areas(top);
-            LiveAreas {
-                procs,
-                panel,
-                output,
-                explain,
-            }
+            (panel, output, explain)
         } else {
-            LiveAreas {
-                procs,
-                panel: top,
-                output,
-                explain: Rect::default(),
-            }
+            (top, output, Rect::default())
         }
+    };
+    LiveAreas {
+        procs,
+        panel,
+        output,
+        explain,
     }
 }
 

@@ -16,23 +16,27 @@ use crate::scenario::{Overrides, parse};
 use crate::telemetry::board_view::{PoolView, ProcRow, QueueView};
 use crate::telemetry::sampler::{Live, Snapshot, SystemView};
 
-fn pool_app() -> App {
-    let ov = Overrides {
-        workers: Some(2),
-        ..Default::default()
-    };
-    let sc = parse(
-        "scenarios/pool.toml",
-        include_str!("../../scenarios/pool.toml"),
-        &ov,
-    )
-    .unwrap();
+/// The app on a scenario file, with run 1 started under fork.
+fn started(file: &str, text: &str, ov: &Overrides) -> App {
+    let sc = parse(file, text, ov).unwrap();
     let mut app = App::new(Arc::new(sc), 4.0);
     app.update(Action::RunStarted {
         run: 1,
         method: StartMethod::Fork,
     });
     app
+}
+
+fn pool_app() -> App {
+    let ov = Overrides {
+        workers: Some(2),
+        ..Default::default()
+    };
+    started(
+        "scenarios/pool.toml",
+        include_str!("../../scenarios/pool.toml"),
+        &ov,
+    )
 }
 
 fn row(slot: u32, name: &str, role: Role, pid: i32, parent: i32) -> ProcRow {
@@ -219,17 +223,11 @@ fn help_over_the_dashboard() {
 #[test]
 fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
     use crate::telemetry::board_view::ResourceView;
-    let sc = parse(
+    let mut app = started(
         "scenarios/sync.toml",
         include_str!("../../scenarios/sync.toml"),
         &Overrides::default(),
-    )
-    .unwrap();
-    let mut app = App::new(Arc::new(sc), 4.0);
-    app.update(Action::RunStarted {
-        run: 1,
-        method: StartMethod::Fork,
-    });
+    );
     let mut s = running_sample();
     s.pool = None;
     s.resources = vec![
@@ -306,17 +304,11 @@ fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
 #[test]
 fn manager_panel_with_objects_and_method_rates() {
     use crate::telemetry::board_view::{ManagerMethodView, ManagerObjectView, ResourceView};
-    let sc = parse(
+    let mut app = started(
         "scenarios/manager.toml",
         include_str!("../../scenarios/manager.toml"),
         &Overrides::default(),
-    )
-    .unwrap();
-    let mut app = App::new(Arc::new(sc), 4.0);
-    app.update(Action::RunStarted {
-        run: 1,
-        method: StartMethod::Fork,
-    });
+    );
     let manager = |calls: u64| ResourceView::Manager {
         name: "manager".into(),
         server_pid: 4242,
