@@ -1,19 +1,19 @@
 //! mpdash: a terminal dashboard that makes parallel programs visible.
 //!
-//! The data path is visible in the folders: `runtime` (processes, shared
-//! board, queues, pool) → `scenario` (what to run) → `session` (one run of a
-//! scenario, watched from outside) → `telemetry` (board + /proc samples) →
-//! `app` (state and actions) → `ui` (pure drawing).
+//! The layers, every arrow pointing down (`../shared/tools/module-cycles`
+//! proves it):
+//! `cli` (subcommands, the dashboard loop) → `ui` (pure drawing of an `App`)
+//! → `app` (state, `Action`, `update`, view models, the key table) →
+//! `session` (one run, from a scenario file or a command) and `telemetry`
+//! (board and /proc samples, discovery, memory, traces, statistics, labels)
+//! → `scenario` (format, checks, the step interpreter) → `runtime` (a
+//! library: processes, start methods, board, queue, pipe, sync, values,
+//! pool, manager).
 
 pub mod app;
-pub mod bench;
-pub mod compare;
-pub mod headless;
+pub mod cli;
 pub mod runtime;
-pub mod scaling;
 pub mod scenario;
 pub mod session;
 pub mod telemetry;
-pub mod trace;
 pub mod ui;
-pub mod watch;

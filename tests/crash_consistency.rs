@@ -8,12 +8,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mpdash::runtime::board::{Board, BoardSize, ProcState, StartMethod};
-use mpdash::runtime::process::{Context, Process, Target};
+use mpdash::runtime::process::{Context, Process};
 use mpdash::runtime::queue::Queue;
 use mpdash::runtime::sync::{Acquired, Barrier, Lock};
-use mpdash::runtime::work::Work;
+use mpdash::scenario::steps::{Work, target};
 
 fn ctx(method: StartMethod) -> Context {
+    // Fork children run in this process: they find their code in its registry.
+    mpdash::runtime::init(mpdash::scenario::registry());
     let exe = std::ffi::CString::new(env!("CARGO_BIN_EXE_mpdash")).unwrap();
     let size = BoardSize {
         proc_slots: 64,
@@ -24,7 +26,7 @@ fn ctx(method: StartMethod) -> Context {
 }
 
 fn start(ctx: &Context, name: &str, steps: Vec<Work>) -> Process {
-    let mut p = Process::new(ctx, name, Target::Work(steps));
+    let mut p = Process::new(ctx, name, target(steps));
     p.start().unwrap();
     p
 }
@@ -115,7 +117,7 @@ fn producer_killed_under_load(m: StartMethod) {
             pace_ms: 0,
         }]
     };
-    let mut victim = Process::new(&ctx, "victim", Target::Work(put_many(10_000_000)))
+    let mut victim = Process::new(&ctx, "victim", target(put_many(10_000_000)))
         .with_role(mpdash::runtime::board::Role::Process, 1);
     victim.start().unwrap();
     let mut survivor = start(&ctx, "survivor", put_many(20_000));

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use mpdash::runtime::board::{Board, BoardSize, StartMethod};
 use mpdash::runtime::manager::{Manager, ManagerClient, ManagerError, Method, ObjKind};
-use mpdash::runtime::process::{Context, Process, Target};
+use mpdash::runtime::process::{Context, Process};
 use mpdash::runtime::pyvalue::PyValue;
-use mpdash::runtime::work::Work;
+use mpdash::scenario::steps::{Work, target};
 
 fn ctx(method: StartMethod) -> Context {
+    // Fork children run in this process: they find their code in its registry.
+    mpdash::runtime::init(mpdash::scenario::registry());
     let exe = std::ffi::CString::new(BIN).unwrap();
     Context::with_executable(Board::create(BoardSize::default()).unwrap(), method, exe)
 }
@@ -43,7 +45,7 @@ fn manager_api_under_each_method() {
                         value: int(k),
                     })
                     .collect();
-                let mut p = Process::new(&ctx, &format!("writer {w}"), Target::Work(steps));
+                let mut p = Process::new(&ctx, &format!("writer {w}"), target(steps));
                 p.start().unwrap();
                 p
             })

@@ -11,6 +11,8 @@ use mpdash::runtime::process::Context;
 use mpdash::runtime::pyvalue::PyValue;
 
 fn ctx(method: StartMethod) -> Context {
+    // Fork children run in this process: they find their code in its registry.
+    mpdash::runtime::init(mpdash::scenario::registry());
     let exe = std::ffi::CString::new(BIN).unwrap();
     Context::with_executable(Board::create(BoardSize::default()).unwrap(), method, exe)
 }

@@ -9,10 +9,13 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 use mpdash::runtime::pool::*;
-use mpdash::runtime::process::{Context, Process, Target};
-use mpdash::runtime::work::Work;
+use mpdash::runtime::process::{Context, Process};
+use mpdash::scenario::builtins::{FAIL, PRIMES, SLEEP, SQUARE};
+use mpdash::scenario::steps::{Work, target};
 
 fn ctx(method: StartMethod) -> Context {
+    // Fork children run in this process: they find their code in its registry.
+    mpdash::runtime::init(mpdash::scenario::registry());
     let exe = std::ffi::CString::new(env!("CARGO_BIN_EXE_mpdash")).unwrap();
     let size = BoardSize {
         arena_bytes: 8 << 20,
@@ -25,7 +28,7 @@ fn ctx(method: StartMethod) -> Context {
 fn process_and_pool_api_under_each_method() {
     for m in StartMethod::ALL {
         let ctx = ctx(m);
-        let mut sleeper = Process::new(&ctx, "sleeper", Target::Work(vec![Work::SleepMs(10_000)]));
+        let mut sleeper = Process::new(&ctx, "sleeper", target(vec![Work::SleepMs(10_000)]));
         assert!(!sleeper.is_alive(), "{m}: not alive before start");
         assert_eq!(sleeper.join(Some(Duration::from_millis(10))), None);
         sleeper.start().unwrap();
@@ -47,7 +50,7 @@ fn process_and_pool_api_under_each_method() {
         assert_eq!(sleeper.exitcode(), Some(-15));
         assert!(!sleeper.is_alive());
 
-        let mut quitter = Process::new(&ctx, "quitter", Target::Work(vec![Work::Exit(7)]));
+        let mut quitter = Process::new(&ctx, "quitter", target(vec![Work::Exit(7)]));
         quitter.start().unwrap();
         assert_eq!(quitter.join(None), Some(7), "{m}");
 
@@ -63,24 +66,18 @@ fn pool(ctx: &Context, name: &str, opts: PoolOptions) -> Pool {
 fn pool_api(ctx: &Context, m: StartMethod) {
     let mut p = pool(ctx, "pool", PoolOptions::with_workers(3));
     // map: ordered, exact, with an explicit and with CPython's default chunksize.
-    let counts = p
-        .map(Func::Primes, Items::ranges(100_000, 10), Some(2))
-        .unwrap();
+    let counts = p.map(&PRIMES, Items::ranges(100_000, 10), Some(2)).unwrap();
     assert_eq!(counts.len(), 10);
     assert_eq!(counts.iter().sum::<i64>(), 9592, "{m}");
     assert_eq!(counts[0], 1229, "{m}: the first chunk is [0, 10000)");
-    let squares = p.map(Func::Square, Items::range(0, 5000, 1), None).unwrap();
+    let squares = p.map(&SQUARE, Items::range(0, 5000, 1), None).unwrap();
     assert_eq!(
         squares,
         (0..5000).map(|x| x * x).collect::<Vec<i64>>(),
         "{m}"
     );
     let list = p
-        .map(
-            Func::Square,
-            Items::singles((0..600).rev().collect()),
-            Some(300),
-        )
+        .map(&SQUARE, Items::singles((0..600).rev().collect()), Some(300))
         .unwrap();
     assert_eq!(
         list,
@@ -90,14 +87,14 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     // starmap: tuples of arguments.
     let star = p
         .starmap(
-            Func::Primes,
+            &PRIMES,
             Items::tuples(&[vec![0, 10], vec![10, 20], vec![0, 100]]),
             None,
         )
         .unwrap();
     assert_eq!(star, vec![4, 4, 25], "{m}");
     assert!(matches!(
-        p.map(Func::Primes, Items::range(0, 3, 1), None),
+        p.map(&PRIMES, Items::range(0, 3, 1), None),
         Err(PoolError::Arity {
             want: 2,
             got: 1,
@@ -109,7 +106,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
     let job = p
         .map_async(
-            Func::Square,
+            &SQUARE,
             Items::range(1, 4, 1),
             None,
             Callbacks {
@@ -120,7 +117,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
         .unwrap();
     let failing = p
         .apply_async(
-            Func::Fail,
+            &FAIL,
             &[7],
             Callbacks {
                 callback: Some(Box::new(move |v| s2.borrow_mut().push(format!("ok {v:?}")))),
@@ -128,7 +125,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
             },
         )
         .unwrap();
-    assert_eq!(p.apply(Func::Primes, &[0, 1000]).unwrap(), 168, "{m}");
+    assert_eq!(p.apply(&PRIMES, &[0, 1000]).unwrap(), 168, "{m}");
     assert_eq!(
         p.get(job, Some(Duration::from_secs(30))).unwrap(),
         vec![1, 4, 9]
@@ -141,18 +138,18 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     );
     // A failing task is that task's error; the others complete; the pool lives on.
     let err = p
-        .map(Func::Fail, Items::range(0, 3, 1), Some(1))
+        .map(&FAIL, Items::range(0, 3, 1), Some(1))
         .unwrap_err()
         .to_string();
     assert_eq!(err, "task 0 (fail(0)) failed: ValueError: fail(0)", "{m}");
     assert_eq!(
-        p.apply(Func::Square, &[12]).unwrap(),
+        p.apply(&SQUARE, &[12]).unwrap(),
         144,
         "{m}: the pool lives on"
     );
     // imap: in order, lazily; imap_unordered: in the order results arrive.
     let ordered: Vec<(usize, i64)> = p
-        .imap(Func::Square, Items::range(0, 50, 1), 1)
+        .imap(&SQUARE, Items::range(0, 50, 1), 1)
         .unwrap()
         .map(index_and_value)
         .collect();
@@ -161,7 +158,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
         (0..50).map(|i| (i as usize, i * i)).collect::<Vec<_>>()
     );
     let unordered: Vec<(usize, i64)> = p
-        .imap_unordered(Func::Sleep, Items::singles(vec![600, 5, 300]), 1)
+        .imap_unordered(&SLEEP, Items::singles(vec![600, 5, 300]), 1)
         .unwrap()
         .map(index_and_value)
         .collect();
@@ -171,10 +168,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
         "{m}: completion order"
     );
     p.close();
-    assert!(matches!(
-        p.apply(Func::Square, &[1]),
-        Err(PoolError::Closed)
-    ));
+    assert!(matches!(p.apply(&SQUARE, &[1]), Err(PoolError::Closed)));
     p.join().unwrap();
     for w in p.workers() {
         assert_eq!(w.exitcode(), Some(0), "{m}: {} stopped cleanly", w.name());
@@ -190,9 +184,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
         .iter()
         .map(|w| w.pid().unwrap().as_raw())
         .collect();
-    let v = p
-        .map(Func::Square, Items::range(0, 12, 1), Some(1))
-        .unwrap();
+    let v = p.map(&SQUARE, Items::range(0, 12, 1), Some(1)).unwrap();
     assert_eq!(
         v.iter().sum::<i64>(),
         (0..12).map(|x| x * x).sum::<i64>(),
@@ -221,14 +213,14 @@ fn pool_api(ctx: &Context, m: StartMethod) {
 
     // initializer: runs in every worker before its tasks; a failing one is an error, not a hang.
     let mut opts = PoolOptions::with_workers(2);
-    opts.initializer = Some((Func::Sleep, vec![1]));
+    opts.initializer = Some((&SLEEP, vec![1]));
     let mut p = pool(ctx, "initialized", opts.clone());
-    assert_eq!(p.apply(Func::Square, &[3]).unwrap(), 9);
+    assert_eq!(p.apply(&SQUARE, &[3]).unwrap(), 9);
     drop(p);
-    opts.initializer = Some((Func::Fail, vec![1]));
+    opts.initializer = Some((&FAIL, vec![1]));
     let mut p = pool(ctx, "broken", opts);
     assert!(
-        matches!(p.apply(Func::Square, &[3]), Err(PoolError::Initializer(3))),
+        matches!(p.apply(&SQUARE, &[3]), Err(PoolError::Initializer(3))),
         "{m}"
     );
     drop(p);
@@ -236,7 +228,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     // terminate: unfinished tasks get an error at once.
     let mut p = pool(ctx, "terminated", PoolOptions::with_workers(2));
     let job = p
-        .apply_async(Func::Sleep, &[20_000], Callbacks::default())
+        .apply_async(&SLEEP, &[20_000], Callbacks::default())
         .unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let t = Instant::now();
@@ -258,7 +250,7 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     let mut p = pool(ctx, "fragile", opts);
     let job = p
         .map_async(
-            Func::Sleep,
+            &SLEEP,
             Items::singles(vec![5_000, 10, 10, 10]),
             Some(1),
             Callbacks::default(),

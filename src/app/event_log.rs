@@ -5,9 +5,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::headless::{exit_label, ms_label};
 use crate::runtime::board::ProcState;
 use crate::telemetry::board_view::ResourceView;
+use crate::telemetry::labels::{exit_label, ms_label};
 use crate::telemetry::sampler::Snapshot;
 
 /// Events kept.

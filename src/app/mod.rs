@@ -4,22 +4,21 @@
 //! all and answers with an [`Effect`] for the run loop to carry out (start a
 //! run, quit). Drawing reads an `&App` and changes nothing.
 
-mod dashboard;
 pub mod event_log;
-
-pub use dashboard::{FrameStats, Screen, run_dashboard, run_on, run_watch};
+pub mod keys;
+pub mod process_tree;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::compare::{RunStats, summarise};
 use crate::runtime::board::StartMethod;
-use crate::scaling::Point;
 use crate::scenario::Scenario;
 use crate::scenario::main_process::SCALE_POINT;
+use crate::scenario::scaling::Point;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::sampler::Snapshot;
+use crate::telemetry::stats::{RunStats, summarise};
 
 /// CPU samples kept per process (the sparkline).
 pub const HISTORY: usize = 60;
@@ -104,8 +103,9 @@ pub enum Action {
     ScenarioLoaded(Arc<Scenario>),
     /// Something to tell the user in the hint bar.
     Notice(String),
-    /// A left click at (column, row).
-    Click(u16, u16),
+    /// Select this row of the process table (a click on it: the view knows
+    /// where rows are drawn, see `ui::click`).
+    SelectRow(usize),
     /// Scroll the help by this many lines.
     ScrollHelp(i32),
 }
@@ -234,7 +234,7 @@ pub struct App {
     pub show_help: bool,
     pub rate_hz: f64,
     /// Sort, collapse and filter of the process tree.
-    pub tree: crate::ui::process_panel::TreeView,
+    pub tree: process_tree::TreeView,
     /// Typing a filter: keys go into it.
     pub editing_filter: bool,
     /// The display is frozen; the run goes on.
@@ -377,7 +377,7 @@ impl App {
     }
 
     fn refresh_rows(&mut self) {
-        self.rows = crate::ui::process_panel::row_kinds(&self.snapshot, &self.tree);
+        self.rows = process_tree::row_kinds(&self.snapshot, &self.tree);
     }
 
     /// The selected row's pid, live or not.
@@ -428,7 +428,7 @@ impl App {
                 Effect::Redraw
             }
             Action::ScrollHelp(by) => {
-                let max = crate::ui::keys::BINDINGS.len().saturating_sub(1);
+                let max = keys::BINDINGS.len().saturating_sub(1);
                 self.help_scroll =
                     (self.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
                 Effect::Redraw
@@ -746,36 +746,7 @@ impl App {
                 self.notice = Some(n);
                 Effect::Redraw
             }
-            Action::Click(x, y) => {
-                if self.picker.is_some() || self.show_help {
-                    return Effect::None;
-                }
-                if y == 0 {
-                    let (_, tabs) = crate::ui::header::title(self);
-                    return match tabs.into_iter().find(|(a, b, _)| (*a..*b).contains(&x)) {
-                        Some((_, _, t)) => {
-                            self.tab = t;
-                            Effect::Redraw
-                        }
-                        None => Effect::None,
-                    };
-                }
-                if self.tab != Tab::Live {
-                    return Effect::None;
-                }
-                let area = ratatui::layout::Rect::new(0, 0, self.term.0, self.term.1);
-                let table = crate::ui::live_areas(area, self).procs;
-                let inside = x >= table.x
-                    && x < table.x + table.width
-                    && y >= table.y + 2
-                    && y + 1 < table.y + table.height;
-                if !inside {
-                    return Effect::None;
-                }
-                // The table scrolls so the selection stays visible, as ratatui does.
-                let visible = table.height.saturating_sub(3) as usize;
-                let offset = (self.selected + 1).saturating_sub(visible);
-                let row = offset + (y - table.y - 2) as usize;
+            Action::SelectRow(row) => {
                 if row < self.rows().len() {
                     self.selected = row;
                 }
@@ -1060,6 +1031,13 @@ mod tests {
         assert!(a.tree.filter.is_empty());
     }
 
+    /// A click as the run loop sees it: the view says what it means.
+    fn click(a: &mut App, x: u16, y: u16) {
+        if let Some(act) = crate::ui::click(a, x, y) {
+            a.update(act);
+        }
+    }
+
     #[test]
     fn a_click_selects_the_row_under_it() {
         let mut a = pool_app();
@@ -1070,15 +1048,15 @@ mod tests {
             (12, 10, "pool worker 2"),
         ]))));
         // Header is 2 rows, then the table's border and column titles.
-        a.update(Action::Click(10, 2 + 2 + 2));
+        click(&mut a, 10, 2 + 2 + 2);
         assert_eq!(a.selected, 2);
-        a.update(Action::Click(10, 1));
+        click(&mut a, 10, 1);
         assert_eq!(a.selected, 2, "a click outside the table changes nothing");
         // A click on a tab in the header shows it.
         let (_, tabs) = crate::ui::header::title(&a);
         let (x, _, tab) = tabs[3];
         assert_eq!(tab, Tab::Log);
-        a.update(Action::Click(x + 1, 0));
+        click(&mut a, x + 1, 0);
         assert_eq!(a.tab, Tab::Log);
     }
 

@@ -28,8 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use super::board::{Board, BoardError, ResKind, Role};
 use super::pipe::{Connection, PipeError, authenticate};
-use super::process::{Context, Process, ProcessError, Target};
+use super::process::{Context, Process, ProcessError};
 use super::pyvalue::PyValue;
+use super::registry::{Child, Target};
 use super::shm::ShmSafe;
 use super::sys;
 
@@ -411,7 +412,7 @@ impl Manager {
         board.new_res(ResKind::Manager, name, offset, 0)?;
         let unix_fd = OwnedFd::from(unix);
         let tcp_fd = tcp_listener.map(OwnedFd::from);
-        let mut server = Process::new(ctx, name, Target::Manager { offset })
+        let mut server = Process::new(ctx, name, Target::new(SERVER_ENTRY, offset))
             .with_role(Role::Manager, 0)
             .pass_fd(UNIX_FD, std::os::fd::AsFd::as_fd(&unix_fd));
         if let Some(fd) = &tcp_fd {
@@ -1041,6 +1042,19 @@ fn call(
 
 /// The server process: accepts clients on the handed sockets, one thread
 /// each; every connection authenticates before its first request.
+/// The manager server's entry point name.
+pub const SERVER_ENTRY: &str = "manager";
+
+/// Entry point of the manager server process: its block's offset is the argument.
+pub fn entry(mut child: Child<'_>, arg: &serde_json::Value) -> i32 {
+    let Some(offset) = arg.as_u64() else {
+        return super::process::EXIT_DATAERR;
+    };
+    let unix = child.fds.remove(UNIX_FD);
+    let tcp = child.fds.remove(TCP_FD);
+    serve(child.board, offset as usize, unix, tcp)
+}
+
 pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<OwnedFd>) -> i32 {
     let Some(shared) = board.region().get::<ManagerShared>(offset) else {
         return 70;
@@ -1103,7 +1117,7 @@ impl Acceptor {
         std::thread::spawn(move || {
             let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
             if let Err(e) = authenticate(&mut conn, &key, true) {
-                super::work::say(&format!("manager: refused {peer}: {e}"));
+                super::registry::report(&format!("manager: refused {peer}: {e}"));
                 return;
             }
             let clients = server.shared().map(|s| &s.clients);
@@ -1123,7 +1137,7 @@ impl Acceptor {
                         continue;
                     }
                     Err(e) => {
-                        super::work::say(&format!("manager: dropped {peer}: {e}"));
+                        super::registry::report(&format!("manager: dropped {peer}: {e}"));
                         break;
                     }
                 };

@@ -1,17 +1,48 @@
-//! The runtime: `multiprocessing`'s vocabulary in Rust, with real processes and
-//! shared memory. It knows nothing of scenarios or the screen.
+//! The runtime: `multiprocessing`'s vocabulary in Rust, with real processes
+//! and shared memory — a library of its own. It knows nothing of scenarios
+//! or the screen, and prints nothing: faults go to the [`registry::Reporter`]
+//! the program chose.
+//!
+//! A program that uses it calls [`init`] first thing in `main`: a spawned
+//! child is a fresh exec of the same program, and `init` is where it turns
+//! into that child instead of running `main`.
 
 pub mod board;
-pub mod env;
-pub mod forkserver;
 pub mod manager;
 pub mod pipe;
 pub mod pool;
 pub mod process;
 pub mod pyvalue;
 pub mod queue;
+pub mod registry;
 pub mod shared_value;
 pub mod shm;
 pub mod sync;
 pub mod sys;
-pub mod work;
+
+use registry::Registry;
+
+/// Installs the program's registry (with the runtime's own entry points:
+/// pool worker, manager server, fork server) and, in a spawned child
+/// (`argv[1]` is [`process::SPAWN_ARG`]), runs the child and exits: call it
+/// first thing in `main`, before anything else is set up. Later calls do
+/// nothing.
+pub fn init(reg: Registry) {
+    let t_first = sys::now_ns();
+    registry::install(
+        reg.entry(pool::WORKER_ENTRY, pool::worker_entry)
+            .entry(manager::SERVER_ENTRY, manager::entry)
+            .entry(process::forkserver::ENTRY, process::forkserver::entry)
+            .entry(registry::EXIT_ENTRY, |_, _| 0),
+    );
+    let mut args = std::env::args_os();
+    if let (Some(_), Some(kind)) = (args.next(), args.next())
+        && kind == process::SPAWN_ARG
+    {
+        let arg = args
+            .next()
+            .and_then(|a| a.into_string().ok())
+            .unwrap_or_default();
+        sys::exit_now(process::spawn_entry(t_first, &arg));
+    }
+}

@@ -12,16 +12,16 @@ use std::os::fd::{AsFd, OwnedFd};
 use super::{MainStep, PoolCallKind, PoolCallSpec, ResourceSpec, Scenario};
 use crate::runtime::board::Role;
 use crate::runtime::board::{Board, StartMethod};
-use crate::runtime::env::Env;
 use crate::runtime::manager::Manager;
 use crate::runtime::pipe::Connection;
-use crate::runtime::pool::{Callbacks, Func, Items, Pool, TaskError};
-use crate::runtime::process::{BOARD_FD, Context, EXTRA_FD, Process, Target, set_comm};
+use crate::runtime::pool::{Callbacks, Items, Pool, TaskError};
+use crate::runtime::process::{BOARD_FD, Context, EXTRA_FD, Process, set_comm};
 use crate::runtime::queue::Queue;
 use crate::runtime::shared_value::SharedArray;
 use crate::runtime::sync::{Barrier, Event, Lock, Semaphore};
 use crate::runtime::sys;
-use crate::runtime::work::{self, say};
+use crate::scenario::steps::Env;
+use crate::scenario::steps::{self as work, say};
 
 /// argv[1] of the scenario main process.
 pub const MAIN_ARG: &str = "__main";
@@ -203,7 +203,7 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("no process {name:?}"))?;
                 let mut started = Vec::new();
                 for (i, instance) in spec.instance_names().iter().enumerate() {
-                    let mut p = Process::new(ctx, instance, Target::Work(spec.steps.clone()))
+                    let mut p = Process::new(ctx, instance, work::target(spec.steps.clone()))
                         .with_role(Role::Process, i as u32);
                     for (pipe, fd) in &child_ends {
                         p = p.pass_fd(pipe, fd.as_fd());
@@ -265,12 +265,17 @@ fn scale(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
     let spec = sc
         .scaling
         .ok_or_else(|| anyhow::anyhow!("this scenario has no [scaling] table"))?;
-    crate::scaling::measure(&spec, &crate::scaling::Mode::available(), Some(ctx), |p| {
-        say(&format!(
-            "{SCALE_POINT}{}",
-            serde_json::to_string(p).unwrap_or_default()
-        ));
-    })?;
+    crate::scenario::scaling::measure(
+        &spec,
+        &crate::scenario::scaling::Mode::available(),
+        Some(ctx),
+        |p| {
+            say(&format!(
+                "{SCALE_POINT}{}",
+                serde_json::to_string(p).unwrap_or_default()
+            ));
+        },
+    )?;
     Ok(())
 }
 
@@ -304,7 +309,7 @@ fn pool_map(pool: &mut Pool, ctx: &Context, sc: &Scenario) -> anyhow::Result<()>
         task.below,
         ctx.method()
     ));
-    let counts = pool.map(Func::Primes, items, Some(chunksize))?;
+    let counts = pool.map(&crate::scenario::builtins::PRIMES, items, Some(chunksize))?;
     let per_worker: Vec<String> = pool
         .workers()
         .iter()
@@ -341,7 +346,7 @@ fn show_list(values: &[i64]) -> String {
 fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
     let name = c.call.name();
     let f = c.func.name();
-    let what = |i: usize| c.items.call_text(c.func, i);
+    let what = |i: usize| c.items.call_text(c.func.function(), i);
     let items = c.items.clone();
     let label = match &c.items {
         Items::Range { start, step, n } => {
@@ -360,7 +365,7 @@ fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
     match c.call {
         PoolCallKind::Map | PoolCallKind::Starmap => {
             say(&format!("pool.{name}({f}, {label}{chunk})"));
-            match pool.map(c.func, items, c.chunksize) {
+            match pool.map(c.func.function(), items, c.chunksize) {
                 Ok(v) => say(&format!("  -> {}", show_list(&v))),
                 Err(e) => say(&format!("  raised {e}")),
             }
@@ -372,7 +377,7 @@ fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
             let tag = format!("{name}({f}, {label})");
             let tag2 = tag.clone();
             pool.map_async(
-                c.func,
+                c.func.function(),
                 items,
                 c.chunksize,
                 Callbacks {
@@ -389,9 +394,9 @@ fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
             say(&format!("pool.{name}({f}, {label}{chunk}):"));
             let chunksize = c.chunksize.unwrap_or(1);
             let it = if c.call == PoolCallKind::Imap {
-                pool.imap(c.func, items, chunksize)?
+                pool.imap(c.func.function(), items, chunksize)?
             } else {
-                pool.imap_unordered(c.func, items, chunksize)?
+                pool.imap_unordered(c.func.function(), items, chunksize)?
             };
             for r in it {
                 let (i, outcome) = r?;
@@ -403,7 +408,7 @@ fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
         }
         PoolCallKind::Apply => {
             let args = what(0);
-            match pool.apply(c.func, &args_of(&c.items)) {
+            match pool.apply(c.func.function(), &args_of(&c.items)) {
                 Ok(v) => say(&format!("pool.apply({args}) = {v}")),
                 Err(e) => say(&format!("pool.apply({args}) raised {e}")),
             }
@@ -415,7 +420,7 @@ fn pool_call(pool: &mut Pool, c: &PoolCallSpec) -> anyhow::Result<()> {
             ));
             let call2 = call.clone();
             pool.apply_async(
-                c.func,
+                c.func.function(),
                 &args_of(&c.items),
                 Callbacks {
                     callback: Some(Box::new(move |v| {

@@ -4,22 +4,27 @@
 //! checks every key, type and value, and returns a [`Scenario`] ready to run,
 //! or a [`ScenarioError`] that names the file, line, column and key.
 
+pub mod builtins;
 mod check;
 mod error;
 pub mod main_process;
 mod raw;
+pub mod scaling;
+pub mod steps;
 
+pub use builtins::Func;
 pub use error::ScenarioError;
 
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{BoardSize, StartMethod};
 use crate::runtime::manager::ObjKind;
-use crate::runtime::pool::{Func, Items, OnDeath, Pool, PoolOptions};
+use crate::runtime::pool::{Items, OnDeath, Pool, PoolOptions};
 use crate::runtime::pyvalue::PyValue;
 use crate::runtime::queue::Queue;
+use crate::runtime::registry::Registry;
 use crate::runtime::shared_value::{Num, TypeCode};
-use crate::runtime::work::Work;
+use steps::Work;
 
 /// Upper bounds that keep a typo from taking the machine down.
 pub const MAX_WORKERS: u64 = 512;
@@ -155,7 +160,7 @@ impl PoolSpec {
         PoolOptions {
             processes: self.workers,
             maxtasksperchild: self.maxtasksperchild,
-            initializer: self.initializer.clone(),
+            initializer: (self.initializer.as_ref()).map(|(f, a)| (f.function(), a.clone())),
             on_worker_death: self.on_worker_death,
             retries: self.retries,
         }
@@ -393,6 +398,19 @@ pub(crate) fn reflow(text: &str) -> String {
 /// CPython's default pool size: the number of CPUs.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// What a scenario's children run, for [`crate::runtime::init`]: the step
+/// interpreter's entry point and the built-in pool functions; faults the
+/// runtime reports are printed as output lines.
+pub fn registry() -> Registry {
+    let mut reg = Registry::new()
+        .entry(steps::STEPS_ENTRY, steps::steps_entry)
+        .reporter(steps::say);
+    for f in Func::ALL {
+        reg = reg.function(f.function());
+    }
+    reg
 }
 
 #[cfg(test)]

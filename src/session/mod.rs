@@ -4,6 +4,8 @@
 //! group when dropped. The dashboard is a child subreaper, so every process of
 //! a run that loses its parent comes back to it to be reaped.
 
+pub mod command;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -154,7 +156,11 @@ impl Session {
         // that keeps its orphans below it and kills them when it ends or
         // when we die, which PR_SET_PDEATHSIG tells it with SIGTERM.
         let me_arg = me.to_string();
-        let mut guard_args = vec![crate::watch::GUARD_ARG, me_arg.as_str(), prog.as_str()];
+        let mut guard_args = vec![
+            crate::session::command::GUARD_ARG,
+            me_arg.as_str(),
+            prog.as_str(),
+        ];
         guard_args.extend(args.iter().map(String::as_str));
         let (main_pid, reader) = spawn_self(
             "mpdash: watch guard",
@@ -189,7 +195,7 @@ impl Session {
             self.board.find_pid_any(r.pid.as_raw()).filter(|s| {
                 self.foreign
                     && s.wait_status.load(std::sync::atomic::Ordering::Relaxed)
-                        == crate::watch::STATUS_UNKNOWN
+                        == crate::telemetry::discovery::STATUS_UNKNOWN
             })
         };
         let Some(slot) = self.board.find_pid(r.pid.as_raw()).or_else(late) else {
@@ -223,7 +229,7 @@ impl Session {
         }
         // A watched program's processes may have left its group (setsid).
         if self.foreign {
-            for pid in crate::watch::live_pids(&self.board) {
+            for pid in crate::telemetry::discovery::live_pids(&self.board) {
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }

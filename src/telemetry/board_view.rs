@@ -96,7 +96,7 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                 ready_us: micros(s.t_ready.load(Ordering::Relaxed), t_req),
                 exitcode: exited
                     .then(|| s.wait_status.load(Ordering::Relaxed))
-                    .filter(|w| *w != crate::watch::STATUS_UNKNOWN)
+                    .filter(|w| *w != crate::telemetry::discovery::STATUS_UNKNOWN)
                     .map(sys::exit_code_of),
                 cpu_s: exited.then(|| {
                     (s.cpu_user_us.load(Ordering::Relaxed) + s.cpu_sys_us.load(Ordering::Relaxed))

@@ -90,7 +90,7 @@ struct Sampler {
     holds: HashMap<String, (i32, i32, u64, Instant)>,
     period: Duration,
     board: Option<(u64, Board)>,
-    discovery: Option<crate::watch::Discovery>,
+    discovery: Option<crate::telemetry::discovery::Discovery>,
     reader: ProcStatReader,
     prev: HashMap<i32, (u64, Instant)>,
     sys: System,
@@ -130,7 +130,7 @@ impl Sampler {
                         next = Instant::now();
                     }
                     Ok(SamplerCmd::WatchForeign(run, b, root, slot)) => {
-                        self.discovery = Some(crate::watch::Discovery::new(&b, root, slot));
+                        self.discovery = Some(crate::telemetry::discovery::Discovery::new(&b, root, slot));
                         self.board = Some((run, b));
                         self.prev.clear();
                         self.holds.clear();
@@ -206,7 +206,7 @@ impl Sampler {
         self.reader.retain(|pid| live.contains_key(&pid));
         self.prev.retain(|pid, _| live.contains_key(pid));
         let workers_mem = if live.len() <= 64 {
-            crate::compare::workers_memory(&procs)
+            crate::telemetry::memory::workers_memory(&procs)
         } else {
             (0, 0)
         };

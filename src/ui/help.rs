@@ -6,7 +6,7 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::keys::BINDINGS;
+use crate::app::keys::BINDINGS;
 use crate::app::{App, Picker};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {

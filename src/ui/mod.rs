@@ -4,7 +4,6 @@ mod compare_panel;
 pub mod format;
 pub mod header;
 mod help;
-pub mod keys;
 mod log_panel;
 mod pool_panel;
 pub mod process_panel;
@@ -19,7 +18,7 @@ mod snapshot_tests;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::app::{App, Tab, Zoom};
+use crate::app::{Action, App, Tab, Zoom};
 
 /// Width from which the bottom panels sit side by side in one row.
 const WIDE: u16 = 120;
@@ -113,6 +112,36 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
 }
 
 /// Draws the whole dashboard.
+/// What a left click at (column, row) means, from where things are drawn:
+/// a tab in the header, or a row of the process table.
+pub fn click(app: &App, x: u16, y: u16) -> Option<Action> {
+    if app.picker.is_some() || app.show_help {
+        return None;
+    }
+    if y == 0 {
+        let (_, tabs) = header::title(app);
+        return tabs
+            .into_iter()
+            .find(|(a, b, _)| (*a..*b).contains(&x))
+            .map(|(_, _, t)| Action::ShowTab(t));
+    }
+    if app.tab != Tab::Live {
+        return None;
+    }
+    let table = live_areas(Rect::new(0, 0, app.term.0, app.term.1), app).procs;
+    let inside = x >= table.x
+        && x < table.x + table.width
+        && y >= table.y + 2
+        && y + 1 < table.y + table.height;
+    if !inside {
+        return None;
+    }
+    // The table scrolls so the selection stays visible, as ratatui does.
+    let visible = table.height.saturating_sub(3) as usize;
+    let offset = (app.selected + 1).saturating_sub(visible);
+    Some(Action::SelectRow(offset + (y - table.y - 2) as usize))
+}
+
 pub fn draw(f: &mut Frame, app: &App) {
     let (header, body, footer) = body_of(f.area());
     header::draw(f, header, app);

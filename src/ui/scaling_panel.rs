@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use crate::app::App;
-use crate::scaling::Mode;
+use crate::scenario::scaling::Mode;
 
 fn color(m: Mode) -> Color {
     match m {

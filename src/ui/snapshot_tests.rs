@@ -361,7 +361,7 @@ fn manager_panel_with_objects_and_method_rates() {
 
 #[test]
 fn compare_tab_with_three_runs() {
-    use crate::compare::RunStats;
+    use crate::telemetry::stats::RunStats;
     let mut app = pool_app();
     app.update(Action::Sample(Box::new(running_sample())));
     for (i, (m, start, pss, rss)) in [
@@ -409,7 +409,7 @@ fn compare_tab_before_any_run_ends() {
 
 #[test]
 fn scaling_tab_with_a_measurement() {
-    use crate::scaling::{Mode, Point};
+    use crate::scenario::scaling::{Mode, Point};
     let sc = parse(
         "scenarios/scaling.toml",
         include_str!("../../scenarios/scaling.toml"),
@@ -600,7 +600,8 @@ fn a_long_tree_scrolls_to_the_selection_and_a_click_picks_what_is_drawn() {
     let (x, y) = find(t.backend().buffer(), "idle 67");
     assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Rgb(40, 44, 60));
     // A click two rows up selects what is drawn there.
-    app.update(Action::Click(x, y - 2));
+    let act = super::click(&app, x, y - 2).expect("a row is drawn there");
+    app.update(act);
     let t = render(&app, 100, 30);
     let (x, y) = find(t.backend().buffer(), "idle 65");
     assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Rgb(40, 44, 60));
@@ -627,7 +628,7 @@ fn a_watched_foreign_program() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let mut app = App::new(Arc::new(crate::watch::scenario_for(&argv)), 4.0);
+    let mut app = App::new(Arc::new(crate::session::command::scenario_for(&argv)), 4.0);
     app.foreign = Some(argv);
     app.update(Action::RunStarted {
         run: 1,

@@ -7,8 +7,8 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::keys::BINDINGS;
 use crate::app::App;
+use crate::app::keys::BINDINGS;
 
 pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     let rows = area.height.saturating_sub(2) as usize;

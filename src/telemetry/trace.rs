@@ -229,7 +229,7 @@ fn process_events(r: &ProcRow, t0: u64, label: &str) -> Vec<Value> {
     }
     if let (Some(s), true) = (r.start_us, r.t_exit_ns > 0) {
         let end = us(r.t_exit_ns, t0);
-        let exit = crate::headless::exit_label(r.exitcode);
+        let exit = crate::telemetry::labels::exit_label(r.exitcode);
         v.push(slice(
             r.pid,
             &format!("{} ({role})", r.name),

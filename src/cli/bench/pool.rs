@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::ipc::{best, ctx, pipe_rtts};
 use super::quantile;
-use crate::runtime::pool::{Func, Items, Pool, PoolOptions};
+use crate::runtime::pool::{Items, Pool, PoolOptions};
+use crate::scenario::builtins::SQUARE;
 
 const ITEMS: i64 = 100_000;
 
@@ -18,9 +19,9 @@ fn map_rate(chunksize: Option<usize>) -> anyhow::Result<f64> {
     let ctx = ctx()?;
     let mut pool = Pool::new(&ctx, "bench pool", PoolOptions::with_workers(2))?;
     // Warm up: workers started and their pages touched.
-    pool.map(Func::Square, Items::range(0, 1000, 1), None)?;
+    pool.map(&SQUARE, Items::range(0, 1000, 1), None)?;
     let t = Instant::now();
-    let v = pool.map(Func::Square, Items::range(0, ITEMS, 1), chunksize)?;
+    let v = pool.map(&SQUARE, Items::range(0, ITEMS, 1), chunksize)?;
     let rate = ITEMS as f64 / t.elapsed().as_secs_f64();
     anyhow::ensure!(
         v.len() == ITEMS as usize && v[ITEMS as usize - 1] == (ITEMS - 1) * (ITEMS - 1),

@@ -1,14 +1,20 @@
-//! The built-in work a scenario's processes run: deterministic, checkable,
-//! and CPU-bound where it should be.
+//! The step interpreter: the built-in work a scenario's processes run
+//! (deterministic, checkable, CPU-bound where it should be), and the entry
+//! point their children start on.
+
+mod env;
+
+pub use env::Env;
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::env::Env;
-use super::pyvalue::PyValue;
-use super::shared_value::Num;
-use super::sys;
+use crate::runtime::process::EXIT_DATAERR;
+use crate::runtime::pyvalue::PyValue;
+use crate::runtime::registry::{Child, Target};
+use crate::runtime::shared_value::Num;
+use crate::runtime::sys;
 
 /// One step of built-in work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +191,40 @@ pub fn spin(d: Duration) {
         }
     }
     std::hint::black_box(x);
+}
+
+/// The entry point name of a child that runs steps.
+pub const STEPS_ENTRY: &str = "steps";
+
+/// What a child runs to do these steps.
+pub fn target(steps: Vec<Work>) -> Target {
+    Target::new(STEPS_ENTRY, steps)
+}
+
+/// Entry point of a child that runs steps (its argument): exit 0 when they
+/// all ran, 1 after printing the first error.
+pub fn steps_entry(child: Child<'_>, arg: &serde_json::Value) -> i32 {
+    let Ok(steps) = serde_json::from_value::<Vec<Work>>(arg.clone()) else {
+        return EXIT_DATAERR;
+    };
+    // `__main__` in forked children; `__mp_main__` in children that
+    // re-imported the program (spawn, forkserver), as CPython prints.
+    let module_name = match child.method {
+        crate::runtime::board::StartMethod::Fork => "__main__",
+        _ => "__mp_main__",
+    };
+    let mut env = Env::new(child.board.clone(), module_name, child.index);
+    for (name, fd) in child.fds {
+        env.add_fd(name, fd);
+    }
+    env.prepare(&steps);
+    match run(&mut env, &steps) {
+        Ok(()) => 0,
+        Err(e) => {
+            say(&format!("error: {}: {e}", child.name));
+            1
+        }
+    }
 }
 
 /// Runs the steps in order, stopping at the first error.

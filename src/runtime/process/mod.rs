@@ -6,10 +6,10 @@
 //! writes its start on the board: request → first instruction → ready.
 //!
 //! ```no_run
-//! # use mpdash::runtime::{board::*, process::*, work::Work};
+//! # use mpdash::runtime::{board::*, process::*, registry::Target};
 //! let board = Board::create(BoardSize::default()).unwrap();
 //! let ctx = Context::new(board, StartMethod::Spawn);
-//! let mut p = Process::new(&ctx, "f", Target::Work(vec![Work::Print("hello bob".into())]));
+//! let mut p = Process::new(&ctx, "f", Target::exit());
 //! p.start().unwrap();
 //! assert_eq!(p.join(None), Some(0));
 //! ```
@@ -26,11 +26,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid, getpid, getppid};
 use serde::{Deserialize, Serialize};
 
-use super::board::{Board, BoardError, ProcState, Role, StartMethod};
-use super::env::Env;
-use super::forkserver::ForkServerClient;
-use super::work::{self, Work};
-use super::{pool, sys};
+pub mod forkserver;
+
+use crate::runtime::board::{Board, BoardError, ProcState, Role, StartMethod};
+use crate::runtime::registry::{Child, Target, registry};
+use crate::runtime::sys;
+use forkserver::ForkServerClient;
 
 /// Fd number where an exec'd child finds the board.
 pub const BOARD_FD: i32 = 3;
@@ -39,22 +40,12 @@ pub const EXTRA_FD: i32 = 4;
 /// argv[1] that marks an exec'd child of ours.
 pub const SPAWN_ARG: &str = "__spawn";
 
-/// What a child runs. Serializable, because spawn and forkserver children
-/// rebuild it from a spec rather than inheriting memory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// Built-in work steps.
-    Work(Vec<Work>),
-    /// A pool worker: take tasks from one queue, put results on another.
-    PoolWorker(pool::WorkerConfig),
-    /// The fork server loop (socket at [`EXTRA_FD`]).
-    ForkServer,
-    /// A manager server; its block is at `offset` in the board.
-    Manager { offset: usize },
-    /// Exit at once (start-latency benchmarks).
-    Exit,
-}
+/// Exit status of a child that could not set itself up (sysexits' `EX_SOFTWARE`).
+pub const EXIT_SOFTWARE: i32 = 70;
+/// Exit status of a child given data it cannot read (sysexits' `EX_DATAERR`).
+pub const EXIT_DATAERR: i32 = 65;
+/// Exit status of a spawned child whose `exec` failed (as shells use it).
+pub const EXIT_EXEC_FAILED: i32 = 127;
 
 /// What a child needs to rebuild itself after exec or in the fork server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +60,9 @@ pub struct ChildSpec {
     /// Fds handed to the child by name (pipe ends), with their numbers *in the child*.
     #[serde(default)]
     pub fds: Vec<(String, i32)>,
+    /// Whether an extra fd (the fork server's socket) waits at [`EXTRA_FD`].
+    #[serde(default)]
+    pub has_extra: bool,
     pub target: Target,
 }
 
@@ -252,6 +246,7 @@ impl Process {
             logical_ppid: me.as_raw(),
             index: self.index,
             fds: self.passed.clone(),
+            has_extra: extra.is_some(),
             target: self.target.clone(),
         };
         let pid = match self.method {
@@ -449,7 +444,7 @@ fn spawn_child(
             if placed {
                 let _ = nix::unistd::execv(exe, &argv);
             }
-            sys::exit_now(127)
+            sys::exit_now(EXIT_EXEC_FAILED)
         }
         ForkResult::Parent { child } => Ok(child),
     }
@@ -467,14 +462,14 @@ pub fn spawn_entry(t_first: u64, spec_arg: &str) -> i32 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mpdash: cannot read the child spec: {e}");
-            return 70;
+            return EXIT_SOFTWARE;
         }
     };
     let spec: ChildSpec = match serde_json::from_str(&spec_json) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mpdash: bad child spec: {e}");
-            return 70;
+            return EXIT_SOFTWARE;
         }
     };
     // SAFETY: our parent placed the board at BOARD_FD just before exec, and
@@ -483,60 +478,53 @@ pub fn spawn_entry(t_first: u64, spec_arg: &str) -> i32 {
         Ok(b) => b,
         Err(e) => {
             eprintln!("mpdash: {}: cannot map the board: {e}", spec.name);
-            return 70;
+            return EXIT_SOFTWARE;
         }
     };
-    let extra = matches!(spec.target, Target::ForkServer).then(|| {
+    let extra = spec.has_extra.then(|| {
         // SAFETY: placed by our parent at EXTRA_FD for a fork server, ours alone.
         unsafe { sys::adopt_fd(EXTRA_FD) }
     });
     child_main(&board, &spec, t_first, extra)
 }
 
-/// What every child runs once it exists, whatever its start method.
+/// What every child runs once it exists, whatever its start method: it
+/// writes its start on the board, then runs its entry point.
 pub fn child_main(board: &Board, spec: &ChildSpec, t_first: u64, extra: Option<OwnedFd>) -> i32 {
     let Some(slot) = board.proc(spec.slot) else {
-        return 70;
+        return EXIT_SOFTWARE;
     };
     sys::set_my_slot(spec.slot);
     slot.record_start(t_first, spec.logical_ppid);
     set_comm(&spec.name);
-    let module_name = match spec.method {
-        StartMethod::Fork => "__main__",
-        StartMethod::Spawn | StartMethod::Forkserver => "__mp_main__",
-    };
-    let mut env = Env::new(board.clone(), module_name, spec.index);
-    for (name, fd) in &spec.fds {
-        // SAFETY: the parent handed us this fd under this name (inherited by
-        // fork, placed before exec, or received by SCM_RIGHTS); in this
-        // process nothing else owns it.
-        env.add_fd(name.clone(), unsafe { sys::adopt_fd(*fd) });
-    }
+    let fds = spec
+        .fds
+        .iter()
+        .map(|(name, fd)| {
+            // SAFETY: the parent handed us this fd under this name (inherited
+            // by fork, placed before exec, or received by SCM_RIGHTS); in this
+            // process nothing else owns it.
+            (name.clone(), unsafe { sys::adopt_fd(*fd) })
+        })
+        .collect();
     slot.record_ready();
-    match &spec.target {
-        Target::Work(steps) => {
-            env.prepare(steps);
-            match work::run(&mut env, steps) {
-                Ok(()) => 0,
-                Err(e) => {
-                    work::say(&format!("error: {}: {e}", spec.name));
-                    1
-                }
-            }
-        }
-        Target::PoolWorker(cfg) => pool::worker_main(board, slot, cfg),
-        Target::ForkServer => match extra {
-            Some(sock) => super::forkserver::serve(board, sock),
-            None => 70,
-        },
-        Target::Manager { offset } => super::manager::serve(
-            board,
-            *offset,
-            env.take_fd("manager unix"),
-            env.take_fd("manager tcp"),
-        ),
-        Target::Exit => 0,
-    }
+    let Some(entry) = registry().find_entry(&spec.target.entry) else {
+        crate::runtime::registry::report(&format!(
+            "{}: no entry point {:?} (register it with runtime::init)",
+            spec.name, spec.target.entry
+        ));
+        return EXIT_SOFTWARE;
+    };
+    let child = Child {
+        board,
+        slot,
+        name: &spec.name,
+        method: spec.method,
+        index: spec.index,
+        fds,
+        extra,
+    };
+    entry(child, &spec.target.arg)
 }
 
 /// Names the process for `ps`/`top` (`comm`, at most 15 bytes).

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use super::board::{Board, ResKind};
-use super::manager::{ManagerClient, Method};
-use super::pipe::Connection;
-use super::pyvalue::PyValue;
-use super::queue::Queue;
-use super::shared_value::{Num, SharedArray};
-use super::sync::{Acquired, Barrier, Event, Lock, Semaphore};
-use super::work::{Work, say};
+use super::{Work, say};
+use crate::runtime::board::{Board, ResKind};
+use crate::runtime::manager::{ManagerClient, Method};
+use crate::runtime::pipe::Connection;
+use crate::runtime::pyvalue::PyValue;
+use crate::runtime::queue::Queue;
+use crate::runtime::shared_value::{Num, SharedArray};
+use crate::runtime::sync::{Acquired, Barrier, Event, Lock, Semaphore};
 
 /// A process's view of the run's resources.
 pub struct Env {
@@ -157,8 +157,8 @@ impl Env {
         use ResKind::*;
         let (_, kind, at, _) = self.find(name, &[Lock, RLock, Semaphore, BoundedSemaphore])?;
         match kind {
-            Lock | RLock => super::sync::Lock::attach(&self.board, at).map(LockLike::Lock),
-            _ => super::sync::Semaphore::attach(&self.board, at).map(LockLike::Semaphore),
+            Lock | RLock => crate::runtime::sync::Lock::attach(&self.board, at).map(LockLike::Lock),
+            _ => crate::runtime::sync::Semaphore::attach(&self.board, at).map(LockLike::Semaphore),
         }
         .map_err(|x| x.to_string())
     }

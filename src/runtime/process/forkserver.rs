@@ -19,9 +19,10 @@ use nix::sys::socket::{
 use nix::unistd::{ForkResult, Pid, getpid, getppid};
 use serde::{Deserialize, Serialize};
 
-use super::board::{Board, Role, StartMethod};
-use super::process::{ChildSpec, Context, Process, ProcessError, Target, child_main};
-use super::sys;
+use super::{ChildSpec, Context, Process, ProcessError, child_main};
+use crate::runtime::board::{Board, Role, StartMethod};
+use crate::runtime::registry::{Child, Target};
+use crate::runtime::sys;
 
 /// Largest request the server accepts; a larger one is refused, not allocated.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -51,7 +52,7 @@ impl ForkServerClient {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| ProcessError::Sys("forkserver".into(), e))?;
-        let mut server = Process::new(ctx, "forkserver", Target::ForkServer)
+        let mut server = Process::new(ctx, "forkserver", Target::new(ENTRY, ()))
             .with_role(Role::ForkServer, 0)
             .with_method(StartMethod::Spawn);
         server.start_with_extra_fd(Some(theirs.as_fd()))?;
@@ -120,6 +121,17 @@ impl ForkServerClient {
 
 /// The server loop: serve requests until the main process closes its end,
 /// reaping children as they end.
+/// The fork server's entry point name.
+pub const ENTRY: &str = "forkserver";
+
+/// Entry point of the fork server process: serves on its extra fd.
+pub fn entry(child: Child<'_>, _arg: &serde_json::Value) -> i32 {
+    match child.extra {
+        Some(sock) => serve(child.board, sock),
+        None => super::EXIT_SOFTWARE,
+    }
+}
+
 pub fn serve(board: &Board, sock: OwnedFd) -> i32 {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);

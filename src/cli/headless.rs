@@ -11,6 +11,7 @@ use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::board_view::{ProcRow, read_procs};
+use crate::telemetry::labels::{exit_label, ms_label};
 
 /// How a headless run ended.
 pub struct Outcome {
@@ -35,8 +36,8 @@ pub fn run_quiet(
     let (tx, rx) = crossbeam_channel::unbounded();
     session::start_reaper(tx.clone())?;
     let mut s = Session::launch(1, scenario, method, tx)?;
-    let memory = crate::compare::MemoryWatch::start(s.board.clone());
-    let tracer = trace.then(|| crate::trace::Tracer::start(s.board.clone()));
+    let memory = crate::telemetry::memory::MemoryWatch::start(s.board.clone());
+    let tracer = trace.then(|| crate::telemetry::trace::Tracer::start(s.board.clone()));
     let mut interrupted = false;
     while !s.is_done() {
         // Once the main process is gone, wait for the last writers a bounded time.
@@ -100,7 +101,7 @@ pub fn run(
         };
     })?;
     if let (Some(path), Some(events)) = (trace, outcome.trace.take()) {
-        crate::trace::write(path, events)?;
+        crate::telemetry::trace::write(path, events)?;
     }
     let mut o = out.lock();
     if as_json {
@@ -146,22 +147,6 @@ pub fn run(
         );
     }
     Ok(outcome.exit)
-}
-
-/// Decodes CPython's exitcode for people: `0`, `1`, `SIGKILL`.
-pub fn exit_label(code: Option<i32>) -> String {
-    match code {
-        None => "-".into(),
-        Some(c) if c < 0 => nix::sys::signal::Signal::try_from(-c)
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|_| format!("signal {}", -c)),
-        Some(c) => c.to_string(),
-    }
-}
-
-/// Start latency for people: `0.21 ms`.
-pub fn ms_label(us: Option<f64>) -> String {
-    us.map_or("-".into(), |u| format!("{:.2} ms", u / 1000.0))
 }
 
 /// The summary table of a finished run.

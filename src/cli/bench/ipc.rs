@@ -10,11 +10,11 @@ use serde_json::json;
 use super::quantile;
 use crate::runtime::board::{Board, BoardSize, StartMethod};
 use crate::runtime::pipe::Connection;
-use crate::runtime::process::{Context, Process, Target};
+use crate::runtime::process::{Context, Process};
 use crate::runtime::queue::Queue;
 use crate::runtime::shared_value::{Num, SharedArray, TypeCode};
 use crate::runtime::sync::{Event, Lock};
-use crate::runtime::work::Work;
+use crate::scenario::steps::Work;
 
 pub(crate) fn ctx() -> anyhow::Result<Context> {
     let board = Board::create(BoardSize {
@@ -31,7 +31,7 @@ fn start(
     steps: Vec<Work>,
     fds: &[(&str, &OwnedFd)],
 ) -> anyhow::Result<Process> {
-    let mut p = Process::new(ctx, name, Target::Work(steps));
+    let mut p = Process::new(ctx, name, crate::scenario::steps::target(steps));
     for (n, fd) in fds {
         p = p.pass_fd(n, fd.as_fd());
     }

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::quantile;
 use crate::runtime::board::{Board, BoardSize, Role, StartMethod};
-use crate::runtime::process::{Context, Process, Target};
+use crate::runtime::process::{Context, Process};
+use crate::runtime::registry::Target;
 
 /// Latencies in µs of `children` children started one after another.
 pub fn measure(method: StartMethod, children: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
@@ -21,7 +22,7 @@ pub fn measure(method: StartMethod, children: usize) -> anyhow::Result<(Vec<f64>
     let mut first = Vec::with_capacity(children);
     let mut ready = Vec::with_capacity(children);
     for _ in 0..children {
-        let mut p = Process::new(&ctx, "bench child", Target::Exit).with_role(Role::Bench, 0);
+        let mut p = Process::new(&ctx, "bench child", Target::exit()).with_role(Role::Bench, 0);
         p.start()?;
         let code = p.join(None);
         anyhow::ensure!(code == Some(0), "a bench child exited with {code:?}");

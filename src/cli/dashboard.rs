@@ -10,7 +10,7 @@ use ratatui::crossterm::event::{
     self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
 
-use super::{Action, App, Effect};
+use crate::app::{Action, App, Effect};
 use crate::scenario::Scenario;
 use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::sampler::{self, SamplerCmd};
@@ -92,7 +92,7 @@ pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
 
 /// `mpdash watch -- CMD ARGS…`: the dashboard on a foreign command.
 pub fn run_watch(argv: Vec<String>, rate_hz: f64) -> anyhow::Result<i32> {
-    let sc = crate::watch::scenario_for(&argv);
+    let sc = crate::session::command::scenario_for(&argv);
     let screen = Screen::Tty(TerminalGuard::enter()?);
     run_on(screen, sc, rate_hz, None, Some(argv)).map(|_| 0)
 }
@@ -319,11 +319,11 @@ pub fn to_action(ev: Event, app: &App) -> Option<Action> {
             if modifiers.contains(KeyModifiers::CONTROL) && code == KeyCode::Char('c') {
                 return Some(Action::Quit);
             }
-            ui::keys::action_for(code, app)
+            crate::app::keys::action_for(code, app)
         }
         Event::Resize(w, h) => Some(Action::Resize(w, h)),
         Event::Mouse(m) => match m.kind {
-            MouseEventKind::Down(MouseButton::Left) => Some(Action::Click(m.column, m.row)),
+            MouseEventKind::Down(MouseButton::Left) => ui::click(app, m.column, m.row),
             MouseEventKind::ScrollDown => Some(Action::SelectNext),
             MouseEventKind::ScrollUp => Some(Action::SelectPrev),
             _ => None,
@@ -378,7 +378,7 @@ mod tests {
             row: 7,
             modifiers: KeyModifiers::NONE,
         });
-        assert_eq!(to_action(click, &a), Some(Action::Click(3, 7)));
+        assert_eq!(to_action(click, &a), None, "no row or tab is drawn there");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::app::FrameStats;
+use crate::cli::dashboard::FrameStats;
 use crate::runtime::sys;
 
 /// Hidden argv[1] of the measured dashboard.
@@ -183,8 +183,8 @@ pub fn child(args: &[String]) -> anyhow::Result<i32> {
             ..Default::default()
         },
     )?;
-    let screen = crate::app::Screen::sink(160, 50)?;
-    let frames = crate::app::run_on(
+    let screen = crate::cli::dashboard::Screen::sink(160, 50)?;
+    let frames = crate::cli::dashboard::run_on(
         screen,
         sc,
         rate.parse()?,

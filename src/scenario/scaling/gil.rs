@@ -99,7 +99,7 @@ mod tests {
                         let mut left = 400_000u64;
                         gil.run(i, || {
                             let n = left.min(500);
-                            std::hint::black_box(crate::runtime::work::count_primes(
+                            std::hint::black_box(crate::scenario::steps::count_primes(
                                 100_000,
                                 100_000 + n,
                             ));

@@ -1,0 +1,352 @@
+//! The command line: `mpdash FILE`, `run`, `check`, `compare`, `scale`,
+//! `watch`, `client`, `bench`, and the dashboard's run loop. The top layer:
+//! everything else is below it.
+
+pub mod bench;
+pub mod compare;
+pub mod dashboard;
+pub mod headless;
+pub mod scale;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::runtime::board::StartMethod;
+use crate::runtime::sys;
+use crate::scenario::main_process::{self, MAIN_ARG};
+use crate::scenario::{self, Overrides};
+
+/// mpdash: watch parallel programs run — real processes, queues and pools, live.
+#[derive(Parser)]
+#[command(name = "mpdash", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/pool.toml
+    file: Option<String>,
+    /// Start method for the run's children (overrides the file)
+    #[arg(long, value_enum)]
+    start_method: Option<Method>,
+    /// Override a scenario value, e.g. --set task.below=2000000 (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Number of pool workers (overrides the file)
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Samples per second in the dashboard
+    #[arg(long, default_value_t = 4.0)]
+    rate: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Method {
+    Fork,
+    Spawn,
+    Forkserver,
+}
+
+impl From<Method> for StartMethod {
+    fn from(m: Method) -> StartMethod {
+        match m {
+            Method::Fork => StartMethod::Fork,
+            Method::Spawn => StartMethod::Spawn,
+            Method::Forkserver => StartMethod::Forkserver,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario: the dashboard, or with --headless a text summary
+    Run {
+        /// No terminal: print the output and a summary table
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: JSON lines instead of text
+        #[arg(long, requires = "headless")]
+        json: bool,
+        /// With --headless: write a Chrome Trace Event file (open it in Perfetto)
+        #[arg(long, requires = "headless", value_name = "FILE")]
+        trace: Option<String>,
+        #[command(flatten)]
+        args: RunArgs,
+    },
+    /// Validate a scenario file and start nothing
+    Check {
+        file: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Run a scenario under several start methods and compare them
+    Compare {
+        file: String,
+        /// Comma-separated start methods
+        #[arg(long, value_delimiter = ',', default_value = "fork,spawn,forkserver")]
+        methods: Vec<Method>,
+        /// Runs per method
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// JSON lines, one per run
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Write every run into one Chrome Trace Event file
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+    },
+    /// Speedup against workers: processes, threads under a simulated GIL, free threads
+    Scale {
+        file: String,
+        /// Largest number of workers (default: the file's, or 2 × CPUs)
+        #[arg(long)]
+        max_workers: Option<usize>,
+        /// JSON lines, one per point
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Write the worker processes' lives into a Chrome Trace Event file
+        #[arg(long, value_name = "FILE")]
+        trace: Option<String>,
+    },
+    /// Run any command as the root of a run and watch its process tree
+    /// (`mpdash watch -- python3 my_pool.py`)
+    Watch {
+        /// Samples per second
+        #[arg(long, default_value_t = 4.0)]
+        rate: f64,
+        /// The command and its arguments (after `--`)
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+    /// Call a method on a Manager's object over TCP, from any host
+    /// (`mpdash client 127.0.0.1:50000 --authkey secret d __setitem__ 1 "'one'"`)
+    Client {
+        /// The manager's HOST:PORT
+        address: String,
+        /// The manager's authkey (`[manager] authkey` in the scenario)
+        #[arg(long)]
+        authkey: String,
+        /// The object's name
+        object: String,
+        /// The method: Python's name (`__getitem__`, `append`) or ours (`get_item`)
+        method: String,
+        /// Arguments, as Python literals (`1`, `"'one'"`, `"[1, 2]"`)
+        args: Vec<String>,
+    },
+    /// Measure mpdash itself
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Start latency (request → child's first instruction) per start method
+    Start {
+        /// Children per method
+        #[arg(long, default_value_t = 200)]
+        children: usize,
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue, pipe, lock and Value throughput and latency between processes
+    Ipc {
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dashboard's own cost: CPU, memory and frame times with 500 processes
+    Ui {
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pool.map throughput (chunksize 1 and default) and the Manager's round trip
+    Pool {
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `main` of the binary.
+pub fn main() -> ExitCode {
+    // Internal children are told apart before anything else is set up, so
+    // their "first instruction" is as early as it can be: a spawned child
+    // never returns from `init`.
+    let t_first = sys::now_ns();
+    crate::runtime::init(scenario::registry());
+    let mut raw = std::env::args_os();
+    if let (Some(_), Some(kind)) = (raw.next(), raw.next()) {
+        let arg = raw
+            .next()
+            .and_then(|a| a.into_string().ok())
+            .unwrap_or_default();
+        if kind == MAIN_ARG {
+            sys::exit_now(main_process::entry(t_first, &arg));
+        }
+        if kind == crate::session::command::GUARD_ARG {
+            let mut args = vec![arg];
+            args.extend(raw.filter_map(|a| a.into_string().ok()));
+            sys::exit_now(crate::session::command::guard_main(&args));
+        }
+        if kind == bench::ui::CHILD_ARG {
+            let mut args = vec![arg];
+            args.extend(raw.filter_map(|a| a.into_string().ok()));
+            return match bench::ui::child(&args) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mpdash: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    }
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("mpdash: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(args: &RunArgs) -> anyhow::Result<scenario::Scenario> {
+    let file = args.file.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("no scenario file given (try: mpdash scenarios/pool.toml)")
+    })?;
+    let ov = Overrides {
+        set: args.set.clone(),
+        start_method: args.start_method.map(Into::into),
+        workers: args.workers,
+    };
+    Ok(scenario::load(file, &ov)?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.cmd {
+        None => dashboard(&cli.run),
+        Some(Cmd::Run {
+            headless,
+            json,
+            trace,
+            args,
+        }) => {
+            if headless {
+                let sc = load(&args)?;
+                let m = sc.start_method;
+                headless::run(sc, m, json, trace.as_deref())
+            } else {
+                dashboard(&args)
+            }
+        }
+        Some(Cmd::Check { file, set }) => {
+            let sc = scenario::load(&file, &only_sets(set))?;
+            println!(
+                "{file}: ok — {:?}, start method {}, {} process(es){}",
+                sc.title,
+                sc.start_method,
+                sc.processes.len(),
+                if sc.uses_pool() {
+                    format!(", a pool of {}", sc.pool.workers)
+                } else {
+                    String::new()
+                }
+            );
+            Ok(0)
+        }
+        Some(Cmd::Compare {
+            file,
+            methods,
+            runs,
+            json,
+            set,
+            workers,
+            trace,
+        }) => {
+            let sc = scenario::load(
+                &file,
+                &Overrides {
+                    set,
+                    workers,
+                    ..Default::default()
+                },
+            )?;
+            let methods: Vec<StartMethod> = methods.into_iter().map(Into::into).collect();
+            compare::run(sc, &methods, runs, json, trace.as_deref())
+        }
+        Some(Cmd::Scale {
+            file,
+            max_workers,
+            json,
+            set,
+            trace,
+        }) => {
+            let sc = scenario::load(&file, &only_sets(set))?;
+            let spec = sc.scaling.ok_or_else(|| {
+                anyhow::anyhow!("{file}: no [scaling] table (see scenarios/scaling.toml)")
+            })?;
+            scale::run(spec, max_workers, json, trace.as_deref())
+        }
+        Some(Cmd::Watch { rate, cmd }) => dashboard::run_watch(cmd, rate),
+        Some(Cmd::Client {
+            address,
+            authkey,
+            object,
+            method,
+            args,
+        }) => {
+            use crate::runtime::manager::{ManagerClient, Method};
+            use crate::runtime::pyvalue::PyValue;
+            let m = Method::parse(&method)
+                .ok_or_else(|| anyhow::anyhow!("unknown method {method:?}"))?;
+            let args = args
+                .iter()
+                .map(|a| PyValue::parse(a).map_err(|e| anyhow::anyhow!("argument {a:?}: {e}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut c = ManagerClient::connect_tcp(&address, authkey.as_bytes())?;
+            match c.call_named(&object, m, args)? {
+                PyValue::Str(s) if m == Method::Repr => println!("{s}"),
+                v => println!("{v}"),
+            }
+            Ok(0)
+        }
+        Some(Cmd::Bench {
+            what: BenchCmd::Start { children, json },
+        }) => bench::start::run(children, json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Ipc { json },
+        }) => bench::ipc::run(json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Pool { json },
+        }) => bench::pool::run(json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Ui { json },
+        }) => bench::ui::run(json),
+    }
+}
+
+fn only_sets(set: Vec<String>) -> Overrides {
+    Overrides {
+        set,
+        ..Default::default()
+    }
+}
+
+fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
+    let sc = load(args)?;
+    dashboard::run_dashboard(sc, args.rate)
+}

@@ -1,0 +1,147 @@
+//! A run whose source is a command (`mpdash watch -- CMD ARGS…`): any
+//! program as the root of a run. Its processes are found by
+//! [`crate::telemetry::discovery`]; mpdash is a child subreaper, so orphans
+//! of the program come back to it to be reaped (their exit status is then
+//! known), and whatever the program leaves is killed with the run.
+
+use std::sync::atomic::Ordering;
+
+use crate::runtime::board::{Board, ProcState, StartMethod};
+use crate::scenario::Scenario;
+use crate::telemetry::discovery::{STATUS_UNKNOWN, descendants};
+
+/// The dashboard's scenario for a watched command.
+pub fn scenario_for(argv: &[String]) -> Scenario {
+    let shown = argv.join(" ");
+    Scenario {
+        file: String::new(),
+        title: format!("watch: {shown}"),
+        explain: format!(
+            "A foreign program, run as the root of this run: `{shown}`. mpdash finds its \
+             processes in /proc (its process group and the root's descendants) and shows \
+             CPU, RSS, PIDs and parents, states and exit statuses; when it ends or you quit, \
+             whatever it left is killed, as for a scenario. There are no queue, lock or pool \
+             panels: mpdash reads those from its own primitives, which a foreign program \
+             does not use. r runs the command again."
+        ),
+        start_method: StartMethod::Fork,
+        pool: crate::scenario::PoolSpec {
+            workers: 1,
+            chunksize: None,
+            maxtasksperchild: 0,
+            initializer: None,
+            on_worker_death: Default::default(),
+            retries: 0,
+        },
+        task: None,
+        resources: Vec::new(),
+        processes: Vec::new(),
+        main: Vec::new(),
+        scaling: None,
+    }
+}
+
+/// argv[1] of the guard process that runs a watched command.
+pub const GUARD_ARG: &str = "__guard";
+
+/// The guard: `mpdash __guard PARENT CMD ARGS…`, started by the dashboard with
+/// the board at [`crate::runtime::process::BOARD_FD`]. It is a child
+/// subreaper, so everything the command starts stays below it even when
+/// orphaned; it reaps them, writes their exit statuses on the board, and when
+/// the command ends, or the dashboard goes (SIGTERM by `PR_SET_PDEATHSIG`),
+/// it kills whatever is left before it leaves. It exits as the command did.
+pub fn guard_main(args: &[String]) -> i32 {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    let [parent, prog, rest @ ..] = args else {
+        eprintln!("mpdash: usage: mpdash {GUARD_ARG} PARENT CMD ARGS…");
+        return 2;
+    };
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let _ = signal_hook::flag::register(sig, term.clone());
+    }
+    if nix::unistd::getppid().as_raw().to_string() != *parent {
+        return 1; // the dashboard is already gone
+    }
+    crate::runtime::process::set_comm("watch guard");
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    // SAFETY: the dashboard placed the board at BOARD_FD before exec; nothing
+    // else in this process owns it.
+    let board =
+        Board::open(unsafe { crate::runtime::sys::adopt_fd(crate::runtime::process::BOARD_FD) })
+            .ok();
+    let child = match std::process::Command::new(prog).args(rest).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mpdash watch: cannot start {prog:?}: {e}");
+            return 127;
+        }
+    };
+    let me = std::process::id() as i32;
+    let cmd_pid = child.id() as i32;
+    drop(child);
+    let mut status = None;
+    // Writes what we reaped on the board, where the dashboard shows it.
+    let reaped = |r: &crate::runtime::sys::Reaped, status: &mut Option<i32>| {
+        if let Some(b) = &board
+            && let Some(slot) = b.find_pid_any(r.pid.as_raw())
+            && (slot.state() != ProcState::Exited
+                || slot.wait_status.load(Ordering::Relaxed) == STATUS_UNKNOWN)
+        {
+            slot.record_exit(r);
+        }
+        if r.pid.as_raw() == cmd_pid {
+            *status = Some(r.status);
+        }
+    };
+    loop {
+        match crate::runtime::sys::wait4(-1, true) {
+            Ok(Some(r)) => {
+                reaped(&r, &mut status);
+                continue;
+            }
+            Ok(None) => {}
+            Err(_) if status.is_some() => break,
+            Err(_) => {}
+        }
+        if status.is_some() || term.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Whatever the command left goes with it (and with us).
+    for _ in 0..50 {
+        let left = descendants(me);
+        if left.is_empty() {
+            break;
+        }
+        for pid in left {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        while let Ok(Some(r)) = crate::runtime::sys::wait4(-1, true) {
+            reaped(&r, &mut status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    match status.map(crate::runtime::sys::exit_code_of) {
+        Some(code) if code >= 0 => code,
+        Some(sig) => {
+            // Die of the same signal, so the dashboard reports what the command did.
+            if let Ok(s) = Signal::try_from(-sig) {
+                let _ = signal_hook::low_level::emulate_default_handler(s as i32);
+                let _ = kill(Pid::from_raw(me), s);
+            }
+            128 - sig
+        }
+        None => 128 + 15,
+    }
+}

@@ -1,0 +1,110 @@
+//! Statistics of runs: quantiles, and one finished run summarised (start
+//! latency, readiness, memory, helpers, CPU) for `mpdash compare` and the
+//! dashboard's Compare tab.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::runtime::board::{Role, StartMethod};
+use crate::scenario::Scenario;
+use crate::telemetry::board_view::ProcRow;
+
+/// The `q`-quantile (0..=1) of sorted values (nearest rank).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// One finished run, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStats {
+    pub run: u64,
+    pub scenario: String,
+    pub method: StartMethod,
+    /// Children that do the work (processes and pool workers).
+    pub workers: usize,
+    pub wall_s: f64,
+    /// Request → first instruction over the workers, µs.
+    pub start_p50_us: f64,
+    pub start_p99_us: f64,
+    /// From the first worker's request to the last worker's ready, ms.
+    pub all_ready_ms: f64,
+    /// Peak of the workers' summed PSS and RSS, MiB (0 when never sampled).
+    pub workers_pss_mib: f64,
+    pub workers_rss_mib: f64,
+    /// Helper processes (fork server, manager).
+    pub helpers: usize,
+    /// CPU seconds of every process of the run (from `wait4`).
+    pub cpu_s: f64,
+    pub exit: i32,
+}
+
+/// Is this row one of the run's workers (processes and pool workers)?
+pub fn is_worker(r: &ProcRow) -> bool {
+    matches!(r.role, Some(Role::Process) | Some(Role::PoolWorker))
+}
+
+/// Summarises a run from its board rows and the memory peaks seen during it.
+#[allow(clippy::too_many_arguments)]
+pub fn summarise(
+    run: u64,
+    scenario: &Scenario,
+    method: StartMethod,
+    rows: &[ProcRow],
+    wall: Duration,
+    peak_pss: u64,
+    peak_rss: u64,
+    exit: i32,
+) -> RunStats {
+    let workers: Vec<&ProcRow> = rows.iter().filter(|r| is_worker(r)).collect();
+    let mut starts: Vec<f64> = workers.iter().filter_map(|r| r.start_us).collect();
+    starts.sort_by(f64::total_cmp);
+    let first_req = workers
+        .iter()
+        .map(|r| r.t_request_ns)
+        .filter(|t| *t > 0)
+        .min();
+    let last_ready = workers
+        .iter()
+        .map(|r| r.t_ready_ns)
+        .filter(|t| *t > 0)
+        .max();
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    RunStats {
+        run,
+        scenario: scenario.title.clone(),
+        method,
+        workers: workers.len(),
+        wall_s: wall.as_secs_f64(),
+        start_p50_us: quantile(&starts, 0.5),
+        start_p99_us: quantile(&starts, 0.99),
+        all_ready_ms: match (first_req, last_ready) {
+            (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e6,
+            _ => f64::NAN,
+        },
+        workers_pss_mib: mib(peak_pss),
+        workers_rss_mib: mib(peak_rss),
+        helpers: rows
+            .iter()
+            .filter(|r| r.role == Some(Role::ForkServer))
+            .count(),
+        cpu_s: rows.iter().filter_map(|r| r.cpu_s).sum(),
+        exit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(super::quantile(&v, 0.5), 50.0);
+        assert_eq!(super::quantile(&v, 0.99), 99.0);
+        assert_eq!(super::quantile(&v[..1], 0.99), 1.0);
+        assert!(super::quantile(&[], 0.5).is_nan());
+    }
+}
