@@ -1,0 +1,209 @@
+//! A proxy's connection to a manager: authenticate, look objects up, call
+//! methods (blocking calls notice a dead server).
+
+use std::collections::VecDeque;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use super::{board_block::*, objects::*, protocol::*, server::*};
+use crate::runtime::board::{Board, BoardError, ResKind, Role};
+use crate::runtime::pipe::{Connection, PipeError, authenticate};
+use crate::runtime::process::{Context, Process, ProcessError};
+use crate::runtime::pyvalue::PyValue;
+use crate::runtime::registry::{Child, Target};
+use crate::runtime::shm::ShmSafe;
+use crate::runtime::sys;
+
+/// A connection to a manager. Each call is one round trip.
+pub struct ManagerClient {
+    pub(super) conn: Connection,
+    pub(super) peer: String,
+    /// The board block, when the client is in a process of the run: calls
+    /// are counted and timed there.
+    pub(super) stats: Option<(Board, usize)>,
+    pub(super) server_pid: i32,
+}
+
+impl ManagerClient {
+    /// Connects to the manager named `name` on the run's board.
+    pub fn on_board(board: &Board, name: &str) -> Result<ManagerClient, ManagerError> {
+        match board.find_res(name) {
+            Some((_, ResKind::Manager, offset, _)) => ManagerClient::on_board_at(board, offset),
+            _ => Err(ManagerError::NoManager),
+        }
+    }
+
+    pub(super) fn on_board_at(board: &Board, offset: usize) -> Result<ManagerClient, ManagerError> {
+        let shared = board
+            .region()
+            .get::<ManagerShared>(offset)
+            .ok_or(BoardError::Layout)?;
+        let addr = shared.address();
+        let peer = format!("unix:@{addr}");
+        let stream = SocketAddr::from_abstract_name(addr.as_bytes())
+            .and_then(|a| UnixStream::connect_addr(&a))
+            .map_err(|source| ManagerError::Connect {
+                peer: peer.clone(),
+                source,
+            })?;
+        let mut c = ManagerClient::handshake(OwnedFd::from(stream), peer, &shared.authkey())?;
+        c.stats = Some((board.clone(), offset));
+        c.server_pid = shared.server_pid.load(Ordering::Relaxed) as i32;
+        Ok(c)
+    }
+
+    /// Connects over TCP (`host:port`) with the manager's authkey.
+    pub fn connect_tcp(address: &str, authkey: &[u8]) -> Result<ManagerClient, ManagerError> {
+        let peer = format!("tcp:{address}");
+        let stream = TcpStream::connect(address).map_err(|source| ManagerError::Connect {
+            peer: peer.clone(),
+            source,
+        })?;
+        stream.set_nodelay(true)?;
+        ManagerClient::handshake(OwnedFd::from(stream), peer, authkey)
+    }
+
+    pub(super) fn handshake(
+        fd: OwnedFd,
+        peer: String,
+        key: &[u8],
+    ) -> Result<ManagerClient, ManagerError> {
+        let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+        authenticate(&mut conn, key, false).map_err(|source| ManagerError::Connection {
+            peer: peer.clone(),
+            source,
+        })?;
+        Ok(ManagerClient {
+            conn,
+            peer,
+            stats: None,
+            server_pid: 0,
+        })
+    }
+
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    pub(super) fn round_trip(&mut self, req: &Request) -> Result<Response, ManagerError> {
+        let peer = &self.peer;
+        let err = |source| ManagerError::Connection {
+            peer: peer.clone(),
+            source,
+        };
+        self.conn.send(req).map_err(err)?;
+        // A blocking call (queue get, lock acquire) may wait long: meanwhile,
+        // notice a server that died without closing the socket (stopped
+        // processes, or a host gone) by its pid when we know it.
+        while !self.conn.poll(Some(ALIVE_CHECK)).map_err(err)? {
+            if self.server_pid > 0 && sys::is_dead(self.server_pid) {
+                return Err(ManagerError::ServerGone { peer: peer.clone() });
+            }
+        }
+        match self.conn.recv::<Response>() {
+            Ok(r) => Ok(r),
+            Err(PipeError::Eof) | Err(PipeError::Truncated(..)) => {
+                Err(ManagerError::ServerGone { peer: peer.clone() })
+            }
+            Err(PipeError::Codec(msg)) => Err(ManagerError::BadAnswer {
+                peer: peer.clone(),
+                msg,
+            }),
+            Err(source) => Err(err(source)),
+        }
+    }
+
+    pub(super) fn object(&mut self, req: &Request) -> Result<(u32, ObjKind), ManagerError> {
+        match self.round_trip(req)? {
+            Response::Object { id, kind } => Ok((id, kind)),
+            Response::Error(e) => Err(ManagerError::Remote(e, self.peer.clone())),
+            Response::Value(_) => Err(ManagerError::BadAnswer {
+                peer: self.peer.clone(),
+                msg: "a value where an object was expected".into(),
+            }),
+        }
+    }
+
+    /// `manager.dict()`, `manager.list(init)`, …: returns the object's id.
+    pub fn create(
+        &mut self,
+        kind: ObjKind,
+        name: &str,
+        init: Option<PyValue>,
+    ) -> Result<u32, ManagerError> {
+        let req = Request::Create {
+            kind,
+            name: name.to_string(),
+            init,
+        };
+        Ok(self.object(&req)?.0)
+    }
+
+    /// Finds an object by name.
+    pub fn lookup(&mut self, name: &str) -> Result<(u32, ObjKind), ManagerError> {
+        self.object(&Request::Lookup {
+            name: name.to_string(),
+        })
+    }
+
+    /// Calls `method` on the object named `name` (one lookup, one call).
+    pub fn call_named(
+        &mut self,
+        name: &str,
+        method: Method,
+        args: Vec<PyValue>,
+    ) -> Result<PyValue, ManagerError> {
+        let (id, _) = self.lookup(name)?;
+        self.call(id, method, args, None)
+    }
+
+    /// One method call on object `id`.
+    pub fn call(
+        &mut self,
+        id: u32,
+        method: Method,
+        args: Vec<PyValue>,
+        timeout: Option<Duration>,
+    ) -> Result<PyValue, ManagerError> {
+        let t = Instant::now();
+        let req = Request::Call {
+            id,
+            method,
+            args,
+            timeout_ms: timeout.map(|d| d.as_millis() as u64),
+        };
+        let r = self.round_trip(&req)?;
+        if let Some((board, offset)) = &self.stats
+            && let Some(s) = board.region().get::<ManagerShared>(*offset)
+        {
+            let m = &s.methods[method.index()];
+            m.calls.fetch_add(1, Ordering::Relaxed);
+            m.ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            if let Some(o) = s.obj.get(id as usize) {
+                o.calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        match r {
+            Response::Value(v) => Ok(v),
+            Response::Error(e) => Err(ManagerError::Remote(e, self.peer.clone())),
+            Response::Object { .. } => Err(ManagerError::BadAnswer {
+                peer: self.peer.clone(),
+                msg: "an object where a value was expected".into(),
+            }),
+        }
+    }
+
+    /// Sends raw bytes as one frame and returns the raw answer (tests of hostile input).
+    pub fn raw(&mut self, frame: &[u8]) -> Result<Vec<u8>, PipeError> {
+        self.conn.send_bytes(frame)?;
+        self.conn.recv_bytes()
+    }
+}

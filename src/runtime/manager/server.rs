@@ -1,0 +1,277 @@
+//! The manager's server process: accept connections (Unix and TCP), check
+//! the authkey, and answer requests, one thread per connection.
+
+use std::collections::VecDeque;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use super::{board_block::*, client::*, objects::*, protocol::*};
+use crate::runtime::board::{Board, BoardError, ResKind, Role};
+use crate::runtime::pipe::{Connection, PipeError, authenticate};
+use crate::runtime::process::{Context, Process, ProcessError};
+use crate::runtime::pyvalue::PyValue;
+use crate::runtime::registry::{Child, Target};
+use crate::runtime::shm::ShmSafe;
+use crate::runtime::sys;
+
+pub(super) struct Server {
+    pub(super) board: Board,
+    pub(super) offset: usize,
+    pub(super) objs: Mutex<Vec<(String, ObjKind, Obj)>>,
+    pub(super) changed: Condvar,
+}
+
+impl Server {
+    pub(super) fn shared(&self) -> Option<&ManagerShared> {
+        self.board.region().get::<ManagerShared>(self.offset)
+    }
+
+    /// Shows a new object on the board: name and kind once, then its size.
+    pub(super) fn announce(&self, objs: &[(String, ObjKind, Obj)], id: usize) {
+        if let (Some(s), Some((name, kind, _))) = (self.shared(), objs.get(id))
+            && let Some(slot) = s.obj.get(id)
+        {
+            store_bytes(&slot.name, name.as_bytes());
+            slot.kind.store(*kind as u32, Ordering::Relaxed);
+            self.publish(objs, id);
+            s.objects
+                .store(objs.len().min(MAX_OBJECTS) as u32, Ordering::Release);
+        }
+    }
+
+    /// An object's size on the board, after a call.
+    pub(super) fn publish(&self, objs: &[(String, ObjKind, Obj)], id: usize) {
+        if let (Some(s), Some((_, _, o))) = (self.shared(), objs.get(id))
+            && let Some(slot) = s.obj.get(id)
+        {
+            slot.len.store(o.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn handle(&self, conn: u64, req: Request) -> Response {
+        let mut objs = self.objs.lock().unwrap_or_else(|e| e.into_inner());
+        match req {
+            Request::Create { kind, name, init } => {
+                if objs.len() >= MAX_OBJECTS {
+                    return Response::Error(remote(
+                        "RuntimeError",
+                        format!("a manager holds at most {MAX_OBJECTS} objects"),
+                    ));
+                }
+                if objs.iter().any(|(n, ..)| *n == name) {
+                    return Response::Error(remote(
+                        "ValueError",
+                        format!("an object named {name:?} exists"),
+                    ));
+                }
+                match Obj::new(kind, init) {
+                    Ok(o) => {
+                        objs.push((name, kind, o));
+                        let id = objs.len() - 1;
+                        self.announce(&objs, id);
+                        Response::Object {
+                            id: id as u32,
+                            kind,
+                        }
+                    }
+                    Err(e) => Response::Error(e),
+                }
+            }
+            Request::Lookup { name } => match objs.iter().position(|(n, ..)| *n == name) {
+                Some(id) => Response::Object {
+                    id: id as u32,
+                    kind: objs[id].1,
+                },
+                None => Response::Error(remote("KeyError", format!("no object named {name:?}"))),
+            },
+            Request::Call {
+                id,
+                method,
+                args,
+                timeout_ms,
+            } => {
+                if id as usize >= objs.len() {
+                    return Response::Error(remote("KeyError", format!("unknown object id {id}")));
+                }
+                let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+                loop {
+                    match call(&mut objs[id as usize].2, conn, method, &args) {
+                        Ok(Some(v)) => {
+                            self.publish(&objs, id as usize);
+                            if !matches!(method, Method::Repr | Method::Copy | Method::Len) {
+                                self.changed.notify_all();
+                            }
+                            return Response::Value(v);
+                        }
+                        Ok(None) => {}
+                        Err(e) => return Response::Error(e),
+                    }
+                    // Not ready (empty queue, held lock, clear event): wait.
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left == Some(Duration::ZERO) {
+                        return Response::Value(match method {
+                            Method::Take => {
+                                return Response::Error(remote("Empty", "the queue stayed empty"));
+                            }
+                            _ => PyValue::Bool(false),
+                        });
+                    }
+                    objs = match left {
+                        Some(d) => {
+                            self.changed
+                                .wait_timeout(objs, d)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0
+                        }
+                        None => self.changed.wait(objs).unwrap_or_else(|e| e.into_inner()),
+                    };
+                }
+            }
+            Request::Shutdown => Response::Value(PyValue::None),
+        }
+    }
+
+    /// A connection went away: locks it held are released (a client that
+    /// died must not block the others forever).
+    pub(super) fn disconnected(&self, conn: u64) {
+        let mut objs = self.objs.lock().unwrap_or_else(|e| e.into_inner());
+        for i in 0..objs.len() {
+            if let Obj::Lock(h @ Some(_)) = &mut objs[i].2
+                && *h == Some(conn)
+            {
+                *h = None;
+                self.publish(&objs, i);
+            }
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// One call. `Ok(None)`: a blocking call that cannot proceed yet.
+
+pub const SERVER_ENTRY: &str = "manager";
+
+/// Entry point of the manager server process: its block's offset is the argument.
+pub fn entry(mut child: Child<'_>, arg: &serde_json::Value) -> i32 {
+    let Some(offset) = arg.as_u64() else {
+        return crate::runtime::process::EXIT_DATAERR;
+    };
+    let unix = child.fds.remove(UNIX_FD);
+    let tcp = child.fds.remove(TCP_FD);
+    serve(child.board, offset as usize, unix, tcp)
+}
+
+/// The server process: accepts clients on the handed sockets, one thread
+/// each; every connection authenticates before its first request.
+/// The manager server's entry point name.
+pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<OwnedFd>) -> i32 {
+    let Some(shared) = board.region().get::<ManagerShared>(offset) else {
+        return 70;
+    };
+    let key = shared.authkey();
+    let server = Arc::new(Server {
+        board: board.clone(),
+        offset,
+        objs: Mutex::new(Vec::new()),
+        changed: Condvar::new(),
+    });
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let acceptor = Acceptor {
+        server,
+        key: Arc::new(key),
+        next: Arc::new(AtomicU64::new(1)),
+        done: done_tx,
+    };
+    if let Some(fd) = tcp {
+        let l = TcpListener::from(fd);
+        let a = acceptor.clone();
+        std::thread::spawn(move || {
+            for stream in l.incoming().flatten() {
+                let _ = stream.set_nodelay(true);
+                let peer = stream
+                    .peer_addr()
+                    .map_or_else(|_| "tcp peer".into(), |a| format!("tcp:{a}"));
+                a.spawn_conn(OwnedFd::from(stream), peer);
+            }
+        });
+    }
+    if let Some(fd) = unix {
+        let l = UnixListener::from(fd);
+        let a = acceptor.clone();
+        std::thread::spawn(move || {
+            for stream in l.incoming().flatten() {
+                a.spawn_conn(OwnedFd::from(stream), "unix peer".into());
+            }
+        });
+    }
+    drop(acceptor);
+    // Runs until a client asks for shutdown (or the run ends and takes us down).
+    let _ = done_rx.recv();
+    0
+}
+
+/// What every connection thread shares.
+#[derive(Clone)]
+pub(super) struct Acceptor {
+    pub(super) server: Arc<Server>,
+    pub(super) key: Arc<Vec<u8>>,
+    pub(super) next: Arc<AtomicU64>,
+    pub(super) done: crossbeam_channel::Sender<()>,
+}
+
+impl Acceptor {
+    pub(super) fn spawn_conn(&self, fd: OwnedFd, peer: String) {
+        let (server, key, done) = (self.server.clone(), self.key.clone(), self.done.clone());
+        let conn_id = self.next.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+            if let Err(e) = authenticate(&mut conn, &key, true) {
+                crate::runtime::registry::report(&format!("manager: refused {peer}: {e}"));
+                return;
+            }
+            let clients = server.shared().map(|s| &s.clients);
+            if let Some(c) = clients {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+            loop {
+                let req = match conn.recv::<Request>() {
+                    Ok(r) => r,
+                    Err(PipeError::Eof) => break,
+                    Err(PipeError::Codec(e)) => {
+                        // Garbage from an authenticated peer: say so, keep serving.
+                        let err = remote("BadRequest", format!("malformed request: {e}"));
+                        if conn.send(&Response::Error(err)).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        crate::runtime::registry::report(&format!("manager: dropped {peer}: {e}"));
+                        break;
+                    }
+                };
+                let shutdown = matches!(req, Request::Shutdown);
+                let resp = server.handle(conn_id, req);
+                if conn.send(&resp).is_err() {
+                    break;
+                }
+                if shutdown {
+                    let _ = done.try_send(());
+                    break;
+                }
+            }
+            server.disconnected(conn_id);
+            if let Some(c) = clients {
+                c.fetch_sub(1, Ordering::Relaxed);
+            }
+        });
+    }
+}
