@@ -13,6 +13,9 @@ use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::board_view::{ProcRow, read_procs};
 use crate::telemetry::labels::{exit_label, ms_label};
 
+/// Exit status of a run interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells say).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 /// How a headless run ended.
 pub struct Outcome {
     pub exit: i32,
@@ -68,7 +71,7 @@ pub fn run_quiet(
     session::reap_remaining(Duration::from_millis(500));
     let rows = read_procs(&s.board);
     let exit = if interrupted {
-        130
+        EXIT_INTERRUPTED
     } else {
         s.main_exit.unwrap_or(1)
     };

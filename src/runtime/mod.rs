@@ -7,17 +7,25 @@
 //! child is a fresh exec of the same program, and `init` is where it turns
 //! into that child instead of running `main`.
 
+#[allow(unsafe_code)]
 pub mod board;
+#[allow(unsafe_code)]
 pub mod manager;
 pub mod pipe;
 pub mod pool;
+#[allow(unsafe_code)]
 pub mod process;
 pub mod pyvalue;
+#[allow(unsafe_code)]
 pub mod queue;
 pub mod registry;
+#[allow(unsafe_code)]
 pub mod shared_value;
+#[allow(unsafe_code)]
 pub mod shm;
+#[allow(unsafe_code)]
 pub mod sync;
+#[allow(unsafe_code)]
 pub mod sys;
 
 use registry::Registry;

@@ -257,6 +257,12 @@ impl SharedArray {
         })
     }
 
+    /// Where it lives on the board: what [`SharedArray::attach`] takes in
+    /// another process.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

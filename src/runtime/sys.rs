@@ -325,6 +325,57 @@ pub fn read_fd_to_string(fd: OwnedFd) -> std::io::Result<String> {
     Ok(s)
 }
 
+/// Takes ownership of an fd number this process inherited across exec (the
+/// board at `BOARD_FD`, a spec at `EXTRA_FD`). Each number is handed out at
+/// most once per process, and only while it is open: a second call, or a
+/// number that is not open, gets `None`.
+pub fn take_inherited(fd: RawFd) -> Option<OwnedFd> {
+    static TAKEN: std::sync::Mutex<Vec<RawFd>> = std::sync::Mutex::new(Vec::new());
+    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if taken.contains(&fd) || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    taken.push(fd);
+    // SAFETY: the number is open (checked above) and handed out once; only
+    // a process's start-up code inherits fds at these numbers.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// [`spec_text`] for a spec inherited at `fd`, taken with [`take_inherited`].
+pub fn inherited_spec_text(arg: &str, marker: &str, fd: RawFd) -> std::io::Result<String> {
+    if arg != marker {
+        return Ok(arg.to_string());
+    }
+    let owned = take_inherited(fd).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EBADF))?;
+    read_fd_to_string(owned)
+}
+
+/// Makes the command's child die with signal `sig` when its parent thread
+/// goes (`PR_SET_PDEATHSIG`), and places fds at fixed numbers (`(from, to)`)
+/// between fork and exec.
+pub fn on_exec_die_with_parent(
+    cmd: &mut std::process::Command,
+    sig: i32,
+    places: Vec<(RawFd, RawFd)>,
+) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and calls only
+    // async-signal-safe functions (prctl, fcntl, dup2), allocating nothing
+    // (`places` was allocated before the fork).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for (from, to) in &places {
+                place_fd(from, *to).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A child's spec: `arg` itself, or (when `arg` is `marker`) the text its
 /// parent left at `fd` (see [`text_fd`]). fd 0 is reopened on /dev/null after.
 ///

@@ -15,7 +15,7 @@ use crate::runtime::board::{Board, StartMethod};
 use crate::runtime::manager::Manager;
 use crate::runtime::pipe::Connection;
 use crate::runtime::pool::{Callbacks, Items, Pool, TaskError};
-use crate::runtime::process::{BOARD_FD, Context, EXTRA_FD, Process, set_comm};
+use crate::runtime::process::{BOARD_FD, Context, EXIT_SOFTWARE, EXTRA_FD, Process, set_comm};
 use crate::runtime::queue::Queue;
 use crate::runtime::shared_value::SharedArray;
 use crate::runtime::sync::{Barrier, Event, Lock, Semaphore};
@@ -47,36 +47,35 @@ pub const SCALE_POINT: &str = "scale point: ";
 
 /// Entry point, called first thing in `main` with the time of the first instruction.
 pub fn entry(t_first: u64, spec_arg: &str) -> i32 {
-    // SAFETY: the dashboard placed the spec's memfd at EXTRA_FD before exec;
-    // nothing else in this process owns it.
-    let spec_json = match unsafe { sys::spec_text(spec_arg, SPEC_ON_FD, EXTRA_FD) } {
+    // The dashboard placed the spec's memfd at EXTRA_FD before exec.
+    let spec_json = match sys::inherited_spec_text(spec_arg, SPEC_ON_FD, EXTRA_FD) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mpdash: cannot read the main spec: {e}");
-            return 70;
+            return EXIT_SOFTWARE;
         }
     };
     let spec: MainSpec = match serde_json::from_str(&spec_json) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mpdash: bad main spec: {e}");
-            return 70;
+            return EXIT_SOFTWARE;
         }
     };
     if nix::unistd::getppid().as_raw() != spec.parent {
         return 1;
     }
-    // SAFETY: the dashboard placed the board at BOARD_FD before exec; nothing
-    // else in this process owns it.
-    let board = match Board::open(unsafe { sys::adopt_fd(BOARD_FD) }) {
+    // The dashboard placed the board at BOARD_FD before exec.
+    let inherited = sys::take_inherited(BOARD_FD).ok_or(crate::runtime::board::BoardError::Layout);
+    let board = match inherited.and_then(Board::open) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("mpdash: scenario main: cannot map the board: {e}");
-            return 70;
+            return EXIT_SOFTWARE;
         }
     };
     let Some(slot) = board.proc(spec.slot) else {
-        return 70;
+        return EXIT_SOFTWARE;
     };
     sys::set_my_slot(spec.slot);
     slot.record_start(t_first, spec.parent);

@@ -73,16 +73,14 @@ pub fn guard_main(args: &[String]) -> i32 {
     }
     crate::runtime::process::set_comm("watch guard");
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    // SAFETY: the dashboard placed the board at BOARD_FD before exec; nothing
-    // else in this process owns it.
-    let board =
-        Board::open(unsafe { crate::runtime::sys::adopt_fd(crate::runtime::process::BOARD_FD) })
-            .ok();
+    // The dashboard placed the board at BOARD_FD before exec.
+    let board = crate::runtime::sys::take_inherited(crate::runtime::process::BOARD_FD)
+        .and_then(|fd| Board::open(fd).ok());
     let child = match std::process::Command::new(prog).args(rest).spawn() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mpdash watch: cannot start {prog:?}: {e}");
-            return 127;
+            return crate::runtime::process::EXIT_EXEC_FAILED;
         }
     };
     let me = std::process::id() as i32;

@@ -279,19 +279,9 @@ fn spawn_self(
         .stdout(writer)
         .stderr(writer2)
         .process_group(0);
-    // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (prctl, fcntl, dup2), allocating nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, deathsig as libc::c_ulong) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(fd) = extra {
-                sys::place_fd(&fd, EXTRA_FD).map_err(std::io::Error::from)?;
-            }
-            sys::place_fd(&board_fd, BOARD_FD).map_err(std::io::Error::from)
-        });
-    }
+    let mut places: Vec<_> = extra.map(|fd| (fd, EXTRA_FD)).into_iter().collect();
+    places.push((board_fd, BOARD_FD));
+    sys::on_exec_die_with_parent(&mut cmd, deathsig, places);
     let child = cmd.spawn()?;
     Ok((Pid::from_raw(child.id() as i32), reader))
 }

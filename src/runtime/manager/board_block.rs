@@ -1,27 +1,14 @@
 //! The manager's block on the board: its address, authkey, objects, and
 //! per-method call counts and latencies, which the dashboard reads.
 
-use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
+use super::protocol::*;
 use super::*;
-use super::{client::*, objects::*, protocol::*, server::*};
-use crate::runtime::board::{Board, BoardError, ResKind, Role};
-use crate::runtime::pipe::{Connection, PipeError, authenticate};
-use crate::runtime::process::{Context, Process, ProcessError};
-use crate::runtime::pyvalue::PyValue;
-use crate::runtime::registry::{Child, Target};
 use crate::runtime::shm::ShmSafe;
-use crate::runtime::sys;
 
+/// Per-method counters on the board.
+#[repr(C)]
 pub struct MethodStat {
     pub calls: AtomicU64,
     pub ns: AtomicU64,

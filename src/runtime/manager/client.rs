@@ -1,25 +1,18 @@
 //! A proxy's connection to a manager: authenticate, look objects up, call
 //! methods (blocking calls notice a dead server).
 
-use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::OwnedFd;
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::os::unix::net::{SocketAddr, UnixStream};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::*;
-use super::{board_block::*, objects::*, protocol::*, server::*};
-use crate::runtime::board::{Board, BoardError, ResKind, Role};
+use super::{board_block::*, protocol::*};
+use crate::runtime::board::{Board, BoardError, ResKind};
 use crate::runtime::pipe::{Connection, PipeError, authenticate};
-use crate::runtime::process::{Context, Process, ProcessError};
 use crate::runtime::pyvalue::PyValue;
-use crate::runtime::registry::{Child, Target};
-use crate::runtime::shm::ShmSafe;
 use crate::runtime::sys;
 
 /// A connection to a manager. Each call is one round trip.

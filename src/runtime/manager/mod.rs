@@ -26,23 +26,17 @@ pub use client::ManagerClient;
 pub use protocol::{Method, ObjKind, RemoteError, Request, Response};
 pub use server::{SERVER_ENTRY, entry, serve};
 
-use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use crate::runtime::board::{Board, BoardError, ResKind, Role};
-use crate::runtime::pipe::{Connection, PipeError, authenticate};
+use crate::runtime::pipe::PipeError;
 use crate::runtime::process::{Context, Process, ProcessError};
-use crate::runtime::pyvalue::PyValue;
-use crate::runtime::registry::{Child, Target};
-use crate::runtime::shm::ShmSafe;
+use crate::runtime::registry::Target;
 use crate::runtime::sys;
 
 /// Most objects one manager holds.
@@ -79,9 +73,6 @@ pub enum ManagerError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
-
-/// Per-method counters on the board.
-#[repr(C)]
 
 /// The manager as its starter holds it: the server process and the addresses.
 pub struct Manager {

@@ -2,25 +2,9 @@
 //! semantics for dict, list, Namespace, Value, Queue, Lock and Event.
 
 use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::*;
-use super::{board_block::*, client::*, protocol::*, server::*};
-use crate::runtime::board::{Board, BoardError, ResKind, Role};
-use crate::runtime::pipe::{Connection, PipeError, authenticate};
-use crate::runtime::process::{Context, Process, ProcessError};
+use super::protocol::*;
 use crate::runtime::pyvalue::PyValue;
-use crate::runtime::registry::{Child, Target};
-use crate::runtime::shm::ShmSafe;
-use crate::runtime::sys;
 
 // ---- the server -----------------------------------------------------------
 
@@ -109,6 +93,7 @@ pub(super) fn index(l: &[PyValue], i: &PyValue) -> Result<usize, RemoteError> {
     }
 }
 
+/// One call. `Ok(None)`: a blocking call that cannot proceed yet.
 pub(super) fn call(
     o: &mut Obj,
     conn: u64,

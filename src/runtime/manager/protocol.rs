@@ -1,26 +1,9 @@
 //! What travels between a manager's clients and its server: the kinds of
 //! object, the methods, typed requests and responses, remote errors.
 
-use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
-
 use serde::{Deserialize, Serialize};
 
-use super::*;
-use super::{board_block::*, client::*, objects::*, server::*};
-use crate::runtime::board::{Board, BoardError, ResKind, Role};
-use crate::runtime::pipe::{Connection, PipeError, authenticate};
-use crate::runtime::process::{Context, Process, ProcessError};
 use crate::runtime::pyvalue::PyValue;
-use crate::runtime::registry::{Child, Target};
-use crate::runtime::shm::ShmSafe;
-use crate::runtime::sys;
 
 /// The kinds of object a manager holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +159,6 @@ impl Method {
 /// What a client asks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-
 pub enum Request {
     /// Make an object (`manager.dict()`); `init` is its first value.
     Create {

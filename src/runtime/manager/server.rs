@@ -1,26 +1,19 @@
 //! The manager's server process: accept connections (Unix and TCP), check
 //! the authkey, and answer requests, one thread per connection.
 
-use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::fd::OwnedFd;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::os::unix::net::UnixListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::*;
-use super::{board_block::*, client::*, objects::*, protocol::*};
-use crate::runtime::board::{Board, BoardError, ResKind, Role};
+use super::{board_block::*, objects::*, protocol::*};
+use crate::runtime::board::Board;
 use crate::runtime::pipe::{Connection, PipeError, authenticate};
-use crate::runtime::process::{Context, Process, ProcessError};
 use crate::runtime::pyvalue::PyValue;
-use crate::runtime::registry::{Child, Target};
-use crate::runtime::shm::ShmSafe;
-use crate::runtime::sys;
+use crate::runtime::registry::Child;
 
 pub(super) struct Server {
     pub(super) board: Board,
@@ -155,8 +148,7 @@ impl Server {
     }
 }
 
-/// One call. `Ok(None)`: a blocking call that cannot proceed yet.
-
+/// The manager server's entry point name.
 pub const SERVER_ENTRY: &str = "manager";
 
 /// Entry point of the manager server process: its block's offset is the argument.
@@ -171,10 +163,9 @@ pub fn entry(mut child: Child<'_>, arg: &serde_json::Value) -> i32 {
 
 /// The server process: accepts clients on the handed sockets, one thread
 /// each; every connection authenticates before its first request.
-/// The manager server's entry point name.
 pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<OwnedFd>) -> i32 {
     let Some(shared) = board.region().get::<ManagerShared>(offset) else {
-        return 70;
+        return crate::runtime::process::EXIT_SOFTWARE;
     };
     let key = shared.authkey();
     let server = Arc::new(Server {

@@ -136,11 +136,11 @@ pub fn serve(board: &Board, sock: OwnedFd) -> i32 {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     if sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).is_err() {
-        return 71;
+        return super::EXIT_OSERR;
     }
     let Ok(sigfd) = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
     else {
-        return 71;
+        return super::EXIT_OSERR;
     };
     let me = getpid();
     loop {
@@ -150,7 +150,7 @@ pub fn serve(board: &Board, sock: OwnedFd) -> i32 {
         ];
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 71,
+            Err(_) => return super::EXIT_OSERR,
             Ok(_) => {}
         }
         let sock_ready = fds[0].any().unwrap_or(false);
@@ -275,7 +275,7 @@ fn fork_for(
             });
             let code = match Board::open(board_fd) {
                 Ok(b) => child_main(&b, &spec, t_first, None),
-                Err(_) => 70,
+                Err(_) => super::EXIT_SOFTWARE,
             };
             sys::exit_now(code)
         }

@@ -42,6 +42,8 @@ pub const SPAWN_ARG: &str = "__spawn";
 
 /// Exit status of a child that could not set itself up (sysexits' `EX_SOFTWARE`).
 pub const EXIT_SOFTWARE: i32 = 70;
+/// Exit status of a child whose system calls failed at set-up (sysexits' `EX_OSERR`).
+pub const EXIT_OSERR: i32 = 71;
 /// Exit status of a child given data it cannot read (sysexits' `EX_DATAERR`).
 pub const EXIT_DATAERR: i32 = 65;
 /// Exit status of a spawned child whose `exec` failed (as shells use it).

@@ -78,15 +78,7 @@ pub fn run_once(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::runtime::sys::on_exec_die_with_parent(&mut cmd, libc::SIGKILL, Vec::new());
     let mut child = cmd.spawn()?;
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let t = Instant::now();
