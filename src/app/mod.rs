@@ -7,6 +7,7 @@
 pub mod event_log;
 pub mod keys;
 pub mod process_tree;
+mod update;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -409,349 +410,63 @@ impl App {
                 self.confirm_kill = None;
             }
         }
+        let choice = matches!(
+            action,
+            Action::NextMethod | Action::MeasureScaling | Action::OpenPicker
+        );
+        if choice && self.foreign.is_some() {
+            self.notice = Some(
+                "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
+                    .into(),
+            );
+            return Effect::Redraw;
+        }
         match action {
             Action::Quit => Effect::Quit,
-            Action::Rerun => Effect::Launch(self.method),
-            Action::NextMethod | Action::MeasureScaling | Action::OpenPicker
-                if self.foreign.is_some() =>
-            {
-                self.notice = Some(
-                    "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
-                        .into(),
-                );
-                Effect::Redraw
-            }
-            Action::NextMethod => Effect::Launch(self.method.next()),
-            Action::ToggleHelp => {
-                self.show_help = !self.show_help;
-                self.help_scroll = 0;
-                Effect::Redraw
-            }
-            Action::ScrollHelp(by) => {
-                let max = keys::BINDINGS.len().saturating_sub(1);
-                self.help_scroll =
-                    (self.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
-                Effect::Redraw
-            }
-            Action::KillSelected => match self.selected_process() {
-                Some((pid, name)) => {
-                    self.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
-                    self.confirm_kill = Some((pid, name));
-                    Effect::Redraw
-                }
-                None => self.refuse(),
-            },
-            Action::StopSelected | Action::ContinueSelected => match self.selected_process() {
-                Some((pid, name)) => {
-                    let (sig, word) = if action == Action::StopSelected {
-                        (nix::sys::signal::Signal::SIGSTOP, "stopped")
-                    } else {
-                        (nix::sys::signal::Signal::SIGCONT, "continued")
-                    };
-                    self.notice = Some(format!("{name} (pid {pid}) {word}"));
-                    Effect::Signal(pid, sig)
-                }
-                None => self.refuse(),
-            },
-            Action::Confirm(yes) => match self.confirm_kill.take() {
-                Some((pid, name)) if yes => {
-                    self.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
-                    Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
-                }
-                _ => Effect::Redraw,
-            },
-            Action::SelectNext => {
-                if let Some(p) = self.picker.as_mut() {
-                    p.selected = (p.selected + 1).min(p.items.len().saturating_sub(1));
-                    return Effect::Redraw;
-                }
-                let n = self.rows().len();
-                self.selected = (self.selected + 1).min(n.saturating_sub(1));
-                Effect::Redraw
-            }
-            Action::SelectPrev => {
-                if let Some(p) = self.picker.as_mut() {
-                    p.selected = p.selected.saturating_sub(1);
-                    return Effect::Redraw;
-                }
-                self.selected = self.selected.saturating_sub(1);
-                Effect::Redraw
-            }
-            Action::Sample(s) => {
-                if s.run != self.run && !s.procs.is_empty() {
-                    return Effect::None;
-                }
-                if self.frozen {
-                    self.held = Some(s);
-                    return Effect::None;
-                }
-                for (pid, live) in &s.live {
-                    let h = self.cpu_history.entry(*pid).or_default();
-                    if h.len() == HISTORY {
-                        h.pop_front();
-                    }
-                    h.push_back(live.cpu_pct);
-                }
-                self.track_queues(&s);
-                event_log::diff(&self.snapshot, &s, &mut self.events);
-                self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
-                self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
-                let known: std::collections::HashSet<i32> = s.procs.iter().map(|p| p.pid).collect();
-                self.cpu_history.retain(|pid, _| known.contains(pid));
-                self.snapshot = *s;
-                self.refresh_rows();
-                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
-                Effect::Redraw
-            }
-            Action::Output(line) => {
-                if let Some(json) = line.strip_prefix(SCALE_POINT)
-                    && let Ok(p) = serde_json::from_str::<Point>(json)
-                {
-                    self.scale_points.push(p);
-                    return Effect::Redraw;
-                }
-                if self.frozen {
-                    if self.held_output.len() == LOG_LINES {
-                        self.held_output.pop_front();
-                    }
-                    self.held_output.push_back(line);
-                    return Effect::None;
-                }
-                if self.log.len() == LOG_LINES {
-                    self.log.pop_front();
-                }
-                self.log.push_back(line);
-                Effect::Redraw
-            }
-            Action::RunEnded { exit, wall, rows } => {
-                self.status = RunStatus::Finished { exit, wall };
-                if self.scaling_run {
-                    return Effect::Redraw;
-                }
-                let (pss, rss) = self.peak_mem;
-                self.runs.push(summarise(
-                    self.run,
-                    &self.scenario,
-                    self.method,
-                    &rows,
-                    wall,
-                    pss,
-                    rss,
-                    exit,
-                ));
-                Effect::Redraw
-            }
-            Action::MeasureScaling => {
-                if self.scenario.scaling.is_none() {
-                    self.notice = Some(
-                        "this scenario has no [scaling] table (try scenarios/scaling.toml)".into(),
-                    );
-                    return Effect::Redraw;
-                }
-                Effect::LaunchScale
-            }
-            Action::ScaleStarted { run } => {
-                self.update(Action::RunStarted {
-                    run,
-                    method: self.method,
-                });
-                self.scaling_run = true;
-                self.scale_points.clear();
-                self.tab = Tab::Scaling;
-                Effect::Redraw
-            }
-            Action::NextTab => {
-                let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
-                self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
-                Effect::Redraw
-            }
-            Action::ShowTab(t) => {
-                self.tab = t;
-                Effect::Redraw
-            }
-            Action::RunStarted { run, method } => {
-                if self.events.len() == event_log::LOG_EVENTS {
-                    self.events.pop_front();
-                }
-                self.events.push_back(event_log::LogEvent {
-                    at: Duration::ZERO,
-                    text: format!("── run {run} of {} with {method} ──", self.scenario.title),
-                    alarm: false,
-                });
-                self.scaling_run = false;
-                self.frozen = false;
-                self.held = None;
-                self.held_output.clear();
-                self.run = run;
-                self.method = method;
-                self.status = RunStatus::Running;
-                self.snapshot = Snapshot {
-                    run,
-                    system: std::mem::take(&mut self.snapshot.system),
-                    ..Default::default()
-                };
-                self.refresh_rows();
-                self.cpu_history.clear();
-                self.peak_mem = (0, 0);
-                self.depth_history.clear();
-                self.queue_rates.clear();
-                self.method_rates.clear();
-                self.log.clear();
-                self.selected = 0;
-                Effect::Redraw
-            }
-            Action::LaunchFailed(e) => {
-                self.status = RunStatus::Failed(e);
-                Effect::Redraw
-            }
-            Action::Resize(w, h) => {
-                self.term = (w, h);
-                Effect::Redraw
-            }
-            Action::ToggleFreeze => {
-                self.frozen = !self.frozen;
-                if !self.frozen {
-                    for line in std::mem::take(&mut self.held_output) {
-                        self.update(Action::Output(line));
-                    }
-                    if let Some(s) = self.held.take() {
-                        self.update(Action::Sample(s));
-                    }
-                }
-                Effect::Redraw
-            }
-            Action::Faster | Action::Slower => {
-                let i = RATES
-                    .iter()
-                    .position(|r| *r >= self.rate_hz)
-                    .unwrap_or(RATES.len() - 1);
-                let i = if action == Action::Faster {
-                    (i + usize::from(RATES[i] <= self.rate_hz)).min(RATES.len() - 1)
-                } else {
-                    i.saturating_sub(1)
-                };
-                self.rate_hz = RATES[i];
-                self.notice = Some(format!("sampling at {} Hz", self.rate_hz));
-                Effect::SetRate(self.rate_hz)
-            }
-            Action::MoreWorkers | Action::FewerWorkers => {
-                if !self.scenario.uses_pool() {
-                    self.notice = Some("this scenario has no pool: +/- set pool workers".into());
-                    return Effect::Redraw;
-                }
-                let max = crate::scenario::MAX_WORKERS as usize;
-                self.workers = if action == Action::MoreWorkers {
-                    (self.workers + 1).min(max)
-                } else {
-                    self.workers.saturating_sub(1).max(1)
-                };
-                self.notice = Some(format!(
-                    "{} pool workers for the next run (r to rerun now)",
-                    self.workers
-                ));
-                Effect::Redraw
-            }
-            Action::CycleSort => {
-                self.tree.sort = self.tree.sort.next();
-                self.refresh_rows();
-                self.notice = Some(format!("processes sorted by {}", self.tree.sort.label()));
-                Effect::Redraw
-            }
-            Action::ToggleCollapse | Action::Collapse | Action::Expand => {
-                let Some(pid) = self.selected_pid() else {
-                    return Effect::Redraw;
-                };
-                let fold = match action {
-                    Action::Collapse => true,
-                    Action::Expand => false,
-                    _ => !self.tree.collapsed.contains(&pid),
-                };
-                if fold {
-                    self.tree.collapsed.insert(pid);
-                } else {
-                    self.tree.collapsed.remove(&pid);
-                }
-                self.refresh_rows();
-                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
-                Effect::Redraw
-            }
-            Action::StartFilter => {
-                self.editing_filter = true;
-                Effect::Redraw
-            }
-            Action::FilterChar(c) => {
-                if self.tree.filter.chars().count() < 40 {
-                    self.tree.filter.push(c);
-                }
-                self.refresh_rows();
-                self.selected = 0;
-                Effect::Redraw
-            }
-            Action::FilterBackspace => {
-                self.tree.filter.pop();
-                self.refresh_rows();
-                Effect::Redraw
-            }
-            Action::FilterDone => {
-                self.editing_filter = false;
-                Effect::Redraw
-            }
-            Action::FilterCancel => {
-                self.editing_filter = false;
-                self.tree.filter.clear();
-                self.refresh_rows();
-                Effect::Redraw
-            }
-            Action::CycleZoom => {
-                self.zoom = Zoom::next(self.zoom);
-                if self.zoom == Some(Zoom::Panel)
-                    && !self.scenario.uses_pool()
-                    && self.snapshot.resources.is_empty()
-                {
-                    self.zoom = Zoom::next(self.zoom);
-                }
-                Effect::Redraw
-            }
-            Action::OpenPicker => Effect::ListScenarios,
-            Action::PickerItems(items) => {
-                let selected = items
-                    .iter()
-                    .position(|(p, _)| *p == self.scenario.file)
-                    .unwrap_or(0);
-                self.picker = Some(Picker { items, selected });
-                Effect::Redraw
-            }
-            Action::PickerChoose => match self.picker.take() {
-                Some(p) => match p.items.get(p.selected) {
-                    Some((path, _)) => Effect::Open(path.clone()),
-                    None => Effect::Redraw,
-                },
-                None => Effect::Redraw,
-            },
-            Action::PickerCancel => {
-                self.picker = None;
-                Effect::Redraw
-            }
-            Action::ScenarioLoaded(sc) => {
-                self.workers = sc.pool.workers;
-                self.method = sc.start_method;
-                self.scenario = sc;
-                self.tree = Default::default();
-                self.refresh_rows();
-                self.zoom = None;
-                self.tab = Tab::Live;
-                Effect::Launch(self.method)
-            }
             Action::Notice(n) => {
                 self.notice = Some(n);
                 Effect::Redraw
             }
-            Action::SelectRow(row) => {
-                if row < self.rows().len() {
-                    self.selected = row;
-                }
-                Effect::Redraw
-            }
+            a @ (Action::Rerun
+            | Action::NextMethod
+            | Action::MeasureScaling
+            | Action::RunEnded { .. }
+            | Action::ScaleStarted { .. }
+            | Action::RunStarted { .. }
+            | Action::LaunchFailed(..)
+            | Action::ScenarioLoaded(..)) => self.on_run(a),
+            a @ (Action::Sample(..) | Action::Output(..)) => self.on_data(a),
+            a @ (Action::KillSelected
+            | Action::StopSelected
+            | Action::ContinueSelected
+            | Action::Confirm(..)) => self.on_control(a),
+            a @ (Action::ToggleHelp
+            | Action::ScrollHelp(..)
+            | Action::SelectNext
+            | Action::SelectPrev
+            | Action::NextTab
+            | Action::ShowTab(..)
+            | Action::Resize(..)
+            | Action::CycleZoom
+            | Action::SelectRow(..)) => self.on_navigation(a),
+            a @ (Action::CycleSort
+            | Action::ToggleCollapse
+            | Action::Collapse
+            | Action::Expand
+            | Action::StartFilter
+            | Action::FilterChar(..)
+            | Action::FilterBackspace
+            | Action::FilterDone
+            | Action::FilterCancel) => self.on_tree(a),
+            a @ (Action::ToggleFreeze
+            | Action::Faster
+            | Action::Slower
+            | Action::MoreWorkers
+            | Action::FewerWorkers) => self.on_settings(a),
+            a @ (Action::OpenPicker
+            | Action::PickerItems(..)
+            | Action::PickerChoose
+            | Action::PickerCancel) => self.on_picker(a),
         }
     }
 }
