@@ -190,12 +190,8 @@ fn pool_api(ctx: &Context, m: StartMethod) {
         (0..12).map(|x| x * x).sum::<i64>(),
         "{m}"
     );
-    let (_, _, res, _) = ctx.board().find_res("retiring").unwrap();
-    let _ = res;
-    let slot = (0..ctx.board().res_used())
-        .filter_map(|i| ctx.board().res(i))
-        .find(|r| r.name() == "retiring")
-        .unwrap();
+    let found = ctx.board().find_res("retiring").unwrap();
+    let slot = ctx.board().res(found.slot).unwrap();
     let replaced = slot.stats[STAT_REPLACED].load(Ordering::Relaxed);
     assert!(
         replaced >= 4,

@@ -170,7 +170,12 @@ pub fn run_on(
                 let action = match launched {
                     Ok(s) => {
                         let cmd = if s.foreign {
-                            SamplerCmd::WatchForeign(s.id, s.board.clone(), s.main_pid.as_raw(), 0)
+                            SamplerCmd::WatchForeign(sampler::ForeignRun {
+                                run: s.id,
+                                board: s.board.clone(),
+                                root_pid: s.main_pid.as_raw(),
+                                root_slot: 0,
+                            })
                         } else {
                             SamplerCmd::Watch(s.id, s.board.clone())
                         };

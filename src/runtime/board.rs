@@ -358,6 +358,18 @@ impl Default for BoardSize {
     }
 }
 
+/// A published resource, as [`Board::find_res`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundRes {
+    /// Its resource slot.
+    pub slot: u32,
+    pub kind: ResKind,
+    /// Where the primitive lives in the arena.
+    pub offset: usize,
+    /// The slot's `len` word (for a pipe: 1 when duplex).
+    pub len: usize,
+}
+
 /// A mapped board. Cheap to clone; each clone shares the mapping.
 #[derive(Clone, Debug)]
 pub struct Board {
@@ -535,20 +547,20 @@ impl Board {
             .find(|s| s.pid.load(Ordering::Relaxed) == pid)
     }
 
-    /// The published resource named `name`: (slot, kind, offset, len).
-    pub fn find_res(&self, name: &str) -> Option<(u32, ResKind, usize, usize)> {
+    /// The published resource named `name`.
+    pub fn find_res(&self, name: &str) -> Option<FoundRes> {
         (0..self.res_used()).find_map(|i| {
             let r = self.res(i)?;
             if r.ready.load(Ordering::Acquire) != 1 || r.name() != name {
                 return None;
             }
             let kind = ResKind::from_u32(r.kind.load(Ordering::Relaxed))?;
-            Some((
-                i,
+            Some(FoundRes {
+                slot: i,
                 kind,
-                r.offset.load(Ordering::Relaxed) as usize,
-                r.len.load(Ordering::Relaxed) as usize,
-            ))
+                offset: r.offset.load(Ordering::Relaxed) as usize,
+                len: r.len.load(Ordering::Relaxed) as usize,
+            })
         })
     }
 

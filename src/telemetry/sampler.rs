@@ -60,12 +60,22 @@ pub struct Snapshot {
     pub system: SystemView,
 }
 
+/// A foreign command's run to watch: its processes are found in `/proc`
+/// from the root and written on the board.
+pub struct ForeignRun {
+    pub run: u64,
+    pub board: Board,
+    /// The root process's pid and its board slot.
+    pub root_pid: i32,
+    pub root_slot: u32,
+}
+
 /// Orders to the sampler.
 pub enum SamplerCmd {
     Watch(u64, Board),
     /// A foreign command's run (`mpdash watch`): its processes are found in
     /// `/proc` from the root (pid, board slot) and written on the board.
-    WatchForeign(u64, Board, i32, u32),
+    WatchForeign(ForeignRun),
     Rate(f64),
     Now,
 }
@@ -129,9 +139,11 @@ impl Sampler {
                         self.holds.clear();
                         next = Instant::now();
                     }
-                    Ok(SamplerCmd::WatchForeign(run, b, root, slot)) => {
-                        self.discovery = Some(crate::telemetry::discovery::Discovery::new(&b, root, slot));
-                        self.board = Some((run, b));
+                    Ok(SamplerCmd::WatchForeign(f)) => {
+                        self.discovery = Some(crate::telemetry::discovery::Discovery::new(
+                            &f.board, f.root_pid, f.root_slot,
+                        ));
+                        self.board = Some((f.run, f.board));
                         self.prev.clear();
                         self.holds.clear();
                         next = Instant::now();

@@ -29,7 +29,7 @@ impl ManagerClient {
     /// Connects to the manager named `name` on the run's board.
     pub fn on_board(board: &Board, name: &str) -> Result<ManagerClient, ManagerError> {
         match board.find_res(name) {
-            Some((_, ResKind::Manager, offset, _)) => ManagerClient::on_board_at(board, offset),
+            Some(r) if r.kind == ResKind::Manager => ManagerClient::on_board_at(board, r.offset),
             _ => Err(ManagerError::NoManager),
         }
     }

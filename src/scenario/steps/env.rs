@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use super::{Work, say};
-use crate::runtime::board::{Board, ResKind};
+use crate::runtime::board::{Board, FoundRes, ResKind};
 use crate::runtime::manager::{ManagerClient, Method};
 use crate::runtime::pipe::Connection;
 use crate::runtime::pyvalue::PyValue;
@@ -55,7 +55,7 @@ impl Env {
         for s in steps {
             if let Work::BarrierWait(name) = s {
                 *self.barrier_waits.entry(name.clone()).or_default() += 1;
-                if let Ok((_, _, at, _)) = self.find(name, &[ResKind::Barrier])
+                if let Ok(FoundRes { offset: at, .. }) = self.find(name, &[ResKind::Barrier])
                     && let Ok(b) = Barrier::attach(&self.board, at)
                 {
                     b.register();
@@ -118,27 +118,33 @@ impl Env {
         self.keep.push(v);
     }
 
-    fn find(&self, name: &str, want: &[ResKind]) -> Result<(u32, ResKind, usize, usize), String> {
+    fn find(&self, name: &str, want: &[ResKind]) -> Result<FoundRes, String> {
         match self.board.find_res(name) {
-            Some(r) if want.contains(&r.1) => Ok(r),
-            Some(r) => Err(format!("{name:?} is a {:?}, not a {:?}", r.1, want[0])),
+            Some(r) if want.contains(&r.kind) => Ok(r),
+            Some(r) => Err(format!("{name:?} is a {:?}, not a {:?}", r.kind, want[0])),
             None => Err(format!("no resource named {name:?}")),
         }
     }
 
     fn queue(&self, name: &str) -> Result<Queue, String> {
-        let (_, _, at, _) = self.find(name, &[ResKind::Queue, ResKind::JoinableQueue])?;
+        let at = self
+            .find(name, &[ResKind::Queue, ResKind::JoinableQueue])?
+            .offset;
         Queue::attach(&self.board, at).map_err(|e| e.to_string())
     }
 
     fn array(&self, name: &str) -> Result<SharedArray, String> {
-        let (_, _, at, _) = self.find(name, &[ResKind::Value, ResKind::Array])?;
+        let at = self.find(name, &[ResKind::Value, ResKind::Array])?.offset;
         SharedArray::attach(&self.board, at).map_err(|e| e.to_string())
     }
 
     fn conn(&mut self, name: &str) -> Result<&mut Connection, String> {
         if !self.conns.contains_key(name) {
-            let (res, _, _, duplex) = self.find(name, &[ResKind::Pipe])?;
+            let FoundRes {
+                slot: res,
+                len: duplex,
+                ..
+            } = self.find(name, &[ResKind::Pipe])?;
             let fd = self
                 .fds
                 .remove(name)
@@ -155,7 +161,9 @@ impl Env {
     /// The lock or semaphore named `name`, for acquire and release.
     fn lock_like(&self, name: &str) -> Result<LockLike, String> {
         use ResKind::*;
-        let (_, kind, at, _) = self.find(name, &[Lock, RLock, Semaphore, BoundedSemaphore])?;
+        let FoundRes {
+            kind, offset: at, ..
+        } = self.find(name, &[Lock, RLock, Semaphore, BoundedSemaphore])?;
         match kind {
             Lock | RLock => crate::runtime::sync::Lock::attach(&self.board, at).map(LockLike::Lock),
             _ => crate::runtime::sync::Semaphore::attach(&self.board, at).map(LockLike::Semaphore),
@@ -354,24 +362,24 @@ impl Env {
                 Ok(())
             }
             Work::Wait(event) => {
-                let (_, _, at, _) = self.find(event, &[ResKind::Event])?;
+                let at = self.find(event, &[ResKind::Event])?.offset;
                 Event::attach(&self.board, at)
                     .map_err(|x| e(&x))?
                     .wait(None);
                 Ok(())
             }
             Work::Set(event) => {
-                let (_, _, at, _) = self.find(event, &[ResKind::Event])?;
+                let at = self.find(event, &[ResKind::Event])?.offset;
                 Event::attach(&self.board, at).map_err(|x| e(&x))?.set();
                 Ok(())
             }
             Work::Clear(event) => {
-                let (_, _, at, _) = self.find(event, &[ResKind::Event])?;
+                let at = self.find(event, &[ResKind::Event])?.offset;
                 Event::attach(&self.board, at).map_err(|x| e(&x))?.clear();
                 Ok(())
             }
             Work::BarrierWait(barrier) => {
-                let (_, _, at, _) = self.find(barrier, &[ResKind::Barrier])?;
+                let at = self.find(barrier, &[ResKind::Barrier])?.offset;
                 let b = Barrier::attach(&self.board, at).map_err(|x| e(&x))?;
                 b.register();
                 let r = b.wait(None);
