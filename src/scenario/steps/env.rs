@@ -173,6 +173,41 @@ impl Env {
 
     /// Runs one step that uses a resource.
     pub fn run_resource_step(&mut self, step: &Work) -> Result<(), String> {
+        use Work::*;
+        match step {
+            Put { .. }
+            | Get { .. }
+            | PutMany { .. }
+            | GetMany { .. }
+            | TaskDone { .. }
+            | JoinQueue { .. }
+            | StallInPut { .. }
+            | StallInGet { .. } => self.queue_step(step),
+            Send { .. } | Recv { .. } | Ping { .. } | Pong { .. } => self.pipe_step(step),
+            Acquire { .. }
+            | Release { .. }
+            | Wait { .. }
+            | Set { .. }
+            | Clear { .. }
+            | BarrierWait { .. } => self.sync_step(step),
+            DictSet { .. } | ListReverse { .. } | PrintProxy { .. } | CompareCounters { .. } => {
+                self.proxy_step(step)
+            }
+            Increment { .. }
+            | SetValue { .. }
+            | Negate { .. }
+            | PrintValue { .. }
+            | PrintArray { .. }
+            | ReportCount { .. } => self.value_step(step),
+            BenchPut { .. } | BenchGet { .. } | BenchSend { .. } | RawEcho { .. } => {
+                self.bench_step(step)
+            }
+            _ => Err(format!("not a resource step: {step:?}")),
+        }
+    }
+
+    /// Queue and JoinableQueue steps.
+    fn queue_step(&mut self, step: &Work) -> Result<(), String> {
         let e = |x: &dyn std::fmt::Display| x.to_string();
         match step {
             Work::Put { queue, value } => {
@@ -219,6 +254,23 @@ impl Env {
                 self.queue(queue)?.join(None);
                 Ok(())
             }
+            Work::StallInPut(queue) => self
+                .queue(queue)?
+                .put_and_stall(b"torn?")
+                .map_err(|x| e(&x)),
+            Work::StallInGet(queue) => self
+                .queue(queue)?
+                .get_and_stall()
+                .map(drop)
+                .map_err(|x| e(&x)),
+            _ => Err(format!("not a queue step: {step:?}")),
+        }
+    }
+
+    /// Pipe steps (send, recv, ping-pong).
+    fn pipe_step(&mut self, step: &Work) -> Result<(), String> {
+        let e = |x: &dyn std::fmt::Display| x.to_string();
+        match step {
             Work::Send { pipe, value } => self.conn(pipe)?.send(value).map_err(|x| e(&x)),
             Work::Recv(pipe) => {
                 let v: PyValue = self.conn(pipe)?.recv().map_err(|x| e(&x))?;
@@ -255,6 +307,14 @@ impl Env {
                 }
                 Ok(())
             }
+            _ => Err(format!("not a pipe step: {step:?}")),
+        }
+    }
+
+    /// Lock, semaphore, event and barrier steps.
+    fn sync_step(&mut self, step: &Work) -> Result<(), String> {
+        let e = |x: &dyn std::fmt::Display| x.to_string();
+        match step {
             Work::Acquire(name) => match self.lock_like(name)? {
                 LockLike::Lock(l) => {
                     if let Acquired::PreviousOwnerDied { pid } =
@@ -272,6 +332,45 @@ impl Env {
                 LockLike::Lock(l) => l.release().map_err(|x| e(&x)),
                 LockLike::Semaphore(s) => s.release().map_err(|x| e(&x)),
             },
+            Work::Wait(event) => {
+                let at = self.find(event, &[ResKind::Event])?.offset;
+                Event::attach(&self.board, at)
+                    .map_err(|x| e(&x))?
+                    .wait(None);
+                Ok(())
+            }
+            Work::Set(event) => {
+                let at = self.find(event, &[ResKind::Event])?.offset;
+                Event::attach(&self.board, at).map_err(|x| e(&x))?.set();
+                Ok(())
+            }
+            Work::Clear(event) => {
+                let at = self.find(event, &[ResKind::Event])?.offset;
+                Event::attach(&self.board, at).map_err(|x| e(&x))?.clear();
+                Ok(())
+            }
+            Work::BarrierWait(barrier) => {
+                let at = self.find(barrier, &[ResKind::Barrier])?.offset;
+                let b = Barrier::attach(&self.board, at).map_err(|x| e(&x))?;
+                b.register();
+                let r = b.wait(None);
+                let left = self.barrier_waits.entry(barrier.clone()).or_default();
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    b.deregister();
+                }
+                let i = r.map_err(|x| e(&x))?;
+                say(&self.fill(&format!("{{i}}: passed {barrier} (arrived #{i})")));
+                Ok(())
+            }
+            _ => Err(format!("not a sync step: {step:?}")),
+        }
+    }
+
+    /// Manager proxy steps.
+    fn proxy_step(&mut self, step: &Work) -> Result<(), String> {
+        let e = |x: &dyn std::fmt::Display| x.to_string();
+        match step {
             Work::DictSet { dict, key, value } => self
                 .proxy_call(dict, Method::SetItem, vec![key.clone(), value.clone()])
                 .map(drop),
@@ -315,6 +414,14 @@ impl Env {
                 ));
                 Ok(())
             }
+            _ => Err(format!("not a proxy step: {step:?}")),
+        }
+    }
+
+    /// Shared Value and Array steps.
+    fn value_step(&mut self, step: &Work) -> Result<(), String> {
+        let e = |x: &dyn std::fmt::Display| x.to_string();
+        match step {
             Work::Increment { value, times } => {
                 let a = self.array(value)?;
                 for _ in 0..*times {
@@ -361,37 +468,14 @@ impl Env {
                 ));
                 Ok(())
             }
-            Work::Wait(event) => {
-                let at = self.find(event, &[ResKind::Event])?.offset;
-                Event::attach(&self.board, at)
-                    .map_err(|x| e(&x))?
-                    .wait(None);
-                Ok(())
-            }
-            Work::Set(event) => {
-                let at = self.find(event, &[ResKind::Event])?.offset;
-                Event::attach(&self.board, at).map_err(|x| e(&x))?.set();
-                Ok(())
-            }
-            Work::Clear(event) => {
-                let at = self.find(event, &[ResKind::Event])?.offset;
-                Event::attach(&self.board, at).map_err(|x| e(&x))?.clear();
-                Ok(())
-            }
-            Work::BarrierWait(barrier) => {
-                let at = self.find(barrier, &[ResKind::Barrier])?.offset;
-                let b = Barrier::attach(&self.board, at).map_err(|x| e(&x))?;
-                b.register();
-                let r = b.wait(None);
-                let left = self.barrier_waits.entry(barrier.clone()).or_default();
-                *left = left.saturating_sub(1);
-                if *left == 0 {
-                    b.deregister();
-                }
-                let i = r.map_err(|x| e(&x))?;
-                say(&self.fill(&format!("{{i}}: passed {barrier} (arrived #{i})")));
-                Ok(())
-            }
+            _ => Err(format!("not a value step: {step:?}")),
+        }
+    }
+
+    /// Benchmark steps.
+    fn bench_step(&mut self, step: &Work) -> Result<(), String> {
+        let e = |x: &dyn std::fmt::Display| x.to_string();
+        match step {
             Work::BenchPut { queue, count, size } => {
                 let q = self.queue(queue)?;
                 let msg = vec![7u8; *size];
@@ -435,16 +519,7 @@ impl Env {
                 }
                 Ok(())
             }
-            Work::StallInPut(queue) => self
-                .queue(queue)?
-                .put_and_stall(b"torn?")
-                .map_err(|x| e(&x)),
-            Work::StallInGet(queue) => self
-                .queue(queue)?
-                .get_and_stall()
-                .map(drop)
-                .map_err(|x| e(&x)),
-            _ => Err(format!("not a resource step: {step:?}")),
+            _ => Err(format!("not a bench step: {step:?}")),
         }
     }
 }
