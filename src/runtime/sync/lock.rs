@@ -1,0 +1,282 @@
+//! `Lock` and `RLock`: glibc robust, process-shared mutexes in the board,
+//! with their holder and waiters beside them.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::runtime::board::{Board, BoardError, ResKind};
+use crate::runtime::shm::ShmSafe;
+use crate::runtime::sys;
+
+/// The shared part of a `Lock` or `RLock`.
+#[repr(C, align(64))]
+pub struct LockShared {
+    mutex: UnsafeCell<libc::pthread_mutex_t>,
+    /// `pid << 32 | tid` of the holder, 0 when free: one store on the fast path.
+    pub holder: AtomicU64,
+    /// Recursion depth of the holder (RLock only).
+    pub depth: AtomicU32,
+    pub waiters: AtomicU32,
+    pub recursive: AtomicU32,
+    /// When the holder took it, on the coarse monotonic clock (ns), stamped
+    /// only when it had to wait for it (reading a clock would double the fast
+    /// path's cost); valid while `since_acq == acquisitions`. Otherwise the
+    /// dashboard times the hold from when it first saw it.
+    pub since_ns: AtomicU64,
+    pub since_acq: AtomicU64,
+    pub acquisitions: AtomicU64,
+    /// Acquisitions that found it held and had to wait.
+    pub contended: AtomicU64,
+    /// Times an acquirer inherited it from a holder that died.
+    pub owner_died: AtomicU64,
+    pub last_dead_owner: AtomicI32,
+}
+
+impl LockShared {
+    pub fn holder_pid(&self) -> i32 {
+        (self.holder.load(Ordering::Relaxed) >> 32) as i32
+    }
+
+    pub fn holder_tid(&self) -> i32 {
+        self.holder.load(Ordering::Relaxed) as u32 as i32
+    }
+}
+
+// SAFETY: repr(C); every field but the mutex is an atomic. The mutex is
+// initialised (process-shared, robust) before the resource is published and
+// is only ever touched through pthread calls, which are made for concurrent
+// use from several processes.
+unsafe impl ShmSafe for LockShared {}
+// SAFETY: see above: the mutex is made for concurrent use.
+unsafe impl Sync for LockShared {}
+
+/// A process-shared mutex: `Lock` (not re-entrant) or `RLock`.
+#[derive(Clone, Debug)]
+pub struct Lock {
+    board: Board,
+    offset: usize,
+    recursive: bool,
+    /// Keep holder and counters on the board (off only to measure their cost).
+    pub telemetry: bool,
+}
+
+impl Lock {
+    /// Creates a lock in the board and registers it as `name`.
+    pub fn create(board: &Board, name: &str, recursive: bool) -> Result<Lock, BoardError> {
+        let offset = board.alloc(std::mem::size_of::<LockShared>())?;
+        let shared = board
+            .region()
+            .get::<LockShared>(offset)
+            .ok_or(BoardError::Layout)?;
+        // SAFETY: the attr is a local we initialise before use and destroy
+        // after; the mutex lives in zeroed shared memory nobody uses yet.
+        unsafe {
+            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+            libc::pthread_mutexattr_init(&mut attr);
+            libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
+            libc::pthread_mutexattr_settype(
+                &mut attr,
+                if recursive {
+                    libc::PTHREAD_MUTEX_RECURSIVE
+                } else {
+                    libc::PTHREAD_MUTEX_ERRORCHECK
+                },
+            );
+            libc::pthread_mutex_init(shared.mutex.get(), &attr);
+            libc::pthread_mutexattr_destroy(&mut attr);
+        }
+        shared
+            .recursive
+            .store(u32::from(recursive), Ordering::Relaxed);
+        let kind = if recursive {
+            ResKind::RLock
+        } else {
+            ResKind::Lock
+        };
+        board.new_res(kind, name, offset, std::mem::size_of::<LockShared>())?;
+        Ok(Lock {
+            board: board.clone(),
+            offset,
+            recursive,
+            telemetry: true,
+        })
+    }
+
+    /// The lock at `offset` (found through its resource slot).
+    pub fn attach(board: &Board, offset: usize) -> Result<Lock, SyncError> {
+        let s = board
+            .region()
+            .get::<LockShared>(offset)
+            .ok_or(SyncError::Corrupt)?;
+        Ok(Lock {
+            board: board.clone(),
+            offset,
+            recursive: s.recursive.load(Ordering::Relaxed) != 0,
+            telemetry: true,
+        })
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn shared(&self) -> &LockShared {
+        self.board
+            .region()
+            .get::<LockShared>(self.offset)
+            .expect("checked at create/attach")
+    }
+
+    /// Takes the lock, waiting at most `timeout` (forever when `None`).
+    /// Returns a guard that releases it when dropped.
+    pub fn acquire(&self, timeout: Option<Duration>) -> Result<LockGuard<'_>, SyncError> {
+        let how = self.acquire_raw(true, timeout)?;
+        Ok(LockGuard { lock: self, how })
+    }
+
+    /// Takes the lock if it is free now.
+    pub fn try_acquire(&self) -> Result<LockGuard<'_>, SyncError> {
+        let how = self.acquire_raw(false, None)?;
+        Ok(LockGuard { lock: self, how })
+    }
+
+    /// Takes the lock without a guard; pair with [`Lock::release`].
+    pub fn acquire_raw(
+        &self,
+        block: bool,
+        timeout: Option<Duration>,
+    ) -> Result<Acquired, SyncError> {
+        let s = self.shared();
+        let m = s.mutex.get();
+        // SAFETY: `m` points to an initialised process-shared mutex in the mapping.
+        let mut r = unsafe { libc::pthread_mutex_trylock(m) };
+        let mut waited = false;
+        if r == libc::EBUSY {
+            if !block {
+                return Err(SyncError::Timeout);
+            }
+            waited = true;
+            if self.telemetry {
+                s.contended.fetch_add(1, Ordering::Relaxed);
+            }
+            s.waiters.fetch_add(1, Ordering::Relaxed);
+            r = match timeout {
+                // SAFETY: as above.
+                None => unsafe { libc::pthread_mutex_lock(m) },
+                Some(t) => {
+                    let abs = realtime_after(t);
+                    // SAFETY: as above; `abs` outlives the call.
+                    unsafe { libc::pthread_mutex_timedlock(m, &abs) }
+                }
+            };
+            s.waiters.fetch_sub(1, Ordering::Relaxed);
+        }
+        let how = match r {
+            0 => Acquired::Normally,
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the mutex now; marking it consistent is
+                // exactly what EOWNERDEAD asks of the new owner.
+                unsafe { libc::pthread_mutex_consistent(m) };
+                let pid = s.holder_pid();
+                s.owner_died.fetch_add(1, Ordering::Relaxed);
+                s.last_dead_owner.store(pid, Ordering::Relaxed);
+                s.depth.store(0, Ordering::Relaxed);
+                Acquired::PreviousOwnerDied { pid }
+            }
+            libc::ETIMEDOUT | libc::EBUSY => return Err(SyncError::Timeout),
+            libc::EDEADLK => return Err(SyncError::WouldDeadlock),
+            libc::ENOTRECOVERABLE => return Err(SyncError::NotRecoverable),
+            e => return Err(SyncError::Pthread(e)),
+        };
+        // We hold the mutex from here: plain read-modify-writes cannot race.
+        let first = if self.recursive {
+            let depth = s.depth.load(Ordering::Relaxed) + 1;
+            s.depth.store(depth, Ordering::Relaxed);
+            depth == 1
+        } else {
+            true
+        };
+        if self.telemetry {
+            let n = s.acquisitions.load(Ordering::Relaxed) + 1;
+            s.acquisitions.store(n, Ordering::Relaxed);
+            if first {
+                s.holder.store(sys::holder_id(), Ordering::Relaxed);
+                if waited {
+                    s.since_ns.store(sys::coarse_now_ns(), Ordering::Relaxed);
+                    s.since_acq.store(n, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(how)
+    }
+
+    /// Releases one level of the lock held by this thread.
+    pub fn release(&self) -> Result<(), SyncError> {
+        let s = self.shared();
+        let holder = s.holder.load(Ordering::Relaxed);
+        // The owner check costs a thread-local read; only pay it on the
+        // recursive path (where depth must not be touched by a non-owner):
+        // for a Lock, pthread itself refuses a non-owner with EPERM below and
+        // the holder word is put back. (A misuse only: a sampler may then see
+        // the lock free for an instant.)
+        if self.recursive && self.telemetry && holder != sys::holder_id() {
+            return Err(SyncError::NotOwner);
+        }
+        let depth = if self.recursive {
+            s.depth.load(Ordering::Relaxed)
+        } else {
+            1
+        };
+        // Still holding the mutex: update our fields before unlocking, or the
+        // next holder could see them half-changed.
+        if depth == 1 {
+            s.holder.store(0, Ordering::Relaxed);
+        }
+        if self.recursive {
+            s.depth.store(depth.saturating_sub(1), Ordering::Relaxed);
+        }
+        // SAFETY: an initialised process-shared mutex in the mapping.
+        let r = unsafe { libc::pthread_mutex_unlock(s.mutex.get()) };
+        if r == 0 {
+            return Ok(());
+        }
+        // Not ours after all: put back what we changed.
+        if self.recursive {
+            s.depth.store(depth, Ordering::Relaxed);
+        }
+        if depth == 1 {
+            s.holder.store(holder, Ordering::Relaxed);
+        }
+        Err(if r == libc::EPERM {
+            SyncError::NotOwner
+        } else {
+            SyncError::Pthread(r)
+        })
+    }
+}
+
+/// Holds a [`Lock`] until dropped.
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+    pub how: Acquired,
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.lock.release();
+    }
+}
+
+pub(super) fn realtime_after(t: Duration) -> libc::timespec {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+        .map(|ts| Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32))
+        .unwrap_or_default();
+    let at = now + t;
+    libc::timespec {
+        tv_sec: at.as_secs() as libc::time_t,
+        tv_nsec: at.subsec_nanos() as libc::c_long,
+    }
+}
