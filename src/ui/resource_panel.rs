@@ -36,263 +36,340 @@ fn label(name: &str) -> Span<'static> {
 
 /// One line per resource (a manager gets a line per object and per method too).
 pub fn lines(app: &App) -> Vec<Line<'static>> {
-    let dim = Style::new().fg(Color::DarkGray);
     let mut out: Vec<Line<'static>> = app
         .snapshot
         .resources
         .iter()
-        .map(|r| match r {
-            ResourceView::Manager {
-                name,
-                server_pid,
-                tcp_port,
-                clients,
-                objects,
-                ..
-            } => Line::from(vec![
-                tag("MANAGER", Color::Magenta),
-                label(name),
-                Span::raw(format!(
-                    "server pid {server_pid} · {clients} client{} · {} object{}{}",
-                    if *clients == 1 { "" } else { "s" },
-                    objects.len(),
-                    if objects.len() == 1 { "" } else { "s" },
-                    if *tcp_port > 0 {
-                        format!(" · tcp port {tcp_port}")
-                    } else {
-                        String::new()
-                    }
-                )),
-            ]),
-            ResourceView::Queue {
-                name,
-                joinable,
-                depth,
-                capacity,
-                lost_put,
-                lost_get,
-                waiting_getters,
-                waiting_putters,
-                ..
-            } => {
-                let (pr, gr) = app.queue_rates.get(name).copied().unwrap_or_default();
-                let hist = app
-                    .depth_history
-                    .get(name)
-                    .map(|h| {
-                        let cap = (*capacity).max(1) as f64;
-                        format::spark(
-                            h.iter()
-                                .rev()
-                                .take(16)
-                                .rev()
-                                .map(|d| *d as f64 * 100.0 / cap),
-                        )
-                    })
-                    .unwrap_or_default();
-                let full = depth >= capacity;
-                let mut spans = vec![
-                    tag(if *joinable { "JQUEUE" } else { "QUEUE" }, Color::Cyan),
-                    label(name),
-                    Span::styled(
-                        bar(*depth, *capacity, 10),
-                        Style::new().fg(if full { Color::Red } else { Color::Cyan }),
-                    ),
-                    Span::raw(format!(" {depth:>4}/{capacity:<4} ")),
-                    Span::styled(hist, Style::new().fg(Color::Cyan)),
-                    Span::styled(format!("  put {pr:.0}/s get {gr:.0}/s"), dim),
-                ];
-                if waiting_getters + waiting_putters > 0 {
-                    spans.push(Span::raw(format!(
-                        "  waiting: {waiting_putters} put, {waiting_getters} get"
-                    )));
-                }
-                if lost_put + lost_get > 0 {
-                    spans.push(Span::styled(
-                        format!(
-                            "  lost {} (dead producer {lost_put}, dead consumer {lost_get})",
-                            lost_put + lost_get
-                        ),
-                        Style::new().fg(Color::Red).bold(),
-                    ));
-                }
-                Line::from(spans)
-            }
-            ResourceView::Lock {
-                name,
-                recursive,
-                holder_pid,
-                held_ms,
-                waiters,
-                acquisitions,
-                contended,
-                owner_died,
-                last_dead_owner,
-                ..
-            } => {
-                let mut spans = vec![
-                    tag(if *recursive { "RLOCK" } else { "LOCK" }, Color::Yellow),
-                    label(name),
-                ];
-                if *holder_pid != 0 {
-                    spans.push(Span::styled(
-                        format!("held by {holder_pid}"),
-                        Style::new().fg(Color::Yellow),
-                    ));
-                    if let Some(ms) = held_ms {
-                        spans.push(Span::raw(format!(
-                            " for {}",
-                            format::secs(*ms as f64 / 1000.0)
-                        )));
-                    }
-                } else {
-                    spans.push(Span::styled("free", Style::new().fg(Color::Green)));
-                }
-                // Attempts that had to wait, over all attempts (done or waiting now).
-                let attempts = acquisitions + u64::from(*waiters);
-                let pct = if attempts > 0 {
-                    (100.0 * *contended as f64 / attempts as f64).min(100.0)
-                } else {
-                    0.0
-                };
-                spans.push(Span::raw(format!(
-                    " · {waiters} waiting · {acquisitions} acquired, {pct:.0}% contended"
-                )));
-                if *owner_died > 0 {
-                    spans.push(Span::styled(
-                        format!(" · owner died ×{owner_died} (last {last_dead_owner})"),
-                        Style::new().fg(Color::Red).bold(),
-                    ));
-                }
-                Line::from(spans)
-            }
-            ResourceView::Semaphore {
-                name,
-                bounded,
-                value,
-                bound,
-                waiters,
-                acquisitions,
-            } => Line::from(vec![
-                tag(if *bounded { "BSEM" } else { "SEM" }, Color::Yellow),
-                label(name),
-                Span::raw(if *bounded {
-                    format!("value {value}/{bound}")
-                } else {
-                    format!("value {value}")
-                }),
-                Span::raw(format!(" · {waiters} waiting · {acquisitions} acquired")),
-            ]),
-            ResourceView::Event { name, set, waiters } => Line::from(vec![
-                tag("EVENT", Color::Magenta),
-                label(name),
-                if *set {
-                    Span::styled("set", Style::new().fg(Color::Green))
-                } else {
-                    Span::styled("clear", dim)
-                },
-                Span::raw(format!(" · {waiters} waiting")),
-            ]),
-            ResourceView::Barrier {
-                name,
-                parties,
-                arrived,
-                broken,
-                passes,
-                ..
-            } => Line::from(vec![
-                tag("BARRIER", Color::Magenta),
-                label(name),
-                Span::raw(format!("{arrived}/{parties} arrived · passed {passes}×")),
-                if *broken {
-                    Span::styled(" · BROKEN", Style::new().fg(Color::Red).bold())
-                } else {
-                    Span::raw("")
-                },
-            ]),
-            ResourceView::Pipe {
-                name,
-                duplex,
-                msgs,
-                bytes,
-            } => Line::from(vec![
-                tag("PIPE", Color::Blue),
-                label(name),
-                Span::raw(format!(
-                    "main→child {} msg {}  child→main {} msg {}{}",
-                    msgs[0],
-                    format::bytes(bytes[0]),
-                    msgs[1],
-                    format::bytes(bytes[1]),
-                    if *duplex { "" } else { " (one-way)" }
-                )),
-            ]),
-            ResourceView::Value {
-                name,
-                typecode,
-                values,
-                len,
-                lock,
-                is_array,
-            } => {
-                let shown = if *is_array {
-                    let more = if *len > values.len() { ", …" } else { "" };
-                    format!("[{}{more}] ({len})", values.join(", "))
-                } else {
-                    values.first().cloned().unwrap_or_default()
-                };
-                Line::from(vec![
-                    tag(if *is_array { "ARRAY" } else { "VALUE" }, Color::Green),
-                    label(name),
-                    Span::styled(shown, Style::new().bold()),
-                    Span::styled(
-                        format!(
-                            "  '{typecode}'{}",
-                            if *lock { ", with lock" } else { ", lock=False" }
-                        ),
-                        dim,
-                    ),
-                ])
-            }
-        })
+        .map(|r| line(app, r))
         .collect();
     for r in &app.snapshot.resources {
-        let ResourceView::Manager {
-            name,
-            objects,
-            methods,
-            ..
-        } = r
-        else {
-            continue;
-        };
-        for o in objects {
-            out.push(Line::from(vec![
-                Span::raw("  "),
-                Span::styled(format!("{:<9}", o.kind), Style::new().fg(Color::Magenta)),
-                label(&o.name),
-                Span::raw(format!("len {:<6} {} calls", o.len, o.calls)),
-            ]));
-        }
-        for m in methods {
-            let rate = app
-                .method_rates
-                .get(&format!("{name}/{}", m.method))
-                .copied()
-                .unwrap_or(0.0);
-            out.push(Line::from(vec![
-                Span::raw("  "),
-                Span::styled(format!("{:<24}", m.method), dim),
-                Span::raw(format!(
-                    "{:>8} calls {:>9}/s  mean {}",
-                    m.calls,
-                    format::rate(rate),
-                    format::micros(m.total_ns / m.calls.max(1) / 1000)
-                )),
-            ]));
-        }
+        manager_details(app, r, &mut out);
     }
     out
+}
+
+fn line(app: &App, r: &ResourceView) -> Line<'static> {
+    match r {
+        ResourceView::Manager { .. } => manager_line(app, r),
+        ResourceView::Queue { .. } => queue_line(app, r),
+        ResourceView::Lock { .. } => lock_line(app, r),
+        ResourceView::Semaphore { .. } => semaphore_line(app, r),
+        ResourceView::Event { .. } => event_line(app, r),
+        ResourceView::Barrier { .. } => barrier_line(app, r),
+        ResourceView::Pipe { .. } => pipe_line(app, r),
+        ResourceView::Value { .. } => value_line(app, r),
+    }
+}
+
+/// The line of a manager.
+fn manager_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let ResourceView::Manager {
+        name,
+        server_pid,
+        tcp_port,
+        clients,
+        objects,
+        ..
+    } = r
+    else {
+        return Line::default();
+    };
+    Line::from(vec![
+        tag("MANAGER", Color::Magenta),
+        label(name),
+        Span::raw(format!(
+            "server pid {server_pid} · {clients} client{} · {} object{}{}",
+            if *clients == 1 { "" } else { "s" },
+            objects.len(),
+            if objects.len() == 1 { "" } else { "s" },
+            if *tcp_port > 0 {
+                format!(" · tcp port {tcp_port}")
+            } else {
+                String::new()
+            }
+        )),
+    ])
+}
+
+/// The line of a queue.
+fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let ResourceView::Queue {
+        name,
+        joinable,
+        depth,
+        capacity,
+        lost_put,
+        lost_get,
+        waiting_getters,
+        waiting_putters,
+        ..
+    } = r
+    else {
+        return Line::default();
+    };
+    let (pr, gr) = app.queue_rates.get(name).copied().unwrap_or_default();
+    let hist = app
+        .depth_history
+        .get(name)
+        .map(|h| {
+            let cap = (*capacity).max(1) as f64;
+            format::spark(
+                h.iter()
+                    .rev()
+                    .take(16)
+                    .rev()
+                    .map(|d| *d as f64 * 100.0 / cap),
+            )
+        })
+        .unwrap_or_default();
+    let full = depth >= capacity;
+    let mut spans = vec![
+        tag(if *joinable { "JQUEUE" } else { "QUEUE" }, Color::Cyan),
+        label(name),
+        Span::styled(
+            bar(*depth, *capacity, 10),
+            Style::new().fg(if full { Color::Red } else { Color::Cyan }),
+        ),
+        Span::raw(format!(" {depth:>4}/{capacity:<4} ")),
+        Span::styled(hist, Style::new().fg(Color::Cyan)),
+        Span::styled(format!("  put {pr:.0}/s get {gr:.0}/s"), dim),
+    ];
+    if waiting_getters + waiting_putters > 0 {
+        spans.push(Span::raw(format!(
+            "  waiting: {waiting_putters} put, {waiting_getters} get"
+        )));
+    }
+    if lost_put + lost_get > 0 {
+        spans.push(Span::styled(
+            format!(
+                "  lost {} (dead producer {lost_put}, dead consumer {lost_get})",
+                lost_put + lost_get
+            ),
+            Style::new().fg(Color::Red).bold(),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The line of a lock.
+fn lock_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let ResourceView::Lock {
+        name,
+        recursive,
+        holder_pid,
+        held_ms,
+        waiters,
+        acquisitions,
+        contended,
+        owner_died,
+        last_dead_owner,
+        ..
+    } = r
+    else {
+        return Line::default();
+    };
+    let mut spans = vec![
+        tag(if *recursive { "RLOCK" } else { "LOCK" }, Color::Yellow),
+        label(name),
+    ];
+    if *holder_pid != 0 {
+        spans.push(Span::styled(
+            format!("held by {holder_pid}"),
+            Style::new().fg(Color::Yellow),
+        ));
+        if let Some(ms) = held_ms {
+            spans.push(Span::raw(format!(
+                " for {}",
+                format::secs(*ms as f64 / 1000.0)
+            )));
+        }
+    } else {
+        spans.push(Span::styled("free", Style::new().fg(Color::Green)));
+    }
+    // Attempts that had to wait, over all attempts (done or waiting now).
+    let attempts = acquisitions + u64::from(*waiters);
+    let pct = if attempts > 0 {
+        (100.0 * *contended as f64 / attempts as f64).min(100.0)
+    } else {
+        0.0
+    };
+    spans.push(Span::raw(format!(
+        " · {waiters} waiting · {acquisitions} acquired, {pct:.0}% contended"
+    )));
+    if *owner_died > 0 {
+        spans.push(Span::styled(
+            format!(" · owner died ×{owner_died} (last {last_dead_owner})"),
+            Style::new().fg(Color::Red).bold(),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The line of a semaphore.
+fn semaphore_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let ResourceView::Semaphore {
+        name,
+        bounded,
+        value,
+        bound,
+        waiters,
+        acquisitions,
+    } = r
+    else {
+        return Line::default();
+    };
+    Line::from(vec![
+        tag(if *bounded { "BSEM" } else { "SEM" }, Color::Yellow),
+        label(name),
+        Span::raw(if *bounded {
+            format!("value {value}/{bound}")
+        } else {
+            format!("value {value}")
+        }),
+        Span::raw(format!(" · {waiters} waiting · {acquisitions} acquired")),
+    ])
+}
+
+/// The line of a event.
+fn event_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let ResourceView::Event { name, set, waiters } = r else {
+        return Line::default();
+    };
+    Line::from(vec![
+        tag("EVENT", Color::Magenta),
+        label(name),
+        if *set {
+            Span::styled("set", Style::new().fg(Color::Green))
+        } else {
+            Span::styled("clear", dim)
+        },
+        Span::raw(format!(" · {waiters} waiting")),
+    ])
+}
+
+/// The line of a barrier.
+fn barrier_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let ResourceView::Barrier {
+        name,
+        parties,
+        arrived,
+        broken,
+        passes,
+        ..
+    } = r
+    else {
+        return Line::default();
+    };
+    Line::from(vec![
+        tag("BARRIER", Color::Magenta),
+        label(name),
+        Span::raw(format!("{arrived}/{parties} arrived · passed {passes}×")),
+        if *broken {
+            Span::styled(" · BROKEN", Style::new().fg(Color::Red).bold())
+        } else {
+            Span::raw("")
+        },
+    ])
+}
+
+/// The line of a pipe.
+fn pipe_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let ResourceView::Pipe {
+        name,
+        duplex,
+        msgs,
+        bytes,
+    } = r
+    else {
+        return Line::default();
+    };
+    Line::from(vec![
+        tag("PIPE", Color::Blue),
+        label(name),
+        Span::raw(format!(
+            "main→child {} msg {}  child→main {} msg {}{}",
+            msgs[0],
+            format::bytes(bytes[0]),
+            msgs[1],
+            format::bytes(bytes[1]),
+            if *duplex { "" } else { " (one-way)" }
+        )),
+    ])
+}
+
+/// The line of a value.
+fn value_line(_app: &App, r: &ResourceView) -> Line<'static> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let ResourceView::Value {
+        name,
+        typecode,
+        values,
+        len,
+        lock,
+        is_array,
+    } = r
+    else {
+        return Line::default();
+    };
+    let shown = if *is_array {
+        let more = if *len > values.len() { ", …" } else { "" };
+        format!("[{}{more}] ({len})", values.join(", "))
+    } else {
+        values.first().cloned().unwrap_or_default()
+    };
+    Line::from(vec![
+        tag(if *is_array { "ARRAY" } else { "VALUE" }, Color::Green),
+        label(name),
+        Span::styled(shown, Style::new().bold()),
+        Span::styled(
+            format!(
+                "  '{typecode}'{}",
+                if *lock { ", with lock" } else { ", lock=False" }
+            ),
+            dim,
+        ),
+    ])
+}
+
+/// A manager's objects and methods, a line each, under its own line.
+fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
+    let dim = Style::new().fg(Color::DarkGray);
+    let ResourceView::Manager {
+        name,
+        objects,
+        methods,
+        ..
+    } = r
+    else {
+        return;
+    };
+    for o in objects {
+        out.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(format!("{:<9}", o.kind), Style::new().fg(Color::Magenta)),
+            label(&o.name),
+            Span::raw(format!("len {:<6} {} calls", o.len, o.calls)),
+        ]));
+    }
+    for m in methods {
+        let rate = app
+            .method_rates
+            .get(&format!("{name}/{}", m.method))
+            .copied()
+            .unwrap_or(0.0);
+        out.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(format!("{:<24}", m.method), dim),
+            Span::raw(format!(
+                "{:>8} calls {:>9}/s  mean {}",
+                m.calls,
+                format::rate(rate),
+                format::micros(m.total_ns / m.calls.max(1) / 1000)
+            )),
+        ]));
+    }
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
