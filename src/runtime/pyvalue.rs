@@ -22,6 +22,32 @@ pub enum PyValue {
     Dict(Vec<(PyValue, PyValue)>),
 }
 
+impl PyValue {
+    /// Python's name of its type: `int`, `list`, `NoneType`…
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PyValue::None => "NoneType",
+            PyValue::Bool(_) => "bool",
+            PyValue::Int(_) => "int",
+            PyValue::Float(_) => "float",
+            PyValue::Str(_) => "str",
+            PyValue::List(_) => "list",
+            PyValue::Tuple(_) => "tuple",
+            PyValue::Dict(_) => "dict",
+        }
+    }
+
+    /// The first part that makes it unhashable (a list or dict, also inside
+    /// a tuple), as CPython's `TypeError: unhashable type` names it.
+    pub fn unhashable_part(&self) -> Option<&PyValue> {
+        match self {
+            PyValue::List(_) | PyValue::Dict(_) => Some(self),
+            PyValue::Tuple(t) => t.iter().find_map(PyValue::unhashable_part),
+            _ => None,
+        }
+    }
+}
+
 /// Python's `repr` of a float: shortest round-trip digits, `.0` when integral.
 pub fn float_repr(x: f64) -> String {
     if x.is_nan() {

@@ -93,176 +93,228 @@ pub(super) fn index(l: &[PyValue], i: &PyValue) -> Result<usize, RemoteError> {
     }
 }
 
-/// One call. `Ok(None)`: a blocking call that cannot proceed yet.
-pub(super) fn call(
-    o: &mut Obj,
-    conn: u64,
+/// What a call answers: `Ok(Some(v))`, or `Ok(None)` for a blocking call
+/// that cannot proceed yet.
+type Answer = Result<Option<PyValue>, RemoteError>;
+
+/// The calls' arguments, with CPython's error for a missing one.
+struct Args<'a> {
     m: Method,
-    args: &[PyValue],
-) -> Result<Option<PyValue>, RemoteError> {
-    let arg = |i: usize| {
-        args.get(i).cloned().ok_or_else(|| {
+    args: &'a [PyValue],
+}
+
+impl Args<'_> {
+    fn get(&self, i: usize) -> Result<PyValue, RemoteError> {
+        self.args.get(i).cloned().ok_or_else(|| {
             remote(
                 "TypeError",
-                format!("{}() missing argument {}", m.name(), i + 1),
+                format!("{}() missing argument {}", self.m.name(), i + 1),
             )
         })
+    }
+
+    /// A dict key: hashable, as CPython requires.
+    fn key(&self, i: usize) -> Result<PyValue, RemoteError> {
+        let k = self.get(i)?;
+        match k.unhashable_part() {
+            Some(part) => Err(remote(
+                "TypeError",
+                format!("unhashable type: '{}'", part.type_name()),
+            )),
+            None => Ok(k),
+        }
+    }
+}
+
+fn done(v: PyValue) -> Answer {
+    Ok(Some(v))
+}
+
+/// One call. `Ok(None)`: a blocking call that cannot proceed yet.
+pub(super) fn call(o: &mut Obj, conn: u64, m: Method, args: &[PyValue]) -> Answer {
+    let a = Args { m, args };
+    match (o, m) {
+        (o, Method::Repr) => done(PyValue::Str(o.repr())),
+        (o, Method::Len) => done(PyValue::Int(o.len() as i64)),
+        (Obj::Dict(d), m) => dict_call(d, m, &a),
+        (Obj::List(l), m) => list_call(l, m, &a),
+        (Obj::Namespace(n), m) => namespace_call(n, m, &a),
+        (Obj::Value(v), Method::Copy) => done(v.clone()),
+        (Obj::Value(v), Method::SetValue) => {
+            *v = a.get(0)?;
+            done(PyValue::None)
+        }
+        (Obj::Queue(q), m) => queue_call(q, m, &a),
+        (Obj::Lock(h), m) => lock_call(h, conn, m),
+        (Obj::Event(e), m) => event_call(e, m),
+        (o, m) => Err(no_method(o, m)),
+    }
+}
+
+fn no_method(o: &Obj, m: Method) -> RemoteError {
+    let kind = match o {
+        Obj::Dict(_) => "dict",
+        Obj::List(_) => "list",
+        Obj::Namespace(_) => "Namespace",
+        Obj::Value(_) => "Value",
+        Obj::Queue(_) => "Queue",
+        Obj::Lock(_) => "Lock",
+        Obj::Event(_) => "Event",
     };
-    let v = match (o, m) {
-        (o, Method::Repr) => PyValue::Str(o.repr()),
-        (o, Method::Len) => PyValue::Int(o.len() as i64),
-        (Obj::Dict(d), Method::Copy) => PyValue::Dict(d.clone()),
-        (Obj::List(l), Method::Copy) => PyValue::List(l.clone()),
-        (Obj::Value(v), Method::Copy) => v.clone(),
-        (Obj::Dict(d), Method::GetItem) => {
-            let k = arg(0)?;
-            d.iter()
-                .find(|(x, _)| same_key(x, &k))
-                .map(|(_, v)| v.clone())
-                .ok_or_else(|| remote("KeyError", k.to_string()))?
+    remote(
+        "AttributeError",
+        format!("'{kind}' object has no method {}", m.name()),
+    )
+}
+
+fn dict_call(d: &mut Vec<(PyValue, PyValue)>, m: Method, a: &Args) -> Answer {
+    let find = |d: &[(PyValue, PyValue)], k: &PyValue| d.iter().position(|(x, _)| same_key(x, k));
+    match m {
+        Method::Copy => done(PyValue::Dict(d.clone())),
+        Method::GetItem => {
+            let k = a.key(0)?;
+            let i = find(d, &k).ok_or_else(|| remote("KeyError", k.to_string()))?;
+            done(d[i].1.clone())
         }
-        (Obj::Dict(d), Method::Get) => {
-            let k = arg(0)?;
-            d.iter().find(|(x, _)| same_key(x, &k)).map_or_else(
-                || args.get(1).cloned().unwrap_or(PyValue::None),
-                |(_, v)| v.clone(),
-            )
+        Method::Get => {
+            let k = a.key(0)?;
+            done(match find(d, &k) {
+                Some(i) => d[i].1.clone(),
+                None => a.args.get(1).cloned().unwrap_or(PyValue::None),
+            })
         }
-        (Obj::Dict(d), Method::SetItem) => {
-            let (k, v) = (arg(0)?, arg(1)?);
-            match d.iter_mut().find(|(x, _)| same_key(x, &k)) {
-                Some(e) => e.1 = v,
+        Method::SetItem => {
+            let (k, v) = (a.key(0)?, a.get(1)?);
+            match find(d, &k) {
+                Some(i) => d[i].1 = v,
                 None => d.push((k, v)),
             }
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::Dict(d), Method::DelItem) => {
-            let k = arg(0)?;
-            let i = d
-                .iter()
-                .position(|(x, _)| same_key(x, &k))
-                .ok_or_else(|| remote("KeyError", k.to_string()))?;
+        Method::DelItem => {
+            let k = a.key(0)?;
+            let i = find(d, &k).ok_or_else(|| remote("KeyError", k.to_string()))?;
             d.remove(i);
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::Dict(d), Method::Keys) => PyValue::List(d.iter().map(|(k, _)| k.clone()).collect()),
-        (Obj::List(l), Method::GetItem) => l[index(l, &arg(0)?)?].clone(),
-        (Obj::List(l), Method::SetItem) => {
-            let i = index(l, &arg(0)?)?;
-            l[i] = arg(1)?;
-            PyValue::None
+        Method::Keys => done(PyValue::List(d.iter().map(|(k, _)| k.clone()).collect())),
+        m => Err(no_method(&Obj::Dict(Vec::new()), m)),
+    }
+}
+
+fn list_call(l: &mut Vec<PyValue>, m: Method, a: &Args) -> Answer {
+    match m {
+        Method::Copy => done(PyValue::List(l.clone())),
+        Method::GetItem => done(l[index(l, &a.get(0)?)?].clone()),
+        Method::SetItem => {
+            let i = index(l, &a.get(0)?)?;
+            l[i] = a.get(1)?;
+            done(PyValue::None)
         }
-        (Obj::List(l), Method::DelItem) => {
-            let i = index(l, &arg(0)?)?;
+        Method::DelItem => {
+            let i = index(l, &a.get(0)?)?;
             l.remove(i);
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::List(l), Method::Append) => {
-            l.push(arg(0)?);
-            PyValue::None
+        Method::Append => {
+            l.push(a.get(0)?);
+            done(PyValue::None)
         }
-        (Obj::List(l), Method::Reverse) => {
+        Method::Reverse => {
             l.reverse();
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::List(l), Method::Pop) => match l.pop() {
-            Some(v) => v,
-            None => return Err(remote("IndexError", "pop from empty list")),
+        Method::Pop => match l.pop() {
+            Some(v) => done(v),
+            None => Err(remote("IndexError", "pop from empty list")),
         },
-        (Obj::Namespace(n), Method::GetAttr) => {
-            let PyValue::Str(k) = arg(0)? else {
-                return Err(remote("TypeError", "attribute name must be a string"));
-            };
-            n.iter()
-                .find(|(x, _)| *x == k)
-                .map(|(_, v)| v.clone())
-                .ok_or_else(|| {
-                    remote(
-                        "AttributeError",
-                        format!("'Namespace' object has no attribute '{k}'"),
-                    )
-                })?
+        m => Err(no_method(&Obj::List(Vec::new()), m)),
+    }
+}
+
+fn namespace_call(n: &mut Vec<(String, PyValue)>, m: Method, a: &Args) -> Answer {
+    let name = || match a.get(0)? {
+        PyValue::Str(k) => Ok(k),
+        _ => Err(remote("TypeError", "attribute name must be a string")),
+    };
+    match m {
+        Method::GetAttr => {
+            let k = name()?;
+            let v = n.iter().find(|(x, _)| *x == k).map(|(_, v)| v.clone());
+            v.map(Some).ok_or_else(|| {
+                remote(
+                    "AttributeError",
+                    format!("'Namespace' object has no attribute '{k}'"),
+                )
+            })
         }
-        (Obj::Namespace(n), Method::SetAttr) => {
-            let PyValue::Str(k) = arg(0)? else {
-                return Err(remote("TypeError", "attribute name must be a string"));
-            };
-            let v = arg(1)?;
+        Method::SetAttr => {
+            let (k, v) = (name()?, a.get(1)?);
             match n.iter_mut().find(|(x, _)| *x == k) {
                 Some(e) => e.1 = v,
                 None => n.push((k, v)),
             }
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::Value(v), Method::SetValue) => {
-            *v = arg(0)?;
-            PyValue::None
+        m => Err(no_method(&Obj::Namespace(Vec::new()), m)),
+    }
+}
+
+fn queue_call(q: &mut VecDeque<PyValue>, m: Method, a: &Args) -> Answer {
+    match m {
+        Method::Put => {
+            q.push_back(a.get(0)?);
+            done(PyValue::None)
         }
-        (Obj::Queue(q), Method::Put) => {
-            q.push_back(arg(0)?);
-            PyValue::None
+        Method::Take => Ok(q.pop_front()),
+        Method::QSize => done(PyValue::Int(q.len() as i64)),
+        m => Err(no_method(&Obj::Queue(VecDeque::new()), m)),
+    }
+}
+
+fn lock_call(holder: &mut Option<u64>, conn: u64, m: Method) -> Answer {
+    match (m, &holder) {
+        (Method::Acquire, Some(_)) => Ok(None),
+        (Method::Acquire, None) => {
+            *holder = Some(conn);
+            done(PyValue::Bool(true))
         }
-        (Obj::Queue(q), Method::Take) => match q.pop_front() {
-            Some(v) => v,
-            None => return Ok(None),
-        },
-        (Obj::Queue(q), Method::QSize) => PyValue::Int(q.len() as i64),
-        (Obj::Lock(h), Method::Acquire) => match h {
-            Some(_) => return Ok(None),
-            None => {
-                *h = Some(conn);
-                PyValue::Bool(true)
-            }
-        },
-        (Obj::Lock(h), Method::Release) => match h {
-            Some(_) => {
-                *h = None;
-                PyValue::None
-            }
-            None => return Err(remote("RuntimeError", "release unlocked lock")),
-        },
-        (Obj::Event(e), Method::Set) => {
+        (Method::Release, Some(_)) => {
+            *holder = None;
+            done(PyValue::None)
+        }
+        (Method::Release, None) => Err(remote("RuntimeError", "release unlocked lock")),
+        (m, _) => Err(no_method(&Obj::Lock(None), m)),
+    }
+}
+
+fn event_call(e: &mut bool, m: Method) -> Answer {
+    match m {
+        Method::Set => {
             *e = true;
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::Event(e), Method::Clear) => {
+        Method::Clear => {
             *e = false;
-            PyValue::None
+            done(PyValue::None)
         }
-        (Obj::Event(e), Method::IsSet) => PyValue::Bool(*e),
-        (Obj::Event(e), Method::Wait) => match e {
-            true => PyValue::Bool(true),
-            false => return Ok(None),
-        },
-        (o, m) => {
-            let kind = match o {
-                Obj::Dict(_) => "dict",
-                Obj::List(_) => "list",
-                Obj::Namespace(_) => "Namespace",
-                Obj::Value(_) => "Value",
-                Obj::Queue(_) => "Queue",
-                Obj::Lock(_) => "Lock",
-                Obj::Event(_) => "Event",
-            };
-            return Err(remote(
-                "AttributeError",
-                format!("'{kind}' object has no method {}", m.name()),
-            ));
-        }
-    };
-    Ok(Some(v))
+        Method::IsSet => done(PyValue::Bool(*e)),
+        Method::Wait if *e => done(PyValue::Bool(true)),
+        Method::Wait => Ok(None),
+        m => Err(no_method(&Obj::Event(false), m)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub(super) fn lit(s: &str) -> PyValue {
+    fn lit(s: &str) -> PyValue {
         PyValue::parse(s).unwrap()
     }
 
     #[test]
-    pub(super) fn dict_and_list_semantics() {
+    fn dict_and_list_semantics() {
         let mut d = Obj::new(ObjKind::Dict, None).unwrap();
         for (k, v) in [
             ("1", "'1'"),
@@ -286,10 +338,18 @@ mod tests {
         let e = call(&mut l, 1, Method::SetAttr, &[lit("'a'"), lit("1")]).unwrap_err();
         assert_eq!(e.kind, "AttributeError");
         assert!(Obj::new(ObjKind::Lock, Some(lit("1"))).is_err());
+        // Unhashable keys are CPython's TypeError, not stored.
+        for k in ["[1]", "{}", "(1, [2])"] {
+            let e = call(&mut d, 1, Method::SetItem, &[lit(k), lit("1")]).unwrap_err();
+            assert_eq!(e.kind, "TypeError", "{k}");
+        }
+        let e = call(&mut d, 1, Method::GetItem, &[lit("(1, [2])")]).unwrap_err();
+        assert_eq!(e.to_string(), "TypeError: unhashable type: 'list'");
+        assert_eq!(d.repr(), "{1: 'one', '2': 2, 0.25: None}");
     }
 
     #[test]
-    pub(super) fn blocking_calls_wait_until_they_can() {
+    fn blocking_calls_wait_until_they_can() {
         let mut q = Obj::new(ObjKind::Queue, None).unwrap();
         assert_eq!(call(&mut q, 1, Method::Take, &[]).unwrap(), None);
         call(&mut q, 1, Method::Put, &[lit("5")]).unwrap();
