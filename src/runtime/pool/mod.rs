@@ -31,11 +31,13 @@
 //! ```
 
 mod items;
+mod results;
 mod scheduler;
 mod wire;
 mod worker;
 
 pub use items::{Items, default_chunksize};
+pub use results::Imap;
 pub use wire::MSG_MAX;
 pub use worker::{WORKER_ENTRY, worker_entry};
 
@@ -480,61 +482,6 @@ impl Pool {
         Ok(it)
     }
 
-    // ---- waiting ------------------------------------------------------------
-
-    /// `AsyncResult.ready()`.
-    pub fn ready(&self, job: JobId) -> bool {
-        self.jobs.get(&job.0).is_none_or(Job::complete)
-    }
-
-    /// `AsyncResult.wait(timeout)`: whether the job is complete.
-    pub fn wait(&mut self, job: JobId, timeout: Option<Duration>) -> Result<bool, PoolError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            if self.ready(job) {
-                return Ok(true);
-            }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return Ok(false);
-            }
-            self.pump(left.unwrap_or(CHECK_EVERY))?;
-        }
-    }
-
-    /// Every task's outcome, in order, once the job is complete.
-    pub fn outcomes(
-        &mut self,
-        job: JobId,
-        timeout: Option<Duration>,
-    ) -> Result<Vec<Outcome>, PoolError> {
-        if !self.wait(job, timeout)? {
-            return Err(PoolError::Timeout);
-        }
-        let j = self.jobs.remove(&job.0).ok_or(PoolError::NoJob)?;
-        Ok(j.results.into_iter().flatten().collect())
-    }
-
-    /// `AsyncResult.get(timeout)`: the values, or the first failed task's error.
-    pub fn get(&mut self, job: JobId, timeout: Option<Duration>) -> Result<Vec<i64>, PoolError> {
-        let (func, items) = match self.jobs.get(&job.0) {
-            Some(j) => (j.func, j.items.clone()),
-            None => return Err(PoolError::NoJob),
-        };
-        let outcomes = self.outcomes(job, timeout)?;
-        outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(index, o)| {
-                o.map_err(|error| PoolError::Task {
-                    index,
-                    call: items.call_text(func, index),
-                    error,
-                })
-            })
-            .collect()
-    }
-
     // ---- ending -------------------------------------------------------------
 
     /// `pool.close()`: no more submissions; workers exit once the work is done.
@@ -615,45 +562,6 @@ impl Drop for Pool {
         }
         for w in &mut self.gone {
             w.join(Some(Duration::from_millis(100)));
-        }
-    }
-}
-
-/// The iterator `imap` and `imap_unordered` return: each task's index and outcome.
-pub struct Imap<'a> {
-    pool: &'a mut Pool,
-    job: JobId,
-    next: usize,
-    ordered: bool,
-}
-
-impl Iterator for Imap<'_> {
-    type Item = Result<(usize, Outcome), PoolError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let job = self.pool.jobs.get_mut(&self.job.0)?;
-            if self.next >= job.results.len() {
-                self.pool.jobs.remove(&self.job.0);
-                return None;
-            }
-            let ready = if self.ordered {
-                job.results[self.next].clone().map(|o| (self.next, o))
-            } else {
-                job.arrived.pop_front().map(|i| {
-                    (
-                        i,
-                        job.results[i].clone().unwrap_or(Err(TaskError::Terminated)),
-                    )
-                })
-            };
-            if let Some(r) = ready {
-                self.next += 1;
-                return Some(Ok(r));
-            }
-            if let Err(e) = self.pool.pump(CHECK_EVERY) {
-                return Some(Err(e));
-            }
         }
     }
 }

@@ -19,9 +19,12 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::board::{Board, BoardError, INTENT_GET, ProcSlot, ResKind};
-use super::shm::ShmSafe;
-use super::sys;
+mod joinable;
+mod recovery;
+
+use crate::runtime::board::{Board, BoardError, INTENT_GET, ProcSlot, ResKind};
+use crate::runtime::shm::ShmSafe;
+use crate::runtime::sys;
 
 #[repr(C)]
 pub struct QueueHeader {
@@ -402,113 +405,6 @@ impl Queue {
             } else {
                 pos = h.dequeue.load(Ordering::Relaxed);
             }
-        }
-    }
-
-    /// Whether every process that announced (`pos`, get or put) on this queue
-    /// is dead (and at least one did). A slow live one means: keep waiting.
-    fn claimers_all_dead(&self, pos: u64) -> bool {
-        let me = self.offset as u64 + 1;
-        let mut any = false;
-        for i in 0..self.board.procs_used() {
-            let Some(s) = self.board.proc(i) else {
-                continue;
-            };
-            if s.intent_queue.load(Ordering::SeqCst) != me
-                || s.intent_pos.load(Ordering::Relaxed) != pos
-            {
-                continue;
-            }
-            let pid = s.pid.load(Ordering::Relaxed);
-            let dead = s.state() == super::board::ProcState::Exited || sys::is_dead(pid);
-            if !dead {
-                return false;
-            }
-            any = true;
-        }
-        any
-    }
-
-    /// Repairs the head or tail when a peer died inside an operation: a
-    /// claimed-but-never-published message becomes a counted hole, and a
-    /// taken-but-never-freed slot is freed (its message counted as lost).
-    /// Returns whether it changed anything.
-    pub fn recover(&self) -> bool {
-        let h = self.header();
-        let deq = h.dequeue.load(Ordering::SeqCst);
-        let enq = h.enqueue.load(Ordering::SeqCst);
-        let mut repaired = false;
-        if enq > deq {
-            let (slot, _) = self.slot(deq);
-            if slot.seq.load(Ordering::Acquire) == deq && self.claimers_all_dead(deq) {
-                slot.len.store(LOST, Ordering::Relaxed);
-                if slot
-                    .seq
-                    .compare_exchange(deq, deq + 1, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    repaired = true;
-                    wake(&h.not_empty, &h.waiting_getters);
-                }
-            }
-        }
-        if enq >= self.capacity {
-            let old = enq - self.capacity;
-            let (slot, _) = self.slot(old);
-            if old < deq
-                && slot.seq.load(Ordering::Acquire) == old + 1
-                && self.claimers_all_dead(old | INTENT_GET)
-                && slot
-                    .seq
-                    .compare_exchange(old + 1, enq, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                h.lost_get.fetch_add(1, Ordering::Relaxed);
-                self.finish_one(h);
-                repaired = true;
-                wake(&h.not_full, &h.waiting_putters);
-            }
-        }
-        repaired
-    }
-
-    fn finish_one(&self, h: &QueueHeader) {
-        let prev = h
-            .unfinished
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |u| u.checked_sub(1));
-        if prev == Ok(1) {
-            h.all_done.fetch_add(1, Ordering::SeqCst);
-            sys::futex_wake(&h.all_done, i32::MAX);
-        }
-    }
-
-    /// JoinableQueue: one taken message is fully processed.
-    pub fn task_done(&self) -> Result<(), QueueError> {
-        let h = self.header();
-        if h.unfinished.load(Ordering::Acquire) == 0 {
-            return Err(QueueError::TooManyTaskDone);
-        }
-        self.finish_one(h);
-        Ok(())
-    }
-
-    /// JoinableQueue: waits until every message put has been `task_done`
-    /// (or lost), at most `timeout`; returns whether that happened.
-    pub fn join(&self, timeout: Option<Duration>) -> bool {
-        let h = self.header();
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let seen = h.all_done.load(Ordering::SeqCst);
-            if h.unfinished.load(Ordering::SeqCst) == 0 {
-                return true;
-            }
-            let left = match deadline {
-                Some(d) if Instant::now() >= d => return false,
-                Some(d) => (d - Instant::now()).min(STUCK_CHECK),
-                None => STUCK_CHECK,
-            };
-            sys::futex_wait(&h.all_done, seen, Some(left));
-            self.recover();
         }
     }
 
