@@ -8,13 +8,9 @@ use crate::scenario::*;
 
 impl Checker<'_> {
     pub(super) fn step(&self, s: &Spanned<RawStep>) -> Res<MainStep> {
-        use Kind as K;
         let span = s.span();
         let sp = &span;
-        let count = |v: i64, what: &str| self.n(sp, v, 0, MAX_COUNT, what);
         let w = |w: Work| Ok(MainStep::Work(w));
-        let queue = |q: &str, step: &str| self.uses(sp, q, &[K::Queue, K::JoinableQueue], step);
-        let value = |v: &str, step: &str| self.uses(sp, v, &[K::Value, K::Array], step);
         match s.get_ref() {
             RawStep::Info(t) => w(Work::Info(t.clone())),
             RawStep::Print(t) => w(Work::Print(t.clone())),
@@ -41,6 +37,26 @@ impl Checker<'_> {
                 "alloc_mib",
             )?)),
             RawStep::Exit(v) => w(Work::Exit(self.n(sp, *v, 0, 255, "exit")? as i32)),
+            RawStep::Start(p) => Ok(MainStep::Start(p.clone())),
+            RawStep::Join(p) => Ok(MainStep::Join(p.clone())),
+            RawStep::Status(p) => Ok(MainStep::Status(p.clone())),
+            RawStep::Terminate(p) => Ok(MainStep::Terminate(p.clone())),
+            RawStep::Kill(p) => Ok(MainStep::Kill(p.clone())),
+            RawStep::PoolMap => Ok(MainStep::PoolMap),
+            RawStep::Pool(c) => self.pool_call(sp, c),
+            other => self.resource_step(sp, other),
+        }
+    }
+
+    /// A step that uses a resource: the resource must be declared, of a kind
+    /// the step works on.
+    fn resource_step(&self, sp: &std::ops::Range<usize>, s: &RawStep) -> Res<MainStep> {
+        use Kind as K;
+        let count = |v: i64, what: &str| self.n(sp, v, 0, MAX_COUNT, what);
+        let w = |w: Work| Ok(MainStep::Work(w));
+        let queue = |q: &str, step: &str| self.uses(sp, q, &[K::Queue, K::JoinableQueue], step);
+        let value = |v: &str, step: &str| self.uses(sp, v, &[K::Value, K::Array], step);
+        match s {
             RawStep::Put(p) => w(Work::Put {
                 queue: queue(&p.queue, "put")?,
                 value: self.literal(sp, &p.value)?,
@@ -117,13 +133,6 @@ impl Checker<'_> {
                 &[K::Barrier],
                 "barrier_wait",
             )?)),
-            RawStep::Start(p) => Ok(MainStep::Start(p.clone())),
-            RawStep::Join(p) => Ok(MainStep::Join(p.clone())),
-            RawStep::Status(p) => Ok(MainStep::Status(p.clone())),
-            RawStep::Terminate(p) => Ok(MainStep::Terminate(p.clone())),
-            RawStep::Kill(p) => Ok(MainStep::Kill(p.clone())),
-            RawStep::PoolMap => Ok(MainStep::PoolMap),
-            RawStep::Pool(c) => self.pool_call(sp, c),
             RawStep::DictSet(d) => w(Work::DictSet {
                 dict: self.uses(sp, &d.dict, &[K::Proxy], "dict_set")?,
                 key: self.literal(sp, &d.key)?,
@@ -146,6 +155,7 @@ impl Checker<'_> {
                 shared_value: self.uses(sp, &c.shared_value, &[K::Value], "compare_counters")?,
                 times: self.n(sp, c.times, 1, MAX_COUNT, "times")?,
             }),
+            _ => self.err(sp.clone(), "this step does not use a resource"),
         }
     }
 }
