@@ -131,79 +131,9 @@ impl Checker<'_> {
             None => None,
         };
         let items = if call.is_apply() {
-            if c.items.is_some() || c.range.is_some() || c.chunksize.is_some() {
-                return self.err(
-                    sp.clone(),
-                    format!(
-                        "pool: {} takes args = [...], not items, range or chunksize",
-                        call.name()
-                    ),
-                );
-            }
-            let args = c.args.clone().ok_or_else(|| {
-                ScenarioError::at(
-                    self.file,
-                    self.text,
-                    Some(sp.clone()),
-                    format!(
-                        "pool: {} needs args = [...] for {}",
-                        call.name(),
-                        func.signature()
-                    ),
-                )
-            })?;
-            Items::tuples(&[args])
+            self.apply_args(sp, call, func, c)?
         } else {
-            if c.args.is_some() {
-                return self.err(
-                    sp.clone(),
-                    format!(
-                        "pool: {} maps over items or range; args belongs to apply",
-                        call.name()
-                    ),
-                );
-            }
-            match (&c.items, &c.range) {
-                (Some(items), None) => {
-                    if items.len() as u64 > MAX_COUNT {
-                        return self.err(sp.clone(), "pool: too many items");
-                    }
-                    let tuples: Vec<Vec<i64>> = items
-                        .iter()
-                        .map(|i| match i {
-                            RawItem::One(v) => vec![*v],
-                            RawItem::Tuple(t) => t.clone(),
-                        })
-                        .collect();
-                    Items::tuples(&tuples)
-                }
-                (None, Some(r)) if (2..=3).contains(&r.len()) => {
-                    let step = r.get(2).copied().unwrap_or(1);
-                    if step == 0 {
-                        return self.err(sp.clone(), "pool: range step must not be zero");
-                    }
-                    let items = Items::range(r[0], r[1], step);
-                    if items.len() as u64 > MAX_COUNT {
-                        return self.err(sp.clone(), "pool: the range has too many items");
-                    }
-                    items
-                }
-                (None, Some(_)) => {
-                    return self.err(
-                        sp.clone(),
-                        "pool: range = [start, stop] or [start, stop, step]",
-                    );
-                }
-                _ => {
-                    return self.err(
-                        sp.clone(),
-                        format!(
-                            "pool: {} needs either items = [...] or range = [start, stop]",
-                            call.name()
-                        ),
-                    );
-                }
-            }
+            self.map_items(sp, call, c)?
         };
         let arity = if items.is_empty() {
             func.arity()
@@ -240,5 +170,91 @@ impl Checker<'_> {
             items,
             chunksize,
         }))
+    }
+
+    /// The one argument tuple of `apply` / `apply_async`.
+    fn apply_args(
+        &self,
+        sp: &Range<usize>,
+        call: PoolCallKind,
+        func: Func,
+        c: &PoolCall,
+    ) -> Res<Items> {
+        if c.items.is_some() || c.range.is_some() || c.chunksize.is_some() {
+            return self.err(
+                sp.clone(),
+                format!(
+                    "pool: {} takes args = [...], not items, range or chunksize",
+                    call.name()
+                ),
+            );
+        }
+        let args = c.args.clone().ok_or_else(|| {
+            ScenarioError::at(
+                self.file,
+                self.text,
+                Some(sp.clone()),
+                format!(
+                    "pool: {} needs args = [...] for {}",
+                    call.name(),
+                    func.signature()
+                ),
+            )
+        })?;
+        Ok(Items::tuples(&[args]))
+    }
+
+    /// What `map` and its kin map over: `items = [...]` or `range = [...]`.
+    fn map_items(&self, sp: &Range<usize>, call: PoolCallKind, c: &PoolCall) -> Res<Items> {
+        if c.args.is_some() {
+            return self.err(
+                sp.clone(),
+                format!(
+                    "pool: {} maps over items or range; args belongs to apply",
+                    call.name()
+                ),
+            );
+        }
+        Ok(match (&c.items, &c.range) {
+            (Some(items), None) => {
+                if items.len() as u64 > MAX_COUNT {
+                    return self.err(sp.clone(), "pool: too many items");
+                }
+                let tuples: Vec<Vec<i64>> = items
+                    .iter()
+                    .map(|i| match i {
+                        RawItem::One(v) => vec![*v],
+                        RawItem::Tuple(t) => t.clone(),
+                    })
+                    .collect();
+                Items::tuples(&tuples)
+            }
+            (None, Some(r)) if (2..=3).contains(&r.len()) => {
+                let step = r.get(2).copied().unwrap_or(1);
+                if step == 0 {
+                    return self.err(sp.clone(), "pool: range step must not be zero");
+                }
+                let items = Items::range(r[0], r[1], step);
+                if items.len() as u64 > MAX_COUNT {
+                    return self.err(sp.clone(), "pool: the range has too many items");
+                }
+                items
+            }
+            (None, Some(_)) => {
+                return self.err(
+                    sp.clone(),
+                    "pool: range = [start, stop] or [start, stop, step]",
+                );
+            }
+            _ => {
+                return self.err(
+                    sp.clone(),
+                    format!(
+                        "pool: {} needs either items = [...] or range = [start, stop]",
+                        call.name()
+                    ),
+                );
+            }
+        })
     }
 }
