@@ -207,6 +207,25 @@ impl<'a> Checker<'a> {
                 format!("at most {MAX_PROCESSES} [[process]] tables"),
             ));
         }
+        let (processes, names) = self.processes(&raw)?;
+        let main = self.main_steps(&raw, &names, task.is_some())?;
+        let scaling = self.scaling(&raw)?;
+        Ok(Scenario {
+            scaling,
+            file: self.file.to_string(),
+            title: raw.scenario.title.into_inner(),
+            explain: reflow(&raw.scenario.explain),
+            start_method: raw.scenario.start_method,
+            pool,
+            task,
+            resources,
+            processes,
+            main,
+        })
+    }
+
+    /// The `[[process]]` groups: unique names, counts, work steps only.
+    fn processes(&self, raw: &RawFile) -> Res<(Vec<ProcessSpec>, HashSet<String>)> {
         let mut names = HashSet::new();
         let mut processes = Vec::new();
         for p in &raw.process {
@@ -239,6 +258,17 @@ impl<'a> Checker<'a> {
                 steps,
             });
         }
+        Ok((processes, names))
+    }
+
+    /// The `[main]` steps: each process started once, and joined, killed or
+    /// terminated only after it was started.
+    fn main_steps(
+        &self,
+        raw: &RawFile,
+        names: &HashSet<String>,
+        has_task: bool,
+    ) -> Res<Vec<MainStep>> {
         let mut started = HashSet::new();
         let mut main = Vec::new();
         for s in &raw.main.steps {
@@ -267,14 +297,19 @@ impl<'a> Checker<'a> {
                         format!("status: no [[process]] named {n:?} is declared"),
                     );
                 }
-                MainStep::PoolMap if task.is_none() => {
+                MainStep::PoolMap if !has_task => {
                     return self.err(s.span(), "pool_map needs a [task] table saying what to map");
                 }
                 _ => {}
             }
             main.push(step);
         }
-        let scaling = match &raw.scaling {
+        Ok(main)
+    }
+
+    /// The `[scaling]` table, with its defaults.
+    fn scaling(&self, raw: &RawFile) -> Res<Option<ScalingSpec>> {
+        Ok(match &raw.scaling {
             None => None,
             Some(sc) => {
                 let below = self.range(&sc.below, 1000, MAX_BELOW, "below")?;
@@ -294,18 +329,6 @@ impl<'a> Checker<'a> {
                     },
                 })
             }
-        };
-        Ok(Scenario {
-            scaling,
-            file: self.file.to_string(),
-            title: raw.scenario.title.into_inner(),
-            explain: reflow(&raw.scenario.explain),
-            start_method: raw.scenario.start_method,
-            pool,
-            task,
-            resources,
-            processes,
-            main,
         })
     }
 }
