@@ -95,82 +95,7 @@ pub fn tree_order<'a>(
         }
         k
     };
-    // With a filter: the matching rows and their ancestors.
-    let keep: Vec<bool> = if view.filter.is_empty() {
-        vec![true; n]
-    } else {
-        let f = view.filter.to_lowercase();
-        let mut keep = vec![false; n];
-        for i in 0..n {
-            let p = &procs[i];
-            if p.name.to_lowercase().contains(&f) || p.pid.to_string().contains(&f) {
-                let mut j = i;
-                for _ in 0..n {
-                    keep[j] = true;
-                    match procs
-                        .iter()
-                        .position(|q| q.pid == procs[j].logical_ppid && q.pid > 0)
-                    {
-                        Some(up) if !keep[up] => j = up,
-                        _ => break,
-                    }
-                }
-            }
-        }
-        keep
-    };
-    struct Walk<'a, 'b, F: Fn(usize) -> Vec<usize>> {
-        procs: &'a [ProcRow],
-        kids_of: F,
-        keep: &'b [bool],
-        view: &'b TreeView,
-        seen: Vec<bool>,
-        out: Vec<TreeRow<'a>>,
-    }
-    impl<'a, F: Fn(usize) -> Vec<usize>> Walk<'a, '_, F> {
-        fn count(&mut self, i: usize) -> usize {
-            let mut c = 0;
-            for j in (self.kids_of)(i) {
-                if self.keep[j] && !std::mem::replace(&mut self.seen[j], true) {
-                    c += 1 + self.count(j);
-                }
-            }
-            c
-        }
-        fn walk(&mut self, i: usize, prefix: &str, last: bool, root: bool) {
-            if std::mem::replace(&mut self.seen[i], true) {
-                return;
-            }
-            let p = &self.procs[i];
-            let branch = match (root, last) {
-                (true, _) => String::new(),
-                (false, true) => format!("{prefix}└─ "),
-                (false, false) => format!("{prefix}├─ "),
-            };
-            let at = self.out.len();
-            self.out.push(TreeRow {
-                branch,
-                proc: p,
-                hidden: 0,
-            });
-            if self.view.collapsed.contains(&p.pid) {
-                self.out[at].hidden = self.count(i);
-                return;
-            }
-            let kids: Vec<usize> = (self.kids_of)(i)
-                .into_iter()
-                .filter(|&j| self.keep[j])
-                .collect();
-            let next = match (root, last) {
-                (true, _) => String::new(),
-                (false, true) => format!("{prefix}   "),
-                (false, false) => format!("{prefix}│  "),
-            };
-            for (k, &j) in kids.iter().enumerate() {
-                self.walk(j, &next, k + 1 == kids.len(), false);
-            }
-        }
-    }
+    let keep = filter_keep(procs, &view.filter);
     let mut w = Walk {
         procs,
         kids_of,
@@ -197,6 +122,89 @@ pub fn tree_order<'a>(
         }
     }
     w.out
+}
+
+/// With a filter: which rows to keep (the matching rows and their ancestors).
+fn filter_keep(procs: &[ProcRow], filter: &str) -> Vec<bool> {
+    let n = procs.len();
+    if filter.is_empty() {
+        vec![true; n]
+    } else {
+        let f = filter.to_lowercase();
+        let mut keep = vec![false; n];
+        for i in 0..n {
+            let p = &procs[i];
+            if p.name.to_lowercase().contains(&f) || p.pid.to_string().contains(&f) {
+                let mut j = i;
+                for _ in 0..n {
+                    keep[j] = true;
+                    match procs
+                        .iter()
+                        .position(|q| q.pid == procs[j].logical_ppid && q.pid > 0)
+                    {
+                        Some(up) if !keep[up] => j = up,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        keep
+    }
+}
+
+/// A depth-first walk of the tree that draws the branches and folds
+/// collapsed subtrees.
+struct Walk<'a, 'b, F: Fn(usize) -> Vec<usize>> {
+    procs: &'a [ProcRow],
+    kids_of: F,
+    keep: &'b [bool],
+    view: &'b TreeView,
+    seen: Vec<bool>,
+    out: Vec<TreeRow<'a>>,
+}
+impl<'a, F: Fn(usize) -> Vec<usize>> Walk<'a, '_, F> {
+    fn count(&mut self, i: usize) -> usize {
+        let mut c = 0;
+        for j in (self.kids_of)(i) {
+            if self.keep[j] && !std::mem::replace(&mut self.seen[j], true) {
+                c += 1 + self.count(j);
+            }
+        }
+        c
+    }
+    fn walk(&mut self, i: usize, prefix: &str, last: bool, root: bool) {
+        if std::mem::replace(&mut self.seen[i], true) {
+            return;
+        }
+        let p = &self.procs[i];
+        let branch = match (root, last) {
+            (true, _) => String::new(),
+            (false, true) => format!("{prefix}└─ "),
+            (false, false) => format!("{prefix}├─ "),
+        };
+        let at = self.out.len();
+        self.out.push(TreeRow {
+            branch,
+            proc: p,
+            hidden: 0,
+        });
+        if self.view.collapsed.contains(&p.pid) {
+            self.out[at].hidden = self.count(i);
+            return;
+        }
+        let kids: Vec<usize> = (self.kids_of)(i)
+            .into_iter()
+            .filter(|&j| self.keep[j])
+            .collect();
+        let next = match (root, last) {
+            (true, _) => String::new(),
+            (false, true) => format!("{prefix}   "),
+            (false, false) => format!("{prefix}│  "),
+        };
+        for (k, &j) in kids.iter().enumerate() {
+            self.walk(j, &next, k + 1 == kids.len(), false);
+        }
+    }
 }
 
 /// What each row of the table is, in drawing order: `Some(pid)` for a
