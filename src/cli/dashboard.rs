@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{
 };
 
 use crate::app::{Action, App, Effect};
+use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::sampler::{self, SamplerCmd};
@@ -155,41 +156,7 @@ pub fn run_on(
                 };
                 // The old run's group dies here, before the new one starts.
                 current = None;
-                let launched = match &app.foreign {
-                    Some(argv) => {
-                        Session::launch_command(next_run, app.scenario.clone(), argv, ev_tx.clone())
-                    }
-                    None => Session::launch_mode(
-                        next_run,
-                        app.launch_scenario(),
-                        method,
-                        scale,
-                        ev_tx.clone(),
-                    ),
-                };
-                let action = match launched {
-                    Ok(s) => {
-                        let cmd = if s.foreign {
-                            SamplerCmd::WatchForeign(sampler::ForeignRun {
-                                run: s.id,
-                                board: s.board.clone(),
-                                root_pid: s.main_pid.as_raw(),
-                                root_slot: 0,
-                            })
-                        } else {
-                            SamplerCmd::Watch(s.id, s.board.clone())
-                        };
-                        let _ = cmd_tx.send(cmd);
-                        let run = s.id;
-                        current = Some(s);
-                        if scale {
-                            Action::ScaleStarted { run }
-                        } else {
-                            Action::RunStarted { run, method }
-                        }
-                    }
-                    Err(e) => Action::LaunchFailed(format!("{e:#}")),
-                };
+                let action = launch(&app, next_run, method, scale, &ev_tx, &cmd_tx, &mut current);
                 next_run += 1;
                 app.update(action);
                 screen.draw(&app, &mut frames)?;
@@ -310,6 +277,52 @@ fn spawn_input() -> Receiver<Event> {
             }
         });
     rx
+}
+
+/// Starts run `next_run` (the scenario, a scaling measurement or a watched
+/// command), points the sampler at its board, and says what happened.
+fn launch(
+    app: &App,
+    next_run: u64,
+    method: StartMethod,
+    scale: bool,
+    ev_tx: &Sender<SessionEvent>,
+    cmd_tx: &Sender<SamplerCmd>,
+    current: &mut Option<Session>,
+) -> Action {
+    let launched = match &app.foreign {
+        Some(argv) => Session::launch_command(next_run, app.scenario.clone(), argv, ev_tx.clone()),
+        None => Session::launch_mode(
+            next_run,
+            app.launch_scenario(),
+            method,
+            scale,
+            ev_tx.clone(),
+        ),
+    };
+    match launched {
+        Ok(s) => {
+            let cmd = if s.foreign {
+                SamplerCmd::WatchForeign(sampler::ForeignRun {
+                    run: s.id,
+                    board: s.board.clone(),
+                    root_pid: s.main_pid.as_raw(),
+                    root_slot: 0,
+                })
+            } else {
+                SamplerCmd::Watch(s.id, s.board.clone())
+            };
+            let _ = cmd_tx.send(cmd);
+            let run = s.id;
+            *current = Some(s);
+            if scale {
+                Action::ScaleStarted { run }
+            } else {
+                Action::RunStarted { run, method }
+            }
+        }
+        Err(e) => Action::LaunchFailed(format!("{e:#}")),
+    }
 }
 
 /// Maps a terminal event to an action, through the one key table.
