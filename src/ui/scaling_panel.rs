@@ -28,27 +28,38 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(area);
     super::process_panel::draw(f, procs, app);
     if app.scale_points.is_empty() {
-        let text = if app.scenario.scaling.is_some() {
-            "No measurement yet: press g to run the same CPU-bound work with 1…N workers as processes, \
-             as threads sharing a simulated GIL, and as free threads."
-        } else {
-            "This scenario has no [scaling] table: open scenarios/scaling.toml and press g."
-        };
-        f.render_widget(
-            Paragraph::new(text)
-                .wrap(Wrap { trim: true })
-                .style(Style::new().fg(Color::DarkGray))
-                .block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(" Scaling ".bold()),
-                ),
-            bottom,
-        );
+        draw_empty(f, bottom, app);
         return;
     }
     let [chart_area, table_area] =
         Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)]).areas(bottom);
+    draw_chart(f, chart_area, app);
+    draw_points(f, table_area, app);
+}
+
+/// Before the first measurement: what `g` does, or where a `[scaling]` is.
+fn draw_empty(f: &mut Frame, area: Rect, app: &App) {
+    let text = if app.scenario.scaling.is_some() {
+        "No measurement yet: press g to run the same CPU-bound work with 1…N workers as processes, \
+         as threads sharing a simulated GIL, and as free threads."
+    } else {
+        "This scenario has no [scaling] table: open scenarios/scaling.toml and press g."
+    };
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .style(Style::new().fg(Color::DarkGray))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Scaling ".bold()),
+            ),
+        area,
+    );
+}
+
+/// Speedup against workers, a curve per mode, with the ideal and the cores.
+fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     let cpus = app.snapshot.system.cpus.max(1) as f64;
     let max_w = app.scenario.scaling.map_or(1, |s| s.max_workers).max(
         app.scale_points
@@ -127,6 +138,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .labels(vec![Line::from("0"), Line::from(format!("{top:.1}"))]),
         );
     f.render_widget(chart, chart_area);
+}
+
+/// Every measured point, as a table.
+fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
     let mut lines = vec![
         Line::from("MODE            W   WALL   SPEEDUP")
             .yellow()
