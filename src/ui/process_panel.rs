@@ -101,47 +101,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             format!("{branch}{}", p.name)
         };
         if in_view(first) {
-            rows.push({
-                let live = snap.live.get(&p.pid).filter(|_| p.alive());
-                let (state, color) = state_label(p, live);
-                let hist = app
-                    .cpu_history
-                    .get(&p.pid)
-                    .filter(|_| p.alive())
-                    .map(|h| format::spark(h.iter().rev().take(12).rev().copied()))
-                    .unwrap_or_default();
-                let cpu_pct = live.map_or(0.0, |l| l.cpu_pct);
-                let cpu = live.map_or("-".into(), |l| format!("{:.0}", l.cpu_pct));
-                let rss = live.map_or("-".into(), |l| format::bytes(l.rss_bytes));
-                let task = match (p.current_task, p.tasks_done) {
-                    (Some(t), d) => format!("#{t} ({d} done)"),
-                    (None, d) if d > 0 => format!("{d} done"),
-                    _ => String::new(),
-                };
-                let cells: [Cell; 11] = [
-                    Cell::from(p.pid.to_string()),
-                    Cell::from(p.os_ppid.to_string()),
-                    Cell::from(p.logical_ppid.to_string()),
-                    Cell::from(name),
-                    Cell::from(match (p.role, p.method) {
-                        (Some(crate::runtime::board::Role::Foreign), _) | (_, None) => "-",
-                        (_, Some(m)) => m.name(),
-                    }),
-                    Cell::from(state).style(Style::new().fg(color)),
-                    Cell::from(cpu).style(Style::new().fg(cpu_color(cpu_pct))),
-                    Cell::from(hist).style(Style::new().fg(Color::Green)),
-                    Cell::from(rss),
-                    Cell::from(ms_label(p.start_us)),
-                    Cell::from(task),
-                ];
-                let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
-                let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));
-                if p.state == ProcState::Exited {
-                    row.style(Style::new().fg(Color::DarkGray))
-                } else {
-                    row
-                }
-            });
+            rows.push(process_row(app, p, name, &cols));
         }
         // Threads of a multi-threaded process, each with its own CPU.
         for (k, t) in threads.iter().enumerate() {
@@ -162,6 +122,69 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
+    let title = table_title(app);
+    let widths = cols.iter().map(|&i| {
+        if COLUMNS[i].0 == "NAME" {
+            Constraint::Min(COLUMNS[i].1)
+        } else {
+            Constraint::Length(COLUMNS[i].1)
+        }
+    });
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title))
+        .row_highlight_style(Style::new().bg(Color::Rgb(40, 44, 60)));
+    let mut state = TableState::default().with_selected(Some(app.selected - offset));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+/// The row of one process: its cells in the columns that fit.
+fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'static> {
+    let snap = &app.snapshot;
+    let live = snap.live.get(&p.pid).filter(|_| p.alive());
+    let (state, color) = state_label(p, live);
+    let hist = app
+        .cpu_history
+        .get(&p.pid)
+        .filter(|_| p.alive())
+        .map(|h| format::spark(h.iter().rev().take(12).rev().copied()))
+        .unwrap_or_default();
+    let cpu_pct = live.map_or(0.0, |l| l.cpu_pct);
+    let cpu = live.map_or("-".into(), |l| format!("{:.0}", l.cpu_pct));
+    let rss = live.map_or("-".into(), |l| format::bytes(l.rss_bytes));
+    let task = match (p.current_task, p.tasks_done) {
+        (Some(t), d) => format!("#{t} ({d} done)"),
+        (None, d) if d > 0 => format!("{d} done"),
+        _ => String::new(),
+    };
+    let cells: [Cell; 11] = [
+        Cell::from(p.pid.to_string()),
+        Cell::from(p.os_ppid.to_string()),
+        Cell::from(p.logical_ppid.to_string()),
+        Cell::from(name),
+        Cell::from(match (p.role, p.method) {
+            (Some(crate::runtime::board::Role::Foreign), _) | (_, None) => "-",
+            (_, Some(m)) => m.name(),
+        }),
+        Cell::from(state).style(Style::new().fg(color)),
+        Cell::from(cpu).style(Style::new().fg(cpu_color(cpu_pct))),
+        Cell::from(hist).style(Style::new().fg(Color::Green)),
+        Cell::from(rss),
+        Cell::from(ms_label(p.start_us)),
+        Cell::from(task),
+    ];
+    let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
+    let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));
+    if p.state == ProcState::Exited {
+        row.style(Style::new().fg(Color::DarkGray))
+    } else {
+        row
+    }
+}
+
+/// The table's title: count, sort, filter, and what the units mean.
+fn table_title(app: &App) -> Line<'static> {
+    let snap = &app.snapshot;
     let mut title = vec![
         " Processes ".bold(),
         format!("({}) ", snap.procs.len()).into(),
@@ -178,20 +201,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         );
     }
     title.push("CPU% = percent of one core · START = request → first instruction ".dark_gray());
-    let title = Line::from(title);
-    let widths = cols.iter().map(|&i| {
-        if COLUMNS[i].0 == "NAME" {
-            Constraint::Min(COLUMNS[i].1)
-        } else {
-            Constraint::Length(COLUMNS[i].1)
-        }
-    });
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(Block::default().borders(Borders::ALL).title(title))
-        .row_highlight_style(Style::new().bg(Color::Rgb(40, 44, 60)));
-    let mut state = TableState::default().with_selected(Some(app.selected - offset));
-    f.render_stateful_widget(table, area, &mut state);
+    Line::from(title)
 }
 
 fn cpu_color(pct: f64) -> Color {
