@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use mpdash::runtime::board::{Board, BoardSize, StartMethod};
+use mpdash::runtime::board::StartMethod;
+use mpdash::runtime::plan::BoardPlan;
 use mpdash::runtime::pool::{Items, Pool, PoolOptions};
 use mpdash::runtime::process::{Context, Process};
 use mpdash::runtime::queue::Queue;
@@ -73,7 +74,15 @@ fn main() {
             .entry("producer", producer),
     );
     for method in StartMethod::ALL {
-        let board = Board::create(BoardSize::default()).expect("board");
+        // The board holds what the run will make: the plan sizes it.
+        let board = BoardPlan::new()
+            .pool(2)
+            .processes(2)
+            .queue(64, 8)
+            .lock()
+            .array(1, false)
+            .create()
+            .expect("board");
         let ctx = Context::new(board.clone(), method);
 
         let mut pool = Pool::new(&ctx, "pool", PoolOptions::with_workers(2)).expect("pool");

@@ -341,7 +341,7 @@ impl ResSlot {
 }
 
 /// Sizes a board is created with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoardSize {
     pub proc_slots: u32,
     pub res_slots: u32,

@@ -12,6 +12,7 @@ pub mod board;
 #[allow(unsafe_code)]
 pub mod manager;
 pub mod pipe;
+pub mod plan;
 pub mod pool;
 #[allow(unsafe_code)]
 pub mod process;

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{BoardSize, StartMethod};
 use crate::runtime::manager::ObjKind;
-use crate::runtime::pool::{Items, OnDeath, Pool, PoolOptions};
+use crate::runtime::plan::BoardPlan;
+use crate::runtime::pool::{Items, OnDeath, PoolOptions};
 use crate::runtime::pyvalue::PyValue;
-use crate::runtime::queue::Queue;
 use crate::runtime::registry::Registry;
 use crate::runtime::shared_value::{Num, TypeCode};
 use steps::Work;
@@ -126,19 +126,21 @@ impl ResourceSpec {
         }
     }
 
-    /// Bytes of board arena it needs (generously).
-    fn arena_bytes(&self) -> usize {
+    /// Adds what it needs to a board plan.
+    fn plan(&self, plan: BoardPlan) -> BoardPlan {
         match self {
             ResourceSpec::Queue {
                 capacity,
                 max_message,
                 ..
-            } => Queue::footprint(*capacity, *max_message) + 64,
-            ResourceSpec::Array { init, .. } => 256 + init.len() * 8 + 256,
-            ResourceSpec::Manager { .. } => {
-                std::mem::size_of::<crate::runtime::manager::ManagerShared>() + 64
-            }
-            _ => 1024,
+            } => plan.queue(*capacity, *max_message),
+            ResourceSpec::Pipe { .. } => plan.pipe(),
+            ResourceSpec::Lock { .. } => plan.lock(),
+            ResourceSpec::Semaphore { .. }
+            | ResourceSpec::Event { .. }
+            | ResourceSpec::Barrier { .. } => plan.futex(),
+            ResourceSpec::Manager { .. } => plan.manager(),
+            ResourceSpec::Array { init, lock, .. } => plan.array(init.len(), *lock),
         }
     }
 }
@@ -267,23 +269,18 @@ pub enum MainStep {
 impl Scenario {
     /// Board sizes that fit this scenario with room for replacements.
     pub fn board_size(&self) -> BoardSize {
-        let workers = self.pool.workers as u32;
         let procs: u32 = self.processes.iter().map(|p| p.count).sum();
         // A scaling run starts 1 + 2 + … + max_workers processes.
         let scale = self
             .scaling
             .map_or(0, |s| (s.max_workers * (s.max_workers + 1) / 2) as u32);
-        BoardSize {
-            proc_slots: 32 + 2 * workers + procs + scale,
-            res_slots: 16 + 2 * self.resources.len() as u32,
-            arena_bytes: (1 << 16)
-                + Pool::footprint(self.pool.workers)
-                + self
-                    .resources
-                    .iter()
-                    .map(ResourceSpec::arena_bytes)
-                    .sum::<usize>(),
-        }
+        let plan = BoardPlan::new()
+            .processes(procs.saturating_add(scale))
+            .pool(self.pool.workers);
+        self.resources
+            .iter()
+            .fold(plan, |plan, r| r.plan(plan))
+            .size()
     }
 
     /// Whether the main process runs a pool.

@@ -77,14 +77,13 @@ impl ForkServerClient {
         spec: &ChildSpec,
         board_fd: BorrowedFd<'_>,
     ) -> Result<Pid, ProcessError> {
-        let err = |m: String| ProcessError::ForkServer(m);
+        let pid = self.server_pid.as_raw();
+        let io = |source| ProcessError::ForkServerIo { pid, source };
         if spec.fds.len() > MAX_PASSED {
-            return Err(err(format!(
-                "at most {MAX_PASSED} fds can be handed to a child"
-            )));
+            return Err(ProcessError::TooManyFds(MAX_PASSED));
         }
-        let json = serde_json::to_vec(spec).map_err(|e| err(e.to_string()))?;
-        let out = nix::unistd::dup(std::io::stdout().as_fd()).map_err(|e| err(e.to_string()))?;
+        let json = serde_json::to_vec(spec)?;
+        let out = nix::unistd::dup(std::io::stdout().as_fd()).map_err(io)?;
         let mut fds = vec![board_fd.as_raw_fd(), out.as_raw_fd()];
         fds.extend(spec.fds.iter().map(|(_, fd)| *fd));
         let cmsg = [ControlMessage::ScmRights(&fds)];
@@ -95,7 +94,7 @@ impl ForkServerClient {
             MsgFlags::empty(),
             None,
         )
-        .map_err(|e| err(format!("send to server {}: {e}", self.server_pid)))?;
+        .map_err(io)?;
         drop(out);
         let mut buf = [0u8; 512];
         let n = loop {
@@ -104,23 +103,18 @@ impl ForkServerClient {
                 other => break other,
             }
         }
-        .map_err(|e| err(format!("reply from server {}: {e}", self.server_pid)))?;
+        .map_err(io)?;
         if n == 0 {
-            return Err(err(format!("server {} is gone", self.server_pid)));
+            return Err(ProcessError::ForkServerGone(pid));
         }
         match serde_json::from_slice::<Reply>(&buf[..n]) {
             Ok(Reply::Pid(p)) => Ok(Pid::from_raw(p)),
-            Ok(Reply::Error(m)) => Err(err(m)),
-            Err(e) => Err(err(format!(
-                "garbled reply from server {}: {e}",
-                self.server_pid
-            ))),
+            Ok(Reply::Error(reason)) => Err(ProcessError::ForkServerRefused { pid, reason }),
+            Err(_) => Err(ProcessError::ForkServerGarbled(pid)),
         }
     }
 }
 
-/// The server loop: serve requests until the main process closes its end,
-/// reaping children as they end.
 /// The fork server's entry point name.
 pub const ENTRY: &str = "forkserver";
 
@@ -132,6 +126,8 @@ pub fn entry(child: Child<'_>, _arg: &serde_json::Value) -> i32 {
     }
 }
 
+/// The server loop: serve requests until the main process closes its end,
+/// reaping children as they end.
 pub fn serve(board: &Board, sock: OwnedFd) -> i32 {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);

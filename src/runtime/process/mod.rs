@@ -79,8 +79,18 @@ pub enum ProcessError {
     Board(#[from] BoardError),
     #[error("starting {0:?}: {1}")]
     Sys(String, nix::Error),
-    #[error("fork server: {0}")]
-    ForkServer(String),
+    #[error("at most {0} fds can be handed to a child")]
+    TooManyFds(usize),
+    #[error("the child's spec cannot be written: {0}")]
+    Spec(#[from] serde_json::Error),
+    #[error("fork server {pid}: {source}")]
+    ForkServerIo { pid: i32, source: nix::Error },
+    #[error("the fork server {0} is gone")]
+    ForkServerGone(i32),
+    #[error("fork server {pid} could not start the child: {reason}")]
+    ForkServerRefused { pid: i32, reason: String },
+    #[error("fork server {0} sent a garbled reply")]
+    ForkServerGarbled(i32),
 }
 
 struct Inner {
@@ -420,7 +430,7 @@ fn spawn_child(
         *fd = FIRST_PASSED_FD + i as i32;
     }
     let spec = &spec;
-    let json = serde_json::to_string(spec).map_err(|e| ProcessError::ForkServer(e.to_string()))?;
+    let json = serde_json::to_string(spec)?;
     // The spec travels on the child's stdin (a memfd), not in argv: an
     // argument holds at most 128 KiB, and `ps` would show it to everyone.
     let spec_fd = sys::text_fd(&json).map_err(err)?;
@@ -463,14 +473,14 @@ pub fn spawn_entry(t_first: u64, spec_arg: &str) -> i32 {
     let spec_json = match unsafe { sys::spec_text(spec_arg, SPEC_ON_STDIN, 0) } {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("mpdash: cannot read the child spec: {e}");
+            crate::runtime::registry::report(&format!("mpdash: cannot read the child spec: {e}"));
             return EXIT_SOFTWARE;
         }
     };
     let spec: ChildSpec = match serde_json::from_str(&spec_json) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("mpdash: bad child spec: {e}");
+            crate::runtime::registry::report(&format!("mpdash: bad child spec: {e}"));
             return EXIT_SOFTWARE;
         }
     };
@@ -479,7 +489,10 @@ pub fn spawn_entry(t_first: u64, spec_arg: &str) -> i32 {
     let board = match Board::open(unsafe { sys::adopt_fd(BOARD_FD) }) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("mpdash: {}: cannot map the board: {e}", spec.name);
+            crate::runtime::registry::report(&format!(
+                "mpdash: {}: cannot map the board: {e}",
+                spec.name
+            ));
             return EXIT_SOFTWARE;
         }
     };
