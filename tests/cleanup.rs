@@ -83,3 +83,28 @@ fn sigterm_and_sigint_end_the_run_cleanly() {
         assert_all_gone(sig.as_str(), &pids);
     }
 }
+
+#[test]
+fn a_main_process_killed_by_a_signal_is_a_failing_run_137() {
+    let (mut dash, pids) = start_run("fork", 2);
+    let dash_pid = dash.id() as i32;
+    let main = *pids
+        .iter()
+        .find(|&&p| proc_stat(p).is_some_and(|(ppid, _)| ppid == dash_pid))
+        .expect("the scenario's main process is the dashboard's child");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(main),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = dash.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the run did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(137), "128 + SIGKILL, as shells say");
+    assert_all_gone("after main was killed", &pids);
+}

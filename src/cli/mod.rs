@@ -216,11 +216,21 @@ pub fn main() -> ExitCode {
         }
     }
     match run(Cli::parse()) {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Ok(code) => ExitCode::from(shell_status(code)),
         Err(e) => {
             eprintln!("mpdash: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A CPython exitcode as a shell says it: the status itself, or 128 + N for
+/// a process killed by signal N (`-9` → 137), never 0 for a killed one.
+pub fn shell_status(exitcode: i32) -> u8 {
+    if exitcode < 0 {
+        128u8.saturating_add(u8::try_from(exitcode.unsigned_abs()).unwrap_or(127))
+    } else {
+        u8::try_from(exitcode).unwrap_or(255)
     }
 }
 
@@ -349,4 +359,16 @@ fn only_sets(set: Vec<String>) -> Overrides {
 fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
     let sc = load(args)?;
     dashboard::run_dashboard(sc, args.rate)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signals_become_128_plus_n_and_statuses_stay() {
+        assert_eq!(super::shell_status(0), 0);
+        assert_eq!(super::shell_status(3), 3);
+        assert_eq!(super::shell_status(-9), 137);
+        assert_eq!(super::shell_status(-15), 143);
+        assert_eq!(super::shell_status(300), 255);
+    }
 }
