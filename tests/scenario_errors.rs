@@ -276,3 +276,21 @@ fn a_pool_call_with_the_wrong_arguments() {
         &["pool.on_worker_death", "\"retry\" or \"fail\""],
     );
 }
+
+#[test]
+fn workers_on_the_command_line_follow_the_files_rule() {
+    for bad in ["0", "100000"] {
+        let out = mpdash(&["run", "--headless", "scenarios/pool.toml", "--workers", bad]);
+        assert_eq!(out.status.code(), Some(2), "--workers {bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--workers: the number of workers must be between 1 and 512"),
+            "{err}"
+        );
+    }
+    let out = mpdash(&["scale", "scenarios/scaling.toml", "--max-workers", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--max-workers: must be between 1 and 512")
+    );
+}

@@ -14,7 +14,13 @@ pub fn run(
     trace: Option<&str>,
 ) -> anyhow::Result<i32> {
     if let Some(n) = max_workers {
-        spec.max_workers = n.max(1);
+        if !(1..=crate::scenario::MAX_WORKERS as usize).contains(&n) {
+            anyhow::bail!(
+                "--max-workers: must be between 1 and {} (got {n}), as [scaling] max_workers",
+                crate::scenario::MAX_WORKERS
+            );
+        }
+        spec.max_workers = n;
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if !as_json {

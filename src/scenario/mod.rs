@@ -323,9 +323,23 @@ pub fn parse(file: &str, text: &str, ov: &Overrides) -> Result<Scenario, Scenari
         sc.start_method = m;
     }
     if let Some(w) = ov.workers {
-        sc.pool.workers = w.clamp(1, MAX_WORKERS as usize);
+        sc.pool.workers = workers_override(file, w)?;
     }
     Ok(sc)
+}
+
+/// `--workers N`: the rule and the words of `[pool] workers`, never a silent clamp.
+pub fn workers_override(file: &str, w: usize) -> Result<usize, ScenarioError> {
+    if (1..=MAX_WORKERS as usize).contains(&w) {
+        Ok(w)
+    } else {
+        Err(ScenarioError::whole_file(
+            file,
+            format!(
+                "--workers: the number of workers must be between 1 and {MAX_WORKERS} (got {w})"
+            ),
+        ))
+    }
 }
 
 /// Applies `--set a.b=value` to the document text, keeping its layout (so
