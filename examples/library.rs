@@ -55,7 +55,12 @@ fn producer(child: Child<'_>, arg: &serde_json::Value) -> i32 {
         let Ok(_held) = lock.acquire(None) else {
             return 1;
         };
-        total.set(0, total.get(0).plus(Num::Int(n)));
+        let Some(sum) = total.get(0).checked_add(Num::Int(n)) else {
+            return 1;
+        };
+        if total.set(0, sum).is_err() {
+            return 1;
+        }
         drop(_held);
         if q.put(&n.to_le_bytes(), Some(Duration::from_secs(5)))
             .is_err()

@@ -266,3 +266,32 @@ fn run_text(name: &str, text: &str) -> Vec<serde_json::Value> {
     );
     v
 }
+
+#[test]
+fn nan_and_inf_values_travel_as_in_cpython_and_sums_are_exact() {
+    let text = r#"[scenario]
+title = "floats"
+explain = "x"
+[[value]]
+name = "v"
+typecode = "d"
+init = nan
+[[process]]
+name = "p"
+steps = [{ print_value = "v" }, { set_value = { value = "v", to = -inf } }]
+[main]
+steps = [{ start = "p" }, { join = "p" }, { print_value = "v" },
+         { pool = { call = "map", func = "square", range = [0, 10000000] } }]
+"#;
+    let lines = output_lines(&run_text("floats", text));
+    // CPython: Value('d', float('nan')) prints nan; after v.value = -inf, -inf;
+    // sum(x*x for x in range(10**7)) == 333333283333335000000 (past 2**63).
+    assert_eq!(lines[0], "nan", "{lines:?}");
+    assert_eq!(lines[1], "-inf", "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("10000000 results, sum 333333283333335000000")),
+        "{lines:?}"
+    );
+}

@@ -294,3 +294,49 @@ fn workers_on_the_command_line_follow_the_files_rule() {
         String::from_utf8_lossy(&out.stderr).contains("--max-workers: must be between 1 and 512")
     );
 }
+
+#[test]
+fn an_array_value_its_typecode_cannot_hold() {
+    let text = GOOD.replace(
+        "[main]",
+        "[[array]]\nname = \"a\"\ntypecode = \"b\"\ninit = [300, -200, 127]\n\n[main]",
+    );
+    expect_error(
+        "overflow.toml",
+        &text,
+        "22:8",
+        &[
+            "OverflowError: signed char is greater than maximum",
+            "-128 to 127",
+        ],
+    );
+}
+
+#[test]
+fn a_number_too_big_for_64_bits() {
+    let big = "9".repeat(400);
+    let text = GOOD.replace(
+        "[main]",
+        &format!("[[value]]\nname = \"v\"\ntypecode = \"q\"\ninit = {big}\n\n[main]"),
+    );
+    expect_error("bignum.toml", &text, "22:8", &["does not fit 64 bits"]);
+}
+
+#[test]
+fn a_message_bigger_than_its_queue_takes() {
+    let text = GOOD
+        .replace(
+            "[[process]]",
+            "[[queue]]\nname = \"q\"\nmax_message = 8\n\n[[process]]",
+        )
+        .replace(
+            "steps = [{ print = \"hi\" }]",
+            "steps = [{ put = { queue = \"q\", value = \"'a long message'\" } }]",
+        );
+    expect_error(
+        "bigput.toml",
+        &text,
+        "21:10",
+        &["queue \"q\" holds messages of at most 8"],
+    );
+}

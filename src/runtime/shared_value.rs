@@ -102,13 +102,102 @@ impl TypeCode {
         use TypeCode::*;
         matches!(self, SB | SH | SI | SL | SQ)
     }
+
+    /// The integers a cell of this type holds (`None` for the float types).
+    pub fn int_bounds(self) -> Option<(i128, i128)> {
+        if self.is_float() {
+            return None;
+        }
+        let bits = self.size() as u32 * 8;
+        Some(if self.signed() {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        })
+    }
+
+    /// The C type, as CPython's `OverflowError` names it.
+    fn c_name(self) -> &'static str {
+        use TypeCode::*;
+        match self {
+            C => "char",
+            SB => "signed char",
+            UB => "unsigned byte integer",
+            SH => "signed short integer",
+            UH => "unsigned short integer",
+            SI => "signed integer",
+            UI => "unsigned integer",
+            SL => "signed long",
+            UL => "unsigned long",
+            SQ => "signed long long",
+            UQ => "unsigned long long",
+            F => "float",
+            D => "double",
+        }
+    }
+
+    /// Whether `v` fits a cell of this type: CPython's `OverflowError` when
+    /// it does not (a cell never silently wraps).
+    pub fn check(self, v: Num) -> Result<(), Overflow> {
+        let (Some((lo, hi)), Num::Int(i)) = (self.int_bounds(), v) else {
+            return Ok(());
+        };
+        let i = i128::from(i);
+        if i < lo || i > hi {
+            return Err(Overflow {
+                c_type: self.c_name(),
+                too_big: i > hi,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A value that does not fit its cell, in CPython's words:
+/// `OverflowError: signed char is greater than maximum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("OverflowError: {c_type} is {} {}", if *too_big { "greater" } else { "less" }, if *too_big { "than maximum" } else { "than minimum" })]
+pub struct Overflow {
+    pub c_type: &'static str,
+    pub too_big: bool,
 }
 
 /// A number read from or written to a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Num {
     Int(i64),
-    Float(f64),
+    /// Any float, `nan` and `inf` too (they travel as text: JSON has no
+    /// spelling for them).
+    Float(#[serde(with = "any_float")] f64),
+}
+
+/// Serde for an `f64` that may be `nan` or `±inf`.
+mod any_float {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_str(&x.to_string())
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Spelled {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Spelled::deserialize(d)? {
+            Spelled::Number(x) => Ok(x),
+            Spelled::Text(t) => t
+                .parse::<f64>()
+                .map_err(|_| serde::de::Error::custom(format!("not a float: {t:?}"))),
+        }
+    }
 }
 
 impl Num {
@@ -119,17 +208,19 @@ impl Num {
         }
     }
 
-    pub fn plus(self, other: Num) -> Num {
+    /// `self + other`; `None` when integers overflow 64 bits.
+    pub fn checked_add(self, other: Num) -> Option<Num> {
         match (self, other) {
-            (Num::Int(a), Num::Int(b)) => Num::Int(a.wrapping_add(b)),
-            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
+            (Num::Int(a), Num::Int(b)) => a.checked_add(b).map(Num::Int),
+            (a, b) => Some(Num::Float(a.as_f64() + b.as_f64())),
         }
     }
 
-    pub fn negated(self) -> Num {
+    /// `-self`; `None` for the one integer whose negation overflows.
+    pub fn checked_neg(self) -> Option<Num> {
         match self {
-            Num::Int(a) => Num::Int(a.wrapping_neg()),
-            Num::Float(x) => Num::Float(-x),
+            Num::Int(a) => a.checked_neg().map(Num::Int),
+            Num::Float(x) => Some(Num::Float(-x)),
         }
     }
 }
@@ -294,9 +385,12 @@ impl SharedArray {
 
     /// Sets element `i` (without taking the lock: as CPython's `arr[i] = v`
     /// on a raw array; use [`SharedArray::with_lock`] around read-modify-write).
-    pub fn set(&self, i: usize, v: Num) {
+    /// Refuses a value that does not fit the cell's type ([`Overflow`]).
+    pub fn set(&self, i: usize, v: Num) -> Result<(), Overflow> {
+        self.tc.check(v)?;
         self.store(i, v);
         self.header().writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn store(&self, i: usize, v: Num) {
@@ -361,7 +455,15 @@ impl SharedArray {
 
     /// `arr[i] += by`, under the lock when there is one (lost updates without).
     pub fn increment(&self, i: usize, by: Num) -> Result<(), SyncError> {
-        self.with_lock(|a| a.set(i, a.get(i).plus(by)))
+        let over = Overflow {
+            c_type: self.tc.c_name(),
+            too_big: by.as_f64() > 0.0,
+        };
+        self.with_lock(|a| match a.get(i).checked_add(by) {
+            Some(v) => a.set(i, v),
+            None => Err(over),
+        })?
+        .map_err(SyncError::from)
     }
 }
 
@@ -421,7 +523,7 @@ mod tests {
         let b = Board::create(BoardSize::default()).unwrap();
         for tc in TypeCode::ALL {
             let a = SharedArray::create(&b, "a", tc, &[Num::Int(0), Num::Int(0)], false).unwrap();
-            a.set(1, Num::Int(-1));
+            a.set(1, Num::Int(-1)).unwrap();
             let v = a.get(1);
             match tc {
                 TypeCode::F | TypeCode::D => assert_eq!(v, Num::Float(-1.0)),
@@ -438,7 +540,7 @@ mod tests {
     fn values_print_as_cpython_prints_them() {
         let b = Board::create(BoardSize::default()).unwrap();
         let d = SharedArray::create(&b, "num", TypeCode::D, &[Num::Float(0.0)], true).unwrap();
-        d.set(0, Num::Float(3.1415927));
+        d.set(0, Num::Float(3.1415927)).unwrap();
         assert_eq!(d.get(0).to_string(), "3.1415927");
         let f = SharedArray::create(&b, "f", TypeCode::F, &[Num::Float(3.1415927)], false).unwrap();
         assert_eq!(f.get(0).to_string(), "3.1415927410125732");
@@ -451,7 +553,7 @@ mod tests {
         )
         .unwrap();
         for i in 0..arr.len() {
-            arr.set(i, arr.get(i).negated());
+            arr.set(i, arr.get(i).checked_neg().unwrap()).unwrap();
         }
         let shown: Vec<String> = arr.to_vec().iter().map(|n| n.to_string()).collect();
         assert_eq!(shown.join(", "), "0, -1, -2, -3, -4, -5, -6, -7, -8, -9");

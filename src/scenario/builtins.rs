@@ -102,7 +102,13 @@ fn primes(a: &[i64]) -> Result<i64, Raised> {
 }
 
 fn square(a: &[i64]) -> Result<i64, Raised> {
-    Ok(arg(a, 0).wrapping_mul(arg(a, 0)))
+    let x = arg(a, 0);
+    x.checked_mul(x).ok_or_else(|| {
+        let exact = i128::from(x) * i128::from(x);
+        Raised::new(format!(
+            "OverflowError: square({x}) = {exact} does not fit a 64-bit integer"
+        ))
+    })
 }
 
 fn spin_us(a: &[i64]) -> Result<i64, Raised> {
@@ -183,6 +189,12 @@ mod tests {
     fn functions() {
         assert_eq!(Func::Primes.call(&[0, 100]), Ok(25));
         assert_eq!(Func::Square.call(&[-7]), Ok(49));
+        assert_eq!(
+            Func::Square.call(&[4_294_967_296]),
+            Err(Raised::new(
+                "OverflowError: square(4294967296) = 18446744073709551616 does not fit a 64-bit integer"
+            ))
+        );
         assert_eq!(
             Func::Fail.call(&[7]),
             Err(Raised::new("ValueError: fail(7)"))

@@ -321,7 +321,7 @@ fn pool_map(pool: &mut Pool, ctx: &Context, sc: &Scenario) -> anyhow::Result<()>
             ))
         })
         .collect();
-    let total: i64 = counts.iter().sum();
+    let total: i128 = counts.iter().map(|&c| i128::from(c)).sum();
     say(&format!("primes below {}: {total}", task.below));
     say(&format!("tasks per worker: {}", per_worker.join(", ")));
     Ok(())
@@ -336,7 +336,8 @@ fn show_list(values: &[i64]) -> String {
         format!(
             "{} results, sum {}",
             values.len(),
-            values.iter().fold(0i64, |a, v| a.wrapping_add(*v))
+            // Exact, as Python's int: 10⁷ squares sum past 2⁶³.
+            values.iter().map(|&v| i128::from(v)).sum::<i128>()
         )
     }
 }

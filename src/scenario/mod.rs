@@ -315,6 +315,14 @@ pub fn parse(file: &str, text: &str, ov: &Overrides) -> Result<Scenario, Scenari
             .message()
             .trim()
             .replace("expected i64", "expected an integer")
+            .replace(
+                "data did not match any variant of untagged enum RawNum",
+                "expected a number (an integer must fit 64 bits: -2⁶³ to 2⁶³-1)",
+            )
+            .replace(
+                "integer number overflowed",
+                "this integer does not fit 64 bits (-2⁶³ to 2⁶³-1)",
+            )
             .replace("expected a boolean", "expected true or false");
         ScenarioError::at(file, &text, e.span(), msg)
     })?;

@@ -51,6 +51,8 @@ pub struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     kinds: HashMap<String, Kind>,
+    /// Each queue's `max_message`, so a `put` too big for it is refused here.
+    max_message: HashMap<String, usize>,
 }
 
 type Res<T> = Result<T, ScenarioError>;
@@ -61,6 +63,7 @@ impl<'a> Checker<'a> {
             file,
             text,
             kinds: HashMap::new(),
+            max_message: HashMap::new(),
         }
     }
 
@@ -175,7 +178,14 @@ impl<'a> Checker<'a> {
                 format!("typecode {:?} holds integers, not a float", tc.letter()),
             );
         }
-        Ok(Self::num(tc, v))
+        let n = Self::num(tc, v);
+        if let Err(over) = tc.check(n) {
+            return self.err(
+                span,
+                format!("{over} ('{}' holds {})", tc.letter(), bounds_text(tc)),
+            );
+        }
+        Ok(n)
     }
 
     pub fn check(mut self, raw: RawFile) -> Res<Scenario> {
@@ -330,5 +340,13 @@ impl<'a> Checker<'a> {
                 })
             }
         })
+    }
+}
+
+/// `-128 to 127`: the integers a typecode holds, for messages.
+fn bounds_text(tc: TypeCode) -> String {
+    match tc.int_bounds() {
+        Some((lo, hi)) => format!("{lo} to {hi}"),
+        None => "floats".into(),
     }
 }

@@ -15,16 +15,19 @@ impl Checker<'_> {
                 Kind::Queue
             };
             let name = self.declare(&q.name, kind)?;
+            let capacity = match &q.capacity {
+                Some(c) => self.range(c, 1, MAX_QUEUE_CAPACITY, "capacity")? as usize,
+                None => 64,
+            };
+            let max_message = match &q.max_message {
+                Some(m) => self.range(m, 8, MAX_MESSAGE, "max_message")? as usize,
+                None => 1024,
+            };
+            self.max_message.insert(name.clone(), max_message);
             out.push(ResourceSpec::Queue {
                 name,
-                capacity: match &q.capacity {
-                    Some(c) => self.range(c, 1, MAX_QUEUE_CAPACITY, "capacity")? as usize,
-                    None => 64,
-                },
-                max_message: match &q.max_message {
-                    Some(m) => self.range(m, 8, MAX_MESSAGE, "max_message")? as usize,
-                    None => 1024,
-                },
+                capacity,
+                max_message,
                 joinable: q.joinable,
             });
         }

@@ -57,10 +57,12 @@ impl Checker<'_> {
         let queue = |q: &str, step: &str| self.uses(sp, q, &[K::Queue, K::JoinableQueue], step);
         let value = |v: &str, step: &str| self.uses(sp, v, &[K::Value, K::Array], step);
         match s {
-            RawStep::Put(p) => w(Work::Put {
-                queue: queue(&p.queue, "put")?,
-                value: self.literal(sp, &p.value)?,
-            }),
+            RawStep::Put(p) => {
+                let queue = queue(&p.queue, "put")?;
+                let value = self.literal(sp, &p.value)?;
+                self.fits_queue(sp, &queue, &value)?;
+                w(Work::Put { queue, value })
+            }
             RawStep::Get(q) => w(Work::Get(queue(q, "get")?)),
             RawStep::PutMany(m) => w(Work::PutMany {
                 queue: queue(&m.queue, "put_many")?,
@@ -157,5 +159,21 @@ impl Checker<'_> {
             }),
             _ => self.err(sp.clone(), "this step does not use a resource"),
         }
+    }
+
+    /// A message must fit its queue's `max_message`, or the putter would fail
+    /// at run time while its consumers wait.
+    fn fits_queue(&self, sp: &std::ops::Range<usize>, queue: &str, value: &PyValue) -> Res<()> {
+        let max = self.max_message.get(queue).copied().unwrap_or(usize::MAX);
+        let len = serde_json::to_vec(value).map_or(usize::MAX, |b| b.len());
+        if len > max {
+            return self.err(
+                sp.clone(),
+                format!(
+                    "put: the message takes {len} bytes; queue {queue:?} holds messages of at most {max} (its max_message)"
+                ),
+            );
+        }
+        Ok(())
     }
 }

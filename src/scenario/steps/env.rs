@@ -430,13 +430,16 @@ impl Env {
                 Ok(())
             }
             Work::SetValue { value, to } => {
-                self.array(value)?.set(0, *to);
+                self.array(value)?.set(0, *to).map_err(|x| e(&x))?;
                 Ok(())
             }
             Work::Negate(array) => {
                 let a = self.array(array)?;
                 for i in 0..a.len() {
-                    a.set(i, a.get(i).negated());
+                    let v = a.get(i).checked_neg().ok_or_else(|| {
+                        "OverflowError: the negation does not fit 64 bits".to_string()
+                    })?;
+                    a.set(i, v).map_err(|x| e(&x))?;
                 }
                 Ok(())
             }
