@@ -519,21 +519,34 @@ mod tests {
     use crate::runtime::board::BoardSize;
 
     #[test]
-    fn every_typecode_round_trips_and_wraps_like_c() {
+    fn every_typecode_holds_its_extremes_and_refuses_one_past_them() {
         let b = Board::create(BoardSize::default()).unwrap();
         for tc in TypeCode::ALL {
             let a = SharedArray::create(&b, "a", tc, &[Num::Int(0), Num::Int(0)], false).unwrap();
-            a.set(1, Num::Int(-1)).unwrap();
-            let v = a.get(1);
-            match tc {
-                TypeCode::F | TypeCode::D => assert_eq!(v, Num::Float(-1.0)),
-                TypeCode::UB | TypeCode::C => assert_eq!(v, Num::Int(255)),
-                TypeCode::UH => assert_eq!(v, Num::Int(65535)),
-                TypeCode::UI => assert_eq!(v, Num::Int(u32::MAX as i64)),
-                TypeCode::UL | TypeCode::UQ => assert_eq!(v, Num::Int(-1)),
-                _ => assert_eq!(v, Num::Int(-1), "{tc:?}"),
+            let Some((lo, hi)) = tc.int_bounds() else {
+                a.set(1, Num::Int(-1)).unwrap();
+                assert_eq!(a.get(1), Num::Float(-1.0), "{tc:?}");
+                continue;
+            };
+            // The 64-bit unsigned types hold more than a Num::Int can say.
+            let (lo, hi) = (lo.max(i64::MIN.into()), hi.min(i64::MAX.into()));
+            for x in [lo, hi] {
+                let x = x as i64;
+                a.set(1, Num::Int(x)).unwrap();
+                assert_eq!(a.get(1), Num::Int(x), "{tc:?}");
+            }
+            if tc.size() < 8 {
+                let over = a.set(1, Num::Int(hi as i64 + 1)).unwrap_err();
+                assert!(over.too_big, "{tc:?}");
+                assert!(a.set(1, Num::Int(lo as i64 - 1)).is_err(), "{tc:?}");
+                assert_eq!(a.get(1), Num::Int(hi as i64), "{tc:?}: unchanged");
             }
         }
+        let e = TypeCode::SB.check(Num::Int(300)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "OverflowError: signed char is greater than maximum"
+        );
     }
 
     #[test]
