@@ -38,8 +38,13 @@ pub fn run(
     for &m in methods {
         for _ in 0..runs.max(1) {
             n += 1;
-            let mut outcome =
-                crate::cli::headless::run_quiet(scenario.clone(), m, trace.is_some(), |_| {})?;
+            let mut outcome = crate::cli::headless::run_quiet(
+                scenario.clone(),
+                m,
+                trace.is_some(),
+                Some(crate::telemetry::waits::DEFAULT_STUCK_AFTER),
+                |_| {},
+            )?;
             events.extend(outcome.trace.take().unwrap_or_default());
             let s = summarise(
                 n,

@@ -3,15 +3,16 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::{self, Session, SessionEvent};
-use crate::telemetry::board_view::{ProcRow, read_procs};
+use crate::telemetry::board_view::{ProcRow, read_procs, read_resources};
 use crate::telemetry::labels::{exit_label, ms_label};
+use crate::telemetry::waits::{Detector, Diagnosis};
 
 /// Exit status of a run interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells say).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -27,13 +28,22 @@ pub struct Outcome {
     pub rows: Vec<ProcRow>,
     pub wall_s: f64,
     pub interrupted: bool,
+    /// Why the run could never move again, when it was stopped for that.
+    pub stuck: Option<Diagnosis>,
 }
+
+/// How often a headless run looks for a stuck run.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+/// Exit status of a run stopped because it could never move again.
+pub const EXIT_STUCK: i32 = 3;
 
 /// Runs the scenario to completion, calling `on_line` for each output line.
 pub fn run_quiet(
     scenario: Arc<Scenario>,
     method: StartMethod,
     trace: bool,
+    stuck_after: Option<Duration>,
     mut on_line: impl FnMut(&str),
 ) -> anyhow::Result<Outcome> {
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -42,16 +52,34 @@ pub fn run_quiet(
     let memory = crate::telemetry::memory::MemoryWatch::start(s.board.clone());
     let tracer = trace.then(|| crate::telemetry::trace::Tracer::start(s.board.clone()));
     let mut interrupted = false;
+    let mut detector = stuck_after.map(Detector::new);
+    let mut stuck = None;
+    let mut quiet_since = Instant::now();
     while !s.is_done() {
-        // Once the main process is gone, wait for the last writers a bounded time.
-        let ev = if s.ended.is_some() {
-            match rx.recv_timeout(Duration::from_secs(2)) {
-                Ok(ev) => ev,
-                Err(_) => break,
+        let ev = match rx.recv_timeout(LOOK_EVERY) {
+            Ok(ev) => ev,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                // Once the main process is gone, wait for the last writers a bounded time.
+                if s.ended.is_some() && quiet_since.elapsed() >= Duration::from_secs(2) {
+                    break;
+                }
+                if let Some(d) = detector.as_mut()
+                    && stuck.is_none()
+                    && s.ended.is_none()
+                {
+                    let mut procs = read_procs(&s.board);
+                    crate::telemetry::waits::settle_zombies(&mut procs);
+                    let res = read_resources(&s.board);
+                    if let Some(found) = d.observe(&procs, &res, Instant::now()) {
+                        stuck = Some(found);
+                        s.kill();
+                    }
+                }
+                continue;
             }
-        } else {
-            rx.recv()?
+            Err(e) => return Err(e.into()),
         };
+        quiet_since = Instant::now();
         match ev {
             SessionEvent::Output { line, .. } => on_line(&line),
             SessionEvent::OutputClosed { .. } => s.output_closed = true,
@@ -72,6 +100,8 @@ pub fn run_quiet(
     let rows = read_procs(&s.board);
     let exit = if interrupted {
         EXIT_INTERRUPTED
+    } else if stuck.is_some() {
+        EXIT_STUCK
     } else {
         s.main_exit.unwrap_or(1)
     };
@@ -83,6 +113,7 @@ pub fn run_quiet(
         rows,
         wall_s: s.elapsed().as_secs_f64(),
         interrupted,
+        stuck,
     })
 }
 
@@ -92,25 +123,43 @@ pub fn run(
     method: StartMethod,
     as_json: bool,
     trace: Option<&str>,
+    stuck_after: Option<Duration>,
 ) -> anyhow::Result<i32> {
     let scenario = Arc::new(scenario);
     let out = std::io::stdout();
-    let mut outcome = run_quiet(scenario.clone(), method, trace.is_some(), |line| {
-        let mut o = out.lock();
-        let _ = if as_json {
-            writeln!(o, "{}", json!({"type": "output", "line": line}))
-        } else {
-            writeln!(o, "{line}")
-        };
-    })?;
+    let mut outcome = run_quiet(
+        scenario.clone(),
+        method,
+        trace.is_some(),
+        stuck_after,
+        |line| {
+            let mut o = out.lock();
+            let _ = if as_json {
+                writeln!(o, "{}", json!({"type": "output", "line": line}))
+            } else {
+                writeln!(o, "{line}")
+            };
+        },
+    )?;
     if let (Some(path), Some(events)) = (trace, outcome.trace.take()) {
         crate::telemetry::trace::write(path, events)?;
     }
     let mut o = out.lock();
+    if let Some(d) = &outcome.stuck {
+        eprintln!("mpdash: {}: {}", scenario.file, d.summary);
+        for line in &d.chain {
+            eprintln!("  {line}");
+        }
+    }
     if as_json {
         for r in &outcome.rows {
             let mut v = serde_json::to_value(r)?;
             v["type"] = json!("process");
+            writeln!(o, "{v}")?;
+        }
+        if let Some(d) = &outcome.stuck {
+            let mut v = serde_json::to_value(d)?;
+            v["type"] = json!("stuck");
             writeln!(o, "{v}")?;
         }
         writeln!(
@@ -137,13 +186,14 @@ pub fn run(
             scenario.title,
             match (outcome.interrupted, outcome.exit) {
                 (true, _) => "interrupted".to_string(),
+                (false, EXIT_STUCK) if outcome.stuck.is_some() => "stopped: stuck".to_string(),
                 (false, 0) => "finished".to_string(),
                 (false, c) => format!("failed (main exit {c})"),
             },
             outcome.wall_s
         )?;
     }
-    if outcome.exit != 0 && !outcome.interrupted {
+    if outcome.exit != 0 && !outcome.interrupted && outcome.stuck.is_none() {
         eprintln!(
             "mpdash: {}: the scenario's main process exited with {}",
             scenario.file, outcome.exit

@@ -43,6 +43,16 @@ struct RunArgs {
     /// Samples per second in the dashboard
     #[arg(long, default_value_t = 4.0)]
     rate: f64,
+    /// Seconds of no change, with every process blocked, before a run is
+    /// called stuck (a deadlock is said at once)
+    #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+    stuck_after: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnStuck {
+    Stop,
+    Wait,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +85,10 @@ enum Cmd {
         /// With --headless: write a Chrome Trace Event file (open it in Perfetto)
         #[arg(long, requires = "headless", value_name = "FILE")]
         trace: Option<String>,
+        /// With --headless: what to do when the run can never move again
+        /// (stop: print why and exit 3; wait: hang as CPython does)
+        #[arg(long, value_enum, default_value = "stop", requires = "headless")]
+        on_stuck: OnStuck,
         #[command(flatten)]
         args: RunArgs,
     },
@@ -234,6 +248,14 @@ pub fn shell_status(exitcode: i32) -> u8 {
     }
 }
 
+/// `--stuck-after SECS`: a grace period people can mean (0.1 s to an hour).
+fn stuck_after(secs: f64) -> anyhow::Result<std::time::Duration> {
+    if !(0.1..=3600.0).contains(&secs) {
+        anyhow::bail!("--stuck-after: between 0.1 and 3600 seconds (got {secs})");
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 fn load(args: &RunArgs) -> anyhow::Result<scenario::Scenario> {
     let file = args.file.as_deref().ok_or_else(|| {
         anyhow::anyhow!("no scenario file given (try: mpdash scenarios/pool.toml)")
@@ -253,12 +275,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             headless,
             json,
             trace,
+            on_stuck,
             args,
         }) => {
             if headless {
                 let sc = load(&args)?;
                 let m = sc.start_method;
-                headless::run(sc, m, json, trace.as_deref())
+                let stuck_after = match on_stuck {
+                    OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
+                    OnStuck::Wait => None,
+                };
+                headless::run(sc, m, json, trace.as_deref(), stuck_after)
             } else {
                 dashboard(&args)
             }

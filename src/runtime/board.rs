@@ -16,7 +16,7 @@ use super::shm::{Region, ShmSafe};
 use super::sys;
 
 pub const MAGIC: u64 = 0x6d70_6461_7368_0001; // "mpdash" + 1
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 const NAME_WORDS: usize = 6;
 pub const NAME_MAX: usize = NAME_WORDS * 8;
 
@@ -190,6 +190,176 @@ pub struct ProcSlot {
     /// Start time in clock ticks since boot, for processes found in `/proc`
     /// (`mpdash watch`): tells the process apart from a later one with its pid.
     pub start_ticks: AtomicU64,
+    /// What this process is blocked on (a [`WaitOp`]; 0 = not blocked),
+    /// written only when it is about to sleep and cleared when it wakes.
+    pub wait_op: AtomicU32,
+    /// The resource slot + 1 it waits on (0 = none: a join, a pool).
+    pub wait_res: AtomicU32,
+    /// The operation's other party: the pid joined, the tasks left of a map.
+    pub wait_target: AtomicI64,
+    /// When it started waiting (`CLOCK_MONOTONIC` ns).
+    pub wait_since: AtomicU64,
+}
+
+/// What a blocked process waits for. The runtime writes it on the waiter's
+/// own slot only when it is about to sleep (the fast paths pay nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u32)]
+pub enum WaitOp {
+    /// `q.get()` on an empty queue.
+    Get = 1,
+    /// `q.put()` on a full queue.
+    Put = 2,
+    /// `JoinableQueue.join()` with unfinished items.
+    JoinQueue = 3,
+    /// `conn.recv()` with nothing sent.
+    Recv = 4,
+    /// `lock.acquire()` / `sem.acquire()` held by another.
+    Acquire = 5,
+    /// `cond.wait()`.
+    ConditionWait = 6,
+    /// `event.wait()` on a clear event.
+    EventWait = 7,
+    /// `barrier.wait()` before every party arrived.
+    BarrierWait = 8,
+    /// `p.join()` of a running process (`wait_target` is its pid).
+    Join = 9,
+    /// A pool result (`map`, `imap`, `get`; `wait_target`: tasks left).
+    PoolResult = 10,
+    /// A manager call that blocks (a manager `Lock`, `Queue.get`, `Event.wait`).
+    ManagerCall = 11,
+}
+
+impl WaitOp {
+    pub const ALL: [WaitOp; 11] = [
+        WaitOp::Get,
+        WaitOp::Put,
+        WaitOp::JoinQueue,
+        WaitOp::Recv,
+        WaitOp::Acquire,
+        WaitOp::ConditionWait,
+        WaitOp::EventWait,
+        WaitOp::BarrierWait,
+        WaitOp::Join,
+        WaitOp::PoolResult,
+        WaitOp::ManagerCall,
+    ];
+
+    pub fn from_u32(v: u32) -> Option<WaitOp> {
+        Self::ALL.into_iter().find(|w| *w as u32 == v)
+    }
+
+    /// The operation as Python spells it: `get`, `acquire`, `join`…
+    pub fn verb(self) -> &'static str {
+        match self {
+            WaitOp::Get => "get",
+            WaitOp::Put => "put",
+            WaitOp::JoinQueue => "join",
+            WaitOp::Recv => "recv",
+            WaitOp::Acquire => "acquire",
+            WaitOp::ConditionWait | WaitOp::EventWait | WaitOp::BarrierWait => "wait",
+            WaitOp::Join => "join",
+            WaitOp::PoolResult => "result",
+            WaitOp::ManagerCall => "call",
+        }
+    }
+}
+
+/// A process's wait, as read off its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    pub op: WaitOp,
+    /// The resource slot waited on, if any.
+    pub res: Option<u32>,
+    pub target: i64,
+    pub since_ns: u64,
+    /// It has a timeout, so it ends by itself.
+    pub deadline: bool,
+}
+
+/// Notes a wait on the caller's slot the first time it is about to sleep,
+/// and clears it when dropped (woken, timed out or failed).
+pub struct WaitNote<'a> {
+    board: &'a Board,
+    slot: Option<&'a ProcSlot>,
+    op: WaitOp,
+    res: Option<u32>,
+    /// Where the primitive lives, when its slot is looked up on first sleep.
+    offset: Option<usize>,
+    target: i64,
+    deadline: bool,
+    noted: bool,
+}
+
+/// Set in `ProcSlot::wait_op` for a wait with a timeout: it ends by itself.
+pub const WAIT_HAS_DEADLINE: u32 = 1 << 8;
+
+impl<'a> WaitNote<'a> {
+    /// A wait of this process (its own board slot, if it has one) on `res`.
+    pub fn new(board: &'a Board, op: WaitOp, res: Option<u32>, target: i64) -> WaitNote<'a> {
+        WaitNote {
+            board,
+            slot: crate::runtime::sys::my_slot().and_then(|i| board.proc(i)),
+            op,
+            res,
+            offset: None,
+            target,
+            deadline: false,
+            noted: false,
+        }
+    }
+
+    /// A wait on the primitive at `offset`; its resource slot is looked up
+    /// only if the process really sleeps.
+    pub fn at(board: &'a Board, op: WaitOp, offset: usize) -> WaitNote<'a> {
+        WaitNote {
+            offset: Some(offset),
+            ..WaitNote::new(board, op, None, 0)
+        }
+    }
+
+    /// The wait has a timeout (`Some`): it ends by itself, so it can never
+    /// make a run stuck.
+    pub fn timeout(mut self, timeout: Option<std::time::Duration>) -> WaitNote<'a> {
+        self.deadline = timeout.is_some();
+        self
+    }
+
+    /// About to sleep: the first call writes the wait, later ones only
+    /// update the target (the tasks left of a map).
+    pub fn sleeping(&mut self, target: i64) {
+        let Some(s) = self.slot else { return };
+        if !self.noted && s.wait_op.load(Ordering::Acquire) != 0 {
+            // An outer wait of this process is on the slot (a pool waiting
+            // on its results queue): that one says what the process waits for.
+            return;
+        }
+        s.wait_target.store(target, Ordering::Relaxed);
+        if !self.noted {
+            self.noted = true;
+            let res = self.res.or_else(|| self.board.res_at(self.offset?));
+            s.wait_since
+                .store(crate::runtime::sys::now_ns(), Ordering::Relaxed);
+            s.wait_res
+                .store(res.map_or(0, |r| r + 1), Ordering::Relaxed);
+            let flag = if self.deadline { WAIT_HAS_DEADLINE } else { 0 };
+            s.wait_op.store(self.op as u32 | flag, Ordering::Release);
+        }
+    }
+
+    /// About to sleep, with the target given at creation.
+    pub fn sleep(&mut self) {
+        self.sleeping(self.target);
+    }
+}
+
+impl Drop for WaitNote<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(s)) = (self.noted, self.slot) {
+            s.wait_op.store(0, Ordering::Release);
+        }
+    }
 }
 
 /// Marks a get in `ProcSlot::intent_pos`.
@@ -284,6 +454,21 @@ fn read_name(words: &[AtomicU64; NAME_WORDS]) -> String {
     }
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+impl ProcSlot {
+    /// What the process waits for right now, if anything.
+    pub fn wait(&self) -> Option<Wait> {
+        let raw = self.wait_op.load(Ordering::Acquire);
+        let op = WaitOp::from_u32(raw & !WAIT_HAS_DEADLINE)?;
+        Some(Wait {
+            op,
+            deadline: raw & WAIT_HAS_DEADLINE != 0,
+            res: self.wait_res.load(Ordering::Relaxed).checked_sub(1),
+            target: self.wait_target.load(Ordering::Relaxed),
+            since_ns: self.wait_since.load(Ordering::Relaxed),
+        })
+    }
 }
 
 impl ProcSlot {
@@ -545,6 +730,16 @@ impl Board {
             .filter_map(|i| self.proc(i))
             .filter(|s| s.state() != ProcState::Exited)
             .find(|s| s.pid.load(Ordering::Relaxed) == pid)
+    }
+
+    /// The resource slot of the primitive living at `offset`.
+    pub fn res_at(&self, offset: usize) -> Option<u32> {
+        (0..self.res_used()).find(|&i| {
+            self.res(i).is_some_and(|r| {
+                r.ready.load(Ordering::Acquire) == 1
+                    && r.offset.load(Ordering::Relaxed) as usize == offset
+            })
+        })
     }
 
     /// The published resource named `name`.

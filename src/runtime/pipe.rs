@@ -21,10 +21,10 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, send, socketpair};
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 use sha2::Sha256;
 
-use super::board::{Board, BoardError, ResKind};
+use super::board::{Board, BoardError, ResKind, WaitNote, WaitOp};
 
 /// Default largest frame a connection accepts (CPython has no limit; a
 /// hostile peer should not choose our allocation).
@@ -199,17 +199,34 @@ impl Connection {
             // Allocated and zeroed once, not per read.
             self.scratch = vec![0u8; 64 * 1024];
         }
+        // First without blocking: only a reader about to sleep notes its
+        // wait on the board (a pipe end of the run's has its resource slot).
+        let mut note = None;
+        let mut flags = MsgFlags::MSG_DONTWAIT;
         loop {
-            match nix::unistd::read(&self.fd, &mut self.scratch) {
+            let got = match recv(self.fd.as_raw_fd(), &mut self.scratch, flags) {
+                Err(Errno::ENOTSOCK) => nix::unistd::read(&self.fd, &mut self.scratch),
+                other => other,
+            };
+            match got {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
                     self.buf.extend_from_slice(&self.scratch[..n]);
                     return Ok(true);
                 }
                 Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) if flags.contains(MsgFlags::MSG_DONTWAIT) => {
+                    flags = MsgFlags::empty();
+                    if let Some((board, res, _)) = &self.stats {
+                        let mut n = WaitNote::new(board, WaitOp::Recv, Some(*res), 0);
+                        n.sleep();
+                        note = Some(n);
+                    }
+                }
                 Err(Errno::ECONNRESET) => return Ok(false),
                 Err(e) => return Err(e.into()),
             }
+            let _ = &note;
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
-use crate::runtime::board::{Board, ProcState, ResKind, Role, StartMethod};
+use crate::runtime::board::{Board, ProcState, ResKind, Role, StartMethod, WaitOp};
 use crate::runtime::pool::{
     STAT_DONE, STAT_FAILED, STAT_LOST, STAT_REPLACED, STAT_RESULTS_QUEUE, STAT_RETRIED, STAT_TOTAL,
     STAT_WORKERS,
@@ -39,6 +39,23 @@ pub struct ProcRow {
     pub t_request_ns: u64,
     pub t_ready_ns: u64,
     pub t_exit_ns: u64,
+    /// What it is blocked on, if it is (a live process only).
+    pub wait: Option<WaitRow>,
+}
+
+/// A blocked process's wait, with its resource by name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitRow {
+    pub op: WaitOp,
+    /// The resource waited on, by its name in the scenario.
+    pub resource: Option<String>,
+    pub kind: Option<ResKind>,
+    /// The pid joined, or the tasks left of a pool call.
+    pub target: i64,
+    /// How long it has waited, when sampled.
+    pub since_s: f64,
+    /// It has a timeout, so it ends by itself.
+    pub deadline: bool,
 }
 
 impl ProcRow {
@@ -108,9 +125,23 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                 t_request_ns: t_req,
                 t_ready_ns: s.t_ready.load(Ordering::Relaxed),
                 t_exit_ns: s.t_exit.load(Ordering::Relaxed),
+                wait: (!exited).then(|| wait_row(board, s)).flatten(),
             })
         })
         .collect()
+}
+
+fn wait_row(board: &Board, s: &crate::runtime::board::ProcSlot) -> Option<WaitRow> {
+    let w = s.wait()?;
+    let res = w.res.and_then(|i| board.res(i));
+    Some(WaitRow {
+        op: w.op,
+        resource: res.map(|r| r.name()),
+        kind: res.and_then(|r| ResKind::from_u32(r.kind.load(Ordering::Relaxed))),
+        target: w.target,
+        since_s: sys::now_ns().saturating_sub(w.since_ns) as f64 / 1e9,
+        deadline: w.deadline,
+    })
 }
 
 /// A queue's state, read from the queue's own words.

@@ -10,3 +10,4 @@ pub mod proc_stat;
 pub mod sampler;
 pub mod stats;
 pub mod trace;
+pub mod waits;

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::runtime::board::{WaitNote, WaitOp};
 
 impl Pool {
     /// `AsyncResult.ready()`.
@@ -14,6 +15,9 @@ impl Pool {
     /// `AsyncResult.wait(timeout)`: whether the job is complete.
     pub fn wait(&mut self, job: JobId, timeout: Option<Duration>) -> Result<bool, PoolError> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let board = self.board.clone();
+        let mut note =
+            WaitNote::new(&board, WaitOp::PoolResult, Some(self.res), 0).timeout(timeout);
         loop {
             if self.ready(job) {
                 return Ok(true);
@@ -22,8 +26,16 @@ impl Pool {
             if left == Some(Duration::ZERO) {
                 return Ok(false);
             }
+            note.sleeping(self.tasks_left(job) as i64);
             self.pump(left.unwrap_or(CHECK_EVERY))?;
         }
+    }
+
+    /// Tasks of `job` without a result yet.
+    pub fn tasks_left(&self, job: JobId) -> usize {
+        self.jobs
+            .get(&job.0)
+            .map_or(0, |j| j.results.len().saturating_sub(j.done))
     }
 
     /// Every task's outcome, in order, once the job is complete.
@@ -72,6 +84,8 @@ impl Iterator for Imap<'_> {
     type Item = Result<(usize, Outcome), PoolError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let board = self.pool.board.clone();
+        let mut note = WaitNote::new(&board, WaitOp::PoolResult, Some(self.pool.res), 0);
         loop {
             let job = self.pool.jobs.get_mut(&self.job.0)?;
             if self.next >= job.results.len() {
@@ -92,6 +106,7 @@ impl Iterator for Imap<'_> {
                 self.next += 1;
                 return Some(Ok(r));
             }
+            note.sleeping(self.pool.tasks_left(self.job) as i64);
             if let Err(e) = self.pool.pump(CHECK_EVERY) {
                 return Some(Err(e));
             }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod forkserver;
 
-use crate::runtime::board::{Board, BoardError, ProcState, Role, StartMethod};
+use crate::runtime::board::{Board, BoardError, ProcState, Role, StartMethod, WaitNote, WaitOp};
 use crate::runtime::registry::{Child, Target, registry};
 use crate::runtime::sys;
 use forkserver::ForkServerClient;
@@ -299,6 +299,8 @@ impl Process {
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let board = self.ctx.board().clone();
         let slot = board.proc(slot)?;
+        let mut note =
+            WaitNote::new(&board, WaitOp::Join, None, i64::from(pid.as_raw())).timeout(timeout);
         if self.own_child {
             loop {
                 if let Ok(Some(r)) = sys::wait4(pid.as_raw(), true) {
@@ -310,6 +312,7 @@ impl Process {
                 if wait == Some(Duration::ZERO) {
                     return None;
                 }
+                note.sleep();
                 match &self.pidfd {
                     Some(fd) => {
                         let ms = wait.map_or(PollTimeout::NONE, |d| {
@@ -334,6 +337,7 @@ impl Process {
                 if wait == Some(Duration::ZERO) {
                     return None;
                 }
+                note.sleep();
                 sys::futex_wait(&slot.state, s, wait);
             }
         }

@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::runtime::board::{WaitNote, WaitOp};
 use crate::runtime::sys;
 
 impl Queue {
@@ -32,6 +33,7 @@ impl Queue {
     pub fn join(&self, timeout: Option<Duration>) -> bool {
         let h = self.header();
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut note = WaitNote::new(&self.board, WaitOp::JoinQueue, self.res, 0).timeout(timeout);
         loop {
             let seen = h.all_done.load(Ordering::SeqCst);
             if h.unfinished.load(Ordering::SeqCst) == 0 {
@@ -42,6 +44,7 @@ impl Queue {
                 Some(d) => (d - Instant::now()).min(STUCK_CHECK),
                 None => STUCK_CHECK,
             };
+            note.sleep();
             sys::futex_wait(&h.all_done, seen, Some(left));
             self.recover();
         }

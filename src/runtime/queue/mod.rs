@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 mod joinable;
 mod recovery;
 
-use crate::runtime::board::{Board, BoardError, INTENT_GET, ProcSlot, ResKind};
+use crate::runtime::board::{Board, BoardError, INTENT_GET, ProcSlot, ResKind, WaitNote, WaitOp};
 use crate::runtime::shm::ShmSafe;
 use crate::runtime::sys;
 
@@ -109,6 +109,8 @@ pub struct Queue {
     msg_max: usize,
     stride: usize,
     joinable: bool,
+    /// Its resource slot, named in the waits of blocked putters and getters.
+    res: Option<u32>,
     /// Count puts and gets on the board (off only to measure their cost).
     pub telemetry: bool,
 }
@@ -172,7 +174,7 @@ impl Queue {
             s.seq.store(i as u64, Ordering::Relaxed);
         }
         std::sync::atomic::fence(Ordering::Release);
-        board.new_res(kind, name, offset, len)?;
+        let res = board.new_res(kind, name, offset, len)?;
         Ok(Queue {
             board: board.clone(),
             offset,
@@ -180,6 +182,7 @@ impl Queue {
             msg_max,
             stride,
             joinable: kind == ResKind::JoinableQueue,
+            res: Some(res),
             telemetry: true,
         })
     }
@@ -209,6 +212,7 @@ impl Queue {
             msg_max,
             stride,
             joinable: h.joinable.load(Ordering::Relaxed) == 1,
+            res: board.res_at(offset),
             telemetry: true,
         })
     }
@@ -430,8 +434,10 @@ impl Queue {
     /// Puts, blocking while the queue is full, at most `timeout` (forever when `None`).
     pub fn put(&self, msg: &[u8], timeout: Option<Duration>) -> Result<(), QueueError> {
         let h = self.header();
+        let mut note = WaitNote::new(&self.board, WaitOp::Put, self.res, 0).timeout(timeout);
         blocking(
             timeout,
+            &mut note,
             &h.not_full,
             &h.waiting_putters,
             || self.recover(),
@@ -446,8 +452,10 @@ impl Queue {
     /// Takes, blocking while the queue is empty, at most `timeout` (forever when `None`).
     pub fn get(&self, timeout: Option<Duration>) -> Result<Vec<u8>, QueueError> {
         let h = self.header();
+        let mut note = WaitNote::new(&self.board, WaitOp::Get, self.res, 0).timeout(timeout);
         blocking(
             timeout,
+            &mut note,
             &h.not_empty,
             &h.waiting_getters,
             || self.recover(),
@@ -485,6 +493,7 @@ fn wake(word: &AtomicU32, waiting: &AtomicU32) {
 /// check and the sleep changes `word` and the sleep returns at once.
 fn blocking<T>(
     timeout: Option<Duration>,
+    note: &mut WaitNote<'_>,
     word: &AtomicU32,
     waiting: &AtomicU32,
     mut recover: impl FnMut() -> bool,
@@ -515,6 +524,7 @@ fn blocking<T>(
             }
             None => STUCK_CHECK,
         };
+        note.sleep();
         waiting.fetch_add(1, Ordering::SeqCst);
         let seen = word.load(Ordering::SeqCst);
         if let Some(v) = attempt() {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::futex::FutexPrim;
 use super::*;
+use crate::runtime::board::WaitOp;
 use crate::runtime::board::{Board, BoardError, ResKind};
 use crate::runtime::sys;
 
@@ -107,6 +108,7 @@ impl Barrier {
             return Ok(index);
         }
         let dl = deadline(timeout);
+        let mut note = self.0.note(WaitOp::BarrierWait, timeout);
         loop {
             if s.value.load(Ordering::SeqCst) != generation {
                 return if self.is_broken() {
@@ -123,7 +125,11 @@ impl Barrier {
                 self.abort();
                 return Err(SyncError::BrokenBarrier(format!(": party {pid} died")));
             }
-            if self.0.sleep(generation, dl, Some(BARRIER_CHECK)).is_err() {
+            if self
+                .0
+                .sleep(&mut note, generation, dl, Some(BARRIER_CHECK))
+                .is_err()
+            {
                 self.abort();
                 return Err(SyncError::BrokenBarrier(": timed out".into()));
             }

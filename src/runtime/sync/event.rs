@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::futex::FutexPrim;
 use super::*;
+use crate::runtime::board::WaitOp;
 use crate::runtime::board::{Board, BoardError, ResKind};
 
 /// CPython's `Event`.
@@ -36,8 +37,9 @@ impl Event {
     /// Waits until set; returns whether it is set (false on timeout), as CPython.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         let dl = deadline(timeout);
+        let mut note = self.0.note(WaitOp::EventWait, timeout);
         while !self.is_set() {
-            if self.0.sleep(0, dl, None).is_err() {
+            if self.0.sleep(&mut note, 0, dl, None).is_err() {
                 return self.is_set();
             }
         }
@@ -76,7 +78,9 @@ impl Condition {
         for _ in 0..depth {
             self.lock.release()?;
         }
-        let r = self.prim.sleep(seen, deadline(timeout), None);
+        let mut note = self.prim.note(WaitOp::ConditionWait, timeout);
+        let r = self.prim.sleep(&mut note, seen, deadline(timeout), None);
+        drop(note);
         for _ in 0..depth {
             self.lock.acquire_raw(true, None)?;
         }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::runtime::board::{Board, BoardError, ResKind};
+use crate::runtime::board::{WaitNote, WaitOp};
 use crate::runtime::shm::ShmSafe;
 use crate::runtime::sys;
 
@@ -80,6 +81,7 @@ impl FutexPrim {
     /// Sleeps while `value == seen`, at most until `deadline` and at most `slice`.
     pub(super) fn sleep(
         &self,
+        note: &mut WaitNote<'_>,
         seen: u32,
         deadline: Option<Instant>,
         slice: Option<Duration>,
@@ -91,10 +93,16 @@ impl FutexPrim {
         }
         s.waiters.fetch_add(1, Ordering::SeqCst);
         if s.value.load(Ordering::SeqCst) == seen {
+            note.sleep();
             sys::futex_wait(&s.value, seen, wait);
         }
         s.waiters.fetch_sub(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// A wait of the calling process on this primitive.
+    pub(super) fn note(&self, op: WaitOp, timeout: Option<Duration>) -> WaitNote<'_> {
+        WaitNote::at(&self.board, op, self.offset).timeout(timeout)
     }
 
     pub(super) fn wake(&self, n: i32) {

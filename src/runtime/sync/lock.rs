@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::runtime::board::{Board, BoardError, ResKind};
+use crate::runtime::board::{WaitNote, WaitOp};
 use crate::runtime::shm::ShmSafe;
 use crate::runtime::sys;
 
@@ -163,6 +164,8 @@ impl Lock {
                 s.contended.fetch_add(1, Ordering::Relaxed);
             }
             s.waiters.fetch_add(1, Ordering::Relaxed);
+            let mut note = WaitNote::at(&self.board, WaitOp::Acquire, self.offset).timeout(timeout);
+            note.sleep();
             r = match timeout {
                 // SAFETY: as above.
                 None => unsafe { libc::pthread_mutex_lock(m) },
@@ -172,6 +175,7 @@ impl Lock {
                     unsafe { libc::pthread_mutex_timedlock(m, &abs) }
                 }
             };
+            drop(note);
             s.waiters.fetch_sub(1, Ordering::Relaxed);
         }
         let how = match r {

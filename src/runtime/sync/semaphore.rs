@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::futex::FutexPrim;
 use super::*;
+use crate::runtime::board::WaitOp;
 use crate::runtime::board::{Board, BoardError, ResKind};
 
 /// CPython's `Semaphore` / `BoundedSemaphore`.
@@ -46,6 +47,7 @@ impl Semaphore {
         let s = self.0.s();
         let dl = deadline(timeout);
         let mut waited = false;
+        let mut note = self.0.note(WaitOp::Acquire, timeout);
         loop {
             let v = s.value.load(Ordering::Acquire);
             if v > 0 {
@@ -62,7 +64,7 @@ impl Semaphore {
                 continue;
             }
             waited = true;
-            self.0.sleep(0, dl, None)?;
+            self.0.sleep(&mut note, 0, dl, None)?;
         }
     }
 

@@ -1,0 +1,575 @@
+//! Who waits for whom, and when a run can never move again, why.
+//!
+//! Built from one snapshot of the board (each blocked process's wait, each
+//! lock's holder): the wait-for graph goes process → resource → the
+//! processes that could serve it. Two diagnoses, no guessing:
+//! - **deadlock**: a cycle of waits through lock holders and joins. Certain;
+//!   reported as soon as two samples in a row show it.
+//! - **nobody can serve**: every live process of the run is blocked (none
+//!   computing, sleeping or waiting with a timeout), and nothing on the board
+//!   changed for a grace period, so what they wait for can only come from
+//!   processes that are dead, exited or themselves waiting.
+//!
+//! A process in `sleep_ms`, computing, or waiting with a timeout records no
+//! wait that counts, so it is never called stuck (Go reports "all goroutines
+//! are asleep" on the same rule; PostgreSQL waits `deadlock_timeout` first).
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::runtime::board::{ProcState, ResKind, Role, WaitOp};
+use crate::telemetry::board_view::{ProcRow, ResourceView, WaitRow};
+use crate::telemetry::labels::exit_label;
+
+/// Grace period of no change before "nobody can serve" is said.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StuckKind {
+    Deadlock,
+    NobodyCanServe,
+}
+
+/// One blocked process, as the diagnosis names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitFact {
+    pub name: String,
+    pub pid: i32,
+    pub op: String,
+    pub resource: Option<String>,
+    pub since_s: f64,
+    /// The process holding what it waits for, by name (a lock's holder, the
+    /// process it joins).
+    pub holder: Option<String>,
+}
+
+/// Why a run can never move again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnosis {
+    pub kind: StuckKind,
+    /// One sentence.
+    pub summary: String,
+    pub waits: Vec<WaitFact>,
+    /// The deadlock's cycle, by name (`a → L1 → b → L2 → a`); empty otherwise.
+    pub cycle: Vec<String>,
+    /// The chain that explains it, a line each, reading as sentences.
+    pub chain: Vec<String>,
+    /// Pids of the processes involved (highlighted on screen).
+    pub culprits: Vec<i32>,
+}
+
+/// Marks rows whose process is already dead though nobody reaped it yet (a
+/// zombie whose parent is itself blocked): `/proc` says so, with the exit
+/// status the kernel keeps for the parent.
+pub fn settle_zombies(procs: &mut [ProcRow]) {
+    for p in procs.iter_mut().filter(|p| p.alive() && p.pid > 0) {
+        if let Some(status) = zombie_status(p.pid) {
+            p.state = ProcState::Exited;
+            p.exitcode = status.map(crate::runtime::sys::exit_code_of);
+            p.wait = None;
+        }
+    }
+}
+
+/// `Some(status)` when `pid` is a zombie (its wait status from the last
+/// field of `/proc/<pid>/stat`) or gone (`Some(None)`); `None` while it runs.
+fn zombie_status(pid: i32) -> Option<Option<i32>> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Some(None);
+    };
+    let after = &text[text.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    if fields.next()? != "Z" {
+        return None;
+    }
+    Some(fields.last().and_then(|s| s.parse().ok()))
+}
+
+/// Processes that serve others but never put, set or arrive themselves.
+fn is_helper(r: &ProcRow) -> bool {
+    matches!(r.role, Some(Role::ForkServer) | Some(Role::Manager))
+}
+
+/// A wait that can end only when another process acts.
+fn blocking_wait(r: &ProcRow) -> Option<&WaitRow> {
+    r.wait.as_ref().filter(|w| !w.deadline)
+}
+
+/// How a wait reads in the table and the diagnosis: `get work (empty)`,
+/// `acquire A`, `join producer 0`, `map: 3 tasks left`.
+pub fn describe(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> String {
+    let res = w.resource.as_deref().unwrap_or("?");
+    let view = resources.iter().find(|v| v.name() == res);
+    match w.op {
+        WaitOp::Get => format!("get {res} (empty)"),
+        WaitOp::Put => format!("put {res} (full)"),
+        WaitOp::JoinQueue => format!("join {res} (unfinished items)"),
+        WaitOp::Recv => format!("recv {res}"),
+        WaitOp::Acquire => match holder_of(view, procs) {
+            Some(h) => format!("acquire {res} (held by {h})"),
+            None => format!("acquire {res}"),
+        },
+        WaitOp::ConditionWait => format!("wait {res} (notify)"),
+        WaitOp::EventWait => format!("wait {res} (set)"),
+        WaitOp::BarrierWait => match view {
+            Some(ResourceView::Barrier {
+                parties, arrived, ..
+            }) => format!("barrier {res} {arrived}/{parties}"),
+            _ => format!("barrier {res}"),
+        },
+        WaitOp::Join => format!("join {}", name_of(w.target as i32, procs)),
+        WaitOp::PoolResult => format!("pool: {} tasks left", w.target),
+        WaitOp::ManagerCall => format!("manager call {res}"),
+    }
+}
+
+fn name_of(pid: i32, procs: &[ProcRow]) -> String {
+    procs
+        .iter()
+        .rev()
+        .find(|p| p.pid == pid)
+        .map_or_else(|| format!("pid {pid}"), |p| p.name.clone())
+}
+
+/// The holder of a lock, by name.
+fn holder_of(view: Option<&ResourceView>, procs: &[ProcRow]) -> Option<String> {
+    match view {
+        Some(ResourceView::Lock { holder_pid, .. }) if *holder_pid != 0 => {
+            Some(name_of(*holder_pid, procs))
+        }
+        _ => None,
+    }
+}
+
+fn holder_pid(view: Option<&ResourceView>) -> Option<i32> {
+    match view {
+        Some(ResourceView::Lock { holder_pid, .. }) if *holder_pid != 0 => Some(*holder_pid),
+        _ => None,
+    }
+}
+
+/// The process a blocked process waits on for certain (a lock's holder, the
+/// process it joins): the edges a deadlock cycle runs through.
+fn waits_on(r: &ProcRow, resources: &[ResourceView]) -> Option<i32> {
+    let w = blocking_wait(r)?;
+    match w.op {
+        WaitOp::Acquire
+            if w.kind
+                .is_some_and(|k| matches!(k, ResKind::Lock | ResKind::RLock)) =>
+        {
+            let res = w.resource.as_deref()?;
+            holder_pid(resources.iter().find(|v| v.name() == res)).filter(|&h| h != r.pid)
+        }
+        WaitOp::Join => Some(w.target as i32),
+        _ => None,
+    }
+}
+
+/// Watches a run's samples and says when it is stuck, once.
+pub struct Detector {
+    grace: Duration,
+    fingerprint: u64,
+    unchanged_since: Option<Instant>,
+    /// The cycle seen last time (a cycle must hold for two samples).
+    last_cycle: Vec<i32>,
+    reported: bool,
+}
+
+impl Detector {
+    pub fn new(grace: Duration) -> Detector {
+        Detector {
+            grace,
+            fingerprint: 0,
+            unchanged_since: None,
+            last_cycle: Vec::new(),
+            reported: false,
+        }
+    }
+
+    /// Looks at one sample; the diagnosis the first time the run is stuck.
+    pub fn observe(
+        &mut self,
+        procs: &[ProcRow],
+        resources: &[ResourceView],
+        now: Instant,
+    ) -> Option<Diagnosis> {
+        let fp = fingerprint(procs, resources);
+        if fp != self.fingerprint || self.unchanged_since.is_none() {
+            self.fingerprint = fp;
+            self.unchanged_since = Some(now);
+        }
+        if self.reported {
+            return None;
+        }
+        let d = self.diagnose(procs, resources, now);
+        self.reported = d.is_some();
+        d
+    }
+
+    fn diagnose(
+        &mut self,
+        procs: &[ProcRow],
+        resources: &[ResourceView],
+        now: Instant,
+    ) -> Option<Diagnosis> {
+        let cycle = find_cycle(procs, resources);
+        let confirmed = !cycle.is_empty() && same_cycle(&cycle, &self.last_cycle);
+        self.last_cycle = cycle.clone();
+        if confirmed {
+            return Some(deadlock(&cycle, procs, resources));
+        }
+        let live: Vec<&ProcRow> = procs
+            .iter()
+            .filter(|p| p.alive() && !is_helper(p))
+            .collect();
+        let all_blocked = !live.is_empty() && live.iter().all(|p| blocking_wait(p).is_some());
+        let quiet = self
+            .unchanged_since
+            .is_some_and(|t| now.duration_since(t) >= self.grace);
+        (all_blocked && quiet).then(|| nobody_can_serve(&live, procs, resources))
+    }
+}
+
+/// A cycle of certain waits (lock holders, joins) among live processes.
+fn find_cycle(procs: &[ProcRow], resources: &[ResourceView]) -> Vec<i32> {
+    let live = |pid: i32| procs.iter().any(|p| p.pid == pid && p.alive());
+    let next = |pid: i32| {
+        procs
+            .iter()
+            .find(|p| p.pid == pid && p.alive())
+            .and_then(|p| waits_on(p, resources))
+            .filter(|&q| live(q))
+    };
+    for start in procs.iter().filter(|p| p.alive()).map(|p| p.pid) {
+        let mut path = vec![start];
+        let mut at = start;
+        while let Some(n) = next(at) {
+            if let Some(i) = path.iter().position(|&p| p == n) {
+                return path[i..].to_vec();
+            }
+            if path.len() > procs.len() {
+                break;
+            }
+            path.push(n);
+            at = n;
+        }
+    }
+    Vec::new()
+}
+
+fn same_cycle(a: &[i32], b: &[i32]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+fn facts(who: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Vec<WaitFact> {
+    who.iter()
+        .filter_map(|p| {
+            let w = p.wait.as_ref()?;
+            let view = w
+                .resource
+                .as_deref()
+                .and_then(|r| resources.iter().find(|v| v.name() == r));
+            let holder = match w.op {
+                WaitOp::Join => Some(name_of(w.target as i32, procs)),
+                _ => holder_of(view, procs),
+            };
+            Some(WaitFact {
+                name: p.name.clone(),
+                pid: p.pid,
+                op: w.op.verb().to_string(),
+                resource: w.resource.clone(),
+                since_s: (w.since_s * 10.0).round() / 10.0,
+                holder,
+            })
+        })
+        .collect()
+}
+
+fn deadlock(cycle: &[i32], procs: &[ProcRow], resources: &[ResourceView]) -> Diagnosis {
+    let who: Vec<&ProcRow> = cycle
+        .iter()
+        .filter_map(|pid| procs.iter().find(|p| p.pid == *pid && p.alive()))
+        .collect();
+    let mut names = Vec::new();
+    let mut chain = Vec::new();
+    for p in &who {
+        names.push(p.name.clone());
+        if let Some(w) = &p.wait {
+            if let Some(r) = &w.resource {
+                names.push(r.clone());
+            }
+            chain.push(format!("{} → {}", p.name, describe(w, procs, resources)));
+        }
+    }
+    if let Some(first) = who.first() {
+        names.push(first.name.clone());
+    }
+    let locks = who
+        .iter()
+        .any(|p| p.wait.as_ref().is_some_and(|w| w.op == WaitOp::Acquire));
+    let how = if locks {
+        "each holds what the next one waits for (locks taken in opposite orders)"
+    } else {
+        "each joins the next"
+    };
+    Diagnosis {
+        kind: StuckKind::Deadlock,
+        summary: format!("Deadlock: {}: {how}.", names.join(" → ")),
+        waits: facts(&who, procs, resources),
+        cycle: names,
+        chain,
+        culprits: cycle.to_vec(),
+    }
+}
+
+fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Diagnosis {
+    let gone: Vec<String> = procs
+        .iter()
+        .filter(|p| !p.alive() && !is_helper(p) && p.role != Some(Role::Main))
+        .map(|p| match p.exitcode {
+            Some(c) if c < 0 => format!("{} died ({})", p.name, exit_label(Some(c))),
+            Some(c) => format!("{} exited {c}", p.name),
+            None if p.state == ProcState::Exited => format!("{} ended", p.name),
+            None => format!("{} never started", p.name),
+        })
+        .collect();
+    let why = if gone.is_empty() {
+        "every live process waits".to_string()
+    } else {
+        format!("every live process waits; {}", gone.join("; "))
+    };
+    let mut chain = Vec::new();
+    for p in live {
+        if let Some(w) = &p.wait {
+            chain.push(format!(
+                "{} → {} → nobody can {}: {why}",
+                p.name,
+                describe(w, procs, resources),
+                serve_verb(w.op)
+            ));
+        }
+    }
+    let doing: Vec<String> = live
+        .iter()
+        .filter_map(|p| {
+            Some(format!(
+                "{} waits to {}",
+                p.name,
+                describe(p.wait.as_ref()?, procs, resources)
+            ))
+        })
+        .collect();
+    Diagnosis {
+        kind: StuckKind::NobodyCanServe,
+        summary: format!(
+            "Stuck: {}, and nobody can serve them ({why}).",
+            doing.join(", ")
+        ),
+        waits: facts(live, procs, resources),
+        cycle: Vec::new(),
+        chain,
+        culprits: live.iter().map(|p| p.pid).collect(),
+    }
+}
+
+/// What would have to happen for a wait to end: `put`, `set`, `arrive`…
+fn serve_verb(op: WaitOp) -> &'static str {
+    match op {
+        WaitOp::Get => "put",
+        WaitOp::Put => "get",
+        WaitOp::JoinQueue => "call task_done",
+        WaitOp::Recv => "send",
+        WaitOp::Acquire => "release",
+        WaitOp::ConditionWait => "notify",
+        WaitOp::EventWait => "set it",
+        WaitOp::BarrierWait => "arrive",
+        WaitOp::Join => "end",
+        WaitOp::PoolResult => "run the tasks",
+        WaitOp::ManagerCall => "answer",
+    }
+}
+
+/// What changes when a run moves: states, waits, the primitives' counters.
+/// Times (how long held, since when) are left out: they change by themselves.
+fn fingerprint(procs: &[ProcRow], resources: &[ResourceView]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in procs {
+        (p.pid, p.state as u32, p.tasks_done, p.current_task).hash(&mut h);
+        if let Some(w) = &p.wait {
+            (w.op as u32, &w.resource, w.target).hash(&mut h);
+        }
+    }
+    for r in resources {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("held_ms");
+        }
+        v.to_string().hash(&mut h);
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc(pid: i32, name: &str, wait: Option<WaitRow>) -> ProcRow {
+        ProcRow {
+            pid,
+            name: name.into(),
+            role: Some(Role::Process),
+            state: ProcState::Running,
+            wait,
+            ..Default::default()
+        }
+    }
+
+    fn wait(op: WaitOp, res: Option<&str>, kind: Option<ResKind>, target: i64) -> Option<WaitRow> {
+        Some(WaitRow {
+            op,
+            resource: res.map(str::to_string),
+            kind,
+            target,
+            since_s: 1.0,
+            deadline: false,
+        })
+    }
+
+    fn lock(name: &str, holder: i32) -> ResourceView {
+        ResourceView::Lock {
+            name: name.into(),
+            recursive: false,
+            holder_pid: holder,
+            holder_tid: holder,
+            held_ms: Some(5),
+            waiters: 1,
+            acquisitions: 1,
+            contended: 1,
+            owner_died: 0,
+            last_dead_owner: 0,
+        }
+    }
+
+    #[test]
+    fn two_locks_in_opposite_orders_are_a_deadlock_on_the_second_sample() {
+        let procs = vec![
+            proc(
+                1,
+                "a",
+                wait(WaitOp::Acquire, Some("L2"), Some(ResKind::Lock), 0),
+            ),
+            proc(
+                2,
+                "b",
+                wait(WaitOp::Acquire, Some("L1"), Some(ResKind::Lock), 0),
+            ),
+        ];
+        let res = vec![lock("L1", 1), lock("L2", 2)];
+        let mut d = Detector::new(Duration::from_secs(60));
+        let t = Instant::now();
+        assert!(
+            d.observe(&procs, &res, t).is_none(),
+            "one sample is not enough"
+        );
+        let got = d.observe(&procs, &res, t).expect("a deadlock");
+        assert_eq!(got.kind, StuckKind::Deadlock);
+        assert_eq!(got.cycle, ["a", "L2", "b", "L1", "a"]);
+        assert!(got.summary.contains("opposite orders"), "{}", got.summary);
+        assert_eq!(got.waits[0].holder.as_deref(), Some("b"));
+        assert!(d.observe(&procs, &res, t).is_none(), "said once");
+    }
+
+    #[test]
+    fn everyone_blocked_and_nothing_changing_is_stuck_after_the_grace_period() {
+        let mut dead = proc(3, "producer 0", None);
+        dead.state = ProcState::Exited;
+        dead.exitcode = Some(-9);
+        let procs = vec![
+            proc(
+                1,
+                "consumer 0",
+                wait(WaitOp::Get, Some("work"), Some(ResKind::Queue), 0),
+            ),
+            proc(
+                2,
+                "consumer 1",
+                wait(WaitOp::Get, Some("work"), Some(ResKind::Queue), 0),
+            ),
+            dead,
+        ];
+        let mut d = Detector::new(Duration::from_secs(2));
+        let t = Instant::now();
+        assert!(d.observe(&procs, &[], t).is_none());
+        assert!(d.observe(&procs, &[], t + Duration::from_secs(1)).is_none());
+        let got = d
+            .observe(&procs, &[], t + Duration::from_millis(2100))
+            .expect("stuck");
+        assert_eq!(got.kind, StuckKind::NobodyCanServe);
+        assert!(
+            got.summary.contains("producer 0 died (SIGKILL)"),
+            "{}",
+            got.summary
+        );
+        assert!(
+            got.chain[0].contains("get work (empty) → nobody can put"),
+            "{:?}",
+            got.chain
+        );
+    }
+
+    #[test]
+    fn a_process_that_computes_or_sleeps_or_has_a_timeout_is_never_stuck() {
+        let mut timed = wait(WaitOp::Get, Some("work"), Some(ResKind::Queue), 0);
+        if let Some(w) = timed.as_mut() {
+            w.deadline = true;
+        }
+        for other in [proc(2, "worker", None), proc(2, "timed", timed)] {
+            let procs = vec![
+                proc(
+                    1,
+                    "consumer",
+                    wait(WaitOp::Get, Some("work"), Some(ResKind::Queue), 0),
+                ),
+                other,
+            ];
+            let mut d = Detector::new(Duration::from_secs(1));
+            let t = Instant::now();
+            for s in 0..10 {
+                assert!(d.observe(&procs, &[], t + Duration::from_secs(s)).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_on_the_board_restarts_the_grace_period() {
+        let mut procs = vec![proc(
+            1,
+            "c",
+            wait(WaitOp::Get, Some("q"), Some(ResKind::Queue), 0),
+        )];
+        let mut d = Detector::new(Duration::from_secs(2));
+        let t = Instant::now();
+        assert!(d.observe(&procs, &[], t).is_none());
+        procs[0].tasks_done = 1;
+        assert!(
+            d.observe(&procs, &[], t + Duration::from_millis(1900))
+                .is_none()
+        );
+        assert!(
+            d.observe(&procs, &[], t + Duration::from_millis(3000))
+                .is_none()
+        );
+        assert!(
+            d.observe(&procs, &[], t + Duration::from_millis(4000))
+                .is_some()
+        );
+    }
+}
