@@ -33,6 +33,12 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
             alarm,
         });
     };
+    if let (None, Some(d)) = (&before.stuck, &now.stuck) {
+        push(d.summary.clone(), true);
+        for line in &d.chain {
+            push(format!("  {line}"), true);
+        }
+    }
     for p in &now.procs {
         // Rows come in slot order: find the old one by binary search.
         let old = before

@@ -86,16 +86,33 @@ impl FrameStats {
 }
 
 /// Opens the dashboard on `scenario` and runs until the user quits.
-pub fn run_dashboard(scenario: Scenario, rate_hz: f64) -> anyhow::Result<i32> {
+pub fn run_dashboard(scenario: Scenario, rate: Rates) -> anyhow::Result<i32> {
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, scenario, rate_hz, None, None).map(|_| 0)
+    run_on(screen, scenario, rate, None, None).map(|_| 0)
+}
+
+/// How often the dashboard samples, and how long a run may stand still with
+/// every process blocked before it is called stuck.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    pub sample_hz: f64,
+    pub stuck_after: Duration,
+}
+
+impl Rates {
+    pub fn new(sample_hz: f64) -> Rates {
+        Rates {
+            sample_hz,
+            stuck_after: crate::telemetry::waits::DEFAULT_STUCK_AFTER,
+        }
+    }
 }
 
 /// `mpdash watch -- CMD ARGS…`: the dashboard on a foreign command.
 pub fn run_watch(argv: Vec<String>, rate_hz: f64) -> anyhow::Result<i32> {
     let sc = crate::session::command::scenario_for(&argv);
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, sc, rate_hz, None, Some(argv)).map(|_| 0)
+    run_on(screen, sc, Rates::new(rate_hz), None, Some(argv)).map(|_| 0)
 }
 
 /// Runs the dashboard on `screen`; with `quit_after`, it quits by itself
@@ -103,10 +120,11 @@ pub fn run_watch(argv: Vec<String>, rate_hz: f64) -> anyhow::Result<i32> {
 pub fn run_on(
     mut screen: Screen,
     scenario: Scenario,
-    rate_hz: f64,
+    rate: Rates,
     quit_after: Option<Duration>,
     foreign: Option<Vec<String>>,
 ) -> anyhow::Result<FrameStats> {
+    let rate_hz = rate.sample_hz;
     let scenario = Arc::new(scenario);
     let mut frames = FrameStats::default();
     let deadline = match quit_after {
@@ -117,7 +135,7 @@ pub fn run_on(
     session::start_reaper(ev_tx.clone())?;
     let (cmd_tx, cmd_rx) = unbounded();
     let (snap_tx, snap_rx) = crossbeam_channel::bounded(4);
-    sampler::spawn(rate_hz, cmd_rx, snap_tx);
+    sampler::spawn(rate_hz, rate.stuck_after, cmd_rx, snap_tx);
     let keys = match screen {
         Screen::Tty(_) => spawn_input(),
         Screen::Sink(_) => crossbeam_channel::never(),

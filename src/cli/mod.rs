@@ -385,7 +385,11 @@ fn only_sets(set: Vec<String>) -> Overrides {
 
 fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
     let sc = load(args)?;
-    dashboard::run_dashboard(sc, args.rate)
+    let rates = dashboard::Rates {
+        sample_hz: args.rate,
+        stuck_after: stuck_after(args.stuck_after)?,
+    };
+    dashboard::run_dashboard(sc, rates)
 }
 
 #[cfg(test)]

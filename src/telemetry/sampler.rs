@@ -9,6 +9,7 @@ use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
 use super::board_view::{PoolView, ProcRow, ResourceView, read_pool, read_procs, read_resources};
 use super::proc_stat::ProcStatReader;
+use super::waits::{Detector, Diagnosis, settle_zombies};
 use crate::runtime::board::Board;
 use crate::runtime::sys;
 
@@ -58,6 +59,8 @@ pub struct Snapshot {
     /// Threads of the processes that have more than one (pid → threads).
     pub threads: HashMap<i32, Vec<ThreadLive>>,
     pub system: SystemView,
+    /// Why the run can never move again, once that is known (it stays).
+    pub stuck: Option<Diagnosis>,
 }
 
 /// A foreign command's run to watch: its processes are found in `/proc`
@@ -83,12 +86,13 @@ pub enum SamplerCmd {
 /// Starts the sampler; it stops when the command sender is dropped.
 pub fn spawn(
     rate_hz: f64,
+    stuck_after: Duration,
     cmds: Receiver<SamplerCmd>,
     out: Sender<Snapshot>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("sampler".into())
-        .spawn(move || Sampler::new(rate_hz).run(cmds, out))
+        .spawn(move || Sampler::new(rate_hz, stuck_after).run(cmds, out))
         .expect("spawn sampler thread")
 }
 
@@ -105,10 +109,13 @@ struct Sampler {
     prev: HashMap<i32, (u64, Instant)>,
     sys: System,
     ticks: f64,
+    stuck_after: Duration,
+    detector: Detector,
+    stuck: Option<Diagnosis>,
 }
 
 impl Sampler {
-    fn new(rate_hz: f64) -> Sampler {
+    fn new(rate_hz: f64, stuck_after: Duration) -> Sampler {
         Sampler {
             thread_prev: HashMap::new(),
             holds: HashMap::new(),
@@ -123,7 +130,19 @@ impl Sampler {
                     .with_memory(MemoryRefreshKind::nothing().with_ram()),
             ),
             ticks: sys::clock_ticks() as f64,
+            stuck_after,
+            detector: Detector::new(stuck_after),
+            stuck: None,
         }
+    }
+
+    /// A new run to watch: forget the last one's samples and diagnosis.
+    fn watch(&mut self, run: u64, board: Board) {
+        self.board = Some((run, board));
+        self.prev.clear();
+        self.holds.clear();
+        self.detector = Detector::new(self.stuck_after);
+        self.stuck = None;
     }
 
     fn run(mut self, cmds: Receiver<SamplerCmd>, out: Sender<Snapshot>) {
@@ -133,19 +152,15 @@ impl Sampler {
             select! {
                 recv(cmds) -> c => match c {
                     Ok(SamplerCmd::Watch(run, b)) => {
-                        self.board = Some((run, b));
+                        self.watch(run, b);
                         self.discovery = None;
-                        self.prev.clear();
-                        self.holds.clear();
                         next = Instant::now();
                     }
                     Ok(SamplerCmd::WatchForeign(f)) => {
                         self.discovery = Some(crate::telemetry::discovery::Discovery::new(
                             &f.board, f.root_pid, f.root_slot,
                         ));
-                        self.board = Some((f.run, f.board));
-                        self.prev.clear();
-                        self.holds.clear();
+                        self.watch(f.run, f.board);
                         next = Instant::now();
                     }
                     Ok(SamplerCmd::Rate(hz)) => self.period = period_of(hz),
@@ -224,7 +239,13 @@ impl Sampler {
         };
         let mut resources = read_resources(&board);
         self.time_holds(&mut resources, now);
+        if self.stuck.is_none() && self.discovery.is_none() {
+            let mut judged = procs.clone();
+            settle_zombies(&mut judged);
+            self.stuck = self.detector.observe(&judged, &resources, now);
+        }
         Snapshot {
+            stuck: self.stuck.clone(),
             run,
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
             pool: read_pool(&board),

@@ -9,6 +9,7 @@ mod pool_panel;
 pub mod process_panel;
 mod resource_panel;
 mod scaling_panel;
+mod stuck_banner;
 pub mod terminal;
 mod text_panels;
 
@@ -27,6 +28,8 @@ const WIDE: u16 = 120;
 /// resources; `explain` may be empty (narrow terminals without a pool).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LiveAreas {
+    /// The stuck banner, above everything (empty while the run moves).
+    pub banner: Rect,
     pub procs: Rect,
     pub panel: Rect,
     pub output: Rect,
@@ -48,8 +51,14 @@ fn body_of(area: Rect) -> (Rect, Rect, Rect) {
 /// clicks to rows, so drawing and clicking agree).
 pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
     let (_, body, _) = body_of(area);
+    let banner_h = stuck_banner::height(app, body.width).min(body.height / 2);
+    let [banner, body] =
+        Layout::vertical([Constraint::Length(banner_h), Constraint::Min(0)]).areas(body);
     if let Some(z) = app.zoom {
-        let mut a = LiveAreas::default();
+        let mut a = LiveAreas {
+            banner,
+            ..Default::default()
+        };
         match z {
             Zoom::Processes => a.procs = body,
             Zoom::Panel => a.panel = body,
@@ -104,6 +113,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
         }
     };
     LiveAreas {
+        banner,
         procs,
         panel,
         output,
@@ -153,6 +163,9 @@ pub fn draw(f: &mut Frame, app: &App) {
         Tab::Live => {
             let a = live_areas(f.area(), app);
             let has = |r: Rect| r.width > 0 && r.height > 0;
+            if has(a.banner) {
+                stuck_banner::draw(f, a.banner, app);
+            }
             if has(a.procs) {
                 process_panel::draw(f, a.procs, app);
             }

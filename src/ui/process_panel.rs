@@ -14,6 +14,7 @@ use crate::runtime::board::ProcState;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::labels::{exit_label, ms_label};
 use crate::telemetry::sampler::Live;
+use crate::telemetry::waits::describe;
 
 /// State in words and its colour.
 pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
@@ -38,7 +39,7 @@ pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
 
 /// Columns, most important first; narrow terminals drop from the end of this
 /// list (by `drop_order`), never the PID or the name.
-const COLUMNS: [(&str, u16, u8); 11] = [
+const COLUMNS: [(&str, u16, u8); 12] = [
     ("PID", 7, 0),
     ("OS PPID", 7, 4),
     ("PARENT", 7, 5),
@@ -48,13 +49,18 @@ const COLUMNS: [(&str, u16, u8); 11] = [
     ("CPU%", 5, 0),
     ("HISTORY", 12, 2),
     ("RSS", 7, 1),
-    ("START", 8, 3),
+    ("START", 8, 2),
     ("TASK", 13, 7),
+    ("WAITING ON", 32, 3),
 ];
 
 /// Which columns fit in `width` (one space between columns, two for borders).
-pub fn visible_columns(width: u16) -> Vec<usize> {
-    let mut shown: Vec<usize> = (0..COLUMNS.len()).collect();
+/// `waits`: whether any process is blocked (the WAITING ON column is shown
+/// only then, so it never takes room from a run that moves).
+pub fn visible_columns(width: u16, waits: bool) -> Vec<usize> {
+    let mut shown: Vec<usize> = (0..COLUMNS.len())
+        .filter(|&i| waits || COLUMNS[i].0 != "WAITING ON")
+        .collect();
     let total = |s: &[usize]| s.iter().map(|&i| COLUMNS[i].1 + 1).sum::<u16>() + 2;
     let mut order: Vec<usize> = (0..COLUMNS.len()).filter(|&i| COLUMNS[i].2 > 0).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(COLUMNS[i].2));
@@ -69,7 +75,8 @@ pub fn visible_columns(width: u16) -> Vec<usize> {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let snap = &app.snapshot;
-    let cols = visible_columns(area.width);
+    let waits = app.snapshot.procs.iter().any(|p| p.alive() && p.wait.is_some());
+    let cols = visible_columns(area.width, waits);
     let header = Row::new(cols.iter().map(|&i| Cell::from(COLUMNS[i].0)))
         .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     let mut rows: Vec<Row> = Vec::new();
@@ -157,7 +164,8 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
         (None, d) if d > 0 => format!("{d} done"),
         _ => String::new(),
     };
-    let cells: [Cell; 11] = [
+    let (waiting, wait_color) = waiting_on(app, p);
+    let cells: [Cell; 12] = [
         Cell::from(p.pid.to_string()),
         Cell::from(p.os_ppid.to_string()),
         Cell::from(p.logical_ppid.to_string()),
@@ -172,6 +180,7 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
         Cell::from(rss),
         Cell::from(ms_label(p.start_us)),
         Cell::from(task),
+        Cell::from(waiting).style(Style::new().fg(wait_color)),
     ];
     let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
     let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));
@@ -180,6 +189,23 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
     } else {
         row
     }
+}
+
+/// What the process is blocked on, read from its own board slot: `get work
+/// (empty) 1.2 s`, `acquire A (held by b) 4.1 s`; red when it is part of a
+/// stuck run's diagnosis.
+fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
+    let snap = &app.snapshot;
+    let Some(w) = p.wait.as_ref().filter(|_| p.alive()) else {
+        return (String::new(), Color::Reset);
+    };
+    let text = format!(
+        "{} {}",
+        describe(w, &snap.procs, &snap.resources),
+        format::secs(w.since_s)
+    );
+    let culprit = snap.stuck.as_ref().is_some_and(|d| d.culprits.contains(&p.pid));
+    (text, if culprit { Color::Red } else { Color::Yellow })
 }
 
 /// The table's title: count, sort, filter, and what the units mean.
@@ -220,8 +246,10 @@ mod tests {
 
     #[test]
     fn narrow_terminals_drop_the_least_important_columns() {
-        assert_eq!(visible_columns(200).len(), 11);
-        let at80 = visible_columns(80);
+        assert_eq!(visible_columns(200, false).len(), 11);
+        assert_eq!(visible_columns(240, true).len(), 12);
+        assert!(visible_columns(130, true).contains(&11), "WAITING ON fits at 130");
+        let at80 = visible_columns(80, false);
         let names: Vec<&str> = at80.iter().map(|&i| COLUMNS[i].0).collect();
         assert!(names.contains(&"PID") && names.contains(&"NAME") && names.contains(&"CPU%"));
         assert!(!names.contains(&"TASK"));

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::format;
 use crate::app::App;
+use crate::runtime::board::WaitOp;
 use crate::telemetry::board_view::ResourceView;
 
 fn bar(filled: usize, total: usize, width: usize) -> String {
@@ -136,9 +137,22 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
         Span::styled(format!("  put {pr:.0}/s get {gr:.0}/s"), dim),
     ];
     if waiting_getters + waiting_putters > 0 {
-        spans.push(Span::raw(format!(
-            "  waiting: {waiting_putters} put, {waiting_getters} get"
-        )));
+        let who = |op: WaitOp, n: u32| {
+            let names = waiters_by_op(app, name, op);
+            if names.is_empty() {
+                n.to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        let mut parts = Vec::new();
+        if *waiting_putters > 0 {
+            parts.push(format!("put: {}", who(WaitOp::Put, *waiting_putters)));
+        }
+        if *waiting_getters > 0 {
+            parts.push(format!("get: {}", who(WaitOp::Get, *waiting_getters)));
+        }
+        spans.push(Span::raw(format!("  waiting to {}", parts.join("; "))));
     }
     if lost_put + lost_get > 0 {
         spans.push(Span::styled(
@@ -152,8 +166,56 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
     Line::from(spans)
 }
 
+/// A process of the run by name (`consumer 1`), or its pid when unknown.
+fn process_name(app: &App, pid: i32) -> String {
+    app.snapshot
+        .procs
+        .iter()
+        .rev()
+        .find(|p| p.pid == pid)
+        .map_or_else(|| pid.to_string(), |p| p.name.clone())
+}
+
+/// `waiting: producer 0, producer 1` from the waiters' own slots, or the
+/// primitive's count when they cannot be named (threads, foreign waiters).
+fn waiting_text(app: &App, resource: &str, count: u32) -> String {
+    let names: Vec<&str> = app
+        .snapshot
+        .procs
+        .iter()
+        .filter(|p| p.alive())
+        .filter(|p| p.wait.as_ref().and_then(|w| w.resource.as_deref()) == Some(resource))
+        .map(|p| p.name.as_str())
+        .collect();
+    match (names.len(), count) {
+        (0, 0) => "nobody waiting".into(),
+        (0, n) => format!("{n} waiting"),
+        (_, _) if names.len() > 4 => format!(
+            "waiting: {}, … ({} in all)",
+            names[..3].join(", "),
+            names.len().max(count as usize)
+        ),
+        _ => format!("waiting: {}", names.join(", ")),
+    }
+}
+
+/// The processes blocked in `op` on the resource, by name.
+fn waiters_by_op(app: &App, resource: &str, op: WaitOp) -> Vec<String> {
+    app.snapshot
+        .procs
+        .iter()
+        .filter(|p| p.alive())
+        .filter(|p| {
+            p.wait
+                .as_ref()
+                .is_some_and(|w| w.op == op && w.resource.as_deref() == Some(resource))
+        })
+        .map(|p| p.name.clone())
+        .collect()
+}
+
 /// The line of a lock.
-fn lock_line(_app: &App, r: &ResourceView) -> Line<'static> {
+fn lock_line(app: &App, r: &ResourceView) -> Line<'static> {
     let ResourceView::Lock {
         name,
         recursive,
@@ -175,7 +237,7 @@ fn lock_line(_app: &App, r: &ResourceView) -> Line<'static> {
     ];
     if *holder_pid != 0 {
         spans.push(Span::styled(
-            format!("held by {holder_pid}"),
+            format!("held by {}", process_name(app, *holder_pid)),
             Style::new().fg(Color::Yellow),
         ));
         if let Some(ms) = held_ms {
@@ -195,7 +257,8 @@ fn lock_line(_app: &App, r: &ResourceView) -> Line<'static> {
         0.0
     };
     spans.push(Span::raw(format!(
-        " · {waiters} waiting · {acquisitions} acquired, {pct:.0}% contended"
+        " · {} · {acquisitions} acquired, {pct:.0}% contended",
+        waiting_text(app, name, *waiters)
     )));
     if *owner_died > 0 {
         spans.push(Span::styled(

@@ -298,7 +298,7 @@ fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
     let (x, y) = find(t.backend().buffer(), "BROKEN");
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
-    find(t.backend().buffer(), "held by 101 for 1.5 s");
+    find(t.backend().buffer(), "held by pool worker 1 for 1.5 s");
 }
 
 #[test]
@@ -661,4 +661,77 @@ fn a_watched_foreign_program() {
     // No start method to switch for a foreign program.
     app.update(Action::NextMethod);
     assert!(app.notice.as_deref().unwrap().contains("foreign command"));
+}
+
+#[test]
+fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
+    use crate::runtime::board::{ResKind, WaitOp};
+    use crate::telemetry::board_view::{ResourceView, WaitRow};
+    use crate::telemetry::waits::Detector;
+    let mut app = started(
+        "scenarios/stuck/lock_order.toml",
+        include_str!("../../scenarios/stuck/lock_order.toml"),
+        &Overrides::default(),
+    );
+    let wait = |op, res: &str, since_s| {
+        Some(WaitRow {
+            op,
+            resource: Some(res.into()),
+            kind: Some(ResKind::Lock),
+            target: 0,
+            since_s,
+            deadline: false,
+        })
+    };
+    let mut s = running_sample();
+    s.pool = None;
+    s.procs = vec![
+        row(0, "main", Role::Main, 100, 99),
+        row(1, "a", Role::Process, 101, 100),
+        row(2, "b", Role::Process, 102, 100),
+    ];
+    s.procs[0].wait = Some(WaitRow {
+        op: WaitOp::Join,
+        resource: None,
+        kind: None,
+        target: 101,
+        since_s: 4.2,
+        deadline: false,
+    });
+    s.procs[1].wait = wait(WaitOp::Acquire, "two", 4.0);
+    s.procs[2].wait = wait(WaitOp::Acquire, "one", 4.0);
+    let lock = |name: &str, holder: i32| ResourceView::Lock {
+        name: name.into(),
+        recursive: false,
+        holder_pid: holder,
+        holder_tid: holder,
+        held_ms: Some(4200),
+        waiters: 1,
+        acquisitions: 1,
+        contended: 1,
+        owner_died: 0,
+        last_dead_owner: 0,
+    };
+    s.resources = vec![lock("one", 101), lock("two", 102)];
+    // The diagnosis the sampler would attach: the detector's own, on this sample.
+    let mut d = Detector::new(Duration::from_secs(2));
+    let now = std::time::Instant::now();
+    d.observe(&s.procs, &s.resources, now);
+    s.stuck = d.observe(&s.procs, &s.resources, now);
+    assert!(s.stuck.is_some(), "the detector sees the cycle");
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Resize(130, 34));
+    let t = render(&app, 130, 34);
+    insta::assert_debug_snapshot!(t.backend());
+    let buf = t.backend().buffer();
+    find(buf, "DEADLOCK");
+    find(buf, "Deadlock: a → two → b → one → a");
+    find(buf, "acquire two (held by b) 4.0 s");
+    find(buf, "join a 4.2 s");
+    find(buf, "held by a for 4.2 s · waiting: b");
+    // The culprits' WAITING ON cells are red.
+    let (x, y) = find(buf, "acquire one (held by a)");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    // The Log tab has the diagnosis too.
+    assert!(app.events.iter().any(|e| e.alarm && e.text.starts_with("Deadlock:")));
 }

@@ -187,7 +187,7 @@ pub fn child(args: &[String]) -> anyhow::Result<i32> {
     let frames = crate::cli::dashboard::run_on(
         screen,
         sc,
-        rate.parse()?,
+        crate::cli::dashboard::Rates::new(rate.parse()?),
         Some(Duration::from_secs_f64(secs.parse()?)),
         None,
     )?;
