@@ -75,7 +75,11 @@ pub fn visible_columns(width: u16, waits: bool) -> Vec<usize> {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let snap = &app.snapshot;
-    let waits = app.snapshot.procs.iter().any(|p| p.alive() && p.wait.is_some());
+    let waits = app
+        .snapshot
+        .procs
+        .iter()
+        .any(|p| p.alive() && p.wait.is_some());
     let cols = visible_columns(area.width, waits);
     let header = Row::new(cols.iter().map(|&i| Cell::from(COLUMNS[i].0)))
         .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
@@ -204,7 +208,10 @@ fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
         describe(w, &snap.procs, &snap.resources),
         format::secs(w.since_s)
     );
-    let culprit = snap.stuck.as_ref().is_some_and(|d| d.culprits.contains(&p.pid));
+    let culprit = snap
+        .stuck
+        .as_ref()
+        .is_some_and(|d| d.culprits.contains(&p.pid));
     (text, if culprit { Color::Red } else { Color::Yellow })
 }
 
@@ -248,7 +255,10 @@ mod tests {
     fn narrow_terminals_drop_the_least_important_columns() {
         assert_eq!(visible_columns(200, false).len(), 11);
         assert_eq!(visible_columns(240, true).len(), 12);
-        assert!(visible_columns(130, true).contains(&11), "WAITING ON fits at 130");
+        assert!(
+            visible_columns(130, true).contains(&11),
+            "WAITING ON fits at 130"
+        );
         let at80 = visible_columns(80, false);
         let names: Vec<&str> = at80.iter().map(|&i| COLUMNS[i].0).collect();
         assert!(names.contains(&"PID") && names.contains(&"NAME") && names.contains(&"CPU%"));

@@ -733,5 +733,9 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
     let (x, y) = find(buf, "acquire one (held by a)");
     assert_eq!(buf[(x, y)].fg, Color::Red);
     // The Log tab has the diagnosis too.
-    assert!(app.events.iter().any(|e| e.alarm && e.text.starts_with("Deadlock:")));
+    assert!(
+        app.events
+            .iter()
+            .any(|e| e.alarm && e.text.starts_with("Deadlock:"))
+    );
 }
