@@ -420,3 +420,38 @@ fn sigkill_of_a_watching_dashboard_takes_the_foreign_tree_down_even_a_setsid_one
         assert!(!alive(*p), "{p} outlived the dashboard");
     }
 }
+
+#[test]
+fn a_deadlock_appears_on_screen_and_q_leaves_nothing() {
+    let cmd = format!("{BIN} scenarios/stuck/lock_order.toml; echo MPDASH-EXITED:$?; sleep 60");
+    let Some(tmux) = Tmux::start("deadlock", &cmd) else {
+        return;
+    };
+    let screen = tmux.wait_for("the deadlock banner", |s| s.contains("DEADLOCK"));
+    assert!(screen.contains("Deadlock: "), "{screen}");
+    assert!(screen.contains("WAITING ON"), "{screen}");
+    assert!(
+        screen.contains("acquire two (held by b)") || screen.contains("acquire one (held by a)"),
+        "{screen}"
+    );
+    let pids: Vec<i32> = screen
+        .lines()
+        .filter(|l| l.contains("├─ a") || l.contains("└─ b") || l.contains("├─ b"))
+        .filter_map(|l| {
+            l.trim_start_matches('│')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(pids.len(), 2, "both culprits on screen: {screen}");
+    assert!(pids.iter().all(|p| alive(*p)), "the run stays as it is");
+    tmux.keys("q");
+    let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
+    assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    for p in &pids {
+        assert!(!alive(*p), "{p} outlived the dashboard");
+    }
+}
