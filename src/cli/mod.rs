@@ -188,6 +188,15 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// How soon a run that can no longer move is diagnosed, per kind of hang
+    Stuck {
+        /// Runs per hang
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
     /// Pool.map throughput (chunksize 1 and default) and the Manager's round trip
     Pool {
         /// Print one JSON object on the last line
@@ -373,6 +382,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Bench {
             what: BenchCmd::Ui { json },
         }) => bench::ui::run(json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Stuck { runs, json },
+        }) => bench::stuck::run(runs, json),
     }
 }
 
