@@ -276,6 +276,14 @@ pub const BINDINGS: &[Binding] = &[
         when: ours,
     },
     Binding {
+        keys: &[KeyCode::Char('w')],
+        label: "w",
+        hint: "waits",
+        help: "Who waits for whom: each blocked process's chain of waits, as sentences, to what could end it (or why nothing can).",
+        action: Action::ToggleWaits,
+        when: live,
+    },
+    Binding {
         keys: &[KeyCode::Char('?'), KeyCode::F(1)],
         label: "?",
         hint: "help",
@@ -306,6 +314,12 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::F(1) => {
                 Some(Action::ToggleHelp)
             }
+            _ => None,
+        };
+    }
+    if app.show_waits {
+        return match code {
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => Some(Action::ToggleWaits),
             _ => None,
         };
     }

@@ -33,6 +33,8 @@ pub enum Action {
     Rerun,
     NextMethod,
     ToggleHelp,
+    /// Show or hide who waits for whom (the wait-for graph).
+    ToggleWaits,
     SelectNext,
     SelectPrev,
     /// A sample of the current run.
@@ -233,6 +235,8 @@ pub struct App {
     pub method_rates: HashMap<String, f64>,
     pub selected: usize,
     pub show_help: bool,
+    /// The wait-for graph is open.
+    pub show_waits: bool,
     pub rate_hz: f64,
     /// Sort, collapse and filter of the process tree.
     pub tree: process_tree::TreeView,
@@ -293,6 +297,7 @@ impl App {
             method_rates: HashMap::new(),
             selected: 0,
             show_help: false,
+            show_waits: false,
             rate_hz,
         }
     }
@@ -441,6 +446,7 @@ impl App {
             | Action::ContinueSelected
             | Action::Confirm(..)) => self.on_control(a),
             a @ (Action::ToggleHelp
+            | Action::ToggleWaits
             | Action::ScrollHelp(..)
             | Action::SelectNext
             | Action::SelectPrev

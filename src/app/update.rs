@@ -201,6 +201,10 @@ impl App {
                 self.help_scroll = 0;
                 Effect::Redraw
             }
+            Action::ToggleWaits => {
+                self.show_waits = !self.show_waits;
+                Effect::Redraw
+            }
             Action::ScrollHelp(by) => {
                 let max = keys::BINDINGS.len().saturating_sub(1);
                 self.help_scroll =

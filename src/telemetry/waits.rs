@@ -380,6 +380,93 @@ fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceV
     }
 }
 
+/// The wait-for graph as sentences, one chain per blocked process that no
+/// other blocked process leads to: `main → join consumer 0 → get work
+/// (empty) → nobody can put: producer 0 died (SIGKILL); producer 1 exited 0`.
+pub fn graph(procs: &[ProcRow], resources: &[ResourceView]) -> Vec<String> {
+    let live = |pid: i32| procs.iter().find(|p| p.pid == pid && p.alive());
+    let waiting: Vec<&ProcRow> = procs
+        .iter()
+        .filter(|p| p.alive() && p.wait.is_some())
+        .collect();
+    // Processes another waiter leads to (it joins them, or they hold its lock).
+    let led_to: Vec<i32> = waiting
+        .iter()
+        .filter_map(|p| waits_on(p, resources).or_else(|| join_target(p)))
+        .collect();
+    let mut out = Vec::new();
+    for start in waiting.iter().filter(|p| !led_to.contains(&p.pid)) {
+        let mut parts = vec![start.name.clone()];
+        let mut seen = vec![start.pid];
+        let mut cur: &ProcRow = start;
+        loop {
+            let Some(w) = &cur.wait else {
+                parts.push(format!("{} runs", cur.name));
+                break;
+            };
+            parts.push(describe(w, procs, resources));
+            let next = waits_on(cur, resources)
+                .or_else(|| join_target(cur))
+                .and_then(live);
+            match next {
+                Some(n) if !seen.contains(&n.pid) => {
+                    seen.push(n.pid);
+                    cur = n;
+                }
+                Some(_) => {
+                    parts.push("a cycle: deadlock".into());
+                    break;
+                }
+                None => {
+                    parts.push(servers(cur, w, procs));
+                    break;
+                }
+            }
+        }
+        out.push(parts.join(" → "));
+    }
+    out
+}
+
+fn join_target(p: &ProcRow) -> Option<i32> {
+    p.wait
+        .as_ref()
+        .filter(|w| w.op == WaitOp::Join)
+        .map(|w| w.target as i32)
+}
+
+/// Who could end a wait that no one process owns: the live processes that
+/// are not blocked, or why nobody can.
+fn servers(me: &ProcRow, w: &WaitRow, procs: &[ProcRow]) -> String {
+    if w.deadline {
+        return "ends by itself (a timeout)".into();
+    }
+    let free: Vec<&str> = procs
+        .iter()
+        .filter(|p| p.alive() && !is_helper(p) && p.pid != me.pid && blocking_wait(p).is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !free.is_empty() {
+        let shown: Vec<&str> = free.iter().take(4).copied().collect();
+        let more = if free.len() > 4 { ", …" } else { "" };
+        return format!("can {}: {}{more}", serve_verb(w.op), shown.join(", "));
+    }
+    let gone: Vec<String> = procs
+        .iter()
+        .filter(|p| !p.alive() && !is_helper(p) && p.role != Some(Role::Main))
+        .map(|p| match p.exitcode {
+            Some(c) if c < 0 => format!("{} died ({})", p.name, exit_label(Some(c))),
+            Some(c) => format!("{} exited {c}", p.name),
+            None => format!("{} ended", p.name),
+        })
+        .collect();
+    if gone.is_empty() {
+        format!("nobody can {}: every live process waits", serve_verb(w.op))
+    } else {
+        format!("nobody can {}: {}", serve_verb(w.op), gone.join("; "))
+    }
+}
+
 /// What would have to happen for a wait to end: `put`, `set`, `arrive`…
 fn serve_verb(op: WaitOp) -> &'static str {
     match op {
@@ -570,6 +657,36 @@ mod tests {
         assert!(
             d.observe(&procs, &[], t + Duration::from_millis(4000))
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn the_graph_reads_as_sentences_from_each_root() {
+        let mut dead = proc(4, "producer 0", None);
+        dead.state = ProcState::Exited;
+        dead.exitcode = Some(-9);
+        let mut main = proc(1, "main", wait(WaitOp::Join, None, None, 2));
+        main.role = Some(Role::Main);
+        let procs = vec![
+            main,
+            proc(
+                2,
+                "consumer 0",
+                wait(WaitOp::Get, Some("work"), Some(ResKind::Queue), 0),
+            ),
+            proc(3, "worker", None),
+            dead,
+        ];
+        assert_eq!(
+            graph(&procs, &[]),
+            ["main → join consumer 0 → get work (empty) → can put: worker"]
+        );
+        let procs: Vec<ProcRow> = procs.into_iter().filter(|p| p.pid != 3).collect();
+        assert_eq!(
+            graph(&procs, &[]),
+            [
+                "main → join consumer 0 → get work (empty) → nobody can put: producer 0 died (SIGKILL)"
+            ]
         );
     }
 }

@@ -1,10 +1,11 @@
-//! The `?` help, generated from the key table.
+//! The `?` help, generated from the key table; the scenario picker; the
+//! wait-for graph (`w`).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::app::keys::BINDINGS;
 use crate::app::{App, Picker};
@@ -79,6 +80,44 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// The scenario picker (`o`): every file of `scenarios/` with its title.
+/// Who waits for whom: a chain per blocked process, read off the board.
+pub fn draw_waits(f: &mut Frame, area: Rect, app: &App) {
+    let snap = &app.snapshot;
+    let chains = crate::telemetry::waits::graph(&snap.procs, &snap.resources);
+    let mut lines: Vec<Line> = if chains.is_empty() {
+        vec![Line::styled(
+            " Nobody is blocked: every live process computes, sleeps or runs.",
+            Style::new().fg(Color::Green),
+        )]
+    } else {
+        chains
+            .into_iter()
+            .map(|c| Line::from(format!(" {c}")))
+            .collect()
+    };
+    if let Some(d) = &snap.stuck {
+        lines.insert(
+            0,
+            Line::styled(
+                format!(" {}", d.summary),
+                Style::new().fg(Color::Red).bold(),
+            ),
+        );
+    }
+    let h = (lines.len() as u16 * 2 + 3).min(area.height);
+    let popup = centered(area, 110, h);
+    f.render_widget(Clear, popup);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Who waits for whom ".bold())
+                .title_bottom(" w or Esc close ".dark_gray()),
+        ),
+        popup,
+    );
+}
+
 pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker) {
     let popup = centered(area, 100, p.items.len() as u16 + 4);
     let rows = popup.height.saturating_sub(4) as usize;

@@ -188,5 +188,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         help::draw_picker(f, f.area(), p);
     } else if app.show_help {
         help::draw(f, f.area(), app);
+    } else if app.show_waits {
+        help::draw_waits(f, f.area(), app);
     }
 }

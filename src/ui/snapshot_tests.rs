@@ -739,3 +739,57 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
             .any(|e| e.alarm && e.text.starts_with("Deadlock:"))
     );
 }
+
+#[test]
+fn the_wait_for_graph_reads_as_sentences() {
+    use crate::runtime::board::{ResKind, WaitOp};
+    use crate::telemetry::board_view::WaitRow;
+    let mut app = started(
+        "scenarios/stuck/dead_producer.toml",
+        include_str!("../../scenarios/stuck/dead_producer.toml"),
+        &Overrides::default(),
+    );
+    let mut s = running_sample();
+    s.pool = None;
+    s.procs = vec![
+        row(0, "main", Role::Main, 100, 99),
+        row(1, "producer", Role::Process, 101, 100),
+        row(2, "consumer", Role::Process, 102, 100),
+    ];
+    s.procs[0].wait = Some(WaitRow {
+        op: WaitOp::Join,
+        resource: None,
+        kind: None,
+        target: 102,
+        since_s: 3.0,
+        deadline: false,
+    });
+    s.procs[1].state = ProcState::Exited;
+    s.procs[1].exitcode = Some(-9);
+    s.procs[2].wait = Some(WaitRow {
+        op: WaitOp::Get,
+        resource: Some("work".into()),
+        kind: Some(ResKind::Queue),
+        target: 0,
+        since_s: 3.0,
+        deadline: false,
+    });
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Resize(120, 24));
+    assert_eq!(
+        crate::app::keys::action_for(ratatui::crossterm::event::KeyCode::Char('w'), &app),
+        Some(Action::ToggleWaits)
+    );
+    app.update(Action::ToggleWaits);
+    let t = render(&app, 120, 24);
+    insta::assert_debug_snapshot!(t.backend());
+    find(
+        t.backend().buffer(),
+        "main → join consumer → get work (empty) → nobody can put: producer died (SIGKILL)",
+    );
+    // w, q or Esc close it; nothing else leaks through to the dashboard.
+    let k = |c| crate::app::keys::action_for(c, &app);
+    use ratatui::crossterm::event::KeyCode;
+    assert_eq!(k(KeyCode::Esc), Some(Action::ToggleWaits));
+    assert_eq!(k(KeyCode::Char('k')), None);
+}
