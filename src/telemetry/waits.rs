@@ -123,7 +123,7 @@ pub fn describe(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> S
         },
         WaitOp::Join => format!("join {}", name_of(w.target as i32, procs)),
         WaitOp::PoolResult => format!("pool: {} tasks left", w.target),
-        WaitOp::ManagerCall => format!("manager call {res}"),
+        WaitOp::ManagerCall => "a manager call (blocked)".to_string(),
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use super::{board_block::*, protocol::*};
 use crate::runtime::board::{Board, BoardError, ResKind};
+use crate::runtime::board::{WaitNote, WaitOp};
 use crate::runtime::pipe::{Connection, PipeError, authenticate};
 use crate::runtime::pyvalue::PyValue;
 use crate::runtime::sys;
@@ -96,11 +97,21 @@ impl ManagerClient {
         // A blocking call (queue get, lock acquire) may wait long: meanwhile,
         // notice a server that died without closing the socket (stopped
         // processes, or a host gone) by its pid when we know it.
+        // A call not answered within one check is a blocked call: say so on
+        // this process's slot (a quick round trip writes nothing).
+        let stats = self.stats.clone();
+        let mut note = stats
+            .as_ref()
+            .map(|(board, offset)| WaitNote::at(board, WaitOp::ManagerCall, *offset));
         while !self.conn.poll(Some(ALIVE_CHECK)).map_err(err)? {
+            if let Some(n) = note.as_mut() {
+                n.sleep();
+            }
             if self.server_pid > 0 && sys::is_dead(self.server_pid) {
                 return Err(ManagerError::ServerGone { peer: peer.clone() });
             }
         }
+        drop(note);
         match self.conn.recv::<Response>() {
             Ok(r) => Ok(r),
             Err(PipeError::Eof) | Err(PipeError::Truncated(..)) => {
