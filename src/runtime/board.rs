@@ -282,6 +282,8 @@ pub struct Wait {
 /// and clears it when dropped (woken, timed out or failed).
 pub struct WaitNote<'a> {
     board: &'a Board,
+    /// This process's slot, looked up on the first sleep (creating a note
+    /// costs a few stores: it sits on every queue operation's path).
     slot: Option<&'a ProcSlot>,
     op: WaitOp,
     res: Option<u32>,
@@ -300,7 +302,7 @@ impl<'a> WaitNote<'a> {
     pub fn new(board: &'a Board, op: WaitOp, res: Option<u32>, target: i64) -> WaitNote<'a> {
         WaitNote {
             board,
-            slot: crate::runtime::sys::my_slot().and_then(|i| board.proc(i)),
+            slot: None,
             op,
             res,
             offset: None,
@@ -329,6 +331,9 @@ impl<'a> WaitNote<'a> {
     /// About to sleep: the first call writes the wait, later ones only
     /// update the target (the tasks left of a map).
     pub fn sleeping(&mut self, target: i64) {
+        if self.slot.is_none() && !self.noted {
+            self.slot = crate::runtime::sys::my_slot().and_then(|i| self.board.proc(i));
+        }
         let Some(s) = self.slot else { return };
         if !self.noted && s.wait_op.load(Ordering::Acquire) != 0 {
             // An outer wait of this process is on the slot (a pool waiting
