@@ -295,3 +295,27 @@ steps = [{ start = "p" }, { join = "p" }, { print_value = "v" },
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_reader_that_leaves_early_is_no_error() {
+    // `mpdash run --headless --json … | head -1`: once head has its line and
+    // leaves, mpdash ends quietly.
+    let mut child = std::process::Command::new(BIN)
+        .args(["run", "--headless", "--json", "scenarios/queue.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+        r.read_line(&mut first).unwrap();
+    } // the reading end closes here
+    let out = child.wait_with_output().unwrap();
+    assert!(first.contains("\"type\":\"output\""), "{first}");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Broken pipe"), "{err}");
+}

@@ -340,3 +340,12 @@ fn a_message_bigger_than_its_queue_takes() {
         &["queue \"q\" holds messages of at most 8"],
     );
 }
+
+#[test]
+fn a_huge_file_is_refused_before_it_is_parsed() {
+    let file = scenario_file("huge.toml", &"#".repeat(2 << 20));
+    let out = mpdash(&["check", &file.0]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a scenario is at most 1024 KiB"), "{err}");
+}

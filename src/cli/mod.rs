@@ -240,11 +240,20 @@ pub fn main() -> ExitCode {
     }
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(shell_status(code)),
+        // `mpdash … --json | head`: the reader left; nothing to say to it.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mpdash: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// A CPython exitcode as a shell says it: the status itself, or 128 + N for

@@ -26,6 +26,10 @@ use crate::runtime::registry::Registry;
 use crate::runtime::shared_value::{Num, TypeCode};
 use steps::Work;
 
+/// Largest scenario file read (the biggest in `scenarios/` is a few KiB;
+/// a 50 MB file took 4.5 GB to parse).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Upper bounds that keep a typo from taking the machine down.
 pub const MAX_WORKERS: u64 = 512;
 pub const MAX_PROCESSES: usize = 1024;
@@ -302,6 +306,18 @@ pub struct Overrides {
 
 /// Reads, overrides and validates a scenario file.
 pub fn load(path: &str, ov: &Overrides) -> Result<Scenario, ScenarioError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| ScenarioError::whole_file(path, format!("cannot read: {e}")))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(ScenarioError::whole_file(
+            path,
+            format!(
+                "{size} bytes: a scenario is at most {} KiB (nothing was parsed)",
+                MAX_FILE_BYTES / 1024
+            ),
+        ));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| ScenarioError::whole_file(path, format!("cannot read: {e}")))?;
     parse(path, &text, ov)
