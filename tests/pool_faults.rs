@@ -88,3 +88,35 @@ fn a_killed_worker_is_replaced_and_its_task_retried() {
         assert_eq!(workers.iter().filter(|w| w["exitcode"] == 0).count(), 2);
     }
 }
+
+#[test]
+fn a_worker_per_task_never_runs_the_board_out_of_slots() {
+    // maxtasksperchild = 1 over 96 tiny chunks: 96 workers come and go on
+    // a board sized for a few dozen; retired workers give their slots back.
+    for method in ["fork", "spawn", "forkserver"] {
+        let (lines, out) = run_json(&[
+            "scenarios/pool.toml",
+            "--workers",
+            "2",
+            "--start-method",
+            method,
+            "--set",
+            "pool.maxtasksperchild=1",
+            "--set",
+            "task.chunks=96",
+            "--set",
+            "task.below=256000",
+        ]);
+        assert!(
+            out.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out_lines = output_lines(&lines);
+        // π(256 000) = 22 525, as a sieve in CPython says.
+        assert!(
+            out_lines.iter().any(|l| l == "primes below 256000: 22525"),
+            "{method}: {out_lines:?}"
+        );
+    }
+}

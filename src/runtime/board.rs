@@ -199,6 +199,9 @@ pub struct ProcSlot {
     pub wait_target: AtomicI64,
     /// When it started waiting (`CLOCK_MONOTONIC` ns).
     pub wait_since: AtomicU64,
+    /// 1 once its owner has read all it needs of an ended process (see
+    /// [`Board::release_proc`]): a full board may reuse the slot.
+    pub released: AtomicU32,
 }
 
 /// What a blocked process waits for. The runtime writes it on the waiter's
@@ -492,6 +495,37 @@ impl ProcSlot {
     }
 
     /// Records how the process ended (by whoever reaped it) and publishes `Exited`.
+    /// Forgets a former occupant (a reclaimed slot starts clean).
+    fn clear(&self) {
+        for w in [
+            &self.pid,
+            &self.os_ppid,
+            &self.logical_ppid,
+            &self.wait_status,
+        ] {
+            w.store(0, Ordering::Relaxed);
+        }
+        for w in [
+            &self.tasks_done,
+            &self.t_first,
+            &self.t_ready,
+            &self.t_exit,
+            &self.cpu_user_us,
+            &self.cpu_sys_us,
+            &self.max_rss_kib,
+            &self.intent_queue,
+            &self.intent_pos,
+            &self.start_ticks,
+            &self.wait_since,
+        ] {
+            w.store(0, Ordering::Relaxed);
+        }
+        self.wait_op.store(0, Ordering::Relaxed);
+        self.wait_res.store(0, Ordering::Relaxed);
+        self.wait_target.store(0, Ordering::Relaxed);
+        self.released.store(0, Ordering::Relaxed);
+    }
+
     pub fn record_exit(&self, r: &sys::Reaped) {
         self.wait_status.store(r.status, Ordering::Relaxed);
         self.cpu_user_us.store(r.user_us, Ordering::Relaxed);
@@ -706,10 +740,20 @@ impl Board {
         index: u32,
         logical_ppid: i32,
     ) -> Result<u32, BoardError> {
-        let i = self.header().next_proc.fetch_add(1, Ordering::AcqRel);
+        let next = self.header().next_proc.fetch_add(1, Ordering::AcqRel);
+        let i = if next < self.proc_slots {
+            next
+        } else {
+            self.header()
+                .next_proc
+                .store(self.proc_slots, Ordering::Relaxed);
+            self.reclaim_proc()
+                .ok_or(BoardError::Full("process", self.proc_slots))?
+        };
         let slot = self
             .proc(i)
             .ok_or(BoardError::Full("process", self.proc_slots))?;
+        slot.clear();
         write_name(&slot.name, name);
         slot.role.store(role as u32, Ordering::Relaxed);
         slot.method.store(method as u32, Ordering::Relaxed);
@@ -719,6 +763,34 @@ impl Board {
         slot.t_request.store(sys::now_ns(), Ordering::Relaxed);
         slot.set_state(ProcState::Requested);
         Ok(i)
+    }
+
+    /// Says the ended process in slot `i` is of no more use to its owner
+    /// (reaped, its exit and lost task read): when the board is full, a new
+    /// process may take the slot. A pool does this for retired and replaced
+    /// workers, so `maxtasksperchild = 1` never runs out of slots.
+    pub fn release_proc(&self, i: u32) {
+        if let Some(s) = self.proc(i).filter(|s| s.state() == ProcState::Exited) {
+            s.released.store(1, Ordering::Release);
+        }
+    }
+
+    /// A released slot, claimed with a compare-and-swap so two starters
+    /// never share it.
+    fn reclaim_proc(&self) -> Option<u32> {
+        (0..self.proc_slots).find(|&i| {
+            self.proc(i).is_some_and(|s| {
+                s.released.load(Ordering::Acquire) == 1
+                    && s.state
+                        .compare_exchange(
+                            ProcState::Exited as u32,
+                            ProcState::Requested as u32,
+                            Ordering::AcqRel,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+            })
+        })
     }
 
     /// The newest slot that ever held `pid`, live or not.

@@ -251,6 +251,11 @@ impl Pool {
             if code == EXIT_INIT_FAILED && ran == 0 {
                 return Err(PoolError::Initializer(code));
             }
+            // All it could tell is read: a full board may give its slot to
+            // the replacement (the Log keeps what happened).
+            if let Some(s) = self.workers[i].slot() {
+                self.board.release_proc(s);
+            }
             let replacement = self.start_worker((i + 1) as u32)?;
             let new_pid = replacement.pid().map_or(0, |p| p.as_raw());
             let old = std::mem::replace(&mut self.workers[i], replacement);
