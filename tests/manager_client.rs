@@ -58,3 +58,68 @@ fn the_client_command_reaches_a_manager_over_tcp_with_its_authkey() {
     m.shutdown();
     ctx.shutdown();
 }
+
+#[test]
+fn idle_and_excess_connections_are_closed_and_counted_and_clients_still_served() {
+    use mpdash::telemetry::board_view::{ResourceView, read_resources};
+    use std::io::Read;
+    let ctx = ctx(StartMethod::Fork);
+    let mut m = Manager::start_with_key(&ctx, "manager", Some("127.0.0.1:0"), Some(b"k")).unwrap();
+    let addr = m.tcp_address().unwrap();
+    // 100 connections that never answer the challenge: at most 64 are held,
+    // the rest are closed at once; the held ones after the handshake timeout.
+    let idle: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // A legitimate client is not starved by them for long.
+    let t = std::time::Instant::now();
+    let mut ok = false;
+    while t.elapsed() < std::time::Duration::from_secs(5) {
+        let out = mpdash(&[
+            "client",
+            &addr.to_string(),
+            "--authkey",
+            "k",
+            "--timeout",
+            "1",
+            "nope",
+            "__len__",
+        ]);
+        if String::from_utf8_lossy(&out.stderr).contains("no object named") {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "a real client was served while idle peers waited");
+    // Every idle connection is closed within the handshake timeout (+ slack).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let closed = idle
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 256];
+            loop {
+                match (&mut &**s).read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(_) => continue, // the challenge
+                    Err(_) => return false,
+                }
+            }
+        })
+        .count();
+    assert_eq!(closed, 100, "every unauthenticated connection was closed");
+    let refused = read_resources(ctx.board())
+        .into_iter()
+        .find_map(|r| match r {
+            ResourceView::Manager { refused, .. } => Some(refused),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        refused >= 100,
+        "refusals are counted on the board: {refused}"
+    );
+    m.shutdown();
+}

@@ -157,6 +157,9 @@ enum Cmd {
         method: String,
         /// Arguments, as Python literals (`1`, `"'one'"`, `"[1, 2]"`)
         args: Vec<String>,
+        /// Seconds to wait for the connection, the handshake and the answer
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
     },
     /// Measure mpdash itself
     Bench {
@@ -363,6 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             object,
             method,
             args,
+            timeout,
         }) => {
             use crate::runtime::manager::{ManagerClient, Method};
             use crate::runtime::pyvalue::PyValue;
@@ -372,7 +376,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 .iter()
                 .map(|a| PyValue::parse(a).map_err(|e| anyhow::anyhow!("argument {a:?}: {e}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut c = ManagerClient::connect_tcp(&address, authkey.as_bytes())?;
+            let within = std::time::Duration::from_secs_f64(timeout.clamp(0.1, 3600.0));
+            let mut c = ManagerClient::connect_tcp_within(&address, authkey.as_bytes(), within)?;
             match c.call_named(&object, m, args)? {
                 PyValue::Str(s) if m == Method::Repr => println!("{s}"),
                 v => println!("{v}"),

@@ -280,6 +280,9 @@ pub enum ResourceView {
         server_pid: i32,
         tcp_port: u16,
         clients: u32,
+        /// Connections refused or dropped (wrong authkey, no handshake in
+        /// time, too many at once, garbage).
+        refused: u32,
         objects: Vec<ManagerObjectView>,
         methods: Vec<ManagerMethodView>,
     },
@@ -332,6 +335,7 @@ fn manager_view(
         .collect();
     Some(ResourceView::Manager {
         name,
+        refused: m.refused.load(Ordering::Relaxed),
         server_pid: m.server_pid.load(Ordering::Relaxed) as i32,
         tcp_port: m.tcp_port.load(Ordering::Relaxed) as u16,
         clients: m.clients.load(Ordering::Relaxed),

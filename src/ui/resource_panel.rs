@@ -69,13 +69,14 @@ fn manager_line(_app: &App, r: &ResourceView) -> Line<'static> {
         server_pid,
         tcp_port,
         clients,
+        refused,
         objects,
         ..
     } = r
     else {
         return Line::default();
     };
-    Line::from(vec![
+    let mut spans = vec![
         tag("MANAGER", Color::Magenta),
         label(name),
         Span::raw(format!(
@@ -89,7 +90,14 @@ fn manager_line(_app: &App, r: &ResourceView) -> Line<'static> {
                 String::new()
             }
         )),
-    ])
+    ];
+    if *refused > 0 {
+        spans.push(Span::styled(
+            format!(" · refused {refused}"),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    Line::from(spans)
 }
 
 /// The line of a queue.

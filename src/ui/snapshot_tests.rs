@@ -314,6 +314,7 @@ fn manager_panel_with_objects_and_method_rates() {
         server_pid: 4242,
         tcp_port: 50000,
         clients: 2,
+        refused: 3,
         objects: vec![
             ManagerObjectView {
                 name: "d".into(),

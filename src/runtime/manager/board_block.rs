@@ -30,7 +30,9 @@ pub struct ManagerShared {
     pub(super) key: [AtomicU64; 4],
     /// Bytes of `key` in use (1..=32).
     pub(super) key_len: AtomicU32,
-    pub(super) _pad: AtomicU32,
+    /// Connections refused or dropped: a wrong authkey, no handshake in time,
+    /// too many at once, garbage. Counted here, never printed one by one.
+    pub refused: AtomicU32,
     pub(super) addr: [AtomicU64; 8],
     pub server_pid: AtomicU32,
     pub tcp_port: AtomicU32,

@@ -24,6 +24,8 @@ pub struct ManagerClient {
     /// are counted and timed there.
     pub(super) stats: Option<(Board, usize)>,
     pub(super) server_pid: i32,
+    /// Seconds an answer may take (a one-shot client's timeout).
+    pub(super) answer_within: Option<u64>,
 }
 
 impl ManagerClient {
@@ -65,6 +67,42 @@ impl ManagerClient {
         ManagerClient::handshake(OwnedFd::from(stream), peer, authkey)
     }
 
+    /// [`ManagerClient::connect_tcp`] for one-shot clients: connecting, the
+    /// handshake and every answer must come within `timeout`, or the call
+    /// fails with [`ManagerError::NoAnswer`] instead of hanging.
+    pub fn connect_tcp_within(
+        address: &str,
+        authkey: &[u8],
+        timeout: Duration,
+    ) -> Result<ManagerClient, ManagerError> {
+        use std::net::ToSocketAddrs;
+        let peer = format!("tcp:{address}");
+        let connect = |source| ManagerError::Connect {
+            peer: peer.clone(),
+            source,
+        };
+        let addrs: Vec<_> = address.to_socket_addrs().map_err(connect)?.collect();
+        let mut last = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
+        for a in addrs {
+            match TcpStream::connect_timeout(&a, timeout) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    stream.set_read_timeout(Some(timeout))?;
+                    stream.set_write_timeout(Some(timeout))?;
+                    let secs = timeout.as_secs().max(1);
+                    return ManagerClient::handshake(OwnedFd::from(stream), peer.clone(), authkey)
+                        .map_err(|e| no_answer(e, &peer, secs))
+                        .map(|mut c| {
+                            c.answer_within = Some(secs);
+                            c
+                        });
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(connect(last))
+    }
+
     pub(super) fn handshake(
         fd: OwnedFd,
         peer: String,
@@ -80,6 +118,7 @@ impl ManagerClient {
             peer,
             stats: None,
             server_pid: 0,
+            answer_within: None,
         })
     }
 
@@ -103,9 +142,18 @@ impl ManagerClient {
         let mut note = stats
             .as_ref()
             .map(|(board, offset)| WaitNote::at(board, WaitOp::ManagerCall, *offset));
+        let asked = Instant::now();
         while !self.conn.poll(Some(ALIVE_CHECK)).map_err(err)? {
             if let Some(n) = note.as_mut() {
                 n.sleep();
+            }
+            if let Some(secs) = self.answer_within
+                && asked.elapsed().as_secs() >= secs
+            {
+                return Err(ManagerError::NoAnswer {
+                    peer: peer.clone(),
+                    secs,
+                });
             }
             if self.server_pid > 0 && sys::is_dead(self.server_pid) {
                 return Err(ManagerError::ServerGone { peer: peer.clone() });
@@ -209,5 +257,19 @@ impl ManagerClient {
     pub fn raw(&mut self, frame: &[u8]) -> Result<Vec<u8>, PipeError> {
         self.conn.send_bytes(frame)?;
         self.conn.recv_bytes()
+    }
+}
+
+/// A read that timed out (`SO_RCVTIMEO`) is no answer, not a broken peer.
+fn no_answer(e: ManagerError, peer: &str, secs: u64) -> ManagerError {
+    match e {
+        ManagerError::Connection {
+            source: PipeError::Sys(nix::errno::Errno::EAGAIN),
+            ..
+        } => ManagerError::NoAnswer {
+            peer: peer.to_string(),
+            secs,
+        },
+        other => other,
     }
 }

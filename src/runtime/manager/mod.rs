@@ -64,6 +64,8 @@ pub enum ManagerError {
     },
     #[error("manager at {peer}: the server is gone")]
     ServerGone { peer: String },
+    #[error("manager at {peer}: no answer within {secs} s")]
+    NoAnswer { peer: String, secs: u64 },
     #[error("manager at {peer}: malformed answer: {msg}")]
     BadAnswer { peer: String, msg: String },
     #[error("manager at {peer}: {0}", peer = .1)]

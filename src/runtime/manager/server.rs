@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -179,28 +179,31 @@ pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<Ow
         server,
         key: Arc::new(key),
         next: Arc::new(AtomicU64::new(1)),
+        open: Arc::new(AtomicU32::new(0)),
         done: done_tx,
     };
     if let Some(fd) = tcp {
         let l = TcpListener::from(fd);
         let a = acceptor.clone();
         std::thread::spawn(move || {
-            for stream in l.incoming().flatten() {
-                let _ = stream.set_nodelay(true);
-                let peer = stream
-                    .peer_addr()
-                    .map_or_else(|_| "tcp peer".into(), |a| format!("tcp:{a}"));
-                a.spawn_conn(OwnedFd::from(stream), peer);
-            }
+            accept_loop(
+                || {
+                    let (stream, addr) = l.accept()?;
+                    let _ = stream.set_nodelay(true);
+                    Ok((OwnedFd::from(stream), format!("tcp:{addr}")))
+                },
+                &a,
+            )
         });
     }
     if let Some(fd) = unix {
         let l = UnixListener::from(fd);
         let a = acceptor.clone();
         std::thread::spawn(move || {
-            for stream in l.incoming().flatten() {
-                a.spawn_conn(OwnedFd::from(stream), "unix peer".into());
-            }
+            accept_loop(
+                || Ok((OwnedFd::from(l.accept()?.0), "unix peer".into())),
+                &a,
+            )
         });
     }
     drop(acceptor);
@@ -209,60 +212,140 @@ pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<Ow
     0
 }
 
+/// Accepts until the listener fails for good; when fds run out (EMFILE,
+/// ENFILE) it backs off instead of spinning, so the clients it already has
+/// keep being served.
+fn accept_loop(mut accept: impl FnMut() -> std::io::Result<(OwnedFd, String)>, a: &Acceptor) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match accept() {
+            Ok((fd, peer)) => {
+                backoff = Duration::from_millis(10);
+                a.spawn_conn(fd, peer);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Most connections served at once; more are closed at once and counted.
+pub const MAX_CONNECTIONS: u32 = 64;
+/// An unauthenticated connection is closed after this long.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What every connection thread shares.
 #[derive(Clone)]
 pub(super) struct Acceptor {
     pub(super) server: Arc<Server>,
     pub(super) key: Arc<Vec<u8>>,
     pub(super) next: Arc<AtomicU64>,
+    /// Connections open now.
+    pub(super) open: Arc<AtomicU32>,
     pub(super) done: crossbeam_channel::Sender<()>,
 }
 
 impl Acceptor {
-    pub(super) fn spawn_conn(&self, fd: OwnedFd, peer: String) {
+    pub(super) fn spawn_conn(&self, fd: OwnedFd, _peer: String) {
+        let refused = || {
+            if let Some(s) = self.server.shared() {
+                s.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        if self.open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            refused();
+            return; // closing the fd is the polite "no"
+        }
         let (server, key, done) = (self.server.clone(), self.key.clone(), self.done.clone());
+        let open = self.open.clone();
         let conn_id = self.next.fetch_add(1, Ordering::Relaxed);
-        std::thread::spawn(move || {
-            let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
-            if let Err(e) = authenticate(&mut conn, &key, true) {
-                crate::runtime::registry::report(&format!("manager: refused {peer}: {e}"));
-                return;
-            }
-            let clients = server.shared().map(|s| &s.clients);
-            if let Some(c) = clients {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
-            loop {
-                let req = match conn.recv::<Request>() {
-                    Ok(r) => r,
-                    Err(PipeError::Eof) => break,
-                    Err(PipeError::Codec(e)) => {
-                        // Garbage from an authenticated peer: say so, keep serving.
-                        let err = remote("BadRequest", format!("malformed request: {e}"));
-                        if conn.send(&Response::Error(err)).is_err() {
-                            break;
-                        }
-                        continue;
-                    }
-                    Err(e) => {
-                        crate::runtime::registry::report(&format!("manager: dropped {peer}: {e}"));
-                        break;
-                    }
-                };
-                let shutdown = matches!(req, Request::Shutdown);
-                let resp = server.handle(conn_id, req);
-                if conn.send(&resp).is_err() {
-                    break;
-                }
-                if shutdown {
-                    let _ = done.try_send(());
-                    break;
-                }
-            }
-            server.disconnected(conn_id);
-            if let Some(c) = clients {
-                c.fetch_sub(1, Ordering::Relaxed);
-            }
+        let spawned = std::thread::Builder::new().spawn(move || {
+            serve_conn(&server, &key, &done, fd, conn_id);
+            open.fetch_sub(1, Ordering::AcqRel);
         });
+        if spawned.is_err() {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            refused();
+        }
+    }
+}
+
+/// One client: the handshake (within [`HANDSHAKE_TIMEOUT`]), then requests
+/// until it leaves.
+fn serve_conn(
+    server: &Arc<Server>,
+    key: &[u8],
+    done: &crossbeam_channel::Sender<()>,
+    fd: OwnedFd,
+    conn_id: u64,
+) {
+    let count_refusal = || {
+        if let Some(s) = server.shared() {
+            s.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let timeout = nix::sys::time::TimeVal::new(HANDSHAKE_TIMEOUT.as_secs() as i64, 0);
+    let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &timeout);
+    let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+    if authenticate(&mut conn, key, true).is_err() {
+        count_refusal();
+        return;
+    }
+    let forever = nix::sys::time::TimeVal::new(0, 0);
+    let _ = nix::sys::socket::setsockopt(
+        &conn.fd(),
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &forever,
+    );
+    let clients = server.shared().map(|s| &s.clients);
+    if let Some(c) = clients {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+    loop {
+        let req = match conn.recv::<Request>() {
+            Ok(r) => r,
+            Err(PipeError::Eof) => break,
+            Err(PipeError::Codec(e)) => {
+                // Garbage from an authenticated peer: say so, keep serving.
+                let err = remote("BadRequest", format!("malformed request: {e}"));
+                if conn.send(&Response::Error(err)).is_err() {
+                    break;
+                }
+                continue;
+            }
+            Err(_) => {
+                count_refusal();
+                break;
+            }
+        };
+        let shutdown = matches!(req, Request::Shutdown);
+        let resp = server.handle(conn_id, req);
+        match conn.send(&resp) {
+            Ok(()) => {}
+            // An answer too big for one frame is the caller's error, not a
+            // dead server: say so and keep serving.
+            Err(PipeError::MessageTooLarge(n, max)) => {
+                let err = remote(
+                    "ValueError",
+                    format!("the answer takes {n} bytes; a manager frame holds at most {max}"),
+                );
+                if conn.send(&Response::Error(err)).is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+        if shutdown {
+            let _ = done.try_send(());
+            break;
+        }
+    }
+    server.disconnected(conn_id);
+    if let Some(c) = clients {
+        c.fetch_sub(1, Ordering::Relaxed);
     }
 }
