@@ -160,8 +160,8 @@ fn queue_at(board: &Board, offset: u64) -> Option<QueueView> {
     Some(QueueView {
         depth: depth_of(h),
         capacity: h.capacity.load(Ordering::Relaxed) as usize,
-        puts: h.puts.load(Ordering::Relaxed),
-        gets: h.gets.load(Ordering::Relaxed),
+        puts: h.enqueue.load(Ordering::Relaxed),
+        gets: h.dequeue.load(Ordering::Relaxed),
     })
 }
 
@@ -385,8 +385,8 @@ pub fn read_resources(board: &Board) -> Vec<ResourceView> {
                         joinable: kind == ResKind::JoinableQueue,
                         depth: depth_of(h),
                         capacity: h.capacity.load(Ordering::Relaxed) as usize,
-                        puts: h.puts.load(Ordering::Relaxed),
-                        gets: h.gets.load(Ordering::Relaxed),
+                        puts: h.enqueue.load(Ordering::Relaxed),
+                        gets: h.dequeue.load(Ordering::Relaxed),
                         lost_put: h.lost_put.load(Ordering::Relaxed),
                         lost_get: h.lost_get.load(Ordering::Relaxed),
                         waiting_getters: h.waiting_getters.load(Ordering::Relaxed),

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::ipc::{best, ctx, pipe_rtts};
+use super::Runs;
+use super::ipc::{ctx, pipe_rtts};
 use super::quantile;
 use crate::runtime::pool::{Items, Pool, PoolOptions};
 use crate::scenario::builtins::SQUARE;
@@ -35,27 +36,35 @@ fn map_rate(chunksize: Option<usize>) -> anyhow::Result<f64> {
 
 pub fn run(as_json: bool) -> anyhow::Result<i32> {
     let mut out = BTreeMap::new();
-    let chunk1 = best(3, true, || map_rate(Some(1)))?;
-    let default = best(3, true, || map_rate(None))?;
+    let chunk1 = Runs::of(5, || map_rate(Some(1)))?;
+    let default = Runs::of(5, || map_rate(None))?;
     let (_, raw) = pipe_rtts(5_000)?;
     let manager = super::manager_rt::dict_round_trips(20_000)?;
-    println!("{:<48} {:>14}", "measure", "figure");
+    println!(
+        "{:<48} {:>14}",
+        "measure (median of N runs, and the range)", "figure"
+    );
+    let mut spread = BTreeMap::new();
+    for (k, label, r) in [
+        (
+            "pool_map_chunk1_items_per_s",
+            "Pool(2).map, 100 000 trivial items, chunksize 1",
+            &chunk1,
+        ),
+        (
+            "pool_map_default_items_per_s",
+            "… CPython's default chunksize (12 500)",
+            &default,
+        ),
+    ] {
+        println!("{label:<48} {:>14} items/s", r.text());
+        out.insert(k, r.median());
+        spread.insert(k, r.json());
+    }
     let mut row = |k: &'static str, label: &str, v: f64, unit: &str| {
         println!("{label:<48} {v:>14.2} {unit}");
         out.insert(k, v);
     };
-    row(
-        "pool_map_chunk1_items_per_s",
-        "Pool(2).map, 100 000 trivial items, chunksize 1",
-        chunk1,
-        "items/s",
-    );
-    row(
-        "pool_map_default_items_per_s",
-        "… CPython's default chunksize (12 500)",
-        default,
-        "items/s",
-    );
     row(
         "manager_dict_rt_per_s",
         "Manager dict set + get from a child",
@@ -75,7 +84,9 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
         "µs",
     );
     if as_json {
-        println!("{}", json!(out));
+        let mut v = json!(out);
+        v["spread"] = json!(spread);
+        println!("{v}");
     }
     Ok(0)
 }

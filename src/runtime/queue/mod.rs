@@ -36,19 +36,19 @@ pub struct QueueHeader {
     pub joinable: AtomicU64,
     _pad0: [AtomicU64; 4],
     // The producers' line.
-    /// Next position a producer will claim.
+    /// Next position a producer will claim: the puts so far, counted for
+    /// free (no extra atomic on the hot path).
     pub enqueue: AtomicU64,
-    pub puts: AtomicU64,
     /// Messages lost because their producer died inside `put`.
     pub lost_put: AtomicU64,
-    _pad1: [AtomicU64; 5],
+    _pad1: [AtomicU64; 6],
     // The consumers' line.
-    /// Next position a consumer will claim.
+    /// Next position a consumer will claim: the gets so far (holes of dead
+    /// producers included).
     pub dequeue: AtomicU64,
-    pub gets: AtomicU64,
     /// Messages lost because their consumer died inside `get`.
     pub lost_get: AtomicU64,
-    _pad2: [AtomicU64; 5],
+    _pad2: [AtomicU64; 6],
     // Sleeping consumers (written only when one sleeps or wakes).
     not_empty: AtomicU32,
     pub waiting_getters: AtomicU32,
@@ -111,8 +111,6 @@ pub struct Queue {
     joinable: bool,
     /// Its resource slot, named in the waits of blocked putters and getters.
     res: Option<u32>,
-    /// Count puts and gets on the board (off only to measure their cost).
-    pub telemetry: bool,
 }
 
 impl Queue {
@@ -183,7 +181,6 @@ impl Queue {
             stride,
             joinable: kind == ResKind::JoinableQueue,
             res: Some(res),
-            telemetry: true,
         })
     }
 
@@ -213,7 +210,6 @@ impl Queue {
             stride,
             joinable: h.joinable.load(Ordering::Relaxed) == 1,
             res: board.res_at(offset),
-            telemetry: true,
         })
     }
 
@@ -336,9 +332,6 @@ impl Queue {
                         slot.len.store(msg.len() as u64, Ordering::Relaxed);
                         slot.seq.store(pos + 1, Ordering::Release);
                         Self::done(me);
-                        if self.telemetry {
-                            h.puts.fetch_add(1, Ordering::Relaxed);
-                        }
                         wake(&h.not_empty, &h.waiting_getters);
                         return Ok(());
                     }
@@ -391,13 +384,9 @@ impl Queue {
                         if raw_len == LOST {
                             // A hole left by a dead producer: skip it.
                             h.lost_put.fetch_add(1, Ordering::Relaxed);
-                            h.gets.fetch_add(1, Ordering::Relaxed);
                             self.finish_one(h);
                             pos = h.dequeue.load(Ordering::Relaxed);
                             continue;
-                        }
-                        if self.telemetry {
-                            h.gets.fetch_add(1, Ordering::Relaxed);
                         }
                         return Ok(out);
                     }
