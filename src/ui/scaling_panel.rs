@@ -152,8 +152,8 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
             Mode::Processes => "processes",
             Mode::GilThreads => "GIL threads*",
             Mode::FreeThreads => "free threads",
-            Mode::CpythonThreads => "CPy threads",
-            Mode::CpythonProcesses => "CPy processes",
+            Mode::CpythonThreads => "CPy threads†",
+            Mode::CpythonProcesses => "CPy processes†",
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{name:<15}"), Style::new().fg(color(p.mode))),
@@ -167,6 +167,12 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
         "* simulated: one lock, handed over every 5 ms",
         Style::new().fg(Color::DarkGray),
     ));
+    if app.scale_points.iter().any(|p| p.work_fraction < 1.0) {
+        lines.push(Line::styled(
+            "† real python3 on 1/10 of the range: compare speedups, not wall times",
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()

@@ -435,6 +435,7 @@ fn scaling_tab_with_a_measurement() {
                 wall_s: *w,
                 speedup: walls[0] / w,
                 simulated: mode == Mode::GilThreads,
+                work_fraction: 1.0,
             };
             app.update(Action::Output(format!(
                 "{}{}",

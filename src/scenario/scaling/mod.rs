@@ -51,8 +51,8 @@ impl Mode {
             Mode::Processes => "processes",
             Mode::GilThreads => "threads + GIL (simulated)",
             Mode::FreeThreads => "free threads",
-            Mode::CpythonThreads => "CPython threads (real GIL)",
-            Mode::CpythonProcesses => "CPython multiprocessing",
+            Mode::CpythonThreads => "CPython threads (real GIL, 1/10 of the work)",
+            Mode::CpythonProcesses => "CPython multiprocessing (1/10 of the work)",
         }
     }
 }
@@ -66,6 +66,15 @@ pub struct Point {
     pub speedup: f64,
     /// Whether the curve is a simulation (the GIL) rather than the real thing.
     pub simulated: bool,
+    /// The share of the range this curve computes: 1, or 1/10 for the real
+    /// CPython curves (pure Python is that much slower). Speedups compare
+    /// within a curve, so they stay comparable; wall times do not.
+    #[serde(default = "whole")]
+    pub work_fraction: f64,
+}
+
+fn whole() -> f64 {
+    1.0
 }
 
 /// Chunks of `[0, below)`, dealt round-robin to `workers` so each gets a fair
@@ -193,6 +202,11 @@ pub fn measure(
                 wall_s: wall,
                 speedup: b / wall,
                 simulated: mode == Mode::GilThreads,
+                work_fraction: if Mode::CPYTHON.contains(&mode) {
+                    1.0 / cpython::SLOWDOWN as f64
+                } else {
+                    1.0
+                },
             };
             each(&p);
             out.push(p);
