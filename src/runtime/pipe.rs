@@ -326,29 +326,87 @@ impl AsRawFd for Connection {
     }
 }
 
-const CHALLENGE: &[u8] = b"#CHALLENGE#{sha256}";
+// CPython's `multiprocessing.connection` handshake, byte for byte (3.12+,
+// and the HMAC-MD5 of 3.11 and older for peers that still speak it).
+const CHALLENGE: &[u8] = b"#CHALLENGE#";
 const WELCOME: &[u8] = b"#WELCOME#";
 const FAILURE: &[u8] = b"#FAILURE#";
+/// Random bytes after the `{sha256}` prefix of a challenge (CPython's
+/// `MESSAGE_LENGTH`).
 const NONCE: usize = 40;
+/// A challenge or an answer of one of these lengths is the unprefixed
+/// HMAC-MD5 protocol of CPython 3.11 and older.
+const LEGACY_LENGTHS: [usize; 2] = [20, 16];
 
-fn digest(key: &[u8], msg: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(msg);
-    mac.finalize().into_bytes().to_vec()
+/// The HMACs the handshake speaks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Digest {
+    /// CPython ≤ 3.11's only one, unprefixed.
+    LegacyMd5,
+    Md5,
+    Sha256,
+}
+
+impl Digest {
+    fn mac(self, key: &[u8], msg: &[u8]) -> Vec<u8> {
+        fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8]) -> Vec<u8> {
+            let mut m = <M as hmac::digest::KeyInit>::new_from_slice(key)
+                .expect("HMAC takes any key length");
+            m.update(msg);
+            m.finalize().into_bytes().to_vec()
+        }
+        match self {
+            Digest::LegacyMd5 | Digest::Md5 => run::<Hmac<md5::Md5>>(key, msg),
+            Digest::Sha256 => run::<Hmac<Sha256>>(key, msg),
+        }
+    }
+
+    /// The answer to `message`: a raw MAC for the legacy protocol,
+    /// `{name}` + MAC otherwise (the MAC covers the prefix too).
+    fn answer(self, key: &[u8], message: &[u8]) -> Vec<u8> {
+        let mac = self.mac(key, message);
+        match self {
+            Digest::LegacyMd5 => mac,
+            Digest::Md5 => [b"{md5}".as_slice(), &mac].concat(),
+            Digest::Sha256 => [b"{sha256}".as_slice(), &mac].concat(),
+        }
+    }
+}
+
+/// The digest a challenge or an answer names, and its payload (CPython's
+/// `_get_digest_name_and_payload`, for the digests we speak).
+fn split_digest(message: &[u8]) -> Result<(Digest, &[u8]), PipeError> {
+    if LEGACY_LENGTHS.contains(&message.len()) {
+        return Ok((Digest::LegacyMd5, message));
+    }
+    for (prefix, d) in [(&b"{sha256}"[..], Digest::Sha256), (b"{md5}", Digest::Md5)] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return Ok((d, rest));
+        }
+    }
+    Err(PipeError::Auth(
+        "unsupported message length, missing digest prefix, or unsupported digest".into(),
+    ))
 }
 
 /// CPython's `deliver_challenge`: proves the peer knows `authkey`.
 pub fn deliver_challenge(c: &mut Connection, authkey: &[u8]) -> Result<(), PipeError> {
     let mut nonce = [0u8; NONCE];
     getrandom::fill(&mut nonce).map_err(|e| PipeError::Auth(e.to_string()))?;
-    let mut msg = CHALLENGE.to_vec();
-    msg.extend_from_slice(&nonce);
-    c.send_bytes(&msg)?;
+    let message = [b"{sha256}".as_slice(), &nonce].concat();
+    c.send_bytes(&[CHALLENGE, &message].concat())?;
     let answer = c.recv_small(256)?;
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(authkey).expect("HMAC takes any key length");
-    mac.update(&nonce);
-    if mac.verify_slice(&answer).is_ok() {
+    let verified = split_digest(&answer).is_ok_and(|(d, mac)| {
+        let expected = d.mac(authkey, &message);
+        // Constant time, as CPython's hmac.compare_digest.
+        expected.len() == mac.len()
+            && expected
+                .iter()
+                .zip(mac)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if verified {
         c.send_bytes(WELCOME)
     } else {
         let _ = c.send_bytes(FAILURE);
@@ -361,10 +419,17 @@ pub fn deliver_challenge(c: &mut Connection, authkey: &[u8]) -> Result<(), PipeE
 /// CPython's `answer_challenge`: proves we know `authkey`.
 pub fn answer_challenge(c: &mut Connection, authkey: &[u8]) -> Result<(), PipeError> {
     let msg = c.recv_small(256)?;
-    let nonce = msg
+    let message = msg
         .strip_prefix(CHALLENGE)
         .ok_or_else(|| PipeError::Auth("the peer did not send a challenge".into()))?;
-    c.send_bytes(&digest(authkey, nonce))?;
+    if message.len() < LEGACY_LENGTHS[0] {
+        return Err(PipeError::Auth(format!(
+            "challenge too short: {} bytes",
+            message.len()
+        )));
+    }
+    let (d, _) = split_digest(message)?;
+    c.send_bytes(&d.answer(authkey, message))?;
     match c.recv_small(256)?.as_slice() {
         m if m == WELCOME => Ok(()),
         _ => Err(PipeError::Auth(
