@@ -249,6 +249,12 @@ fn a_spawned_child_with_a_spec_bigger_than_an_argv_string_starts() {
         .clone();
     assert_eq!(f["exitcode"], 0, "{f}");
     assert_eq!(f["method"], "spawn");
+    // The child really ran its step: the line came out (cut to the 4 KiB a
+    // line may take on screen, every character the one it printed).
+    let out = output_lines(&v);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].len(), 4096);
+    assert!(out[0].bytes().all(|b| b == b'x'));
 }
 
 /// Runs scenario `text` (written to a temporary file) headless; it must succeed.

@@ -53,10 +53,17 @@ fn pipe_carries_the_tutorials_message_and_plays_ping_pong() {
     for m in METHODS {
         let lines = run_ok("scenarios/pipe.toml", m);
         assert_eq!(lines[0], "[42, None, 'hello']", "{m}");
-        assert!(
-            lines[1].starts_with("ping-pong: 20000 round trips, p50 "),
-            "{m}: {lines:?}"
-        );
+        // `ping-pong: 20000 round trips, p50 12.3 µs, p99 45.6 µs`: both
+        // figures real numbers, p50 ≤ p99, and nothing else on the line.
+        let rest = lines[1]
+            .strip_prefix("ping-pong: 20000 round trips, p50 ")
+            .unwrap_or_else(|| panic!("{m}: {lines:?}"));
+        let (p50, p99) = rest
+            .strip_suffix(" µs")
+            .and_then(|r| r.split_once(" µs, p99 "))
+            .unwrap_or_else(|| panic!("{m}: {lines:?}"));
+        let (p50, p99): (f64, f64) = (p50.parse().unwrap(), p99.parse().unwrap());
+        assert!(p50 > 0.0 && p50 <= p99, "{m}: {lines:?}");
     }
 }
 
@@ -141,4 +148,48 @@ fn the_tutorial_prints_what_cpython_prints_under_each_method() {
         assert_eq!(server["method"], m);
         assert_eq!(server["exitcode"], 0, "{m}: shut down cleanly");
     }
+}
+
+#[test]
+fn a_lock_keeps_critical_sections_whole() {
+    // Each process prints `in i`, sleeps, prints `out i`, holding the lock:
+    // with it the lines pair up; without it they interleave. (The tutorial's
+    // `hello world i` cannot tell: each line is one write either way.)
+    let text = |steps: &str| {
+        format!(
+            "[scenario]\ntitle = \"t\"\nexplain = \"\"\nstart_method = \"fork\"\n[[lock]]\nname = \"l\"\n[[process]]\nname = \"f\"\ncount = 4\nsteps = [{steps}]\n[main]\nsteps = [{{ start = \"f\" }}, {{ join = \"f\" }}]\n"
+        )
+    };
+    let pairs = |lines: &[String]| {
+        lines
+            .chunks(2)
+            .all(|p| p.len() == 2 && p[0].strip_prefix("in ") == p[1].strip_prefix("out "))
+    };
+    let locked = text(
+        r#"{ acquire = "l" }, { print = "in {i}" }, { sleep_ms = 50 }, { print = "out {i}" }, { release = "l" }"#,
+    );
+    let lines = output_lines(&run_scenario_text("locked", &locked));
+    assert_eq!(lines.len(), 8, "{lines:?}");
+    assert!(pairs(&lines), "with the lock: {lines:?}");
+    let unlocked = text(r#"{ print = "in {i}" }, { sleep_ms = 50 }, { print = "out {i}" }"#);
+    let lines = output_lines(&run_scenario_text("unlocked", &unlocked));
+    assert!(
+        !pairs(&lines),
+        "without the lock they interleave: {lines:?}"
+    );
+}
+
+fn run_scenario_text(name: &str, text: &str) -> Vec<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("mpdash-ipc-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let (v, out) = run_json(&[path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
 }

@@ -106,7 +106,19 @@ fn manager_api_under_each_method() {
         raw.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
         let mut buf = Vec::new();
         raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let _ = raw.read_to_end(&mut buf);
+        // Dropped means closed: the read ends at EOF (after the challenge),
+        // not at the 5 s timeout.
+        let t = Instant::now();
+        let dropped = raw.read_to_end(&mut buf);
+        assert!(
+            t.elapsed() < Duration::from_millis(1900),
+            "dropped for the hostile frame, not by the 2 s handshake timeout"
+        );
+        assert!(
+            dropped.is_ok(),
+            "the hostile peer was not dropped: {dropped:?}"
+        );
+        assert!(buf.starts_with(&[0, 0, 0]) && buf.windows(11).any(|w| w == b"#CHALLENGE#"));
         assert_eq!(c.call(d, Method::Len, vec![], None).unwrap(), int(200));
 
         // Lock and Event between two clients; a client that goes away

@@ -96,13 +96,21 @@ fn count(ranges: &[(u64, u64)]) -> u64 {
 
 /// Runs `parts` in `mode` and returns the wall time. Processes are started
 /// in `ctx` (so they show on its board) or in a private one.
+/// One measurement: its wall time, and the primes counted when they were
+/// counted in this process (the thread modes; processes count in children).
+pub struct Measured {
+    pub wall: Duration,
+    pub primes: Option<u64>,
+}
+
 pub fn run_once(
     mode: Mode,
     parts: &[Vec<(u64, u64)>],
     switch: Duration,
     ctx: Option<&Context>,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<Measured> {
     let t = Instant::now();
+    let counted = std::sync::atomic::AtomicU64::new(0);
     match mode {
         Mode::CpythonThreads | Mode::CpythonProcesses => {
             let chunks: u64 = parts.iter().map(|p| p.len() as u64).sum();
@@ -114,7 +122,10 @@ pub fn run_once(
                 chunks,
                 Duration::from_secs(300),
             )?;
-            return Ok(Duration::from_secs_f64(wall));
+            return Ok(Measured {
+                wall: Duration::from_secs_f64(wall),
+                primes: None,
+            });
         }
         Mode::Processes => {
             let own;
@@ -145,11 +156,14 @@ pub fn run_once(
             }
         }
         Mode::FreeThreads => std::thread::scope(|s| -> anyhow::Result<()> {
+            let counted = &counted;
             for (i, p) in parts.iter().enumerate() {
                 // Named, so the dashboard's per-thread rows say who is who.
                 std::thread::Builder::new()
                     .name(format!("free thread {}", i + 1))
-                    .spawn_scoped(s, move || std::hint::black_box(count(p)))?;
+                    .spawn_scoped(s, move || {
+                        counted.fetch_add(count(p), std::sync::atomic::Ordering::Relaxed)
+                    })?;
             }
             Ok(())
         })?,
@@ -157,7 +171,7 @@ pub fn run_once(
             let gil = gil::Gil::new(switch);
             std::thread::scope(|s| -> anyhow::Result<()> {
                 for (i, p) in parts.iter().enumerate() {
-                    let gil = &gil;
+                    let (gil, counted) = (&gil, &counted);
                     std::thread::Builder::new()
                         .name(format!("GIL thread {}", i + 1))
                         .spawn_scoped(s, move || {
@@ -167,7 +181,10 @@ pub fn run_once(
                             });
                             gil.run(i, || match steps.next() {
                                 Some((a, b)) => {
-                                    std::hint::black_box(count_primes(a, b));
+                                    counted.fetch_add(
+                                        count_primes(a, b),
+                                        std::sync::atomic::Ordering::Relaxed,
+                                    );
                                     true
                                 }
                                 None => false,
@@ -178,7 +195,11 @@ pub fn run_once(
             })?;
         }
     }
-    Ok(t.elapsed())
+    let threads = matches!(mode, Mode::FreeThreads | Mode::GilThreads);
+    Ok(Measured {
+        wall: t.elapsed(),
+        primes: threads.then(|| counted.load(std::sync::atomic::Ordering::Relaxed)),
+    })
 }
 
 /// Every point of the curve for the given modes, 1…max_workers.
@@ -194,7 +215,7 @@ pub fn measure(
         let mut base = None;
         for w in 1..=spec.max_workers {
             let parts = deal(spec.below, spec.chunks, w);
-            let wall = run_once(mode, &parts, switch, ctx)?.as_secs_f64();
+            let wall = run_once(mode, &parts, switch, ctx)?.wall.as_secs_f64();
             let b = *base.get_or_insert(wall);
             let p = Point {
                 mode,
@@ -236,7 +257,8 @@ mod tests {
         let total: u64 = parts.iter().map(|p| count(p)).sum();
         assert_eq!(total, 2262);
         for m in [Mode::FreeThreads, Mode::GilThreads] {
-            run_once(m, &parts, Duration::from_millis(1), None).unwrap();
+            let got = run_once(m, &parts, Duration::from_millis(1), None).unwrap();
+            assert_eq!(got.primes, Some(2262), "{m:?} counted every prime once");
         }
     }
 }
