@@ -52,6 +52,11 @@ fn the_client_command_reaches_a_manager_over_tcp_with_its_authkey() {
         err.contains(&format!("manager at tcp:{addr}")) && err.contains("authkey"),
         "{err}"
     );
+    assert_eq!(
+        err.matches("authentication failed").count(),
+        1,
+        "said once: {err}"
+    );
     let out = mpdash(&["client", &addr, "--authkey", "s3cret", "nope", "__len__"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no object named \"nope\""), "{err}");

@@ -46,9 +46,9 @@ impl ManagerClient {
         let peer = format!("unix:@{addr}");
         let stream = SocketAddr::from_abstract_name(addr.as_bytes())
             .and_then(|a| UnixStream::connect_addr(&a))
-            .map_err(|source| ManagerError::Connect {
+            .map_err(|cause| ManagerError::Connect {
                 peer: peer.clone(),
-                source,
+                cause,
             })?;
         let mut c = ManagerClient::handshake(OwnedFd::from(stream), peer, &shared.authkey())?;
         c.stats = Some((board.clone(), offset));
@@ -59,9 +59,9 @@ impl ManagerClient {
     /// Connects over TCP (`host:port`) with the manager's authkey.
     pub fn connect_tcp(address: &str, authkey: &[u8]) -> Result<ManagerClient, ManagerError> {
         let peer = format!("tcp:{address}");
-        let stream = TcpStream::connect(address).map_err(|source| ManagerError::Connect {
+        let stream = TcpStream::connect(address).map_err(|cause| ManagerError::Connect {
             peer: peer.clone(),
-            source,
+            cause,
         })?;
         stream.set_nodelay(true)?;
         ManagerClient::handshake(OwnedFd::from(stream), peer, authkey)
@@ -77,9 +77,9 @@ impl ManagerClient {
     ) -> Result<ManagerClient, ManagerError> {
         use std::net::ToSocketAddrs;
         let peer = format!("tcp:{address}");
-        let connect = |source| ManagerError::Connect {
+        let connect = |cause| ManagerError::Connect {
             peer: peer.clone(),
-            source,
+            cause,
         };
         let addrs: Vec<_> = address.to_socket_addrs().map_err(connect)?.collect();
         let mut last = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
@@ -109,9 +109,9 @@ impl ManagerClient {
         key: &[u8],
     ) -> Result<ManagerClient, ManagerError> {
         let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
-        authenticate(&mut conn, key, false).map_err(|source| ManagerError::Connection {
+        authenticate(&mut conn, key, false).map_err(|cause| ManagerError::Connection {
             peer: peer.clone(),
-            source,
+            cause,
         })?;
         Ok(ManagerClient {
             conn,
@@ -128,9 +128,9 @@ impl ManagerClient {
 
     pub(super) fn round_trip(&mut self, req: &Request) -> Result<Response, ManagerError> {
         let peer = &self.peer;
-        let err = |source| ManagerError::Connection {
+        let err = |cause| ManagerError::Connection {
             peer: peer.clone(),
-            source,
+            cause,
         };
         self.conn.send(req).map_err(err)?;
         // A blocking call (queue get, lock acquire) may wait long: meanwhile,
@@ -264,7 +264,7 @@ impl ManagerClient {
 fn no_answer(e: ManagerError, peer: &str, secs: u64) -> ManagerError {
     match e {
         ManagerError::Connection {
-            source: PipeError::Sys(nix::errno::Errno::EAGAIN),
+            cause: PipeError::Sys(nix::errno::Errno::EAGAIN),
             ..
         } => ManagerError::NoAnswer {
             peer: peer.to_string(),

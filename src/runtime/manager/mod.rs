@@ -55,13 +55,12 @@ pub enum ManagerError {
     Board(#[from] BoardError),
     #[error("{0}")]
     Process(#[from] ProcessError),
-    #[error("manager at {peer}: {source}")]
-    Connection { peer: String, source: PipeError },
-    #[error("manager at {peer}: cannot connect: {source}")]
-    Connect {
-        peer: String,
-        source: std::io::Error,
-    },
+    // The cause is in the message, not a `source`: printed with its chain
+    // (`{:#}`) it would say everything twice.
+    #[error("manager at {peer}: {cause}")]
+    Connection { peer: String, cause: PipeError },
+    #[error("manager at {peer}: cannot connect: {cause}")]
+    Connect { peer: String, cause: std::io::Error },
     #[error("manager at {peer}: the server is gone")]
     ServerGone { peer: String },
     #[error("manager at {peer}: no answer within {secs} s")]
