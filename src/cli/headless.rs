@@ -96,7 +96,18 @@ pub fn run_quiet(
     let label = format!("run with {method}");
     let trace = tracer.map(|t| t.finish(&label));
     s.kill();
-    session::reap_remaining(Duration::from_millis(500));
+    // What the run's end killed is reaped by the reaper thread: record it, so
+    // the table says how each process ended (SIGKILL with the run), not `-`.
+    let until = Instant::now() + Duration::from_millis(500);
+    while let Ok(ev) = rx.recv_deadline(until) {
+        if let SessionEvent::Reaped(r) = ev {
+            s.on_reaped(&r);
+        }
+        if !s.board_has_live() {
+            break;
+        }
+    }
+    session::reap_remaining(Duration::from_millis(100));
     let rows = read_procs(&s.board);
     let exit = if interrupted {
         EXIT_INTERRUPTED

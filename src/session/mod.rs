@@ -211,6 +211,16 @@ impl Session {
         true
     }
 
+    /// Whether a process of the run still runs, as the board says.
+    pub fn board_has_live(&self) -> bool {
+        (0..self.board.procs_used())
+            .filter_map(|i| self.board.proc(i))
+            .any(|s| {
+                s.state() != crate::runtime::board::ProcState::Exited
+                    && s.pid.load(std::sync::atomic::Ordering::Relaxed) > 0
+            })
+    }
+
     /// Whether the main process ended and every writer of the output is gone.
     pub fn is_done(&self) -> bool {
         self.ended.is_some() && self.output_closed
