@@ -120,3 +120,75 @@ fn a_worker_per_task_never_runs_the_board_out_of_slots() {
         );
     }
 }
+
+#[test]
+fn a_killed_fork_server_is_replaced_and_the_pool_finishes_exactly() {
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--headless",
+            "--json",
+            "scenarios/pool.toml",
+            "--workers",
+            "2",
+        ])
+        .args([
+            "--start-method",
+            "forkserver",
+            "--set",
+            "task.below=12000000",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both workers run, then kill their parent, the fork server.
+    let t = Instant::now();
+    let server = loop {
+        let d = descendants(child.id() as i32);
+        let busy = d
+            .iter()
+            .filter(|p| comm(**p).starts_with("pool worker"))
+            .count();
+        if let Some(s) = d.iter().find(|p| comm(**p) == "forkserver")
+            && busy == 2
+        {
+            break *s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no fork server with two workers"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let text = output_lines(&lines);
+    assert!(
+        text.contains(&"primes below 12000000: 788060".to_string()),
+        "{text:#?}"
+    );
+    let rows = process_rows(&lines);
+    let servers: Vec<_> = rows.iter().filter(|r| r["role"] == "fork_server").collect();
+    assert_eq!(servers.len(), 2, "the dead server and its replacement");
+    assert_eq!(servers[0]["exitcode"], -9);
+    assert!(
+        rows.iter().all(|r| r["pid"].as_i64() != Some(0)),
+        "no row for a process that never started"
+    );
+}

@@ -98,6 +98,10 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
             let state = s.state();
             let t_req = s.t_request.load(Ordering::Relaxed);
             let exited = state == ProcState::Exited;
+            // A start that failed before any process existed is no process.
+            if exited && s.pid.load(Ordering::Relaxed) == 0 {
+                return None;
+            }
             let task = s.current_task.load(Ordering::Relaxed);
             Some(ProcRow {
                 slot: i,

@@ -135,13 +135,34 @@ impl Context {
     }
 
     /// Asks the fork server (started on first use) to fork a child for `spec`.
+    /// A fork server that died (killed, crashed) is reaped and replaced by a
+    /// new one, as CPython's `ensure_running` does, instead of failing every
+    /// start after it.
     fn forkserver_start(&self, spec: &ChildSpec) -> Result<Pid, ProcessError> {
         let mut fs = self.inner.forkserver.borrow_mut();
-        if fs.is_none() {
-            *fs = Some(ForkServerClient::start(self)?);
+        for attempt in 0..2 {
+            if let Some((_, server)) = fs.as_mut()
+                && !server.is_alive()
+            {
+                fs.take();
+            }
+            if fs.is_none() {
+                *fs = Some(ForkServerClient::start(self)?);
+            }
+            let (client, _) = fs.as_mut().expect("just set");
+            match client.request(spec, self.board().region().fd()) {
+                Err(ProcessError::ForkServerIo { .. } | ProcessError::ForkServerGone(_))
+                    if attempt == 0 =>
+                {
+                    // It died since we last looked: the next round replaces it.
+                    if let Some((_, server)) = fs.as_mut() {
+                        server.join(Some(Duration::from_millis(200)));
+                    }
+                }
+                other => return other,
+            }
         }
-        let (client, _) = fs.as_mut().expect("just set");
-        client.request(spec, self.board().region().fd())
+        Err(ProcessError::ForkServerGone(0))
     }
 
     /// Stops the fork server, if one was started, and reaps it.
