@@ -52,10 +52,10 @@ pub struct Binding {
 
 pub const BINDINGS: &[Binding] = &[
     Binding {
-        keys: &[KeyCode::Char('q'), KeyCode::Esc],
+        keys: &[KeyCode::Char('q')],
         label: "q",
         hint: "quit",
-        help: "Quit: the run's processes are killed and the terminal restored (also Ctrl-C).",
+        help: "Quit: the run's processes are killed and the terminal restored (also Ctrl-C). Esc never quits: it only closes or cancels.",
         action: Action::Quit,
         when: always,
     },
@@ -159,7 +159,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('n')],
         label: "n",
         hint: "",
-        help: "Answer no to a question (any other key does too).",
+        help: "Answer no to a question (every key but y does too, and says so).",
         action: Action::Confirm(false),
         when: asking,
     },
@@ -316,6 +316,10 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
             }
             _ => None,
         };
+    }
+    // A question takes the next key: y says yes, every other key says no.
+    if app.confirm_kill.is_some() {
+        return Some(Action::Confirm(code == KeyCode::Char('y')));
     }
     if app.show_waits {
         return match code {

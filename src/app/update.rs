@@ -187,7 +187,11 @@ impl App {
                     self.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
                     Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
                 }
-                _ => Effect::Redraw,
+                Some((_, name)) => {
+                    self.notice = Some(format!("{name} not killed: only y confirms"));
+                    Effect::Redraw
+                }
+                None => Effect::Redraw,
             },
             _ => Effect::None,
         }

@@ -393,6 +393,32 @@ mod tests {
     }
 
     #[test]
+    fn a_question_acts_on_y_only_and_says_so_otherwise() {
+        use crate::app::Effect;
+        let mut a = app();
+        for (k, yes) in [
+            (KeyCode::Char('y'), true),
+            (KeyCode::Char('k'), false),
+            (KeyCode::Char('x'), false),
+            (KeyCode::Char('j'), false),
+            (KeyCode::Esc, false),
+            (KeyCode::Char('q'), false),
+        ] {
+            a.confirm_kill = Some((4242, "pool worker 1".into()));
+            let act = press(&a, k).expect("every key answers");
+            assert_eq!(act, Action::Confirm(yes), "{k:?}");
+            let eff = a.update(act);
+            assert_eq!(matches!(eff, Effect::Signal(..)), yes, "{k:?}");
+            if !yes {
+                assert_eq!(
+                    a.notice.as_deref(),
+                    Some("pool worker 1 not killed: only y confirms")
+                );
+            }
+        }
+    }
+
+    #[test]
     fn keys_map_to_actions() {
         let a = app();
         assert_eq!(press(&a, KeyCode::Char('q')), Some(Action::Quit));
@@ -408,6 +434,7 @@ mod tests {
         assert_eq!(press(&a, KeyCode::Char('+')), Some(Action::MoreWorkers));
         assert_eq!(press(&a, KeyCode::Char('/')), Some(Action::StartFilter));
         assert_eq!(press(&a, KeyCode::Char('x')), None);
+        assert_eq!(press(&a, KeyCode::Esc), None, "Esc only closes or cancels");
         let click = Event::Mouse(MouseEvent {
             kind: MouseEventKind::Down(MouseButton::Left),
             column: 3,
