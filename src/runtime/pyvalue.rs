@@ -285,6 +285,51 @@ impl Parser<'_> {
     }
 
     fn string(&mut self, q: u8) -> Result<PyValue, LiteralError> {
+        /// The character an escape `\e…` stands for, as in a Python string
+        /// literal (`\x00`, `\u00e9`, `\101`, `\n`…); `None` for an
+        /// escape Python keeps as written.
+        fn escape(
+            e: char,
+            chars: &mut std::str::CharIndices<'_>,
+        ) -> Result<Option<char>, &'static str> {
+            let mut hex = |n: usize| -> Result<char, &'static str> {
+                let digits: String = chars.by_ref().take(n).map(|(_, c)| c).collect();
+                if digits.len() != n || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err("truncated \\x, \\u or \\U escape");
+                }
+                let v = u32::from_str_radix(&digits, 16).map_err(|_| "bad escape")?;
+                char::from_u32(v).ok_or("escape beyond Unicode")
+            };
+            Ok(Some(match e {
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                'a' => '\x07',
+                'b' => '\x08',
+                'f' => '\x0c',
+                'v' => '\x0b',
+                '\\' | '\'' | '"' => e,
+                'x' => hex(2)?,
+                'u' => hex(4)?,
+                'U' => hex(8)?,
+                '0'..='7' => {
+                    // Up to three octal digits, the first already read.
+                    let mut v = e.to_digit(8).unwrap_or(0);
+                    let mut look = chars.clone();
+                    for _ in 0..2 {
+                        match look.next() {
+                            Some((_, d @ '0'..='7')) => {
+                                v = v * 8 + d.to_digit(8).unwrap_or(0);
+                                chars.next();
+                            }
+                            _ => break,
+                        }
+                    }
+                    char::from_u32(v).ok_or("bad octal escape")?
+                }
+                _ => return Ok(None),
+            }))
+        }
         self.i += 1;
         let mut out = String::new();
         let rest = &self.text[self.i..];
@@ -296,11 +341,15 @@ impl Parser<'_> {
                     return Ok(PyValue::Str(out));
                 }
                 '\\' => match chars.next() {
-                    Some((_, 'n')) => out.push('\n'),
-                    Some((_, 't')) => out.push('\t'),
-                    Some((_, 'r')) => out.push('\r'),
-                    Some((_, '0')) => out.push('\0'),
-                    Some((_, c)) => out.push(c),
+                    Some((_, e)) => match escape(e, &mut chars) {
+                        Ok(Some(c)) => out.push(c),
+                        // Python keeps an unknown escape as it is: '\q'.
+                        Ok(None) => {
+                            out.push('\\');
+                            out.push(e);
+                        }
+                        Err(m) => return Err(self.err(m)),
+                    },
                     None => break,
                 },
                 c => out.push(c),
@@ -410,5 +459,25 @@ mod tests {
         let v = PyValue::parse("{1: [None, 2.5, 'x'], (1, 2): True}").unwrap();
         let back: PyValue = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(back, v);
+    }
+
+    #[test]
+    fn string_escapes_are_pythons() {
+        let cases = [
+            (r"'\x00'", "\0", r"'\x00'"),
+            (r"'\u00e9t\xe9'", "été", "'été'"),
+            (r"'\101\n'", "A\n", r"'A\n'"),
+            (r"'a\qb'", "a\\qb", r"'a\\qb'"),
+            (r#""it's""#, "it's", r#""it's""#),
+        ];
+        for (lit, value, repr) in cases {
+            let v = PyValue::parse(lit).unwrap();
+            assert_eq!(v, PyValue::Str(value.into()), "{lit}");
+            assert_eq!(v.to_string(), repr, "{lit}");
+        }
+        assert!(
+            PyValue::parse(r"'\x0'").is_err(),
+            "a truncated escape is an error"
+        );
     }
 }
