@@ -153,6 +153,15 @@ impl TypeCode {
     }
 }
 
+/// Why `increment` failed: its lock, or a sum that does not fit the cell.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0}")]
+    Sync(#[from] SyncError),
+    #[error("{0}")]
+    Overflow(#[from] Overflow),
+}
+
 /// A value that does not fit its cell, in CPython's words:
 /// `OverflowError: signed char is greater than maximum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -454,7 +463,7 @@ impl SharedArray {
     }
 
     /// `arr[i] += by`, under the lock when there is one (lost updates without).
-    pub fn increment(&self, i: usize, by: Num) -> Result<(), SyncError> {
+    pub fn increment(&self, i: usize, by: Num) -> Result<(), ValueError> {
         let over = Overflow {
             c_type: self.tc.c_name(),
             too_big: by.as_f64() > 0.0,
@@ -463,7 +472,7 @@ impl SharedArray {
             Some(v) => a.set(i, v),
             None => Err(over),
         })?
-        .map_err(SyncError::from)
+        .map_err(ValueError::from)
     }
 }
 

@@ -58,8 +58,6 @@ pub enum SyncError {
     Corrupt,
     #[error("pthread: {0}")]
     Pthread(i32),
-    #[error("{0}")]
-    Overflow(#[from] crate::runtime::shared_value::Overflow),
 }
 
 fn deadline(timeout: Option<Duration>) -> Option<Instant> {
