@@ -70,6 +70,10 @@ pub struct Connection {
     scratch: Vec<u8>,
     out: Vec<u8>,
     stats: Option<(Board, u32, bool)>,
+    /// How long a reader with nothing to read polls without sleeping: an
+    /// answer that comes within it costs no sleep and no wake-up on either
+    /// side (a request-answer protocol; 0 for a plain pipe).
+    spin: Duration,
 }
 
 impl Connection {
@@ -115,6 +119,7 @@ impl Connection {
             scratch: Vec::new(),
             out: Vec::new(),
             stats: None,
+            spin: Duration::ZERO,
         }
     }
 
@@ -122,6 +127,45 @@ impl Connection {
     pub fn with_stats(mut self, board: &Board, res: u32, second: bool) -> Connection {
         self.stats = Some((board.clone(), res, second));
         self
+    }
+
+    /// Spin up to `d` for data before sleeping (see the `spin` field).
+    pub fn with_spin(mut self, d: Duration) -> Connection {
+        self.spin = d;
+        self
+    }
+
+    /// Reads what arrives within the spin time without sleeping: `Some(true)`
+    /// for bytes, `Some(false)` for EOF, `None` when nothing came.
+    fn spin_fill(&mut self) -> Result<Option<bool>, PipeError> {
+        if self.spin.is_zero() {
+            return Ok(None);
+        }
+        if self.scratch.is_empty() {
+            self.scratch = vec![0u8; 64 * 1024];
+        }
+        let until = std::time::Instant::now() + self.spin;
+        loop {
+            match recv(
+                self.fd.as_raw_fd(),
+                &mut self.scratch,
+                MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(0) => return Ok(Some(false)),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&self.scratch[..n]);
+                    return Ok(Some(true));
+                }
+                Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+                Err(Errno::ENOTSOCK) => return Ok(None),
+                Err(Errno::ECONNRESET) => return Ok(Some(false)),
+                Err(e) => return Err(e.into()),
+            }
+            if std::time::Instant::now() >= until {
+                return Ok(None);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     pub fn with_max_frame(mut self, max: usize) -> Connection {
@@ -199,7 +243,11 @@ impl Connection {
             // Allocated and zeroed once, not per read.
             self.scratch = vec![0u8; 64 * 1024];
         }
-        // First without blocking: only a reader about to sleep notes its
+        // A request-answer peer spins a little first: no sleep, no wake-up.
+        if let Some(got) = self.spin_fill()? {
+            return Ok(got);
+        }
+        // Then without blocking: only a reader about to sleep notes its
         // wait on the board (a pipe end of the run's has its resource slot).
         let mut note = None;
         let mut flags = MsgFlags::MSG_DONTWAIT;
@@ -272,7 +320,7 @@ impl Connection {
 
     /// Whether a frame (or EOF) can be read within `timeout` (`None`: wait forever).
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<bool, PipeError> {
-        if self.buffered() > 0 {
+        if self.buffered() > 0 || self.spin_fill()?.is_some() {
             return Ok(true);
         }
         let t = match timeout {

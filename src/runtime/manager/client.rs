@@ -108,7 +108,9 @@ impl ManagerClient {
         peer: String,
         key: &[u8],
     ) -> Result<ManagerClient, ManagerError> {
-        let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+        let mut conn = Connection::from_fd(fd, true, true)
+            .with_max_frame(MAX_FRAME)
+            .with_spin(SPIN);
         authenticate(&mut conn, key, false).map_err(|cause| ManagerError::Connection {
             peer: peer.clone(),
             cause,

@@ -41,6 +41,10 @@ use crate::runtime::sys;
 
 /// Most objects one manager holds.
 pub const MAX_OBJECTS: usize = 32;
+/// How long either end of a manager connection polls for the other's next
+/// frame before it sleeps: a round trip that fits costs no wake-up (what made
+/// the queue fast). Spent only while a conversation is going on.
+pub(super) const SPIN: Duration = Duration::from_micros(100);
 /// Largest request or response frame.
 pub const MAX_FRAME: usize = 1 << 20;
 /// Names of the listening sockets handed to the server process.

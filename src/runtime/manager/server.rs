@@ -290,7 +290,9 @@ fn serve_conn(
     };
     let timeout = nix::sys::time::TimeVal::new(HANDSHAKE_TIMEOUT.as_secs() as i64, 0);
     let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &timeout);
-    let mut conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+    let mut conn = Connection::from_fd(fd, true, true)
+        .with_max_frame(MAX_FRAME)
+        .with_spin(SPIN);
     if authenticate(&mut conn, key, true).is_err() {
         count_refusal();
         return;
