@@ -120,8 +120,8 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                     .filter(|w| *w != crate::telemetry::discovery::STATUS_UNKNOWN)
                     .map(sys::exit_code_of),
                 cpu_s: exited.then(|| {
-                    (s.cpu_user_us.load(Ordering::Relaxed) + s.cpu_sys_us.load(Ordering::Relaxed))
-                        as f64
+                    (s.cpu_user_us.load(Ordering::Relaxed) as f64
+                        + s.cpu_sys_us.load(Ordering::Relaxed) as f64)
                         / 1e6
                 }),
                 current_task: (task >= 0 && !exited).then_some(task as u64),

@@ -145,4 +145,46 @@ mod tests {
         wrong[12] = 99; // no function has that code
         assert!(decode_batch(&wrong).is_none());
     }
+
+    #[test]
+    fn mutated_task_messages_are_refused_never_trusted() {
+        crate::runtime::registry::install(Registry::new().function(&PAIR));
+        let code = registry().function_code(&PAIR).unwrap();
+        let items = Items::tuples(&[vec![1, 2], vec![3, 4], vec![5, 6]]);
+        let mut good = Vec::new();
+        write_task_header(&mut good, 7, 3, code);
+        items.encode(0, 3, &mut good);
+        // A seeded xorshift: byte flips, cuts and garbage, thousands of times.
+        let mut x = 0x5eed_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5000 {
+            let mut m = good.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % m.len();
+                match next() % 3 {
+                    0 => m[at] ^= 1 << (next() % 8),
+                    1 => m.truncate(at),
+                    _ => m[at] = next() as u8,
+                }
+                if m.is_empty() {
+                    break;
+                }
+            }
+            if let Some(b) = decode_batch(&m) {
+                // Whatever is accepted stays within the message.
+                let mut args = [0i64; 4];
+                for k in 0..b.count.min(1000) {
+                    if b.range.is_none() && (k as usize + 1) * b.arity * 8 > b.flat.len() {
+                        break;
+                    }
+                    b.args_of(k, &mut args[..b.arity.min(4)]);
+                }
+            }
+        }
+    }
 }
