@@ -330,8 +330,10 @@ fn deadlock(cycle: &[i32], procs: &[ProcRow], resources: &[ResourceView]) -> Dia
     }
 }
 
-fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Diagnosis {
-    let gone: Vec<String> = procs
+/// The run's processes that can serve nobody any more, and how they ended:
+/// `producer 0 died (SIGKILL)`, `writer exited 0`.
+fn gone(procs: &[ProcRow]) -> Vec<String> {
+    procs
         .iter()
         .filter(|p| !p.alive() && !is_helper(p) && p.role != Some(Role::Main))
         .map(|p| match p.exitcode {
@@ -340,7 +342,11 @@ fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceV
             None if p.state == ProcState::Exited => format!("{} ended", p.name),
             None => format!("{} never started", p.name),
         })
-        .collect();
+        .collect()
+}
+
+fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Diagnosis {
+    let gone = gone(procs);
     let why = if gone.is_empty() {
         "every live process waits".to_string()
     } else {
@@ -451,15 +457,7 @@ fn servers(me: &ProcRow, w: &WaitRow, procs: &[ProcRow]) -> String {
         let more = if free.len() > 4 { ", …" } else { "" };
         return format!("can {}: {}{more}", serve_verb(w.op), shown.join(", "));
     }
-    let gone: Vec<String> = procs
-        .iter()
-        .filter(|p| !p.alive() && !is_helper(p) && p.role != Some(Role::Main))
-        .map(|p| match p.exitcode {
-            Some(c) if c < 0 => format!("{} died ({})", p.name, exit_label(Some(c))),
-            Some(c) => format!("{} exited {c}", p.name),
-            None => format!("{} ended", p.name),
-        })
-        .collect();
+    let gone = gone(procs);
     if gone.is_empty() {
         format!("nobody can {}: every live process waits", serve_verb(w.op))
     } else {
