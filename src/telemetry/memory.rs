@@ -34,6 +34,10 @@ pub fn workers_memory(rows: &[ProcRow]) -> (u64, u64) {
         .fold((0, 0), |(p, r), (a, b)| (p + a, r + b))
 }
 
+/// Most live workers whose memory is summed (each costs a read of
+/// `/proc/<pid>/smaps_rollup`).
+pub const MAX_WATCHED: usize = 64;
+
 /// Samples the workers' memory every 20 ms on a thread until dropped,
 /// keeping the peaks.
 pub struct MemoryWatch {
@@ -53,9 +57,16 @@ impl MemoryWatch {
             .name("memory".into())
             .spawn(move || {
                 while !s.load(Ordering::Relaxed) {
-                    let (a, b) = workers_memory(&read_procs(&board));
-                    p.fetch_max(a, Ordering::Relaxed);
-                    r.fetch_max(b, Ordering::Relaxed);
+                    let procs = read_procs(&board);
+                    let live = procs.iter().filter(|w| is_worker(w) && w.alive()).count();
+                    // `smaps_rollup` of hundreds of workers every 20 ms would
+                    // cost half a core: above MAX_WATCHED, as the sampler does,
+                    // the peaks are not sampled (they read 0, "not measured").
+                    if live <= MAX_WATCHED {
+                        let (a, b) = workers_memory(&procs);
+                        p.fetch_max(a, Ordering::Relaxed);
+                        r.fetch_max(b, Ordering::Relaxed);
+                    }
                     std::thread::sleep(Duration::from_millis(20));
                 }
             })

@@ -232,7 +232,7 @@ impl Sampler {
         let threads = self.sample_threads(&live, now);
         self.reader.retain(|pid| live.contains_key(&pid));
         self.prev.retain(|pid, _| live.contains_key(pid));
-        let workers_mem = if live.len() <= 64 {
+        let workers_mem = if live.len() <= crate::telemetry::memory::MAX_WATCHED {
             crate::telemetry::memory::workers_memory(&procs)
         } else {
             (0, 0)
