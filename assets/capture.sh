@@ -44,6 +44,12 @@ start "$BIN scenarios/scaling.toml"
 wait_for "running"; t send-keys g
 wait_for "scaling │ run 2 finished" || wait_for "run 2 finished"; t send-keys 3; sleep 0.3; save scaling.txt
 
+start "$BIN scenarios/stuck/lock_order.toml"
+wait_for "DEADLOCK"; sleep 0.5; save stuck-deadlock.txt
+
+start "$BIN scenarios/stuck/dead_producer.toml"
+wait_for "STUCK"; t send-keys w; wait_for "Who waits for whom"; save stuck-waits.txt
+
 start "$BIN scenarios/manager.toml --rate 10"
 wait_for "through manager.Value"; save live-manager.txt
 

@@ -9,7 +9,7 @@ use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
 use super::board_view::{PoolView, ProcRow, ResourceView, read_pool, read_procs, read_resources};
 use super::proc_stat::ProcStatReader;
-use super::waits::{Detector, Diagnosis, settle_zombies};
+use super::waits::{Detector, Diagnosis, graph as graph_of, settle_zombies};
 use crate::runtime::board::Board;
 use crate::runtime::sys;
 
@@ -61,6 +61,8 @@ pub struct Snapshot {
     pub system: SystemView,
     /// Why the run can never move again, once that is known (it stays).
     pub stuck: Option<Diagnosis>,
+    /// Who waits for whom, a sentence per chain (zombies counted as dead).
+    pub graph: Vec<String>,
 }
 
 /// A foreign command's run to watch: its processes are found in `/proc`
@@ -239,12 +241,22 @@ impl Sampler {
         };
         let mut resources = read_resources(&board);
         self.time_holds(&mut resources, now);
-        if self.stuck.is_none() && self.discovery.is_none() {
+        let mut graph = Vec::new();
+        if self.discovery.is_none() && procs.iter().any(|p| p.wait.is_some()) {
+            // Judged with the dead as dead: a zombie nobody reaped yet (its
+            // parent is itself blocked) serves nobody.
             let mut judged = procs.clone();
             settle_zombies(&mut judged);
-            self.stuck = self.detector.observe(&judged, &resources, now);
+            if self.stuck.is_none() {
+                self.stuck = self.detector.observe(&judged, &resources, now);
+            }
+            graph = graph_of(&judged, &resources);
+        } else if self.stuck.is_none() && self.discovery.is_none() {
+            // Nothing waits: the detector still sees the board move.
+            self.stuck = self.detector.observe(&procs, &resources, now);
         }
         Snapshot {
+            graph,
             stuck: self.stuck.clone(),
             run,
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),

@@ -83,7 +83,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// Who waits for whom: a chain per blocked process, read off the board.
 pub fn draw_waits(f: &mut Frame, area: Rect, app: &App) {
     let snap = &app.snapshot;
-    let chains = crate::telemetry::waits::graph(&snap.procs, &snap.resources);
+    let chains = snap.graph.clone();
     let mut lines: Vec<Line> = if chains.is_empty() {
         vec![Line::styled(
             " Nobody is blocked: every live process computes, sleeps or runs.",

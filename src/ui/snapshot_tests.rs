@@ -776,6 +776,8 @@ fn the_wait_for_graph_reads_as_sentences() {
         since_s: 3.0,
         deadline: false,
     });
+    // The sampler puts the graph on the snapshot (judged with zombies dead).
+    s.graph = crate::telemetry::waits::graph(&s.procs, &s.resources);
     app.update(Action::Sample(Box::new(s)));
     app.update(Action::Resize(120, 24));
     assert_eq!(
