@@ -257,22 +257,6 @@ fn a_spawned_child_with_a_spec_bigger_than_an_argv_string_starts() {
     assert!(out[0].bytes().all(|b| b == b'x'));
 }
 
-/// Runs scenario `text` (written to a temporary file) headless; it must succeed.
-fn run_text(name: &str, text: &str) -> Vec<serde_json::Value> {
-    let dir = std::env::temp_dir().join(format!("mpdash-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    let (v, out) = run_json(&[path.to_str().unwrap()]);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    v
-}
-
 #[test]
 fn nan_and_inf_values_travel_as_in_cpython_and_sums_are_exact() {
     let text = r#"[scenario]

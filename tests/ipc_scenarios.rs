@@ -168,28 +168,13 @@ fn a_lock_keeps_critical_sections_whole() {
     let locked = text(
         r#"{ acquire = "l" }, { print = "in {i}" }, { sleep_ms = 50 }, { print = "out {i}" }, { release = "l" }"#,
     );
-    let lines = output_lines(&run_scenario_text("locked", &locked));
+    let lines = output_lines(&run_text("locked", &locked));
     assert_eq!(lines.len(), 8, "{lines:?}");
     assert!(pairs(&lines), "with the lock: {lines:?}");
     let unlocked = text(r#"{ print = "in {i}" }, { sleep_ms = 50 }, { print = "out {i}" }"#);
-    let lines = output_lines(&run_scenario_text("unlocked", &unlocked));
+    let lines = output_lines(&run_text("unlocked", &unlocked));
     assert!(
         !pairs(&lines),
         "without the lock they interleave: {lines:?}"
     );
-}
-
-fn run_scenario_text(name: &str, text: &str) -> Vec<serde_json::Value> {
-    let dir = std::env::temp_dir().join(format!("mpdash-ipc-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("s.toml");
-    std::fs::write(&path, text).unwrap();
-    let (v, out) = run_json(&[path.to_str().unwrap()]);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    v
 }

@@ -14,55 +14,66 @@ fn comm(pid: i32) -> String {
         .to_string()
 }
 
+/// A headless pool run (primes below 12 000 000, two workers) in which the
+/// process `pick` chooses among the run's descendants is SIGKILLed once it
+/// exists; returns its pid and the run's JSON lines (the run must succeed).
+fn kill_during_pool_run(
+    method: &str,
+    pick: impl Fn(&[i32]) -> Option<i32>,
+) -> (i32, Vec<serde_json::Value>) {
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--headless",
+            "--json",
+            "scenarios/pool.toml",
+            "--workers",
+            "2",
+        ])
+        .args(["--start-method", method, "--set", "task.below=12000000"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let victim = loop {
+        if let Some(v) = pick(&descendants(child.id() as i32)) {
+            break v;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{method}: nothing to kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{method}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (victim, lines)
+}
+
 #[test]
 fn a_killed_worker_is_replaced_and_its_task_retried() {
     for method in ["fork", "spawn", "forkserver"] {
-        let child = Command::new(BIN)
-            .args([
-                "run",
-                "--headless",
-                "--json",
-                "scenarios/pool.toml",
-                "--workers",
-                "2",
-            ])
-            .args(["--start-method", method, "--set", "task.below=12000000"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Wait until a worker is busy, then kill it.
-        let t = Instant::now();
-        let victim = loop {
-            let busy = descendants(child.id() as i32).into_iter().find(|p| {
+        let (victim, lines) = kill_during_pool_run(method, |d| {
+            d.iter().copied().find(|p| {
                 comm(*p).starts_with("pool worker") && proc_stat(*p).is_some_and(|(_, s)| s == 'R')
-            });
-            if let Some(v) = busy {
-                break v;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "{method}: no busy worker"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        std::thread::sleep(Duration::from_millis(150));
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(victim),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{method}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+            })
+        });
         let text = output_lines(&lines);
         // π(12 000 000) = 788 060
         assert!(
@@ -123,61 +134,17 @@ fn a_worker_per_task_never_runs_the_board_out_of_slots() {
 
 #[test]
 fn a_killed_fork_server_is_replaced_and_the_pool_finishes_exactly() {
-    let child = Command::new(BIN)
-        .args([
-            "run",
-            "--headless",
-            "--json",
-            "scenarios/pool.toml",
-            "--workers",
-            "2",
-        ])
-        .args([
-            "--start-method",
-            "forkserver",
-            "--set",
-            "task.below=12000000",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until both workers run, then kill their parent, the fork server.
-    let t = Instant::now();
-    let server = loop {
-        let d = descendants(child.id() as i32);
+    // Once both workers run, kill their parent, the fork server.
+    let (_, lines) = kill_during_pool_run("forkserver", |d| {
         let busy = d
             .iter()
             .filter(|p| comm(**p).starts_with("pool worker"))
             .count();
-        if let Some(s) = d.iter().find(|p| comm(**p) == "forkserver")
-            && busy == 2
-        {
-            break *s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no fork server with two workers"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    std::thread::sleep(Duration::from_millis(150));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        d.iter()
+            .copied()
+            .find(|p| comm(*p) == "forkserver")
+            .filter(|_| busy == 2)
+    });
     let text = output_lines(&lines);
     assert!(
         text.contains(&"primes below 12000000: 788060".to_string()),

@@ -249,7 +249,8 @@ impl Connection {
         }
         // Then without blocking: only a reader about to sleep notes its
         // wait on the board (a pipe end of the run's has its resource slot).
-        let mut note = None;
+        // Held until the read returns: its drop clears the wait.
+        let mut _note = None;
         let mut flags = MsgFlags::MSG_DONTWAIT;
         loop {
             let got = match recv(self.fd.as_raw_fd(), &mut self.scratch, flags) {
@@ -268,13 +269,12 @@ impl Connection {
                     if let Some((board, res, _)) = &self.stats {
                         let mut n = WaitNote::new(board, WaitOp::Recv, Some(*res), 0);
                         n.sleep();
-                        note = Some(n);
+                        _note = Some(n);
                     }
                 }
                 Err(Errno::ECONNRESET) => return Ok(false),
                 Err(e) => return Err(e.into()),
             }
-            let _ = &note;
         }
     }
 

@@ -95,3 +95,19 @@ pub fn descendants(root: i32) -> Vec<i32> {
 pub fn alive(pid: i32) -> bool {
     proc_stat(pid).is_some_and(|(_, s)| s != 'Z')
 }
+
+/// Runs scenario `text` (written to a temporary file) headless; it must succeed.
+pub fn run_text(name: &str, text: &str) -> Vec<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("mpdash-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    let (v, out) = run_json(&[path.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
