@@ -215,8 +215,6 @@ static SLOT: AtomicU32 = AtomicU32::new(u32::MAX);
 
 thread_local! {
     static TID: std::cell::Cell<(i32, i32)> = const { std::cell::Cell::new((0, 0)) };
-    /// `pid << 32 | tid`, what a lock writes as its holder.
-    static HOLDER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// This process's pid, cached (a `getpid` is a system call; a lock's fast
@@ -245,24 +243,29 @@ pub fn my_tid() -> i32 {
     })
 }
 
-/// `pid << 32 | tid` of the calling thread, cached: one thread-local read.
-#[inline]
-pub fn holder_id() -> u64 {
-    HOLDER.with(|h| {
-        let v = h.get();
-        if v != 0 {
-            return v;
-        }
-        let v = (my_pid() as u32 as u64) << 32 | my_tid() as u32 as u64;
-        h.set(v);
-        v
-    })
+/// The process (thread group) a thread id belongs to, 0 for 0. A thread
+/// that is gone is taken for a main thread (whose tid is its pid): that is
+/// the best anyone can say once `/proc` has forgotten it.
+pub fn tgid_of(tid: i32) -> i32 {
+    if tid <= 0 {
+        return 0;
+    }
+    if tid == my_pid() {
+        return tid;
+    }
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
 }
 
 /// Drops the cached ids and slot inherited from the parent (call right after
 /// `fork`, in the child's only thread).
 pub fn forget_ids() {
-    HOLDER.with(|h| h.set(0));
     TID.with(|t| t.set((0, 0)));
     PID.store(0, std::sync::atomic::Ordering::Relaxed);
     SLOT.store(u32::MAX, std::sync::atomic::Ordering::Relaxed);

@@ -23,7 +23,7 @@ use super::sys;
 use slots::write_name;
 
 pub const MAGIC: u64 = 0x6d70_6461_7368_0001; // "mpdash" + 1
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 const NAME_WORDS: usize = 6;
 pub const NAME_MAX: usize = NAME_WORDS * 8;
 

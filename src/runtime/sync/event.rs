@@ -74,7 +74,7 @@ impl Condition {
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         let s = self.prim.s();
         let seen = s.value.load(Ordering::SeqCst);
-        let depth = self.lock.shared().depth.load(Ordering::Relaxed).max(1);
+        let depth = self.lock.shared().depth().max(1);
         for _ in 0..depth {
             self.lock.release()?;
         }

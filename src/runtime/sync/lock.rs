@@ -1,5 +1,11 @@
 //! `Lock` and `RLock`: glibc robust, process-shared mutexes in the board,
-//! with their holder and waiters beside them.
+//! with their waiters and counters beside them.
+//!
+//! The holder is not stored by us: a robust mutex's futex word already holds
+//! the owner's thread id (the kernel needs it to hand the lock on when the
+//! owner dies), and a recursive one counts its own depth. The dashboard reads
+//! both from the mutex itself, so taking and releasing an uncontended lock
+//! costs one counter store on top of pthread's own work.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -15,10 +21,6 @@ use crate::runtime::sys;
 #[repr(C, align(64))]
 pub struct LockShared {
     mutex: UnsafeCell<libc::pthread_mutex_t>,
-    /// `pid << 32 | tid` of the holder, 0 when free: one store on the fast path.
-    pub holder: AtomicU64,
-    /// Recursion depth of the holder (RLock only).
-    pub depth: AtomicU32,
     pub waiters: AtomicU32,
     pub recursive: AtomicU32,
     /// When the holder took it, on the coarse monotonic clock (ns), stamped
@@ -35,13 +37,58 @@ pub struct LockShared {
     pub last_dead_owner: AtomicI32,
 }
 
+/// Where glibc keeps, inside `pthread_mutex_t` (`struct __pthread_mutex_s`
+/// on every 64-bit glibc target): the futex word (`__lock`, the owner's tid
+/// in its low 30 bits for a robust mutex), the recursion count (`__count`)
+/// and the owner's tid as glibc last wrote it (`__owner`, left in place when
+/// the owner dies, overwritten by the next owner). Checked by a unit test.
+#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
+mod glibc {
+    pub const LOCK: usize = 0;
+    pub const COUNT: usize = 4;
+    pub const OWNER: usize = 8;
+}
+
+/// The tid bits of a robust futex word (`FUTEX_TID_MASK`).
+const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
+
 impl LockShared {
-    pub fn holder_pid(&self) -> i32 {
-        (self.holder.load(Ordering::Relaxed) >> 32) as i32
+    /// The `i32` word at `at` bytes into the mutex, read atomically.
+    fn mutex_word(&self, at: usize) -> &AtomicI32 {
+        const _: () = assert!(glibc::OWNER + 4 <= std::mem::size_of::<libc::pthread_mutex_t>());
+        // SAFETY: `at` is one of the `glibc` offsets, 4-aligned and inside
+        // the mutex (asserted above); the mutex lives as long as `self` in a
+        // shared mapping, and glibc and the kernel change these words with
+        // atomic instructions, so an atomic load of them is sound.
+        unsafe { &*(self.mutex.get().cast::<u8>().add(at).cast::<AtomicI32>()) }
     }
 
+    /// The thread id holding the lock, 0 when it is free (or its owner died
+    /// and nobody took it since).
     pub fn holder_tid(&self) -> i32 {
-        self.holder.load(Ordering::Relaxed) as u32 as i32
+        self.mutex_word(glibc::LOCK).load(Ordering::Relaxed) & FUTEX_TID_MASK
+    }
+
+    /// The process holding the lock, 0 when it is free.
+    pub fn holder_pid(&self) -> i32 {
+        sys::tgid_of(self.holder_tid())
+    }
+
+    /// How many times the holder has taken it (an RLock's depth), 0 when free.
+    pub fn depth(&self) -> u32 {
+        if self.holder_tid() == 0 {
+            return 0;
+        }
+        if self.recursive.load(Ordering::Relaxed) == 0 {
+            return 1;
+        }
+        self.mutex_word(glibc::COUNT).load(Ordering::Relaxed) as u32
+    }
+
+    /// The tid glibc recorded for the last owner (what is left of a holder
+    /// that died).
+    fn last_owner_tid(&self) -> i32 {
+        self.mutex_word(glibc::OWNER).load(Ordering::Relaxed)
     }
 }
 
@@ -58,7 +105,6 @@ unsafe impl Sync for LockShared {}
 pub struct Lock {
     board: Board,
     offset: usize,
-    recursive: bool,
     /// Keep holder and counters on the board (off only to measure their cost).
     pub telemetry: bool,
 }
@@ -101,21 +147,19 @@ impl Lock {
         Ok(Lock {
             board: board.clone(),
             offset,
-            recursive,
             telemetry: true,
         })
     }
 
     /// The lock at `offset` (found through its resource slot).
     pub fn attach(board: &Board, offset: usize) -> Result<Lock, SyncError> {
-        let s = board
+        board
             .region()
             .get::<LockShared>(offset)
             .ok_or(SyncError::Corrupt)?;
         Ok(Lock {
             board: board.clone(),
             offset,
-            recursive: s.recursive.load(Ordering::Relaxed) != 0,
             telemetry: true,
         })
     }
@@ -152,6 +196,9 @@ impl Lock {
     ) -> Result<Acquired, SyncError> {
         let s = self.shared();
         let m = s.mutex.get();
+        // Read before taking it: glibc overwrites it when it hands us a lock
+        // whose owner died, and then it is the only trace of who that was.
+        let mut last_owner = s.last_owner_tid();
         // SAFETY: `m` points to an initialised process-shared mutex in the mapping.
         let mut r = unsafe { libc::pthread_mutex_trylock(m) };
         let mut waited = false;
@@ -166,6 +213,7 @@ impl Lock {
             s.waiters.fetch_add(1, Ordering::Relaxed);
             let mut note = WaitNote::at(&self.board, WaitOp::Acquire, self.offset).timeout(timeout);
             note.sleep();
+            last_owner = s.last_owner_tid();
             r = match timeout {
                 // SAFETY: as above.
                 None => unsafe { libc::pthread_mutex_lock(m) },
@@ -184,10 +232,9 @@ impl Lock {
                 // SAFETY: we hold the mutex now; marking it consistent is
                 // exactly what EOWNERDEAD asks of the new owner.
                 unsafe { libc::pthread_mutex_consistent(m) };
-                let pid = s.holder_pid();
+                let pid = sys::tgid_of(last_owner);
                 s.owner_died.fetch_add(1, Ordering::Relaxed);
                 s.last_dead_owner.store(pid, Ordering::Relaxed);
-                s.depth.store(0, Ordering::Relaxed);
                 Acquired::PreviousOwnerDied { pid }
             }
             libc::ETIMEDOUT | libc::EBUSY => return Err(SyncError::Timeout),
@@ -196,69 +243,27 @@ impl Lock {
             e => return Err(SyncError::Pthread(e)),
         };
         // We hold the mutex from here: plain read-modify-writes cannot race.
-        let first = if self.recursive {
-            let depth = s.depth.load(Ordering::Relaxed) + 1;
-            s.depth.store(depth, Ordering::Relaxed);
-            depth == 1
-        } else {
-            true
-        };
         if self.telemetry {
             let n = s.acquisitions.load(Ordering::Relaxed) + 1;
             s.acquisitions.store(n, Ordering::Relaxed);
-            if first {
-                s.holder.store(sys::holder_id(), Ordering::Relaxed);
-                if waited {
-                    s.since_ns.store(sys::coarse_now_ns(), Ordering::Relaxed);
-                    s.since_acq.store(n, Ordering::Relaxed);
-                }
+            if waited {
+                s.since_ns.store(sys::coarse_now_ns(), Ordering::Relaxed);
+                s.since_acq.store(n, Ordering::Relaxed);
             }
         }
         Ok(how)
     }
 
-    /// Releases one level of the lock held by this thread.
+    /// Releases one level of the lock held by this thread (pthread refuses
+    /// anyone else: an error-checking or recursive mutex knows its owner).
     pub fn release(&self) -> Result<(), SyncError> {
-        let s = self.shared();
-        let holder = s.holder.load(Ordering::Relaxed);
-        // The owner check costs a thread-local read; only pay it on the
-        // recursive path (where depth must not be touched by a non-owner):
-        // for a Lock, pthread itself refuses a non-owner with EPERM below and
-        // the holder word is put back. (A misuse only: a sampler may then see
-        // the lock free for an instant.)
-        if self.recursive && self.telemetry && holder != sys::holder_id() {
-            return Err(SyncError::NotOwner);
-        }
-        let depth = if self.recursive {
-            s.depth.load(Ordering::Relaxed)
-        } else {
-            1
-        };
-        // Still holding the mutex: update our fields before unlocking, or the
-        // next holder could see them half-changed.
-        if depth == 1 {
-            s.holder.store(0, Ordering::Relaxed);
-        }
-        if self.recursive {
-            s.depth.store(depth.saturating_sub(1), Ordering::Relaxed);
-        }
         // SAFETY: an initialised process-shared mutex in the mapping.
-        let r = unsafe { libc::pthread_mutex_unlock(s.mutex.get()) };
-        if r == 0 {
-            return Ok(());
+        let r = unsafe { libc::pthread_mutex_unlock(self.shared().mutex.get()) };
+        match r {
+            0 => Ok(()),
+            libc::EPERM => Err(SyncError::NotOwner),
+            e => Err(SyncError::Pthread(e)),
         }
-        // Not ours after all: put back what we changed.
-        if self.recursive {
-            s.depth.store(depth, Ordering::Relaxed);
-        }
-        if depth == 1 {
-            s.holder.store(holder, Ordering::Relaxed);
-        }
-        Err(if r == libc::EPERM {
-            SyncError::NotOwner
-        } else {
-            SyncError::Pthread(r)
-        })
     }
 }
 

@@ -103,13 +103,43 @@ mod tests {
         assert_eq!(l.release(), Err(SyncError::NotOwner));
     }
 
+    /// The holder, depth and a dead owner's id are read from glibc's own words
+    /// inside the mutex: if glibc moved them, this says so.
+    #[test]
+    fn glibcs_mutex_words_are_where_the_lock_reads_them() {
+        let b = board();
+        let l = Lock::create(&b, "r", true).unwrap();
+        assert_eq!((l.shared().holder_tid(), l.shared().depth()), (0, 0));
+        let g1 = l.acquire(None).unwrap();
+        let g2 = l.acquire(None).unwrap();
+        assert_eq!(l.shared().holder_tid(), crate::runtime::sys::my_tid());
+        assert_eq!(l.shared().depth(), 2);
+        let l2 = l.clone();
+        let other = std::thread::spawn(move || {
+            let g = l2.acquire(None).unwrap();
+            let seen = (l2.shared().holder_tid(), l2.shared().holder_pid());
+            drop(g);
+            (seen, crate::runtime::sys::my_tid())
+        });
+        drop(g2);
+        drop(g1);
+        let ((tid, pid), other_tid) = other.join().unwrap();
+        assert_eq!(tid, other_tid);
+        assert_eq!(
+            pid,
+            std::process::id() as i32,
+            "a thread's lock is its process's"
+        );
+        assert_eq!(l.shared().holder_tid(), 0);
+    }
+
     #[test]
     fn an_rlock_nests() {
         let b = board();
         let l = Lock::create(&b, "r", true).unwrap();
         let g1 = l.acquire(None).unwrap();
         let g2 = l.acquire(None).unwrap();
-        assert_eq!(l.shared().depth.load(Ordering::Relaxed), 2);
+        assert_eq!(l.shared().depth(), 2);
         drop(g2);
         assert_ne!(l.shared().holder_pid(), 0);
         drop(g1);
