@@ -39,7 +39,11 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
     let chunk1 = Runs::of(5, || map_rate(Some(1)))?;
     let default = Runs::of(5, || map_rate(None))?;
     let (_, raw) = pipe_rtts(5_000)?;
-    let manager = super::manager_rt::dict_round_trips(20_000)?;
+    use super::manager_rt::{cpython_dict_round_trips, dict_round_trips};
+    let manager = dict_round_trips(20_000, false)?;
+    let manager_tcp = dict_round_trips(20_000, true)?;
+    let cpython = cpython_dict_round_trips(20_000, false);
+    let cpython_tcp = cpython_dict_round_trips(20_000, true);
     println!(
         "{:<48} {:>14}",
         "measure (median of N runs, and the range)", "figure"
@@ -77,6 +81,37 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
         manager.p50_us,
         "µs",
     );
+    row(
+        "manager_dict_tcp_rt_per_s",
+        "… the same over TCP on 127.0.0.1",
+        manager_tcp.rate,
+        "round trips/s",
+    );
+    row(
+        "manager_dict_tcp_rt_us",
+        "… one TCP round trip (p50)",
+        manager_tcp.p50_us,
+        "µs",
+    );
+    for (k, label, theirs, ours) in [
+        (
+            "cpython_manager_dict_rt_per_s",
+            "CPython SyncManager dict, same loop, now",
+            cpython,
+            manager.rate,
+        ),
+        (
+            "cpython_manager_dict_tcp_rt_per_s",
+            "… over TCP on 127.0.0.1",
+            cpython_tcp,
+            manager_tcp.rate,
+        ),
+    ] {
+        if let Some(theirs) = theirs {
+            let unit = format!("round trips/s (mpdash {:.1}×)", ours / theirs);
+            row(k, label, theirs, &unit);
+        }
+    }
     row(
         "raw_socketpair_rtt_us",
         "raw socketpair round trip, 64 B (p50)",
