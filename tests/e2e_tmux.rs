@@ -62,6 +62,15 @@ impl Tmux {
         self.run(&["send-keys", k]);
     }
 
+    /// `q`, and `y` when the dashboard asks (it asks while a run is live).
+    fn quit(&self) {
+        self.keys("q");
+        std::thread::sleep(Duration::from_millis(400));
+        if self.screen().contains("quit and kill") {
+            self.keys("y");
+        }
+    }
+
     fn format(&self, f: &str) -> String {
         String::from_utf8_lossy(&self.run(&["display-message", "-p", f]).stdout)
             .trim()
@@ -145,7 +154,18 @@ fn dashboard_shows_live_workers_switches_method_quits_and_restores_the_terminal(
         "the fork run's workers were killed on rerun"
     );
 
+    // q asks while the run is live; n (any key but y) says no.
     tmux.keys("q");
+    tmux.wait_for("the quit question", |s| {
+        s.contains("quit and kill the run's processes? y / n")
+    });
+    tmux.keys("n");
+    tmux.wait_for("the answer", |s| {
+        s.contains("not quitting: only y confirms")
+    });
+    tmux.keys("q");
+    tmux.wait_for("the quit question", |s| s.contains("quit and kill"));
+    tmux.keys("y");
     let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
     assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
     assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
@@ -266,7 +286,7 @@ fn compare_tab_keeps_each_finished_run() {
         rows[0].contains("fork") && rows[1].contains("spawn"),
         "{screen}"
     );
-    tmux.keys("q");
+    tmux.quit();
     let screen = tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:"));
     assert!(screen.contains("MPDASH-EXITED:0"));
 }
@@ -309,10 +329,10 @@ fn killing_a_worker_from_the_dashboard_gets_it_replaced_and_the_count_stays_exac
     });
     let spawned = running_worker_pids(&screen);
     tmux.keys("Space");
-    tmux.wait_for("the frozen display", |s| s.contains("FROZEN"));
+    tmux.wait_for("the frozen display", |s| s.contains(" AT "));
     tmux.keys("Space");
     let run: Vec<i32> = descendants(shell);
-    tmux.keys("q");
+    tmux.quit();
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
     assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
     std::thread::sleep(Duration::from_millis(300));
@@ -376,7 +396,7 @@ fn watch_shows_a_foreign_pipeline_with_parents_and_exit_status_and_leaves_nothin
     for pid in &sleeps {
         assert!(!alive(*pid), "sleep {pid} was left behind");
     }
-    tmux.keys("q");
+    tmux.quit();
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
 }
 
@@ -447,7 +467,7 @@ fn a_deadlock_appears_on_screen_and_q_leaves_nothing() {
         .collect();
     assert_eq!(pids.len(), 2, "both culprits on screen: {screen}");
     assert!(pids.iter().all(|p| alive(*p)), "the run stays as it is");
-    tmux.keys("q");
+    tmux.quit();
     let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
     assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
     std::thread::sleep(Duration::from_millis(300));

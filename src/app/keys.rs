@@ -16,6 +16,11 @@ fn live(a: &App) -> bool {
     a.tab == Tab::Live
 }
 
+/// A tab with a list to move in (processes, the Log).
+fn lists(a: &App) -> bool {
+    matches!(a.tab, Tab::Live | Tab::Log)
+}
+
 fn selected(a: &App) -> bool {
     a.tab == Tab::Live && a.selected_process().is_some()
 }
@@ -34,7 +39,7 @@ fn ours(a: &App) -> bool {
 }
 
 fn asking(a: &App) -> bool {
-    a.confirm_kill.is_some()
+    a.confirm.is_some()
 }
 
 pub struct Binding {
@@ -55,8 +60,8 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('q')],
         label: "q",
         hint: "quit",
-        help: "Quit: the run's processes are killed and the terminal restored (also Ctrl-C). Esc never quits: it only closes or cancels.",
-        action: Action::Quit,
+        help: "Quit: asks first while a run is live (its processes are killed and the terminal restored); Ctrl-C quits without asking. Esc never quits: it only closes or cancels.",
+        action: Action::AskQuit,
         when: always,
     },
     Binding {
@@ -116,8 +121,8 @@ pub const BINDINGS: &[Binding] = &[
         when: always,
     },
     Binding {
-        keys: &[KeyCode::Char('g')],
-        label: "g",
+        keys: &[KeyCode::Char('x')],
+        label: "x",
         hint: "scaling",
         help: "Measure scaling ([scaling] scenarios): processes, threads under a simulated GIL, free threads.",
         action: Action::MeasureScaling,
@@ -151,7 +156,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('y')],
         label: "y",
         hint: "",
-        help: "Answer yes to a question (the kill confirmation).",
+        help: "Answer yes to a question (kill this process? quit while the run is live?).",
         action: Action::Confirm(true),
         when: asking,
     },
@@ -164,66 +169,114 @@ pub const BINDINGS: &[Binding] = &[
         when: asking,
     },
     Binding {
-        keys: &[KeyCode::Down],
+        keys: &[KeyCode::Down, KeyCode::Char('j')],
         label: "↓",
         hint: "",
-        help: "Select the next process.",
+        help: "Select the next process (on the Log tab: scroll down).",
         action: Action::SelectNext,
-        when: live,
+        when: lists,
     },
     Binding {
         keys: &[KeyCode::Up],
         label: "↑",
         hint: "",
-        help: "Select the previous process.",
+        help: "Select the previous process (on the Log tab: scroll up).",
         action: Action::SelectPrev,
-        when: live,
+        when: lists,
     },
     Binding {
-        keys: &[KeyCode::Enter],
-        label: "Enter",
+        keys: &[KeyCode::PageDown],
+        label: "PgDn",
         hint: "",
-        help: "Fold or unfold the selected process's children (← folds, → unfolds).",
-        action: Action::ToggleCollapse,
-        when: live,
+        help: "A page down the list (processes, the Log, the picker).",
+        action: Action::PageDown,
+        when: lists,
+    },
+    Binding {
+        keys: &[KeyCode::PageUp],
+        label: "PgUp",
+        hint: "",
+        help: "A page up the list.",
+        action: Action::PageUp,
+        when: lists,
+    },
+    Binding {
+        keys: &[KeyCode::Home, KeyCode::Char('g')],
+        label: "Home/g",
+        hint: "",
+        help: "The top of the list (the Log's oldest entry).",
+        action: Action::Home,
+        when: lists,
+    },
+    Binding {
+        keys: &[KeyCode::End, KeyCode::Char('G')],
+        label: "End/G",
+        hint: "",
+        help: "The bottom of the list (the Log's newest entry).",
+        action: Action::End,
+        when: lists,
     },
     Binding {
         keys: &[KeyCode::Left],
         label: "←",
-        hint: "",
-        help: "Fold the selected process's children into one row.",
-        action: Action::Collapse,
-        when: live,
+        hint: "back",
+        help: "Step back one sample through the run (the display freezes; the run goes on): every panel shows that moment — tree, CPU, queues, locks, waits, output.",
+        action: Action::TimeBack,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Right],
         label: "→",
         hint: "",
-        help: "Unfold the selected process's children.",
-        action: Action::Expand,
+        help: "Step forward one sample; at the newest, back to live.",
+        action: Action::TimeForward,
+        when: always,
+    },
+    Binding {
+        keys: &[KeyCode::Enter],
+        label: "Enter",
+        hint: "",
+        help: "Fold or unfold the selected process's children.",
+        action: Action::ToggleCollapse,
         when: live,
     },
     Binding {
         keys: &[KeyCode::Char('/')],
         label: "/",
         hint: "filter",
-        help: "Filter processes by name or pid (Enter keeps it, Esc clears it).",
+        help: "Filter processes by name or pid, or on the Log tab its entries by text (Enter keeps it, Esc clears it).",
         action: Action::StartFilter,
-        when: live,
+        when: lists,
     },
     Binding {
         keys: &[KeyCode::Char('S')],
         label: "S",
         hint: "",
-        help: "Sort siblings by CPU, RSS, PID, name, or start order (cycles).",
+        help: "Sort siblings by CPU, RSS, PID, name, or start order (cycles; the column header shows it).",
         action: Action::CycleSort,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Char('I')],
+        label: "I",
+        hint: "",
+        help: "Reverse the sort order.",
+        action: Action::ReverseSort,
+        when: live,
+    },
+    Binding {
+        keys: &[KeyCode::Char('h')],
+        label: "h",
+        hint: "",
+        help: "Hide or show processes that have ended (a live one under an ended one stays).",
+        action: Action::ToggleEnded,
         when: live,
     },
     Binding {
         keys: &[KeyCode::Char(' ')],
         label: "space",
         hint: "freeze",
-        help: "Freeze the display while the run goes on; again to catch up.",
+        help: "Freeze the display while the run goes on (← → then step through it); again to catch up.",
         action: Action::ToggleFreeze,
         when: always,
     },
@@ -318,7 +371,7 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
         };
     }
     // A question takes the next key: y says yes, every other key says no.
-    if app.confirm_kill.is_some() {
+    if app.confirm.is_some() {
         return Some(Action::Confirm(code == KeyCode::Char('y')));
     }
     if app.show_waits {
@@ -331,6 +384,10 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
         return match code {
             KeyCode::Up => Some(Action::SelectPrev),
             KeyCode::Down => Some(Action::SelectNext),
+            KeyCode::PageUp => Some(Action::PageUp),
+            KeyCode::PageDown => Some(Action::PageDown),
+            KeyCode::Home => Some(Action::Home),
+            KeyCode::End => Some(Action::End),
             KeyCode::Enter => Some(Action::PickerChoose),
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => Some(Action::PickerCancel),
             _ => None,

@@ -7,6 +7,7 @@
 pub mod event_log;
 pub mod keys;
 pub mod process_tree;
+pub mod timeline;
 mod update;
 
 use std::collections::{HashMap, VecDeque};
@@ -26,10 +27,57 @@ pub const HISTORY: usize = 60;
 /// Output lines kept.
 pub const LOG_LINES: usize = 500;
 
+/// A line the run printed, and which process printed it (0: not known, e.g.
+/// a watched command's output or a runtime error).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Printed {
+    pub pid: i32,
+    pub line: String,
+}
+
+impl From<String> for Printed {
+    fn from(line: String) -> Printed {
+        Printed { pid: 0, line }
+    }
+}
+
+impl From<&str> for Printed {
+    fn from(line: &str) -> Printed {
+        Printed {
+            pid: 0,
+            line: line.into(),
+        }
+    }
+}
+
+/// A question waiting for `y` (every other key answers no).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// SIGKILL this process (pid, name)?
+    Kill(i32, String),
+    /// Quit while the run is live (its processes will be killed)?
+    Quit,
+}
+
 /// Everything that can happen to the dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// Quit now (Ctrl-C, a signal, the end of a replay).
     Quit,
+    /// `q`: quit, asking first while a run is live.
+    AskQuit,
+    /// Move in the list on screen (processes, the Log): a page, the ends.
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Hide or show processes that have ended.
+    ToggleEnded,
+    /// Reverse the sort order.
+    ReverseSort,
+    /// Step back or forward through the run's samples (time travel).
+    TimeBack,
+    TimeForward,
     Rerun,
     NextMethod,
     ToggleHelp,
@@ -40,7 +88,7 @@ pub enum Action {
     /// A sample of the current run.
     Sample(Box<Snapshot>),
     /// A line the run printed.
-    Output(String),
+    Output(Printed),
     /// The run's main process ended; `rows` is the board as it was left.
     RunEnded {
         exit: i32,
@@ -211,7 +259,19 @@ pub struct App {
     pub snapshot: Snapshot,
     /// CPU % of one core per pid, oldest first.
     pub cpu_history: HashMap<i32, VecDeque<f64>>,
-    pub log: VecDeque<String>,
+    /// The run's output, the newest [`LOG_LINES`].
+    pub log: VecDeque<Printed>,
+    /// Lines the run has printed in all (the first in `log` is line
+    /// `printed - log.len()`).
+    pub printed: u64,
+    /// Every sample of this run, for time travel and `--record`.
+    pub timeline: timeline::Timeline,
+    /// The moment shown, when stepping through time (an index into
+    /// `timeline`); `None`: the newest.
+    pub travel: Option<usize>,
+    /// Log tab: lines scrolled up from the newest, and its filter.
+    pub log_scroll: usize,
+    pub log_filter: String,
     /// Finished runs, for the Compare tab.
     pub runs: Vec<RunStats>,
     pub tab: Tab,
@@ -225,8 +285,8 @@ pub struct App {
     pub notice: Option<String>,
     /// What happened, across runs (bounded).
     pub events: VecDeque<event_log::LogEvent>,
-    /// A kill waiting for `y`: (pid, name).
-    pub confirm_kill: Option<(i32, String)>,
+    /// A question waiting for `y`.
+    pub confirm: Option<Question>,
     /// Queue depth per queue name, oldest first.
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
@@ -242,11 +302,8 @@ pub struct App {
     pub tree: process_tree::TreeView,
     /// Typing a filter: keys go into it.
     pub editing_filter: bool,
-    /// The display is frozen; the run goes on.
+    /// The display is frozen or stepping through time; the run goes on.
     pub frozen: bool,
-    /// The newest sample and output lines that came while frozen.
-    held: Option<Box<Snapshot>>,
-    held_output: VecDeque<String>,
     pub zoom: Option<Zoom>,
     /// Pool workers for the next run (`+`/`-`).
     pub workers: usize,
@@ -272,20 +329,23 @@ impl App {
             snapshot: Snapshot::default(),
             cpu_history: HashMap::new(),
             log: VecDeque::new(),
+            printed: 0,
+            timeline: Default::default(),
+            travel: None,
+            log_scroll: 0,
+            log_filter: String::new(),
             runs: Vec::new(),
             tab: Tab::Live,
             peak_mem: (0, 0),
             scaling_run: false,
             scale_points: Vec::new(),
             notice: None,
-            confirm_kill: None,
+            confirm: None,
             events: VecDeque::new(),
             depth_history: HashMap::new(),
             tree: Default::default(),
             editing_filter: false,
             frozen: false,
-            held: None,
-            held_output: VecDeque::new(),
             zoom: None,
             workers,
             picker: None,
@@ -302,16 +362,28 @@ impl App {
         }
     }
 
+    /// CPU and depth histories and put/get rates, from this sample and the
+    /// one before it.
+    fn absorb(&mut self, prev: &Snapshot, s: &Snapshot) {
+        for (pid, live) in &s.live {
+            let h = self.cpu_history.entry(*pid).or_default();
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back(live.cpu_pct);
+        }
+        let known: std::collections::HashSet<i32> = s.procs.iter().map(|p| p.pid).collect();
+        self.cpu_history.retain(|pid, _| known.contains(pid));
+        self.track_queues(prev, s);
+    }
+
     /// Depth history and put/get rates, from this sample and the previous one.
-    fn track_queues(&mut self, s: &Snapshot) {
+    fn track_queues(&mut self, prev: &Snapshot, s: &Snapshot) {
         use crate::telemetry::board_view::ResourceView;
-        let dt = s
-            .elapsed
-            .saturating_sub(self.snapshot.elapsed)
-            .as_secs_f64();
+        let dt = s.elapsed.saturating_sub(prev.elapsed).as_secs_f64();
         for r in &s.resources {
             if let ResourceView::Manager { name, methods, .. } = r {
-                let before = self.snapshot.resources.iter().find_map(|p| match p {
+                let before = prev.resources.iter().find_map(|p| match p {
                     ResourceView::Manager {
                         name: n, methods, ..
                     } if n == name => Some(methods),
@@ -345,7 +417,7 @@ impl App {
                 h.pop_front();
             }
             h.push_back(*depth as u64);
-            let before = self.snapshot.resources.iter().find_map(|p| match p {
+            let before = prev.resources.iter().find_map(|p| match p {
                 ResourceView::Queue {
                     name: n,
                     puts,
@@ -412,7 +484,7 @@ impl App {
         if !matches!(action, Action::Sample(_) | Action::Output(_)) {
             self.notice = None;
             if !matches!(action, Action::Confirm(_)) {
-                self.confirm_kill = None;
+                self.confirm = None;
             }
         }
         let choice = matches!(
@@ -428,6 +500,16 @@ impl App {
         }
         match action {
             Action::Quit => Effect::Quit,
+            Action::AskQuit => {
+                let live =
+                    matches!(self.status, RunStatus::Running | RunStatus::Starting) && self.run > 0;
+                if !live {
+                    return Effect::Quit;
+                }
+                self.confirm = Some(Question::Quit);
+                self.notice = Some("quit and kill the run's processes? y / n".into());
+                Effect::Redraw
+            }
             Action::Notice(n) => {
                 self.notice = Some(n);
                 Effect::Redraw
@@ -454,8 +536,15 @@ impl App {
             | Action::ShowTab(..)
             | Action::Resize(..)
             | Action::CycleZoom
-            | Action::SelectRow(..)) => self.on_navigation(a),
+            | Action::SelectRow(..)
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End) => self.on_navigation(a),
+            a @ (Action::TimeBack | Action::TimeForward) => self.on_time(a),
             a @ (Action::CycleSort
+            | Action::ReverseSort
+            | Action::ToggleEnded
             | Action::ToggleCollapse
             | Action::Collapse
             | Action::Expand
@@ -544,10 +633,11 @@ mod tests {
         assert_eq!(a.cpu_history[&7].len(), HISTORY);
         assert_eq!(*a.cpu_history[&7].back().unwrap(), (HISTORY + 9) as f64);
         for i in 0..(LOG_LINES + 5) {
-            a.update(Action::Output(i.to_string()));
+            a.update(Action::Output(i.to_string().into()));
         }
         assert_eq!(a.log.len(), LOG_LINES);
-        assert_eq!(a.log.front().unwrap(), "5");
+        assert_eq!(a.log.front().unwrap().line, "5");
+        assert_eq!(a.printed, (LOG_LINES + 5) as u64);
     }
 
     #[test]
@@ -682,10 +772,142 @@ mod tests {
         assert_eq!(a.update(Action::Sample(Box::new(newer))), Effect::None);
         assert_eq!(a.update(Action::Output("later".into())), Effect::None);
         assert_eq!(a.snapshot.procs.len(), 1, "the display stays as it was");
-        assert!(a.log.is_empty());
+        assert_eq!(
+            a.shown_log().count(),
+            0,
+            "output after the moment shown is not shown"
+        );
+        assert_eq!(a.log.len(), 1, "but it is kept");
         a.update(Action::ToggleFreeze);
         assert_eq!(a.snapshot.procs.len(), 2, "thawing catches up");
-        assert_eq!(a.log.back().map(String::as_str), Some("later"));
+        assert_eq!(a.shown_log().last().map(|p| p.line.as_str()), Some("later"));
+    }
+
+    fn queue_sample(ms: u64, depth: usize, alive: bool) -> Snapshot {
+        use crate::telemetry::board_view::ResourceView;
+        let mut s = sample(&[(10, 1, "main"), (11, 10, "producer")]);
+        s.run = 1;
+        s.elapsed = Duration::from_millis(ms);
+        if !alive {
+            s.procs[1].state = crate::runtime::board::ProcState::Exited;
+            s.procs[1].exitcode = Some(-9);
+        }
+        s.resources.push(ResourceView::Queue {
+            name: "q".into(),
+            joinable: false,
+            depth,
+            capacity: 0,
+            puts: depth as u64,
+            gets: 0,
+            lost_put: 0,
+            lost_get: 0,
+            waiting_getters: 0,
+            waiting_putters: 0,
+        });
+        s
+    }
+
+    #[test]
+    fn after_the_end_time_steps_back_to_earlier_moments() {
+        let mut a = pool_app();
+        a.update(Action::RunStarted {
+            run: 1,
+            method: StartMethod::Fork,
+        });
+        for i in 0..10 {
+            a.update(Action::Sample(Box::new(queue_sample(
+                i * 100,
+                i as usize,
+                i < 6,
+            ))));
+            a.update(Action::Output(format!("line {i}").into()));
+        }
+        let rows = a.snapshot.procs.clone();
+        a.update(Action::RunEnded {
+            exit: 0,
+            wall: Duration::from_secs(1),
+            rows,
+        });
+        // Samples after the end do not flatten anything.
+        a.update(Action::Sample(Box::new(queue_sample(2000, 0, false))));
+        assert_eq!(a.depth_history["q"].back(), Some(&9));
+        for _ in 0..7 {
+            a.update(Action::TimeBack);
+        }
+        assert_eq!(a.travel, Some(3));
+        assert_eq!(a.snapshot.elapsed, Duration::from_millis(300));
+        assert!(a.snapshot.procs[1].alive(), "the producer was alive then");
+        assert_eq!(
+            a.depth_history["q"].iter().copied().collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            a.shown_log().map(|p| p.line.as_str()).collect::<Vec<_>>(),
+            ["line 0", "line 1", "line 2"],
+            "the output printed before that sample"
+        );
+        for _ in 0..20 {
+            a.update(Action::TimeForward);
+        }
+        assert_eq!(a.travel, None);
+        assert_eq!(a.shown_log().count(), 10);
+    }
+
+    #[test]
+    fn q_asks_while_a_run_is_live_and_quits_at_once_when_it_is_not() {
+        let mut a = pool_app();
+        a.update(Action::RunStarted {
+            run: 1,
+            method: StartMethod::Fork,
+        });
+        assert_eq!(a.update(Action::AskQuit), Effect::Redraw);
+        assert_eq!(a.confirm, Some(Question::Quit));
+        assert_eq!(a.update(Action::Confirm(false)), Effect::Redraw);
+        assert_eq!(a.notice.as_deref(), Some("not quitting: only y confirms"));
+        a.update(Action::AskQuit);
+        assert_eq!(a.update(Action::Confirm(true)), Effect::Quit);
+        a.update(Action::RunEnded {
+            exit: 0,
+            wall: Duration::from_secs(1),
+            rows: vec![],
+        });
+        assert_eq!(a.update(Action::AskQuit), Effect::Quit);
+    }
+
+    #[test]
+    fn lists_page_and_jump_and_the_log_scrolls_and_filters() {
+        let mut a = pool_app();
+        let many: Vec<(i32, i32, &str)> = (0..100).map(|i| (100 + i, 1, "w")).collect();
+        a.update(Action::Sample(Box::new(sample(&many))));
+        a.update(Action::Resize(80, 24));
+        a.update(Action::PageDown);
+        assert_eq!(a.selected, 12);
+        a.update(Action::End);
+        assert_eq!(a.selected, 99);
+        a.update(Action::Home);
+        assert_eq!(a.selected, 0);
+        a.update(Action::ToggleEnded);
+        assert_eq!(a.rows().len(), 100, "none has ended");
+        a.update(Action::ShowTab(Tab::Log));
+        for i in 0..30 {
+            a.events.push_back(event_log::LogEvent {
+                at: Duration::ZERO,
+                text: format!("event {i}"),
+                alarm: false,
+            });
+        }
+        a.update(Action::PageUp);
+        assert_eq!(a.log_scroll, 12);
+        a.update(Action::Home);
+        assert_eq!(a.log_scroll, a.shown_events().count() - 1, "at the oldest");
+        a.update(Action::End);
+        assert_eq!(a.log_scroll, 0);
+        a.update(Action::StartFilter);
+        for c in "t 2".chars() {
+            a.update(Action::FilterChar(c));
+        }
+        assert_eq!(a.shown_events().count(), 11, "event 2, event 20..29");
+        assert!(a.tree.filter.is_empty(), "the Log's filter, not the tree's");
     }
 
     #[test]
@@ -774,7 +996,7 @@ mod tests {
         click(&mut a, 10, 1);
         assert_eq!(a.selected, 2, "a click outside the table changes nothing");
         // A click on a tab in the header shows it.
-        let (_, tabs) = crate::ui::header::title(&a);
+        let (_, tabs) = crate::ui::header::title(&a, a.term.0);
         let (x, _, tab) = tabs[3];
         assert_eq!(tab, Tab::Log);
         click(&mut a, x + 1, 0);

@@ -14,6 +14,11 @@ pub struct TreeView {
     /// Case-insensitive text matched against name and pid; matching rows are
     /// shown with their ancestors.
     pub filter: String,
+    /// Siblings in the reverse of `sort`'s order.
+    pub reverse: bool,
+    /// Processes that ended are left out (with their subtrees, unless a
+    /// live process is under them).
+    pub hide_ended: bool,
 }
 
 /// How siblings are ordered in the tree.
@@ -93,9 +98,12 @@ pub fn tree_order<'a>(
             SortKey::Pid => k.sort_by_key(|&j| procs[j].pid),
             SortKey::Name => k.sort_by(|&a, &b| procs[a].name.cmp(&procs[b].name)),
         }
+        if view.reverse {
+            k.reverse();
+        }
         k
     };
-    let keep = filter_keep(procs, &view.filter);
+    let keep = filter_keep(procs, &view.filter, view.hide_ended);
     let mut w = Walk {
         procs,
         kids_of,
@@ -125,16 +133,19 @@ pub fn tree_order<'a>(
 }
 
 /// With a filter: which rows to keep (the matching rows and their ancestors).
-fn filter_keep(procs: &[ProcRow], filter: &str) -> Vec<bool> {
+fn filter_keep(procs: &[ProcRow], filter: &str, hide_ended: bool) -> Vec<bool> {
     let n = procs.len();
-    if filter.is_empty() {
+    if filter.is_empty() && !hide_ended {
         vec![true; n]
     } else {
         let f = filter.to_lowercase();
         let mut keep = vec![false; n];
         for i in 0..n {
             let p = &procs[i];
-            if p.name.to_lowercase().contains(&f) || p.pid.to_string().contains(&f) {
+            let matches = f.is_empty()
+                || p.name.to_lowercase().contains(&f)
+                || p.pid.to_string().contains(&f);
+            if matches && (!hide_ended || p.alive()) {
                 let mut j = i;
                 for _ in 0..n {
                     keep[j] = true;

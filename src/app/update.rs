@@ -22,6 +22,28 @@ impl App {
             Action::NextMethod => Effect::Launch(self.method.next()),
             Action::RunEnded { exit, wall, rows } => {
                 self.status = RunStatus::Finished { exit, wall };
+                // The board as the run left it is its last moment.
+                if self.run > 0 {
+                    let mut last = self
+                        .timeline
+                        .last()
+                        .map(|f| (*f.snap).clone())
+                        .unwrap_or_default();
+                    last.run = self.run;
+                    last.elapsed = last.elapsed.max(wall);
+                    if !rows.is_empty() {
+                        last.procs = rows.clone();
+                    }
+                    let alive: std::collections::HashSet<i32> = last
+                        .procs
+                        .iter()
+                        .filter(|p| p.alive())
+                        .map(|p| p.pid)
+                        .collect();
+                    last.live.retain(|pid, _| alive.contains(pid));
+                    last.threads.retain(|pid, _| alive.contains(pid));
+                    self.record(Arc::new(last));
+                }
                 if self.scaling_run {
                     return Effect::Redraw;
                 }
@@ -68,8 +90,10 @@ impl App {
                 });
                 self.scaling_run = false;
                 self.frozen = false;
-                self.held = None;
-                self.held_output.clear();
+                self.travel = None;
+                self.timeline.clear();
+                self.printed = 0;
+                self.log_scroll = 0;
                 self.run = run;
                 self.method = method;
                 self.status = RunStatus::Running;
@@ -113,50 +137,133 @@ impl App {
                 if s.run != self.run && !s.procs.is_empty() {
                     return Effect::None;
                 }
-                if self.frozen {
-                    self.held = Some(s);
+                // Once a run has ended its last moment stays on screen:
+                // nothing scrolls itself flat.
+                if matches!(self.status, RunStatus::Finished { .. }) && !self.timeline.is_empty() {
                     return Effect::None;
                 }
-                for (pid, live) in &s.live {
-                    let h = self.cpu_history.entry(*pid).or_default();
-                    if h.len() == HISTORY {
-                        h.pop_front();
-                    }
-                    h.push_back(live.cpu_pct);
+                self.record(Arc::new(*s));
+                if self.travel.is_some() {
+                    Effect::None
+                } else {
+                    Effect::Redraw
                 }
-                self.track_queues(&s);
-                event_log::diff(&self.snapshot, &s, &mut self.events);
-                self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
-                self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
-                let known: std::collections::HashSet<i32> = s.procs.iter().map(|p| p.pid).collect();
-                self.cpu_history.retain(|pid, _| known.contains(pid));
-                self.snapshot = *s;
-                self.refresh_rows();
-                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
-                Effect::Redraw
             }
-            Action::Output(line) => {
-                if let Some(json) = line.strip_prefix(SCALE_POINT)
-                    && let Ok(p) = serde_json::from_str::<Point>(json)
+            Action::Output(p) => {
+                if let Some(json) = p.line.strip_prefix(SCALE_POINT)
+                    && let Ok(point) = serde_json::from_str::<Point>(json)
                 {
-                    self.scale_points.push(p);
+                    self.scale_points.push(point);
                     return Effect::Redraw;
-                }
-                if self.frozen {
-                    if self.held_output.len() == LOG_LINES {
-                        self.held_output.pop_front();
-                    }
-                    self.held_output.push_back(line);
-                    return Effect::None;
                 }
                 if self.log.len() == LOG_LINES {
                     self.log.pop_front();
                 }
-                self.log.push_back(line);
-                Effect::Redraw
+                self.log.push_back(p);
+                self.printed += 1;
+                if self.travel.is_some() {
+                    Effect::None
+                } else {
+                    Effect::Redraw
+                }
             }
             _ => Effect::None,
         }
+    }
+
+    /// Keeps a sample of the run: in the timeline, in the Log's events, and
+    /// on screen unless the user is looking at another moment.
+    pub(super) fn record(&mut self, s: Arc<Snapshot>) {
+        let empty = Snapshot::default();
+        let prev = self.timeline.last().map(|f| f.snap.clone());
+        let prev = prev.as_deref().unwrap_or(&empty);
+        event_log::diff(prev, &s, &mut self.events);
+        self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
+        self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
+        self.timeline.push(s.clone(), self.printed);
+        if self.travel.is_none() {
+            self.absorb(prev, &s);
+            self.show_snapshot(&s);
+        }
+    }
+
+    fn show_snapshot(&mut self, s: &Snapshot) {
+        self.snapshot = s.clone();
+        self.refresh_rows();
+        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+    }
+
+    /// Shows the moment `i` of the timeline: the sample, and the CPU and
+    /// depth histories as they were then.
+    fn show_moment(&mut self, i: usize) {
+        self.cpu_history.clear();
+        self.depth_history.clear();
+        self.queue_rates.clear();
+        self.method_rates.clear();
+        let frames: Vec<Arc<Snapshot>> = self
+            .timeline
+            .window(i, HISTORY + 1)
+            .map(|f| f.snap.clone())
+            .collect();
+        if let Some(first) = frames.first() {
+            self.absorb(&Snapshot::default(), first);
+        }
+        for w in frames.windows(2) {
+            self.absorb(&w[0], &w[1]);
+        }
+        if let Some(s) = frames.last() {
+            self.show_snapshot(s);
+        }
+    }
+
+    /// The output lines of the moment shown: all of them, or those printed
+    /// before the sample being looked at.
+    pub fn shown_log(&self) -> impl DoubleEndedIterator<Item = &Printed> {
+        let first = self.printed - self.log.len() as u64;
+        let upto = self
+            .travel
+            .and_then(|i| self.timeline.get(i))
+            .map_or(self.printed, |f| f.printed);
+        let n = upto.saturating_sub(first) as usize;
+        self.log.iter().take(n)
+    }
+
+    /// Stepping through the run's samples.
+    pub(super) fn on_time(&mut self, action: Action) -> Effect {
+        let n = self.timeline.len();
+        if n < 2 {
+            self.notice = Some("no samples of this run to step through yet".into());
+            return Effect::Redraw;
+        }
+        let newest = n - 1;
+        let at = self.travel.unwrap_or(newest);
+        let live = !matches!(self.status, RunStatus::Finished { .. });
+        let to = match action {
+            Action::TimeBack => at.saturating_sub(1),
+            _ if at >= newest => {
+                self.notice = Some("this is the newest moment (← steps back)".into());
+                return Effect::Redraw;
+            }
+            _ => at + 1,
+        };
+        if to == newest {
+            self.travel = None;
+            self.frozen = false;
+        } else {
+            self.travel = Some(to);
+            self.frozen = true;
+        }
+        self.show_moment(to);
+        let t = self.snapshot.elapsed.as_secs_f64();
+        self.notice = Some(if live && to == newest {
+            "back to live".into()
+        } else {
+            format!(
+                "at {t:.2} s, sample {}/{n} (← → step, space: back to now)",
+                to + 1
+            )
+        });
+        Effect::Redraw
     }
 
     /// Signals to the selected process (kill after a confirmation, stop, continue).
@@ -165,7 +272,7 @@ impl App {
             Action::KillSelected => match self.selected_process() {
                 Some((pid, name)) => {
                     self.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
-                    self.confirm_kill = Some((pid, name));
+                    self.confirm = Some(Question::Kill(pid, name));
                     Effect::Redraw
                 }
                 None => self.refuse(),
@@ -182,13 +289,18 @@ impl App {
                 }
                 None => self.refuse(),
             },
-            Action::Confirm(yes) => match self.confirm_kill.take() {
-                Some((pid, name)) if yes => {
+            Action::Confirm(yes) => match self.confirm.take() {
+                Some(Question::Kill(pid, name)) if yes => {
                     self.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
                     Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
                 }
-                Some((_, name)) => {
+                Some(Question::Kill(_, name)) => {
                     self.notice = Some(format!("{name} not killed: only y confirms"));
+                    Effect::Redraw
+                }
+                Some(Question::Quit) if yes => Effect::Quit,
+                Some(Question::Quit) => {
+                    self.notice = Some("not quitting: only y confirms".into());
                     Effect::Redraw
                 }
                 None => Effect::Redraw,
@@ -210,26 +322,40 @@ impl App {
                 Effect::Redraw
             }
             Action::ScrollHelp(by) => {
-                let max = keys::BINDINGS.len().saturating_sub(1);
+                // Wrapped lines, at most a few per key; the view clamps it.
+                let max = keys::BINDINGS.len() * 4;
                 self.help_scroll =
                     (self.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
                 Effect::Redraw
             }
-            Action::SelectNext => {
+            Action::SelectNext
+            | Action::SelectPrev
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End => {
+                let page = (usize::from(self.term.1) / 2).max(5) as i64;
+                let by: i64 = match action {
+                    Action::SelectNext => 1,
+                    Action::SelectPrev => -1,
+                    Action::PageDown => page,
+                    Action::PageUp => -page,
+                    Action::Home => i64::MIN / 2,
+                    _ => i64::MAX / 2,
+                };
+                let step = |at: usize, n: usize| {
+                    (at as i64 + by).clamp(0, n.saturating_sub(1) as i64) as usize
+                };
                 if let Some(p) = self.picker.as_mut() {
-                    p.selected = (p.selected + 1).min(p.items.len().saturating_sub(1));
-                    return Effect::Redraw;
+                    p.selected = step(p.selected, p.items.len());
+                } else if self.tab == Tab::Log {
+                    // Scrolled up from the newest line: down is towards 0.
+                    let n = self.shown_events().count();
+                    self.log_scroll =
+                        (self.log_scroll as i64 - by).clamp(0, n.saturating_sub(1) as i64) as usize;
+                } else {
+                    self.selected = step(self.selected, self.rows().len());
                 }
-                let n = self.rows().len();
-                self.selected = (self.selected + 1).min(n.saturating_sub(1));
-                Effect::Redraw
-            }
-            Action::SelectPrev => {
-                if let Some(p) = self.picker.as_mut() {
-                    p.selected = p.selected.saturating_sub(1);
-                    return Effect::Redraw;
-                }
-                self.selected = self.selected.saturating_sub(1);
                 Effect::Redraw
             }
             Action::NextTab => {
@@ -268,10 +394,32 @@ impl App {
     /// How the process tree is ordered, folded and filtered.
     pub(super) fn on_tree(&mut self, action: Action) -> Effect {
         match action {
-            Action::CycleSort => {
-                self.tree.sort = self.tree.sort.next();
+            Action::CycleSort | Action::ReverseSort => {
+                if action == Action::CycleSort {
+                    self.tree.sort = self.tree.sort.next();
+                } else {
+                    self.tree.reverse = !self.tree.reverse;
+                }
                 self.refresh_rows();
-                self.notice = Some(format!("processes sorted by {}", self.tree.sort.label()));
+                let order = if self.tree.reverse { ", reversed" } else { "" };
+                self.notice = Some(format!(
+                    "processes sorted by {}{order}",
+                    self.tree.sort.label()
+                ));
+                Effect::Redraw
+            }
+            Action::ToggleEnded => {
+                self.tree.hide_ended = !self.tree.hide_ended;
+                self.refresh_rows();
+                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+                self.notice = Some(
+                    if self.tree.hide_ended {
+                        "ended processes hidden (h shows them)"
+                    } else {
+                        "ended processes shown"
+                    }
+                    .into(),
+                );
                 Effect::Redraw
             }
             Action::ToggleCollapse | Action::Collapse | Action::Expand => {
@@ -297,15 +445,17 @@ impl App {
                 Effect::Redraw
             }
             Action::FilterChar(c) => {
-                if self.tree.filter.chars().count() < 40 {
-                    self.tree.filter.push(c);
+                let f = self.filter_mut();
+                if f.chars().count() < 40 {
+                    f.push(c);
                 }
                 self.refresh_rows();
                 self.selected = 0;
+                self.log_scroll = 0;
                 Effect::Redraw
             }
             Action::FilterBackspace => {
-                self.tree.filter.pop();
+                self.filter_mut().pop();
                 self.refresh_rows();
                 Effect::Redraw
             }
@@ -315,7 +465,7 @@ impl App {
             }
             Action::FilterCancel => {
                 self.editing_filter = false;
-                self.tree.filter.clear();
+                self.filter_mut().clear();
                 self.refresh_rows();
                 Effect::Redraw
             }
@@ -327,14 +477,17 @@ impl App {
     pub(super) fn on_settings(&mut self, action: Action) -> Effect {
         match action {
             Action::ToggleFreeze => {
-                self.frozen = !self.frozen;
-                if !self.frozen {
-                    for line in std::mem::take(&mut self.held_output) {
-                        self.update(Action::Output(line));
+                if self.travel.is_some() {
+                    self.travel = None;
+                    self.frozen = false;
+                    if let Some(newest) = self.timeline.len().checked_sub(1) {
+                        self.show_moment(newest);
                     }
-                    if let Some(s) = self.held.take() {
-                        self.update(Action::Sample(s));
-                    }
+                } else if let Some(newest) = self.timeline.len().checked_sub(1) {
+                    self.travel = Some(newest);
+                    self.frozen = true;
+                    self.notice =
+                        Some("frozen: ← → step through the run, space: back to now".into());
                 }
                 Effect::Redraw
             }
@@ -398,5 +551,24 @@ impl App {
             }
             _ => Effect::None,
         }
+    }
+}
+
+impl App {
+    /// The filter `/` types into: the Log's on the Log tab, else the tree's.
+    fn filter_mut(&mut self) -> &mut String {
+        if self.tab == Tab::Log {
+            &mut self.log_filter
+        } else {
+            &mut self.tree.filter
+        }
+    }
+
+    /// The Log's events that match its filter, oldest first.
+    pub fn shown_events(&self) -> impl DoubleEndedIterator<Item = &event_log::LogEvent> {
+        let f = self.log_filter.to_lowercase();
+        self.events
+            .iter()
+            .filter(move |e| f.is_empty() || e.text.to_lowercase().contains(&f))
     }
 }

@@ -43,7 +43,7 @@ pub fn run(
                 m,
                 trace.is_some(),
                 Some(crate::telemetry::waits::DEFAULT_STUCK_AFTER),
-                |_| {},
+                |_, _| {},
             )?;
             events.extend(outcome.trace.take().unwrap_or_default());
             let s = summarise(

@@ -10,7 +10,7 @@ use ratatui::crossterm::event::{
     self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
 
-use crate::app::{Action, App, Effect};
+use crate::app::{Action, App, Effect, Printed};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::{self, Session, SessionEvent};
@@ -258,8 +258,8 @@ pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
 fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Action> {
     match e {
         SessionEvent::Signal(_) => Some(Action::Quit),
-        SessionEvent::Output { run, line } => {
-            (current.as_ref()?.id == run).then_some(Action::Output(line))
+        SessionEvent::Output { run, pid, line } => {
+            (current.as_ref()?.id == run).then_some(Action::Output(Printed { pid, line }))
         }
         SessionEvent::OutputClosed { run } => {
             let s = current.as_mut()?;
@@ -404,7 +404,7 @@ mod tests {
             (KeyCode::Esc, false),
             (KeyCode::Char('q'), false),
         ] {
-            a.confirm_kill = Some((4242, "pool worker 1".into()));
+            a.confirm = Some(crate::app::Question::Kill(4242, "pool worker 1".into()));
             let act = press(&a, k).expect("every key answers");
             assert_eq!(act, Action::Confirm(yes), "{k:?}");
             let eff = a.update(act);
@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn keys_map_to_actions() {
         let a = app();
-        assert_eq!(press(&a, KeyCode::Char('q')), Some(Action::Quit));
+        assert_eq!(press(&a, KeyCode::Char('q')), Some(Action::AskQuit));
         assert_eq!(
             to_action(key(KeyCode::Char('c'), KeyModifiers::CONTROL), &a),
             Some(Action::Quit)
@@ -433,7 +433,14 @@ mod tests {
         assert_eq!(press(&a, KeyCode::Char(']')), Some(Action::Faster));
         assert_eq!(press(&a, KeyCode::Char('+')), Some(Action::MoreWorkers));
         assert_eq!(press(&a, KeyCode::Char('/')), Some(Action::StartFilter));
-        assert_eq!(press(&a, KeyCode::Char('x')), None);
+        assert_eq!(press(&a, KeyCode::Char('x')), Some(Action::MeasureScaling));
+        assert_eq!(press(&a, KeyCode::Char('Z')), None);
+        assert_eq!(press(&a, KeyCode::Left), Some(Action::TimeBack));
+        assert_eq!(press(&a, KeyCode::Right), Some(Action::TimeForward));
+        assert_eq!(press(&a, KeyCode::PageDown), Some(Action::PageDown));
+        assert_eq!(press(&a, KeyCode::Char('G')), Some(Action::End));
+        assert_eq!(press(&a, KeyCode::Char('h')), Some(Action::ToggleEnded));
+        assert_eq!(press(&a, KeyCode::Char('I')), Some(Action::ReverseSort));
         assert_eq!(press(&a, KeyCode::Esc), None, "Esc only closes or cancels");
         let click = Event::Mouse(MouseEvent {
             kind: MouseEventKind::Down(MouseButton::Left),

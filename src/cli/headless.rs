@@ -38,14 +38,17 @@ const LOOK_EVERY: Duration = Duration::from_millis(100);
 /// Exit status of a run stopped because it could never move again.
 pub const EXIT_STUCK: i32 = 3;
 
-/// Runs the scenario to completion, calling `on_line` for each output line.
+/// Runs the scenario to completion, calling `on_line` for each output line
+/// with the name of the process that printed it (when known).
 pub fn run_quiet(
     scenario: Arc<Scenario>,
     method: StartMethod,
     trace: bool,
     stuck_after: Option<Duration>,
-    mut on_line: impl FnMut(&str),
+    mut on_line: impl FnMut(Option<&str>, &str),
 ) -> anyhow::Result<Outcome> {
+    // Who printed: looked up on the board once per pid.
+    let mut names: std::collections::HashMap<i32, Option<String>> = Default::default();
     let (tx, rx) = crossbeam_channel::unbounded();
     session::start_reaper(tx.clone())?;
     let mut s = Session::launch(1, scenario, method, tx)?;
@@ -81,7 +84,15 @@ pub fn run_quiet(
         };
         quiet_since = Instant::now();
         match ev {
-            SessionEvent::Output { line, .. } => on_line(&line),
+            SessionEvent::Output { line, pid, .. } => {
+                let name = names.entry(pid).or_insert_with(|| {
+                    read_procs(&s.board)
+                        .into_iter()
+                        .find(|p| p.pid == pid && pid > 0)
+                        .map(|p| p.name)
+                });
+                on_line(name.as_deref(), &line)
+            }
             SessionEvent::OutputClosed { .. } => s.output_closed = true,
             SessionEvent::Reaped(r) => {
                 s.on_reaped(&r);
@@ -143,10 +154,14 @@ pub fn run(
         method,
         trace.is_some(),
         stuck_after,
-        |line| {
+        |process, line| {
             let mut o = out.lock();
             let _ = if as_json {
-                writeln!(o, "{}", json!({"type": "output", "line": line}))
+                writeln!(
+                    o,
+                    "{}",
+                    json!({"type": "output", "process": process, "line": line})
+                )
             } else {
                 writeln!(o, "{line}")
             };

@@ -32,6 +32,8 @@ pub const MAX_LINE: usize = 4096;
 pub enum SessionEvent {
     Output {
         run: u64,
+        /// Who printed it (0: not known, e.g. a watched command).
+        pid: i32,
         line: String,
     },
     OutputClosed {
@@ -312,10 +314,14 @@ fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEve
                             let mut rest = Vec::new();
                             let _ = r.read_until(b'\n', &mut rest);
                         }
-                        let line = String::from_utf8_lossy(&buf)
-                            .trim_end_matches('\n')
-                            .to_string();
-                        if events.send(SessionEvent::Output { run, line }).is_err() {
+                        let text = String::from_utf8_lossy(&buf);
+                        let (pid, line) =
+                            crate::scenario::steps::untag(text.trim_end_matches('\n'));
+                        let line = line.to_string();
+                        if events
+                            .send(SessionEvent::Output { run, pid, line })
+                            .is_err()
+                        {
                             return;
                         }
                     }

@@ -53,6 +53,56 @@ pub fn micros(us: u64) -> String {
     }
 }
 
+/// Text cut into lines of at most `width` characters, at spaces where it
+/// can (a word longer than a line is cut), keeping the text's own newlines.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for para in text.split('\n') {
+        let mut line = String::new();
+        let mut len = 0;
+        for word in para.split(' ') {
+            let w = word.chars().count();
+            if len > 0 && len + 1 + w > width {
+                out.push(std::mem::take(&mut line));
+                len = 0;
+            }
+            if len > 0 {
+                line.push(' ');
+                len += 1;
+            }
+            let mut chars = word.chars().peekable();
+            while chars.peek().is_some() {
+                if len == width {
+                    out.push(std::mem::take(&mut line));
+                    len = 0;
+                }
+                line.push(chars.next().expect("peeked"));
+                len += 1;
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// A process's own colour: its name in the table and its lines in Output.
+pub fn proc_color(pid: i32) -> ratatui::style::Color {
+    use ratatui::style::Color::*;
+    const PALETTE: [ratatui::style::Color; 6] = [
+        LightCyan,
+        LightMagenta,
+        LightBlue,
+        LightGreen,
+        LightYellow,
+        Cyan,
+    ];
+    if pid <= 0 {
+        return Gray;
+    }
+    PALETTE[pid as usize % PALETTE.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +115,19 @@ mod tests {
         assert_eq!(secs(3.21), "3.2 s");
         assert_eq!(secs(65.0), "1 m 05 s");
         assert_eq!(spark([0.0, 50.0, 100.0, 250.0].into_iter()), "▁▅██");
+    }
+
+    #[test]
+    fn text_wraps_at_spaces_and_cuts_only_words_longer_than_a_line() {
+        assert_eq!(
+            wrap("stopped exitcode=-SIGTERM now", 12),
+            ["stopped", "exitcode=-SI", "GTERM now"]
+        );
+        assert_eq!(wrap("a b c", 3), ["a b", "c"]);
+        assert_eq!(wrap("one\ntwo", 10), ["one", "two"]);
+        assert_eq!(wrap("", 5), [""]);
+        for l in wrap("the quick brown fox jumps over the lazy dog", 7) {
+            assert!(l.chars().count() <= 7, "{l}");
+        }
     }
 }

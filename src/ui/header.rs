@@ -11,7 +11,8 @@ use crate::app::{App, RunStatus, Tab};
 
 /// The header's first line, and where each tab sits on it (columns
 /// `start..end`), so a click lands on the tab it shows.
-pub fn title(app: &App) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
+/// `width`: the terminal's columns (a narrow one names only the tab shown).
+pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     let status = match &app.status {
         RunStatus::Starting => Span::styled("starting", Style::new().fg(Color::Yellow)),
         RunStatus::Running => Span::styled(
@@ -37,14 +38,23 @@ pub fn title(app: &App) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         }
     };
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
+    // A narrow terminal names only the tab shown (the others by number),
+    // so the scenario's title stays readable.
+    let narrow = width < 110;
     let mut tabs = Vec::new();
     for (i, t) in Tab::ALL.iter().enumerate() {
-        let style = if *t == app.tab {
+        let current = *t == app.tab;
+        let style = if current {
             Style::new().fg(Color::Black).bg(Color::Cyan).bold()
         } else {
             Style::new().fg(Color::Gray)
         };
-        tabs.push(Span::styled(format!(" {} {} ", i + 1, t.title()), style));
+        let text = if narrow && !current {
+            format!(" {} ", i + 1)
+        } else {
+            format!(" {} {} ", i + 1, t.title())
+        };
+        tabs.push(Span::styled(text, style));
     }
     let mut title = vec![
         Span::styled(
@@ -64,9 +74,9 @@ pub fn title(app: &App) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         Span::raw(format!("run {} ", app.run)),
         status,
     ];
-    if app.frozen {
+    if app.travel.is_some() {
         title.push(Span::styled(
-            " FROZEN (space) ",
+            format!(" AT {:.2} s ", app.snapshot.elapsed.as_secs_f64()),
             Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
         ));
     }
@@ -88,9 +98,13 @@ pub fn title(app: &App) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let (title, _) = title(app);
+    let (title, _) = title(app, area.width);
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
     let sys = &app.snapshot.system;
+    if let Some(line) = slider(app, area.width) {
+        f.render_widget(Paragraph::new(vec![title, line]), area);
+        return;
+    }
     let mut cores = vec![Span::styled(
         format!(" {} Hz · {} CPUs ", app.rate_hz, sys.cpus),
         Style::new().fg(Color::Gray),
@@ -110,6 +124,33 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     let p = Paragraph::new(vec![title, Line::from(cores)]);
     f.render_widget(p, area);
+}
+
+/// Where the moment shown sits in the run, while stepping through time:
+/// `◀ 3.20 s ━━━━━━●────── 10.12 s ▶  ← → step · space: now`.
+fn slider(app: &App, width: u16) -> Option<Line<'static>> {
+    let at = app.travel?;
+    let n = app.timeline.len();
+    let first = app.timeline.get(0)?.snap.elapsed.as_secs_f64();
+    let last = app.timeline.last()?.snap.elapsed.as_secs_f64();
+    let now = app.snapshot.elapsed.as_secs_f64();
+    let help = "  ← → step · space: now";
+    let ends = format!(" ◀ {first:.2} s  {last:.2} s ▶");
+    let w = (width as usize)
+        .saturating_sub(ends.chars().count() + help.len() + 2)
+        .clamp(4, 80);
+    let pos = if n > 1 { at * (w - 1) / (n - 1) } else { 0 };
+    Some(Line::from(vec![
+        Span::styled(format!(" ◀ {first:.2} s "), Style::new().fg(Color::Gray)),
+        Span::styled("━".repeat(pos), Style::new().fg(Color::Yellow)),
+        Span::styled("●", Style::new().fg(Color::Yellow).bold()),
+        Span::styled("─".repeat(w - 1 - pos), Style::new().fg(Color::DarkGray)),
+        Span::styled(format!(" {last:.2} s ▶ "), Style::new().fg(Color::Gray)),
+        Span::styled(
+            format!("at {now:.2} s{help}"),
+            Style::new().fg(Color::Yellow),
+        ),
+    ]))
 }
 
 fn core_bar(pct: f32) -> Span<'static> {

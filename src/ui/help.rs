@@ -10,47 +10,62 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::app::keys::BINDINGS;
 use crate::app::{App, Picker};
 
+/// The keys, each with its sentence wrapped under it: nothing is cut at any
+/// width; a small terminal scrolls it (↑/↓, PgUp/PgDn).
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let h = (BINDINGS.len() as u16 + 4).min(area.height);
-    let popup = centered(area, 110, h);
-    // A small terminal shows a window of the keys, scrolled with ↑/↓.
-    let rows = popup.height.saturating_sub(4) as usize;
-    let first = app.help_scroll.min(BINDINGS.len().saturating_sub(rows));
-    let more = rows < BINDINGS.len();
-    let lines: Vec<Line> = BINDINGS
-        .iter()
-        .skip(first)
-        .take(rows)
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(
-                    format!(" {:>7}  ", b.label),
-                    Style::new().fg(Color::Yellow).bold(),
-                ),
-                Span::raw(b.help),
-            ])
-        })
-        .collect();
-    let footer = if more {
-        format!(
-            " keys {}–{} of {} · ↑/↓ scroll · Esc close",
-            first + 1,
-            (first + rows).min(BINDINGS.len()),
-            BINDINGS.len()
-        )
+    let popup_w = 110.min(area.width);
+    let text_w = (popup_w as usize).saturating_sub(2 + 10).max(8);
+    let mut all: Vec<Line> = Vec::new();
+    for b in BINDINGS {
+        for (n, piece) in super::format::wrap(b.help, text_w).into_iter().enumerate() {
+            let key = if n == 0 {
+                format!(" {:>7}  ", b.label)
+            } else {
+                " ".repeat(10)
+            };
+            all.push(Line::from(vec![
+                Span::styled(key, Style::new().fg(Color::Yellow).bold()),
+                Span::raw(piece),
+            ]));
+        }
+    }
+    let note = "CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row or a tab.";
+    let note = super::format::wrap(note, (popup_w as usize).saturating_sub(3));
+    let h = (all.len() + note.len() + 3) as u16;
+    let popup = centered(area, popup_w, h.min(area.height));
+    let fits = all.len() + note.len() + 3 <= popup.height as usize;
+    let rows = if fits {
+        all.len()
     } else {
-        " CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row or a tab.".into()
+        (popup.height as usize).saturating_sub(4).max(1)
     };
+    let first = app.help_scroll.min(all.len().saturating_sub(rows));
+    let footer: Vec<String> = if rows < all.len() {
+        vec![format!(
+            " lines {}–{} of {} · ↑/↓ PgUp/PgDn scroll · Esc close",
+            first + 1,
+            (first + rows).min(all.len()),
+            all.len()
+        )]
+    } else {
+        note.iter().map(|l| format!(" {l}")).collect()
+    };
+    let lines = all.into_iter().skip(first).take(rows).collect();
     popup_with_footer(f, popup, " Keys ", lines, &footer);
 }
 
 /// Draws `lines`, a blank line and a dim `footer` in a bordered popup.
-fn popup_with_footer(f: &mut Frame, popup: Rect, title: &str, mut lines: Vec<Line>, footer: &str) {
+fn popup_with_footer(
+    f: &mut Frame,
+    popup: Rect,
+    title: &str,
+    mut lines: Vec<Line>,
+    footer: &[String],
+) {
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        footer.to_string(),
-        Style::new().fg(Color::DarkGray),
-    ));
+    for l in footer {
+        lines.push(Line::styled(l.clone(), Style::new().fg(Color::DarkGray)));
+    }
     f.render_widget(Clear, popup);
     f.render_widget(
         Paragraph::new(lines).block(
@@ -152,6 +167,9 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker) {
         popup,
         " Open a scenario ",
         lines,
-        " ↑/↓ choose · Enter open (checked first; the current run is replaced) · Esc close",
+        &[
+            " ↑/↓ choose · Enter open (checked first; the current run is replaced) · Esc close"
+                .into(),
+        ],
     );
 }

@@ -129,7 +129,7 @@ pub fn click(app: &App, x: u16, y: u16) -> Option<Action> {
         return None;
     }
     if y == 0 {
-        let (_, tabs) = header::title(app);
+        let (_, tabs) = header::title(app, app.term.0);
         return tabs
             .into_iter()
             .find(|(a, b, _)| (*a..*b).contains(&x))

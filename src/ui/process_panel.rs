@@ -37,21 +37,23 @@ pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
     }
 }
 
-/// Columns, most important first; narrow terminals drop from the end of this
-/// list (by `drop_order`), never the PID or the name.
+/// Columns (title, width, drop order): narrow terminals drop the highest
+/// drop order first, never the PID, the name, the state or the CPU. OS PPID
+/// and PARENT go last: the process scenario asks you to compare them. NAME's
+/// width is its minimum: it takes what its content needs.
 const COLUMNS: [(&str, u16, u8); 12] = [
     ("PID", 7, 0),
-    ("OS PPID", 7, 4),
-    ("PARENT", 7, 5),
-    ("NAME", 18, 0),
-    ("METHOD", 10, 6),
+    ("OS PPID", 7, 1),
+    ("PARENT", 7, 2),
+    ("NAME", 12, 0),
+    ("METHOD", 10, 3),
     ("STATE", 14, 0),
     ("CPU%", 5, 0),
-    ("HISTORY", 12, 2),
-    ("RSS", 7, 1),
-    ("START", 8, 2),
-    ("TASK", 13, 7),
-    ("WAITING ON", 32, 3),
+    ("HISTORY", 12, 6),
+    ("RSS", 7, 4),
+    ("START", 8, 7),
+    ("TASK", 13, 8),
+    ("WAITING ON", 32, 5),
 ];
 
 /// Which columns fit in `width` (one space between columns, two for borders).
@@ -80,9 +82,41 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .procs
         .iter()
         .any(|p| p.alive() && p.wait.is_some());
-    let cols = visible_columns(area.width, waits);
-    let header = Row::new(cols.iter().map(|&i| Cell::from(COLUMNS[i].0)))
-        .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
+    let order = tree_order(&snap.procs, &snap.live, &app.tree);
+    // NAME as wide as its longest entry (with the tree's branches), so the
+    // other columns are not pushed off while NAME stays half empty.
+    let name_w = order
+        .iter()
+        .map(|r| {
+            let fold = if r.hidden > 0 {
+                3 + r.hidden.to_string().len()
+            } else {
+                0
+            };
+            r.branch.chars().count() + r.proc.name.chars().count() + fold + 1
+        })
+        .max()
+        .unwrap_or(0)
+        .clamp(COLUMNS[3].1 as usize, 48) as u16;
+    let cols = visible_columns(area.width.saturating_sub(name_w - COLUMNS[3].1), waits);
+    let sorted_col = match app.tree.sort {
+        SortKey::Start => None,
+        SortKey::Cpu => Some("CPU%"),
+        SortKey::Rss => Some("RSS"),
+        SortKey::Pid => Some("PID"),
+        SortKey::Name => Some("NAME"),
+    };
+    let header = Row::new(cols.iter().map(|&i| {
+        let t = COLUMNS[i].0;
+        if Some(t) == sorted_col {
+            // CPU and RSS sort biggest first, PID and NAME smallest first.
+            let down = matches!(app.tree.sort, SortKey::Cpu | SortKey::Rss) != app.tree.reverse;
+            Cell::from(format!("{t}{}", if down { "▼" } else { "▲" }))
+        } else {
+            Cell::from(t)
+        }
+    }))
+    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
     let mut rows: Vec<Row> = Vec::new();
     // Only the rows in view are built (500 processes, 40 lines): the table
     // scrolls so the selection stays visible, as ratatui's would.
@@ -94,7 +128,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         branch,
         proc: p,
         hidden,
-    } in tree_order(&snap.procs, &snap.live, &app.tree)
+    } in order
     {
         let threads = if p.alive() {
             snap.threads.get(&p.pid).map_or(&[][..], Vec::as_slice)
@@ -119,7 +153,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             if in_view(first + 1 + k) {
                 let mut cells: Vec<Option<Cell>> = vec![None; COLUMNS.len()];
                 cells[0] = Some(Cell::from(t.tid.to_string()));
-                cells[3] = Some(Cell::from(format!("{branch}  ↳ {}", t.name)));
+                // Under the process, on its own branch's continuation.
+                let stem = branch
+                    .strip_suffix("├─ ")
+                    .map(|b| format!("{b}│  "))
+                    .or_else(|| branch.strip_suffix("└─ ").map(|b| format!("{b}   ")))
+                    .unwrap_or_default();
+                cells[3] = Some(Cell::from(format!("{stem}  ↳ {}", t.name)));
                 cells[5] = Some(Cell::from("thread").style(Style::new().fg(Color::DarkGray)));
                 cells[6] = Some(
                     Cell::from(format!("{:.0}", t.cpu_pct))
@@ -133,13 +173,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
-    let title = table_title(app);
-    let widths = cols.iter().map(|&i| {
-        if COLUMNS[i].0 == "NAME" {
-            Constraint::Min(COLUMNS[i].1)
-        } else {
-            Constraint::Length(COLUMNS[i].1)
-        }
+    let title = table_title(app, area.width);
+    let widths = cols.iter().map(|&i| match COLUMNS[i].0 {
+        "NAME" => Constraint::Length(name_w),
+        "WAITING ON" => Constraint::Min(COLUMNS[i].1),
+        _ => Constraint::Length(COLUMNS[i].1),
     });
     let table = Table::new(rows, widths)
         .header(header)
@@ -171,9 +209,18 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
     let (waiting, wait_color) = waiting_on(app, p);
     let cells: [Cell; 12] = [
         Cell::from(p.pid.to_string()),
-        Cell::from(p.os_ppid.to_string()),
+        // 0: it ended before a sample read its parent.
+        Cell::from(if p.os_ppid > 0 {
+            p.os_ppid.to_string()
+        } else {
+            "-".into()
+        }),
         Cell::from(p.logical_ppid.to_string()),
-        Cell::from(name),
+        Cell::from(name).style(Style::new().fg(if p.alive() {
+            format::proc_color(p.pid)
+        } else {
+            Color::DarkGray
+        })),
         Cell::from(match (p.role, p.method) {
             (Some(crate::runtime::board::Role::Foreign), _) | (_, None) => "-",
             (_, Some(m)) => m.name(),
@@ -216,14 +263,16 @@ fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
 }
 
 /// The table's title: count, sort, filter, and what the units mean.
-fn table_title(app: &App) -> Line<'static> {
+fn table_title(app: &App, width: u16) -> Line<'static> {
     let snap = &app.snapshot;
+    let rows = app.rows().len();
     let mut title = vec![
         " Processes ".bold(),
-        format!("({}) ", snap.procs.len()).into(),
+        format!("{}/{rows} ", (app.selected + 1).min(rows)).into(),
     ];
-    if app.tree.sort != SortKey::Start {
-        title.push(format!("sorted by {} ", app.tree.sort.label()).cyan());
+    let ended = snap.procs.iter().filter(|p| !p.alive()).count();
+    if app.tree.hide_ended && ended > 0 {
+        title.push(format!("{ended} ended hidden (h) ").cyan());
     }
     if !app.tree.filter.is_empty() || app.editing_filter {
         let cursor = if app.editing_filter { "▏" } else { "" };
@@ -233,15 +282,25 @@ fn table_title(app: &App) -> Line<'static> {
                 .bold(),
         );
     }
-    title.push("CPU% = percent of one core · START = request → first instruction ".dark_gray());
+    // What the units mean, as much as fits (never cut mid-word).
+    let used: usize = title.iter().map(|s| s.width()).sum::<usize>() + 2;
+    for note in [
+        "CPU% = percent of one core · START = request → first instruction ",
+        "CPU% = percent of one core ",
+    ] {
+        if used + note.chars().count() <= width as usize {
+            title.push(note.dark_gray());
+            break;
+        }
+    }
     Line::from(title)
 }
 
+/// A busy worker is the healthy state of CPU-bound work: green, not an
+/// alarm (red means something went wrong).
 fn cpu_color(pct: f64) -> Color {
-    if pct >= 90.0 {
-        Color::LightRed
-    } else if pct >= 30.0 {
-        Color::Yellow
+    if pct >= 30.0 {
+        Color::LightGreen
     } else {
         Color::Gray
     }
@@ -263,6 +322,12 @@ mod tests {
         let names: Vec<&str> = at80.iter().map(|&i| COLUMNS[i].0).collect();
         assert!(names.contains(&"PID") && names.contains(&"NAME") && names.contains(&"CPU%"));
         assert!(!names.contains(&"TASK"));
+        for kept in ["OS PPID", "PARENT", "METHOD", "STATE"] {
+            assert!(
+                names.contains(&kept),
+                "{kept} dropped at 80 columns: {names:?}"
+            );
+        }
         assert!(at80.iter().map(|&i| COLUMNS[i].1 + 1).sum::<u16>() + 2 <= 80);
     }
 }

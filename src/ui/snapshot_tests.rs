@@ -437,11 +437,14 @@ fn scaling_tab_with_a_measurement() {
                 simulated: mode == Mode::GilThreads,
                 work_fraction: 1.0,
             };
-            app.update(Action::Output(format!(
-                "{}{}",
-                crate::scenario::main_process::SCALE_POINT,
-                serde_json::to_string(&p).unwrap()
-            )));
+            app.update(Action::Output(
+                format!(
+                    "{}{}",
+                    crate::scenario::main_process::SCALE_POINT,
+                    serde_json::to_string(&p).unwrap()
+                )
+                .into(),
+            ));
         }
     }
     assert_eq!(app.scale_points.len(), 12);
@@ -523,9 +526,9 @@ fn frozen_sorted_and_filtered() {
     app.update(Action::ToggleFreeze);
     let t = render(&app, 100, 24);
     assert_snapshot!(t.backend());
-    let (x, y) = find(t.backend().buffer(), "FROZEN");
+    let (x, y) = find(t.backend().buffer(), " AT ");
     assert_eq!(t.backend().buffer()[(x, y)].bg, Color::Yellow);
-    find(t.backend().buffer(), "sorted by CPU");
+    find(t.backend().buffer(), "CPU%▼");
     find(t.backend().buffer(), "filter /w");
     let (_, w2) = find(t.backend().buffer(), "pool worker 2");
     let (_, w1) = find(t.backend().buffer(), "pool worker 1");
@@ -538,7 +541,7 @@ fn a_folded_tree_and_a_zoomed_output() {
     app.update(Action::Sample(Box::new(running_sample())));
     app.update(Action::ToggleCollapse);
     for i in 0..30 {
-        app.update(Action::Output(format!("line {i}")));
+        app.update(Action::Output(format!("line {i}").into()));
     }
     let t = render(&app, 80, 24);
     find(t.backend().buffer(), "main [+2]");
@@ -615,7 +618,7 @@ fn help_scrolls_on_a_small_terminal() {
     app.update(Action::ToggleHelp);
     let t = render(&app, 80, 24);
     assert_snapshot!(t.backend());
-    find(t.backend().buffer(), "↑/↓ scroll");
+    find(t.backend().buffer(), "PgUp/PgDn scroll");
     find(t.backend().buffer(), "Quit");
     for _ in 0..40 {
         app.update(Action::ScrollHelp(1));

@@ -5,42 +5,101 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::app::App;
+use super::format;
 use crate::app::keys::BINDINGS;
+use crate::app::{App, Printed};
 
+/// The run's output, newest at the bottom, each line after the name of the
+/// process that printed it (in that process's colour), wrapped: a line is
+/// never cut. The title says how many lines are above the panel.
 pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     let rows = area.height.saturating_sub(2) as usize;
-    let lines: Vec<Line> = app
-        .log
-        .iter()
-        .skip(app.log.len().saturating_sub(rows))
-        .map(|l| {
-            if l.starts_with("error") {
-                Line::styled(l.clone(), Style::new().fg(Color::Red))
+    let width = area.width.saturating_sub(2) as usize;
+    let name_of = |pid: i32| {
+        app.snapshot
+            .procs
+            .iter()
+            .find(|p| p.pid == pid)
+            .map(|p| p.name.clone())
+    };
+    // Wrapped from the newest back, only as many as fit.
+    let mut shown: Vec<Line> = Vec::new();
+    let all: Vec<&Printed> = app.shown_log().collect();
+    let mut above = 0;
+    for (k, p) in all.iter().enumerate().rev() {
+        if shown.len() >= rows {
+            above = k + 1;
+            break;
+        }
+        let who = if p.pid > 0 {
+            name_of(p.pid).unwrap_or_else(|| format!("pid {}", p.pid))
+        } else {
+            String::new()
+        };
+        let prefix = if who.is_empty() {
+            String::new()
+        } else {
+            format!("{who}: ")
+        };
+        let style = if p.line.starts_with("error") {
+            Style::new().fg(Color::Red)
+        } else {
+            Style::new()
+        };
+        let pieces = format::wrap(&format!("{prefix}{}", p.line), width);
+        let mut lines: Vec<Line> = Vec::new();
+        for (n, piece) in pieces.into_iter().enumerate() {
+            let plen = prefix.chars().count();
+            if n == 0 && plen > 0 && piece.chars().count() >= plen {
+                let rest: String = piece.chars().skip(plen).collect();
+                lines.push(Line::from(vec![
+                    Span::styled(prefix.clone(), Style::new().fg(format::proc_color(p.pid))),
+                    Span::styled(rest, style),
+                ]));
             } else {
-                Line::raw(l.clone())
+                lines.push(Line::styled(piece, style));
             }
-        })
-        .collect();
-    let p = Paragraph::new(lines).block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(" Output ".bold()),
-    );
+        }
+        for l in lines.into_iter().rev() {
+            shown.push(l);
+        }
+    }
+    let cut = shown.len().saturating_sub(rows);
+    shown.reverse();
+    let shown: Vec<Line> = shown.into_iter().skip(cut).collect();
+    let mut title = vec![" Output ".bold()];
+    let before = above as u64 + app.printed.saturating_sub(app.log.len() as u64);
+    if before > 0 || cut > 0 {
+        title.push(format!("↑ {before} earlier lines (z: whole screen) ").dark_gray());
+    }
+    let p = Paragraph::new(shown).block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(p, area);
 }
 
+/// The scenario's explanation, wrapped; when it does not fit, the title
+/// says so (z gives it the whole screen).
 pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
-    let p = Paragraph::new(app.scenario.explain.clone())
-        .wrap(Wrap { trim: true })
-        .style(Style::new().fg(Color::Gray))
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" What to watch ".bold()),
-        );
+    let rows = area.height.saturating_sub(2) as usize;
+    let lines = format::wrap(
+        app.scenario.explain.trim(),
+        area.width.saturating_sub(2) as usize,
+    );
+    let more = lines.len().saturating_sub(rows);
+    let mut title = vec![" What to watch ".bold()];
+    if more > 0 {
+        title.push(format!("↓ {more} more lines (z: whole screen) ").yellow());
+    }
+    let p = Paragraph::new(
+        lines
+            .into_iter()
+            .take(rows)
+            .map(Line::raw)
+            .collect::<Vec<_>>(),
+    )
+    .style(Style::new().fg(Color::Gray))
+    .block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(p, area);
 }
 
@@ -58,7 +117,14 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
     if app.editing_filter {
         spans.push(Span::styled(
-            format!(" filter: {}▏ ", app.tree.filter),
+            format!(
+                " filter: {}▏ ",
+                if app.tab == crate::app::Tab::Log {
+                    &app.log_filter
+                } else {
+                    &app.tree.filter
+                }
+            ),
             Style::new().fg(Color::Yellow).bold(),
         ));
         spans.push(Span::raw(" Enter keep · Esc clear "));

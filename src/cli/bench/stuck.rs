@@ -42,7 +42,7 @@ pub fn run(runs: usize, as_json: bool) -> anyhow::Result<i32> {
                 sc.start_method,
                 false,
                 Some(DEFAULT_STUCK_AFTER),
-                |_| {},
+                |_, _| {},
             )?;
             let d = o
                 .stuck

@@ -133,14 +133,33 @@ pub enum Work {
     StallInGet(String),
 }
 
+/// Marks the start of a line's tag: `\x1e<pid>\x1e`, the pid of the process
+/// that printed it, stripped by whoever reads the run's output
+/// ([`untag`]): the dashboard names the process, `--json` says `"process"`,
+/// and the text output is exactly what was printed.
+const TAG: char = '\x1e';
+
 /// Writes one line to standard output with a single `write`, so lines of
 /// concurrent processes never interleave and nothing sits in a buffer that a
-/// `fork` would copy.
+/// `fork` would copy; tagged with this process's pid.
 pub fn say(line: &str) {
-    let mut buf = Vec::with_capacity(line.len() + 1);
+    let mut buf = Vec::with_capacity(line.len() + 16);
+    buf.extend_from_slice(format!("{TAG}{}{TAG}", sys::my_pid()).as_bytes());
     buf.extend_from_slice(line.as_bytes());
     buf.push(b'\n');
     sys::write_all_fd(1, &buf);
+}
+
+/// The pid a line was tagged with by [`say`] (0 when it was not), and the
+/// line without its tag.
+pub fn untag(line: &str) -> (i32, &str) {
+    if let Some(rest) = line.strip_prefix(TAG)
+        && let Some((pid, text)) = rest.split_once(TAG)
+        && let Ok(pid) = pid.parse::<i32>()
+    {
+        return (pid, text);
+    }
+    (0, line)
 }
 
 /// Whether `n` is prime, by trial division by odd numbers up to √n: the naive
