@@ -7,6 +7,7 @@
 pub mod event_log;
 pub mod keys;
 pub mod process_tree;
+pub mod recording;
 pub mod timeline;
 mod update;
 
@@ -312,6 +313,8 @@ pub struct App {
     pub term: (u16, u16),
     /// `mpdash watch`: the command watched instead of a scenario.
     pub foreign: Option<Vec<String>>,
+    /// `mpdash replay`: the recording played back (nothing runs).
+    pub replay: Option<String>,
     /// First help line shown (small terminals scroll the help).
     pub help_scroll: usize,
     /// See [`App::rows`].
@@ -351,6 +354,7 @@ impl App {
             picker: None,
             term: (0, 0),
             foreign: None,
+            replay: None,
             help_scroll: 0,
             rows: Vec::new(),
             queue_rates: HashMap::new(),
@@ -486,6 +490,24 @@ impl App {
             if !matches!(action, Action::Confirm(_)) {
                 self.confirm = None;
             }
+        }
+        let runs = matches!(
+            action,
+            Action::Rerun
+                | Action::NextMethod
+                | Action::MeasureScaling
+                | Action::OpenPicker
+                | Action::KillSelected
+                | Action::StopSelected
+                | Action::ContinueSelected
+                | Action::MoreWorkers
+                | Action::FewerWorkers
+        );
+        if runs && let Some(file) = &self.replay {
+            self.notice = Some(format!(
+                "a replay of {file}: nothing runs (← → step through it, q quits)"
+            ));
+            return Effect::Redraw;
         }
         let choice = matches!(
             action,

@@ -85,10 +85,46 @@ impl FrameStats {
     }
 }
 
-/// Opens the dashboard on `scenario` and runs until the user quits.
-pub fn run_dashboard(scenario: Scenario, rate: Rates) -> anyhow::Result<i32> {
+/// Opens the dashboard on `scenario` and runs until the user quits; with
+/// `record`, each run is saved there when it ends (and at quit).
+pub fn run_dashboard(
+    scenario: Scenario,
+    rate: Rates,
+    record: Option<String>,
+) -> anyhow::Result<i32> {
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, scenario, rate, None, None).map(|_| 0)
+    run_on(screen, scenario, rate, None, None, record).map(|_| 0)
+}
+
+/// `mpdash replay FILE`: a recorded run, played back with no process
+/// started; it opens at the run's end and `←`/`→` step through it.
+pub fn run_replay(path: &str, rate_hz: f64) -> anyhow::Result<i32> {
+    let mut app = crate::app::recording::load(path, rate_hz)?;
+    let mut screen = Screen::Tty(TerminalGuard::enter()?);
+    let keys = spawn_input();
+    let mut frames = FrameStats::default();
+    if let Some((w, h)) = screen.size() {
+        app.update(Action::Resize(w, h));
+    }
+    if app.notice.is_none() {
+        app.notice = Some(format!(
+            "replay of {path}: ← → step through the run, q quits"
+        ));
+    }
+    let mut effect = Effect::Redraw;
+    loop {
+        match effect {
+            Effect::Quit => break,
+            Effect::None => {}
+            _ => screen.draw(&app, &mut frames)?,
+        }
+        let Ok(ev) = keys.recv() else { break };
+        effect = match to_action(ev, &app) {
+            Some(a) => app.update(a),
+            None => Effect::None,
+        };
+    }
+    Ok(0)
 }
 
 /// How often the dashboard samples, and how long a run may stand still with
@@ -112,7 +148,7 @@ impl Rates {
 pub fn run_watch(argv: Vec<String>, rate_hz: f64) -> anyhow::Result<i32> {
     let sc = crate::session::command::scenario_for(&argv);
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, sc, Rates::new(rate_hz), None, Some(argv)).map(|_| 0)
+    run_on(screen, sc, Rates::new(rate_hz), None, Some(argv), None).map(|_| 0)
 }
 
 /// Runs the dashboard on `screen`; with `quit_after`, it quits by itself
@@ -123,6 +159,7 @@ pub fn run_on(
     rate: Rates,
     quit_after: Option<Duration>,
     foreign: Option<Vec<String>>,
+    record: Option<String>,
 ) -> anyhow::Result<FrameStats> {
     let rate_hz = rate.sample_hz;
     let scenario = Arc::new(scenario);
@@ -210,7 +247,11 @@ pub fn run_on(
                 Err(_) => Action::Quit,
             },
         };
+        let ended = matches!(action, Action::RunEnded { .. });
         effect = app.update(action);
+        if ended && let Some(path) = &record {
+            save_recording(&mut app, path);
+        }
         // Fault injection for the tests (debug builds only): a panic mid-run
         // must still restore the terminal and take the run down with us.
         if cfg!(debug_assertions)
@@ -223,7 +264,24 @@ pub fn run_on(
     drop(current);
     session::reap_remaining(Duration::from_millis(300));
     drop(screen);
+    if let Some(path) = &record
+        && !matches!(app.status, crate::app::RunStatus::Finished { .. })
+    {
+        // The run was still going: save what was seen of it.
+        if let Err(e) = crate::app::recording::save(&app, path) {
+            eprintln!("mpdash: {e}");
+        }
+    }
     Ok(frames)
+}
+
+/// Saves the run that just ended; a failure is said on the hint bar.
+fn save_recording(app: &mut App, path: &str) {
+    let said = match crate::app::recording::save(app, path) {
+        Ok(()) => format!("run saved to {path} (mpdash replay {path})"),
+        Err(e) => format!("{e}"),
+    };
+    app.notice = Some(said);
 }
 
 /// The scenario files beside `current` (its directory, else `scenarios/`),

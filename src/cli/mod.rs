@@ -47,6 +47,10 @@ struct RunArgs {
     /// called stuck (a deadlock is said at once)
     #[arg(long, default_value_t = 2.0, value_name = "SECS")]
     stuck_after: f64,
+    /// Save each run the dashboard shows (every sample and the output) to
+    /// FILE, for `mpdash replay FILE`
+    #[arg(long, value_name = "FILE")]
+    record: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,6 +147,8 @@ enum Cmd {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
+    /// Play back a run saved with `--record FILE` (nothing is started)
+    Replay { file: String },
     /// Call a method on a Manager's object over TCP, from any host
     /// (`mpdash client 127.0.0.1:50000 --authkey secret d __setitem__ 1 "'one'"`)
     Client {
@@ -300,6 +306,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             args,
         }) => {
             if headless {
+                if args.record.is_some() {
+                    anyhow::bail!(
+                        "--record saves what the dashboard shows; with --headless use --json or --trace"
+                    );
+                }
                 let sc = load(&args)?;
                 let m = sc.start_method;
                 let stuck_after = match on_stuck {
@@ -360,6 +371,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             scale::run(spec, max_workers, json, trace.as_deref())
         }
         Some(Cmd::Watch { rate, cmd }) => dashboard::run_watch(cmd, rate),
+        Some(Cmd::Replay { file }) => dashboard::run_replay(&file, 4.0),
         Some(Cmd::Client {
             address,
             authkey,
@@ -415,7 +427,7 @@ fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
         sample_hz: args.rate,
         stuck_after: stuck_after(args.stuck_after)?,
     };
-    dashboard::run_dashboard(sc, rates)
+    dashboard::run_dashboard(sc, rates, args.record.clone())
 }
 
 #[cfg(test)]

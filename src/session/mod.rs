@@ -306,7 +306,11 @@ fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEve
             let mut buf = Vec::new();
             loop {
                 buf.clear();
-                match (&mut r).take(MAX_LINE as u64).read_until(b'\n', &mut buf) {
+                // A little more than a line may take, for the tag naming who printed it.
+                match (&mut r)
+                    .take(MAX_LINE as u64 + 16)
+                    .read_until(b'\n', &mut buf)
+                {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
                         if buf.last() != Some(&b'\n') {

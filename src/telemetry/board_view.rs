@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{Board, ProcState, ResKind, Role, StartMethod, WaitOp};
 use crate::runtime::pool::{
@@ -14,7 +14,7 @@ use crate::runtime::queue::{QueueHeader, depth_of};
 use crate::runtime::sys;
 
 /// One process as the board describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ProcRow {
     pub slot: u32,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct ProcRow {
 }
 
 /// A blocked process's wait, with its resource by name.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WaitRow {
     pub op: WaitOp,
     /// The resource waited on, by its name in the scenario.
@@ -149,7 +149,7 @@ fn wait_row(board: &Board, s: &crate::runtime::board::ProcSlot) -> Option<WaitRo
 }
 
 /// A queue's state, read from the queue's own words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct QueueView {
     pub depth: usize,
     pub capacity: usize,
@@ -170,7 +170,7 @@ fn queue_at(board: &Board, offset: u64) -> Option<QueueView> {
 }
 
 /// A pool's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PoolView {
     pub name: String,
     pub workers: u64,
@@ -212,7 +212,7 @@ pub fn read_pool(board: &Board) -> Option<PoolView> {
 }
 
 /// One resource of the run, read from the primitive's own shared words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResourceView {
     Queue {
@@ -292,18 +292,18 @@ pub enum ResourceView {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManagerObjectView {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub len: u64,
     pub calls: u64,
 }
 
 /// A proxy method's cumulative calls and time (rates come from two samples).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManagerMethodView {
-    pub method: &'static str,
+    pub method: String,
     pub calls: u64,
     pub total_ns: u64,
 }
@@ -321,7 +321,9 @@ fn manager_view(
             let o = &m.obj[i];
             ManagerObjectView {
                 name: m.object_name(i),
-                kind: ObjKind::from_u32(o.kind.load(Ordering::Relaxed)).map_or("?", ObjKind::name),
+                kind: ObjKind::from_u32(o.kind.load(Ordering::Relaxed))
+                    .map_or("?", ObjKind::name)
+                    .to_string(),
                 len: o.len.load(Ordering::Relaxed),
                 calls: o.calls.load(Ordering::Relaxed),
             }
@@ -332,7 +334,7 @@ fn manager_view(
         .zip(&m.methods)
         .filter(|(_, s)| s.calls.load(Ordering::Relaxed) > 0)
         .map(|(meth, s)| ManagerMethodView {
-            method: meth.name(),
+            method: meth.name().to_string(),
             calls: s.calls.load(Ordering::Relaxed),
             total_ns: s.ns.load(Ordering::Relaxed),
         })

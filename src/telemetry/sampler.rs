@@ -14,7 +14,7 @@ use crate::runtime::board::Board;
 use crate::runtime::sys;
 
 /// What `/proc` says of one live process.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Live {
     /// Percent of one core since the previous sample.
     pub cpu_pct: f64,
@@ -24,7 +24,7 @@ pub struct Live {
 }
 
 /// One thread of a multi-threaded process.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreadLive {
     pub tid: i32,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct ThreadLive {
 }
 
 /// Machine-wide figures for the header.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SystemView {
     pub cpus: usize,
     /// Percent of the whole machine.
@@ -45,7 +45,7 @@ pub struct SystemView {
 }
 
 /// One sample of a run: board rows plus `/proc` readings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub run: u64,
     /// Time since the run's board was created, when the sample was taken.

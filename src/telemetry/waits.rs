@@ -18,7 +18,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{ProcState, ResKind, Role, WaitOp};
 use crate::telemetry::board_view::{ProcRow, ResourceView, WaitRow};
@@ -27,7 +27,7 @@ use crate::telemetry::labels::exit_label;
 /// Grace period of no change before "nobody can serve" is said.
 pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StuckKind {
     Deadlock,
@@ -35,7 +35,7 @@ pub enum StuckKind {
 }
 
 /// One blocked process, as the diagnosis names it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WaitFact {
     pub name: String,
     pub pid: i32,
@@ -48,7 +48,7 @@ pub struct WaitFact {
 }
 
 /// Why a run can never move again.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub kind: StuckKind,
     /// One sentence.

@@ -135,9 +135,9 @@ fn slider(app: &App, width: u16) -> Option<Line<'static>> {
     let last = app.timeline.last()?.snap.elapsed.as_secs_f64();
     let now = app.snapshot.elapsed.as_secs_f64();
     let help = "  ← → step · space: now";
-    let ends = format!(" ◀ {first:.2} s  {last:.2} s ▶");
+    let ends = format!(" ◀ {first:.2} s  {last:.2} s ▶ at {now:.2} s");
     let w = (width as usize)
-        .saturating_sub(ends.chars().count() + help.len() + 2)
+        .saturating_sub(ends.chars().count() + help.chars().count() + 2)
         .clamp(4, 80);
     let pos = if n > 1 { at * (w - 1) / (n - 1) } else { 0 };
     Some(Line::from(vec![

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, LineGauge, Paragraph};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
 use crate::app::App;
 use crate::runtime::board::{ProcState, Role};
@@ -34,22 +34,33 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Min(0),
     ])
     .areas(inner);
-    f.render_widget(
-        LineGauge::default()
-            .filled_style(Style::new().fg(Color::Green))
-            .unfilled_style(Style::new().fg(Color::DarkGray))
-            .ratio(ratio(pool.done, pool.total))
-            .label(format!("done  {:>4}/{:<4} ", pool.done, pool.total)),
+    // Gauges as bars (not hairlines told apart by colour only), each with
+    // its words beside it.
+    let bar = |f: &mut Frame, at: Rect, label: String, r: f64, color: Color| {
+        let [l, g] = Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(at);
+        f.render_widget(Paragraph::new(label), l);
+        f.render_widget(
+            Gauge::default()
+                .gauge_style(Style::new().fg(color).bg(Color::Rgb(40, 40, 48)))
+                .ratio(r)
+                .label(""),
+            g,
+        );
+    };
+    bar(
+        f,
         progress,
+        format!("done  {:>4}/{:<4} ", pool.done, pool.total),
+        ratio(pool.done, pool.total),
+        Color::Green,
     );
     let q = &pool.tasks;
-    f.render_widget(
-        LineGauge::default()
-            .filled_style(Style::new().fg(Color::Cyan))
-            .unfilled_style(Style::new().fg(Color::DarkGray))
-            .ratio(ratio(q.depth as u64, q.capacity as u64))
-            .label(format!("queue {:>4}/{:<4} ", q.depth, q.capacity)),
+    bar(
+        f,
         queue,
+        format!("queue {:>4}/{:<4} ", q.depth, q.capacity),
+        ratio(q.depth as u64, q.capacity as u64),
+        Color::Cyan,
     );
     let mut lines = vec![];
     let gone = |code: fn(i32) -> bool| {
@@ -107,7 +118,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .filter(|p| p.role == Some(Role::PoolWorker))
     {
         let doing = match (w.state, w.current_task) {
-            (ProcState::Exited, _) => Span::styled("ended", Style::new().fg(Color::DarkGray)),
+            // How it ended, as the process table says it: a SIGKILLed
+            // worker is not merely "ended".
+            (ProcState::Exited, _) => {
+                let (text, color) = super::process_panel::state_label(w, None);
+                Span::styled(text, Style::new().fg(color))
+            }
             (_, Some(t)) => Span::styled(format!("#{t:<5}"), Style::new().fg(Color::Green)),
             (_, None) => Span::styled("idle  ", Style::new().fg(Color::Blue)),
         };

@@ -318,25 +318,25 @@ fn manager_panel_with_objects_and_method_rates() {
         objects: vec![
             ManagerObjectView {
                 name: "d".into(),
-                kind: "dict",
+                kind: "dict".into(),
                 len: 3,
                 calls: 3,
             },
             ManagerObjectView {
                 name: "counter".into(),
-                kind: "Value",
+                kind: "Value".into(),
                 len: 1,
                 calls: 2 * calls,
             },
         ],
         methods: vec![
             ManagerMethodView {
-                method: "_getvalue",
+                method: "_getvalue".into(),
                 calls,
                 total_ns: calls * 45_000,
             },
             ManagerMethodView {
-                method: "set",
+                method: "set".into(),
                 calls,
                 total_ns: calls * 44_000,
             },

@@ -190,6 +190,7 @@ pub fn child(args: &[String]) -> anyhow::Result<i32> {
         crate::cli::dashboard::Rates::new(rate.parse()?),
         Some(Duration::from_secs_f64(secs.parse()?)),
         None,
+        None,
     )?;
     println!("{}", serde_json::to_string(&frames)?);
     Ok(0)

@@ -285,13 +285,27 @@ impl Pool {
             buf: Vec::with_capacity(MSG_MAX),
         };
         for i in 1..=n {
-            let w = pool.start_worker(i as u32)?;
+            let w = pool.start_worker(i as u32, None)?;
             pool.workers.push(w);
         }
         Ok(pool)
     }
 
     /// Messages each of the pool's two queues holds.
+    /// The name of the worker that replaces `old`: `pool worker 1 #2`, then
+    /// `#3`…, so a replacement is never taken for the worker that died.
+    pub fn successor_name(old: &str) -> String {
+        match old.rsplit_once(" #") {
+            Some((base, n)) if n.parse::<u32>().is_ok() => {
+                format!(
+                    "{base} #{}",
+                    n.parse::<u32>().unwrap_or(1).saturating_add(1)
+                )
+            }
+            _ => format!("{old} #2"),
+        }
+    }
+
     pub fn queue_capacity(workers: usize) -> usize {
         (4 * workers).max(64)
     }
@@ -301,7 +315,8 @@ impl Pool {
         2 * Queue::footprint(Pool::queue_capacity(workers), MSG_MAX) + 256
     }
 
-    fn start_worker(&self, index: u32) -> Result<Process, PoolError> {
+    /// Starts worker `index` (from 1); `name` defaults to `pool worker N`.
+    fn start_worker(&self, index: u32, name: Option<String>) -> Result<Process, PoolError> {
         let cfg = WorkerConfig {
             tasks: self.tasks.offset(),
             results: self.results.offset(),
@@ -310,8 +325,8 @@ impl Pool {
                 .map(|(f, a)| (f.name.to_string(), a.clone())),
         };
         let target = Target::new(WORKER_ENTRY, cfg);
-        let mut p = Process::new(&self.ctx, &format!("pool worker {index}"), target)
-            .with_role(Role::PoolWorker, index);
+        let name = name.unwrap_or_else(|| format!("pool worker {index}"));
+        let mut p = Process::new(&self.ctx, &name, target).with_role(Role::PoolWorker, index);
         p.start()?;
         Ok(p)
     }

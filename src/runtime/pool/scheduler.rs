@@ -256,7 +256,8 @@ impl Pool {
             if let Some(s) = self.workers[i].slot() {
                 self.board.release_proc(s);
             }
-            let replacement = self.start_worker((i + 1) as u32)?;
+            let name = Pool::successor_name(self.workers[i].name());
+            let replacement = self.start_worker((i + 1) as u32, Some(name))?;
             let new_pid = replacement.pid().map_or(0, |p| p.as_raw());
             let old = std::mem::replace(&mut self.workers[i], replacement);
             let old_pid = old.pid().map_or(0, |p| p.as_raw());
