@@ -475,3 +475,90 @@ fn a_deadlock_appears_on_screen_and_q_leaves_nothing() {
         assert!(!alive(*p), "{p} outlived the dashboard");
     }
 }
+
+/// The queue depth climbing in a run, read back after the run has ended:
+/// `←` steps to a moment when the queue was full and a producer was alive
+/// (at the end both are gone), the output is cut to that moment, and the
+/// same run saved with `--record` plays back with `mpdash replay`.
+#[test]
+fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
+    let dir = std::env::temp_dir().join(format!("mpdash-e2e-travel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = dir.join("queue.jsonl");
+    let cmd = format!(
+        "{BIN} scenarios/queue.toml --record {}; echo MPDASH-EXITED:$?; sleep 60",
+        rec.display()
+    );
+    let Some(tmux) = Tmux::start("travel", &cmd) else {
+        return;
+    };
+    let work_depth = |s: &str| -> Option<u32> {
+        let l = s
+            .lines()
+            .find(|l| l.contains("QUEUE") && l.contains("work"))?;
+        let frac = l.split_whitespace().find(|w| w.ends_with("/32"))?;
+        frac.trim_end_matches("/32").parse().ok()
+    };
+    let producer_alive = |s: &str| {
+        s.lines()
+            .any(|l| l.contains("─ producer 0") && !l.contains("exited"))
+    };
+    let end = tmux.wait_for("the run's end", |s| s.contains("finished in"));
+    assert_eq!(work_depth(&end), Some(0), "{end}");
+    assert!(!producer_alive(&end), "{end}");
+    assert!(end.contains("consumer 1 got 150 messages"), "{end}");
+    let step_back = |tmux: &Tmux| {
+        let mut earlier = String::new();
+        for _ in 0..60 {
+            tmux.keys("Left");
+            std::thread::sleep(Duration::from_millis(50));
+            earlier = tmux.screen();
+            if work_depth(&earlier).is_some_and(|d| d > 0) && producer_alive(&earlier) {
+                break;
+            }
+        }
+        earlier
+    };
+    let earlier = step_back(&tmux);
+    assert!(
+        earlier.contains(" AT "),
+        "the moment is said in the header:\n{earlier}"
+    );
+    assert!(
+        work_depth(&earlier).is_some_and(|d| d > 0),
+        "an earlier depth:\n{earlier}"
+    );
+    assert!(
+        producer_alive(&earlier),
+        "the producer alive then:\n{earlier}"
+    );
+    assert!(
+        !earlier.contains("consumer 1 got 150 messages"),
+        "output printed later is not shown at that moment:\n{earlier}"
+    );
+    tmux.quit();
+    tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
+    let size = std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 0 && size < 4 << 20,
+        "a small recording: {size} bytes"
+    );
+    drop(tmux);
+    let cmd = format!(
+        "{BIN} replay {}; echo MPDASH-EXITED:$?; sleep 60",
+        rec.display()
+    );
+    let tmux = Tmux::start("replay", &cmd).expect("tmux ran a moment ago");
+    let end = tmux.wait_for("the replayed end", |s| s.contains("finished in"));
+    assert_eq!(work_depth(&end), Some(0), "{end}");
+    tmux.keys("r");
+    tmux.wait_for("nothing runs", |s| s.contains("nothing runs"));
+    let back = step_back(&tmux);
+    assert!(
+        producer_alive(&back) && work_depth(&back).is_some_and(|d| d > 0),
+        "the replay steps back to the same moments:\n{back}"
+    );
+    tmux.keys("q");
+    tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -17,10 +17,14 @@ use crate::app::{App, Printed};
 pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     let rows = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(2) as usize;
+    // Names from the newest sample (a process printing before the first
+    // sample that saw it still has its name), else the moment shown.
+    let newest = app.timeline.last().map(|f| f.snap.clone());
     let name_of = |pid: i32| {
-        app.snapshot
-            .procs
+        newest
             .iter()
+            .flat_map(|s| s.procs.iter())
+            .chain(app.snapshot.procs.iter())
             .find(|p| p.pid == pid)
             .map(|p| p.name.clone())
     };
