@@ -255,6 +255,9 @@ fn a_spawned_child_with_a_spec_bigger_than_an_argv_string_starts() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].len(), 4096);
     assert!(out[0].bytes().all(|b| b == b'x'));
+    // `--json` says who printed it: the child's name, not the run's.
+    let line = v.iter().find(|l| l["type"] == "output").unwrap();
+    assert_eq!(line["process"], "f", "{}", line["process"]);
 }
 
 #[test]

@@ -319,8 +319,15 @@ fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEve
                             let _ = r.read_until(b'\n', &mut rest);
                         }
                         let text = String::from_utf8_lossy(&buf);
-                        let (pid, line) =
+                        let (pid, mut line) =
                             crate::scenario::steps::untag(text.trim_end_matches('\n'));
+                        if line.len() > MAX_LINE {
+                            let mut cut = MAX_LINE;
+                            while !line.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            line = &line[..cut];
+                        }
                         let line = line.to_string();
                         if events
                             .send(SessionEvent::Output { run, pid, line })

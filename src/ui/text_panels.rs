@@ -86,10 +86,16 @@ pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
 /// says so (z gives it the whole screen).
 pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
     let rows = area.height.saturating_sub(2) as usize;
-    let lines = format::wrap(
-        app.scenario.explain.trim(),
-        area.width.saturating_sub(2) as usize,
-    );
+    // The file's line breaks are the author's editor's, not paragraphs:
+    // only a blank line starts a new one.
+    let text: Vec<String> = app
+        .scenario
+        .explain
+        .trim()
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let lines = format::wrap(&text.join("\n\n"), area.width.saturating_sub(2) as usize);
     let more = lines.len().saturating_sub(rows);
     let mut title = vec![" What to watch ".bold()];
     if more > 0 {
