@@ -262,7 +262,7 @@ fn a_panic_restores_the_terminal_and_kills_the_run() {
 
 #[test]
 fn compare_tab_keeps_each_finished_run() {
-    let cmd = format!("{BIN} scenarios/process.toml; echo MPDASH-EXITED:$?; sleep 60");
+    let cmd = format!("{BIN} scenarios/process.toml --speed 10; echo MPDASH-EXITED:$?; sleep 60");
     let Some(tmux) = Tmux::start("compare", &cmd) else {
         return;
     };

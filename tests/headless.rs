@@ -19,7 +19,14 @@ fn value_after(lines: &[String], prefix: &str, nth: usize) -> i32 {
 #[test]
 fn process_prints_what_cpython_prints_with_the_right_parents() {
     for m in METHODS {
-        let (v, out) = run_json(&["scenarios/process.toml", "--start-method", m]);
+        // --speed: the child's 3 s in the tree take 30 ms here.
+        let (v, out) = run_json(&[
+            "scenarios/process.toml",
+            "--start-method",
+            m,
+            "--speed",
+            "100",
+        ]);
         assert!(
             out.status.success(),
             "{m}: {}",
@@ -158,6 +165,8 @@ fn the_text_summary_names_every_process() {
         "scenarios/process.toml",
         "--start-method",
         "forkserver",
+        "--speed",
+        "100",
     ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);

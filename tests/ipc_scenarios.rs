@@ -53,10 +53,10 @@ fn pipe_carries_the_tutorials_message_and_plays_ping_pong() {
     for m in METHODS {
         let lines = run_ok("scenarios/pipe.toml", m);
         assert_eq!(lines[0], "[42, None, 'hello']", "{m}");
-        // `ping-pong: 20000 round trips, p50 12.3 µs, p99 45.6 µs`: both
+        // `ping-pong: 60000 round trips, p50 12.3 µs, p99 45.6 µs`: both
         // figures real numbers, p50 ≤ p99, and nothing else on the line.
         let rest = lines[1]
-            .strip_prefix("ping-pong: 20000 round trips, p50 ")
+            .strip_prefix("ping-pong: 60000 round trips, p50 ")
             .unwrap_or_else(|| panic!("{m}: {lines:?}"));
         let (p50, p99) = rest
             .strip_suffix(" µs")
@@ -111,7 +111,7 @@ fn shared_memory_prints_cpythons_values_and_the_locked_count_is_exact() {
         assert_eq!(lines[0], "3.1415927", "{m}");
         assert_eq!(lines[1], "[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]", "{m}");
         assert_eq!(
-            lines[2], "locked (with its lock) = 800000 of 800000: 0 updates lost",
+            lines[2], "locked (with its lock) = 20000000 of 20000000: 0 updates lost",
             "{m}"
         );
         assert!(lines[3].starts_with("unlocked (without a lock) = "), "{m}");

@@ -59,7 +59,13 @@ fn scale_refuses_a_file_without_a_scaling_table() {
 
 #[test]
 fn compare_gives_a_row_per_method_with_the_fields_it_promises() {
-    let out = mpdash(&["compare", "scenarios/start_methods.toml", "--json"]);
+    let out = mpdash(&[
+        "compare",
+        "scenarios/start_methods.toml",
+        "--json",
+        "--set",
+        "process.0.steps.0={ sleep_ms = 300 }",
+    ]);
     assert!(
         out.status.success(),
         "{}",

@@ -47,6 +47,10 @@ struct RunArgs {
     /// called stuck (a deadlock is said at once)
     #[arg(long, default_value_t = 2.0, value_name = "SECS")]
     stuck_after: f64,
+    /// Paced steps (sleeps, a producer's pace) take 1/F of their time:
+    /// 0.25 runs four times slower, for a class; 10 ten times faster
+    #[arg(long, value_name = "F")]
+    speed: Option<f64>,
     /// Save each run the dashboard shows (every sample and the output) to
     /// FILE, for `mpdash replay FILE`
     #[arg(long, value_name = "FILE")]
@@ -291,6 +295,7 @@ fn load(args: &RunArgs) -> anyhow::Result<scenario::Scenario> {
         set: args.set.clone(),
         start_method: args.start_method.map(Into::into),
         workers: args.workers,
+        speed: args.speed,
     };
     Ok(scenario::load(file, &ov)?)
 }

@@ -271,6 +271,28 @@ pub enum MainStep {
 }
 
 impl Scenario {
+    /// Scales every paced step by `1 / speed`: sleeps and the pace of
+    /// `put_many`/`get_many`. Work (CPU, messages, counts) is unchanged.
+    pub fn pace(&mut self, speed: f64) {
+        let scale = |ms: &mut u64| *ms = (*ms as f64 / speed).round() as u64;
+        let steps = self
+            .processes
+            .iter_mut()
+            .flat_map(|p| p.steps.iter_mut())
+            .chain(self.main.iter_mut().filter_map(|m| match m {
+                MainStep::Work(w) => Some(w),
+                _ => None,
+            }));
+        for w in steps {
+            match w {
+                Work::SleepMs(ms)
+                | Work::PutMany { pace_ms: ms, .. }
+                | Work::GetMany { pace_ms: ms, .. } => scale(ms),
+                _ => {}
+            }
+        }
+    }
+
     /// Board sizes that fit this scenario with room for replacements.
     pub fn board_size(&self) -> BoardSize {
         let procs: u32 = self.processes.iter().map(|p| p.count).sum();
@@ -302,7 +324,13 @@ pub struct Overrides {
     pub set: Vec<String>,
     pub start_method: Option<StartMethod>,
     pub workers: Option<usize>,
+    /// `--speed F`: paced steps (sleeps, a producer's pace) take 1/F of
+    /// their time: 0.25 is four times slower, for a class; 10 for tests.
+    pub speed: Option<f64>,
 }
+
+/// The slowest and fastest `--speed`.
+pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.01..=1000.0;
 
 /// Reads, overrides and validates a scenario file.
 pub fn load(path: &str, ov: &Overrides) -> Result<Scenario, ScenarioError> {
@@ -348,6 +376,19 @@ pub fn parse(file: &str, text: &str, ov: &Overrides) -> Result<Scenario, Scenari
     }
     if let Some(w) = ov.workers {
         sc.pool.workers = workers_override(file, w)?;
+    }
+    if let Some(f) = ov.speed {
+        if !(f.is_finite() && SPEEDS.contains(&f)) {
+            return Err(ScenarioError::whole_file(
+                file,
+                format!(
+                    "--speed: a factor between {} and {} (got {f})",
+                    SPEEDS.start(),
+                    SPEEDS.end()
+                ),
+            ));
+        }
+        sc.pace(f);
     }
     Ok(sc)
 }
@@ -451,6 +492,33 @@ pub fn registry() -> Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speed_scales_sleeps_and_paces_and_refuses_the_impossible() {
+        let pace_of = |speed: Option<f64>| -> Result<Vec<u64>, ScenarioError> {
+            let ov = Overrides {
+                speed,
+                ..Default::default()
+            };
+            let sc = load("scenarios/queue.toml", &ov)?;
+            Ok(sc
+                .processes
+                .iter()
+                .flat_map(|p| p.steps.iter())
+                .filter_map(|w| match w {
+                    Work::PutMany { pace_ms, .. } | Work::GetMany { pace_ms, .. } => Some(*pace_ms),
+                    _ => None,
+                })
+                .collect())
+        };
+        assert_eq!(pace_of(None).unwrap(), [10, 25]);
+        assert_eq!(pace_of(Some(0.25)).unwrap(), [40, 100]);
+        assert_eq!(pace_of(Some(5.0)).unwrap(), [2, 5]);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e6] {
+            let e = pace_of(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("--speed: a factor between"), "{bad}: {e}");
+        }
+    }
 
     const PROCESS: &str = r#"
 [scenario]

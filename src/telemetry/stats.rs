@@ -41,6 +41,9 @@ pub struct RunStats {
     /// CPU seconds of every process of the run (from `wait4`).
     pub cpu_s: f64,
     pub exit: i32,
+    /// Workers that died by a signal (a killed worker makes a run's figures
+    /// not comparable with the others').
+    pub killed: usize,
 }
 
 /// Is this row one of the run's workers (processes and pool workers)?
@@ -94,6 +97,10 @@ pub fn summarise(
             .count(),
         cpu_s: rows.iter().filter_map(|r| r.cpu_s).sum(),
         exit,
+        killed: workers
+            .iter()
+            .filter(|r| r.exitcode.is_some_and(|c| c < 0))
+            .count(),
     }
 }
 

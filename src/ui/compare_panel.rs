@@ -4,9 +4,13 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
-use ratatui::widgets::{BarChart, Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::text::Line;
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Borders, Cell, Paragraph, Row, Table, Wrap,
+};
 
 use crate::app::App;
+use crate::telemetry::stats::RunStats;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.runs.is_empty() {
@@ -24,7 +28,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(p, area);
         return;
     }
-    let table_h = (app.runs.len() as u16 + 3).min(area.height / 2).max(4);
+    // The current scenario's runs only: figures of different programs side
+    // by side compare nothing. The others are counted in the title.
+    let mine: Vec<&RunStats> = app
+        .runs
+        .iter()
+        .filter(|r| r.scenario == app.scenario.title)
+        .collect();
+    let others = app.runs.len() - mine.len();
+    // As many runs as both the table and the charts can show, the newest:
+    // a bar is 8 columns and a gap; a row is a line.
+    let chart_fit = ((area.width / 2).saturating_sub(2) / 9).max(1) as usize;
+    let table_fit = (area.height / 2).saturating_sub(3).max(1) as usize;
+    let shown: Vec<&RunStats> = mine
+        .iter()
+        .copied()
+        .skip(mine.len().saturating_sub(chart_fit.min(table_fit)))
+        .collect();
+    let table_h = (shown.len() as u16 + 3).min(area.height / 2).max(4);
     let [table_area, charts] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     let header = Row::new(
@@ -41,12 +62,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             "HELPERS",
             "CPU s",
             "EXIT",
+            "NOTE",
         ]
         .map(Cell::from),
     )
     .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
-    let rows: Vec<Row> = app
-        .runs
+    let rows: Vec<Row> = shown
         .iter()
         .map(|r| {
             Row::new(vec![
@@ -70,54 +91,85 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 } else {
                     Color::Red
                 })),
+                Cell::from(note(r)).style(Style::new().fg(Color::Red)),
             ])
         })
         .collect();
-    let widths = [7, 11, 8, 9, 10, 10, 10, 11, 11, 8, 7, 5].map(Constraint::Length);
+    let widths = [4, 10, 7, 8, 9, 9, 9, 10, 11, 7, 6, 4, 16].map(Constraint::Length);
+    let mut title = vec![
+        " Compare ".bold(),
+        format!("{} runs of {} ", mine.len(), app.scenario.title).into(),
+    ];
+    if shown.len() < mine.len() {
+        title.push(format!("(the last {} shown) ", shown.len()).yellow());
+    }
+    if others > 0 {
+        title.push(format!("· {others} of other scenarios not shown ").dark_gray());
+    }
+    title.push("· START = request → first instruction · PSS/RSS = workers' peak ".dark_gray());
     f.render_widget(
-        Table::new(rows, widths).header(header).block(
-            Block::default().borders(Borders::ALL).title(vec![
-                " Compare ".bold(),
-                "runs of this scenario · START = request → first instruction · PSS/RSS = workers' peak ".dark_gray(),
-            ]),
-        ),
+        Table::new(rows, widths)
+            .header(header)
+            .block(Block::default().borders(Borders::ALL).title(title)),
         table_area,
     );
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
-    let labels: Vec<String> = app
-        .runs
-        .iter()
-        .map(|r| {
-            format!(
-                "{}#{}",
-                &r.method.name()[..r.method.name().len().min(5)],
-                r.run
-            )
-        })
-        .collect();
-    let start: Vec<(&str, u64)> = labels
-        .iter()
-        .zip(&app.runs)
-        .map(|(l, r)| (l.as_str(), r.start_p50_us.max(0.0).round() as u64))
-        .collect();
-    let pss: Vec<(&str, u64)> = labels
-        .iter()
-        .zip(&app.runs)
-        .map(|(l, r)| (l.as_str(), r.workers_pss_mib.max(0.0).round() as u64))
-        .collect();
-    fn chart<'a>(title: &'static str, data: &'a [(&'a str, u64)], color: Color) -> BarChart<'a> {
+    let label = |r: &RunStats| {
+        let m = r.method.name();
+        let mark = if note(r).is_empty() { "" } else { "!" };
+        format!("{}#{}{mark}", &m[..m.len().min(5)], r.run)
+    };
+    let bars = |value: &dyn Fn(&RunStats) -> (u64, String), color: Color| -> Vec<Bar> {
+        shown
+            .iter()
+            .map(|r| {
+                let (v, text) = value(r);
+                Bar::default()
+                    .value(v)
+                    .text_value(text)
+                    .label(Line::from(label(r)))
+                    .style(Style::new().fg(if note(r).is_empty() {
+                        color
+                    } else {
+                        Color::Red
+                    }))
+                    .value_style(Style::new().fg(Color::Black).bg(color))
+            })
+            .collect()
+    };
+    let start = bars(
+        &|r| {
+            let us = r.start_p50_us.max(0.0).round() as u64;
+            (us, us.to_string())
+        },
+        Color::Magenta,
+    );
+    // PSS in tenths of a MiB, written with one decimal (0.7, 1.4, 0.7).
+    let pss = bars(
+        &|r| {
+            let tenths = (r.workers_pss_mib.max(0.0) * 10.0).round() as u64;
+            (tenths, format!("{:.1}", tenths as f64 / 10.0))
+        },
+        Color::Cyan,
+    );
+    let chart = |title: &'static str, data: Vec<Bar<'static>>| {
         BarChart::default()
             .block(Block::default().borders(Borders::ALL).title(title.bold()))
             .bar_width(8)
             .bar_gap(1)
-            .bar_style(Style::new().fg(color))
-            .value_style(Style::new().fg(Color::Black).bg(color))
-            .data(data)
+            .data(BarGroup::default().bars(&data))
+    };
+    f.render_widget(chart(" Start latency p50 (µs) ", start), left);
+    f.render_widget(chart(" Workers' PSS (MiB) ", pss), right);
+}
+
+/// What makes a run not like the others: a worker killed, a failure.
+fn note(r: &RunStats) -> String {
+    match (r.killed, r.exit) {
+        (0, 0) => String::new(),
+        (0, _) => "failed".into(),
+        (1, _) => "1 worker killed".into(),
+        (n, _) => format!("{n} workers killed"),
     }
-    f.render_widget(
-        chart(" Start latency p50 (µs) ", &start, Color::Magenta),
-        left,
-    );
-    f.render_widget(chart(" Workers' PSS (MiB) ", &pss, Color::Cyan), right);
 }

@@ -40,10 +40,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 /// Before the first measurement: what `g` does, or where a `[scaling]` is.
 fn draw_empty(f: &mut Frame, area: Rect, app: &App) {
     let text = if app.scenario.scaling.is_some() {
-        "No measurement yet: press g to run the same CPU-bound work with 1…N workers as processes, \
+        "No measurement yet: press x to run the same CPU-bound work with 1…N workers as processes, \
          as threads sharing a simulated GIL, and as free threads."
     } else {
-        "This scenario has no [scaling] table: open scenarios/scaling.toml and press g."
+        "This scenario has no [scaling] table: open scenarios/scaling.toml and press x."
     };
     f.render_widget(
         Paragraph::new(text)

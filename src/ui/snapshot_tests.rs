@@ -375,7 +375,7 @@ fn compare_tab_with_three_runs() {
     {
         app.runs.push(RunStats {
             run: i as u64 + 1,
-            scenario: "s".into(),
+            scenario: app.scenario.title.clone(),
             method: m,
             workers: 8,
             wall_s: 0.54,
@@ -387,11 +387,30 @@ fn compare_tab_with_three_runs() {
             helpers: usize::from(m == StartMethod::Forkserver),
             cpu_s: 0.16,
             exit: 0,
+            killed: 0,
         });
     }
+    // A run of another scenario is not mixed in; a run with a killed worker
+    // is marked.
+    let mut other = app.runs[0].clone();
+    other.scenario = "another scenario".into();
+    other.run = 4;
+    app.runs.push(other);
+    let mut killed = app.runs[1].clone();
+    killed.run = 5;
+    killed.killed = 1;
+    killed.workers_pss_mib = 0.7;
+    app.runs.push(killed);
     app.update(Action::ShowTab(crate::app::Tab::Compare));
     let t = render(&app, 130, 30);
     assert_snapshot!(t.backend());
+    find(t.backend().buffer(), "1 worker killed");
+    find(t.backend().buffer(), "1 of other scenarios not shown");
+    find(t.backend().buffer(), " 0.7 ");
+    assert!(
+        !format!("{:?}", t.backend()).contains("│4 "),
+        "the other scenario's run is not in the table"
+    );
     find(t.backend().buffer(), "forkserver");
     let (x, y) = find(t.backend().buffer(), " 2 Compare ");
     assert_eq!(
