@@ -16,9 +16,9 @@ fn live(a: &App) -> bool {
     a.tab == Tab::Live
 }
 
-/// A tab with a list to move in (processes, the Log).
+/// A tab with a list to move in (processes, the Log, the scaling points).
 fn lists(a: &App) -> bool {
-    matches!(a.tab, Tab::Live | Tab::Log)
+    matches!(a.tab, Tab::Live | Tab::Log | Tab::Scaling)
 }
 
 fn selected(a: &App) -> bool {
@@ -284,9 +284,9 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('z')],
         label: "z",
         hint: "zoom",
-        help: "Give one panel the whole screen: processes, pool/resources, output, explanation, back.",
+        help: "Give one panel the whole screen: on Live the processes, pool/resources, output, explanation, back; on Scaling the measurement (no tree); on Compare the table.",
         action: Action::CycleZoom,
-        when: live,
+        when: always,
     },
     Binding {
         keys: &[KeyCode::Char(']')],

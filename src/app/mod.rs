@@ -270,6 +270,8 @@ pub struct App {
     /// The moment shown, when stepping through time (an index into
     /// `timeline`); `None`: the newest.
     pub travel: Option<usize>,
+    /// Scaling tab: first row of the Points table shown.
+    pub points_scroll: usize,
     /// Log tab: lines scrolled up from the newest, and its filter.
     pub log_scroll: usize,
     pub log_filter: String,
@@ -336,6 +338,7 @@ impl App {
             timeline: Default::default(),
             travel: None,
             log_scroll: 0,
+            points_scroll: 0,
             log_filter: String::new(),
             runs: Vec::new(),
             tab: Tab::Live,

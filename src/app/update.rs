@@ -348,6 +348,10 @@ impl App {
                 };
                 if let Some(p) = self.picker.as_mut() {
                     p.selected = step(p.selected, p.items.len());
+                } else if self.tab == Tab::Scaling {
+                    // The view clamps it to the rows it has.
+                    let n = self.scale_points.len() + 3;
+                    self.points_scroll = step(self.points_scroll, n);
                 } else if self.tab == Tab::Log {
                     // Scrolled up from the newest line: down is towards 0.
                     let n = self.shown_events().count();
@@ -361,14 +365,30 @@ impl App {
             Action::NextTab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
                 self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
+                self.zoom = None;
                 Effect::Redraw
             }
             Action::ShowTab(t) => {
+                if t != self.tab {
+                    self.zoom = None;
+                }
                 self.tab = t;
                 Effect::Redraw
             }
             Action::Resize(w, h) => {
                 self.term = (w, h);
+                Effect::Redraw
+            }
+            Action::CycleZoom if self.tab == Tab::Log => {
+                self.notice = Some("the Log has the whole screen already".into());
+                Effect::Redraw
+            }
+            Action::CycleZoom if self.tab != Tab::Live => {
+                // The tab's own panel takes the whole tab, then back.
+                self.zoom = match self.zoom {
+                    None => Some(Zoom::Panel),
+                    Some(_) => None,
+                };
                 Effect::Redraw
             }
             Action::CycleZoom => {

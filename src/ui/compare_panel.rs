@@ -45,7 +45,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .copied()
         .skip(mine.len().saturating_sub(chart_fit.min(table_fit)))
         .collect();
-    let table_h = (shown.len() as u16 + 3).min(area.height / 2).max(4);
+    // `z`: the table alone, every run of this scenario.
+    let zoomed = app.zoom.is_some();
+    let shown: Vec<&RunStats> = if zoomed { mine.clone() } else { shown };
+    let table_h = if zoomed {
+        area.height
+    } else {
+        (shown.len() as u16 + 3).min(area.height / 2).max(4)
+    };
     let [table_area, charts] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     let header = Row::new(
@@ -113,6 +120,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .block(Block::default().borders(Borders::ALL).title(title)),
         table_area,
     );
+    if zoomed {
+        return;
+    }
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     let label = |r: &RunStats| {

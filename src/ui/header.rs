@@ -90,10 +90,30 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         title.push(span);
     }
     title.push(sep());
-    title.push(Span::styled(
-        app.scenario.title.clone(),
-        Style::new().bold(),
-    ));
+    // The scenario's title in what is left, cut at a word with "…".
+    let used = x as usize + 3;
+    let room = (width as usize).saturating_sub(used);
+    let name = &app.scenario.title;
+    let shown = if name.chars().count() <= room {
+        name.clone()
+    } else {
+        let mut cut = String::new();
+        for word in name.split(' ') {
+            if cut.chars().count() + word.chars().count() + 2 > room {
+                break;
+            }
+            if !cut.is_empty() {
+                cut.push(' ');
+            }
+            cut.push_str(word);
+        }
+        if cut.is_empty() {
+            String::new()
+        } else {
+            format!("{cut} …")
+        }
+    };
+    title.push(Span::styled(shown, Style::new().bold()));
     (Line::from(title), places)
 }
 
@@ -114,7 +134,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         cores.push(core_bar(*pct));
         cores.push(Span::raw(format!("{:>3.0}% ", pct)));
     }
-    if sys.mem_total > 0 {
+    let so_far: usize = cores.iter().map(|s| s.width()).sum();
+    if sys.mem_total > 0 && so_far + 24 <= area.width as usize {
         cores.push(sep());
         cores.push(Span::raw(format!(
             "mem {} / {}",

@@ -23,10 +23,17 @@ fn color(m: Mode) -> Color {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let procs_h = (app.snapshot.procs.len() as u16 + 3).clamp(5, area.height * 2 / 5);
-    let [procs, bottom] =
-        Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(area);
-    super::process_panel::draw(f, procs, app);
+    // `z`: the measurement takes the whole tab (no process tree above it).
+    let bottom = if app.zoom.is_some() {
+        area
+    } else {
+        let most = (area.height * 2 / 5).max(3);
+        let procs_h = (app.snapshot.procs.len() as u16 + 3).max(5).min(most);
+        let [procs, bottom] =
+            Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(area);
+        super::process_panel::draw(f, procs, app);
+        bottom
+    };
     if app.scale_points.is_empty() {
         draw_empty(f, bottom, app);
         return;
@@ -115,13 +122,42 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
                 .data(pts),
         );
     }
+    // The legend goes under the chart, never over a curve.
+    let mut legend: Vec<Span> = vec![
+        Span::styled("── ideal ", Style::new().fg(Color::DarkGray)),
+        Span::styled(
+            format!("┆ {} cores ", cpus as usize),
+            Style::new().fg(Color::Yellow),
+        ),
+    ];
+    for (m, pts) in &series {
+        if !pts.is_empty() {
+            legend.push(Span::styled(
+                format!("── {} ", m.label()),
+                Style::new().fg(color(*m)),
+            ));
+        }
+    }
+    let plain: String = legend.iter().map(|s| s.content.as_ref()).collect();
+    let legend_h = super::format::wrap(
+        plain.trim_end(),
+        chart_area.width.saturating_sub(2) as usize,
+    )
+    .len()
+    .min(4) as u16;
+    let legend = Paragraph::new(Line::from(legend)).wrap(Wrap { trim: true });
+    let block = Block::default().borders(Borders::ALL).title(vec![
+        " Scaling ".bold(),
+        "speedup against workers · the GIL curve is simulated ".dark_gray(),
+    ]);
+    let inner = block.inner(chart_area);
+    f.render_widget(block, chart_area);
+    let [plot, key] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(legend_h)]).areas(inner);
+    f.render_widget(legend, key);
+    let chart_area = plot;
     let chart = Chart::new(datasets)
-        .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)))
-        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
-        .block(Block::default().borders(Borders::ALL).title(vec![
-            " Scaling ".bold(),
-            "speedup against workers · the GIL curve is simulated ".dark_gray(),
-        ]))
+        .legend_position(None)
         .x_axis(
             Axis::default()
                 .title("workers")
@@ -140,7 +176,8 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     f.render_widget(chart, chart_area);
 }
 
-/// Every measured point, as a table.
+/// Every measured point, as a table; it scrolls (↑/↓, PgUp/PgDn) when it is
+/// longer than the panel, and the title says which rows are shown.
 fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
     let mut lines = vec![
         Line::from("MODE            W   WALL   SPEEDUP")
@@ -164,21 +201,32 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
         ]));
     }
     lines.push(Line::styled(
-        "* simulated: one lock, handed over every 5 ms",
+        "* simulated GIL: 5 ms turns",
         Style::new().fg(Color::DarkGray),
     ));
     if app.scale_points.iter().any(|p| p.work_fraction < 1.0) {
         lines.push(Line::styled(
-            "† real python3 on 1/10 of the range: compare speedups, not wall times",
+            "† python3, 1/10 of the work",
             Style::new().fg(Color::DarkGray),
         ));
     }
+    let rows = table_area.height.saturating_sub(2) as usize;
+    let total = lines.len();
+    let first = app.points_scroll.min(total.saturating_sub(rows));
+    let mut title = vec![" Points ".bold()];
+    if total > rows {
+        title.push(
+            format!(
+                "{}–{} of {total} (↑/↓) ",
+                first + 1,
+                (first + rows).min(total)
+            )
+            .yellow(),
+        );
+    }
     f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Points ".bold()),
-        ),
+        Paragraph::new(lines.into_iter().skip(first).collect::<Vec<_>>())
+            .block(Block::default().borders(Borders::ALL).title(title)),
         table_area,
     );
 }

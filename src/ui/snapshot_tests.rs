@@ -819,3 +819,74 @@ fn the_wait_for_graph_reads_as_sentences() {
     assert_eq!(k(KeyCode::Esc), Some(Action::ToggleWaits));
     assert_eq!(k(KeyCode::Char('k')), None);
 }
+
+/// The text inside the box whose title starts with `title`: one string per
+/// row, without the borders.
+fn box_text(buf: &Buffer, title: &str) -> Vec<String> {
+    let (x, y) = find(buf, title);
+    let left = x - 1;
+    let mut right = x;
+    while right < buf.area.width && buf[(right, y)].symbol() != "┐" {
+        right += 1;
+    }
+    let mut rows = Vec::new();
+    for yy in y + 1..buf.area.height {
+        if buf[(left, yy)].symbol() == "└" {
+            break;
+        }
+        rows.push((left + 1..right).map(|c| buf[(c, yy)].symbol()).collect());
+    }
+    rows
+}
+
+/// Every tab at the four sizes a class uses, and in the text panels no word
+/// cut in two: every word on screen is a whole word of the text.
+#[test]
+fn every_tab_at_every_size_with_no_word_cut() {
+    use crate::app::Tab;
+    let mut app = pool_app();
+    for _ in 0..3 {
+        app.update(Action::Sample(Box::new(running_sample())));
+    }
+    let said = [
+        "Pool(2).map(primes, 64 chunks of [0, 50000000), chunksize=1) with fork",
+        "primes below 50000000: 3001134 (the count the main process checks against CPython's)",
+    ];
+    for l in said {
+        app.update(Action::Output(crate::app::Printed {
+            pid: 100,
+            line: l.into(),
+        }));
+    }
+    let words = |t: &str| -> Vec<String> { t.split_whitespace().map(String::from).collect() };
+    let explain_words = words(&app.scenario.explain);
+    let output_words: Vec<String> = said.iter().flat_map(|l| words(l)).collect();
+    for (w, h) in [(60, 15), (80, 24), (120, 36), (200, 50)] {
+        app.update(Action::Resize(w, h));
+        for tab in Tab::ALL {
+            app.update(Action::ShowTab(tab));
+            let t = render(&app, w, h);
+            insta::with_settings!({ snapshot_suffix => format!("{}_{w}x{h}", tab.title()) }, {
+                assert_snapshot!(t.backend());
+            });
+            if tab != Tab::Live || h < 24 {
+                continue;
+            }
+            let buf = t.backend().buffer();
+            for row in box_text(buf, " What to watch") {
+                for word in words(&row) {
+                    assert!(
+                        explain_words.contains(&word),
+                        "{w}×{h}: {word:?} cut in {row:?}"
+                    );
+                }
+            }
+            for row in box_text(buf, " Output") {
+                for word in words(&row) {
+                    let whole = output_words.contains(&word) || word == "main:";
+                    assert!(whole, "{w}×{h}: {word:?} cut in {row:?}");
+                }
+            }
+        }
+    }
+}

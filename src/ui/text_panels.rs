@@ -76,7 +76,7 @@ pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     let mut title = vec![" Output ".bold()];
     let before = above as u64 + app.printed.saturating_sub(app.log.len() as u64);
     if before > 0 || cut > 0 {
-        title.push(format!("↑ {before} earlier lines (z: whole screen) ").dark_gray());
+        title.push(format!("↑ {before} earlier (z) ").dark_gray());
     }
     let p = Paragraph::new(shown).block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(p, area);
@@ -99,7 +99,7 @@ pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
     let more = lines.len().saturating_sub(rows);
     let mut title = vec![" What to watch ".bold()];
     if more > 0 {
-        title.push(format!("↓ {more} more lines (z: whole screen) ").yellow());
+        title.push(format!("↓ {more} more lines (z) ").yellow());
     }
     let p = Paragraph::new(
         lines
