@@ -62,14 +62,15 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
         let was_exited = old.is_some_and(|o| o.state == ProcState::Exited);
         if p.state == ProcState::Exited && !was_exited && p.pid > 0 {
             let killed = p.exitcode.is_some_and(|c| c < 0);
-            let how = if killed { "killed by" } else { "exited" };
+            let how = match p.exitcode {
+                // Reaped by its own parent (a watched program): only that
+                // parent saw its status.
+                None => "ended (its parent reaped it; the status is the parent's to see)".into(),
+                Some(_) if killed => format!("killed by {}", exit_label(p.exitcode)),
+                Some(_) => format!("exited {}", exit_label(p.exitcode)),
+            };
             push(
-                format!(
-                    "{} (pid {}) {how} {}",
-                    p.name,
-                    p.pid,
-                    exit_label(p.exitcode)
-                ),
+                format!("{} (pid {}) {how}", p.name, p.pid),
                 killed || p.exitcode.is_some_and(|c| c > 0),
             );
         }

@@ -879,6 +879,32 @@ mod tests {
     }
 
     #[test]
+    fn the_log_says_how_each_run_ended_even_one_replaced_mid_run() {
+        let mut a = pool_app();
+        a.update(Action::RunStarted {
+            run: 1,
+            method: StartMethod::Fork,
+        });
+        a.update(Action::RunStarted {
+            run: 2,
+            method: StartMethod::Spawn,
+        });
+        a.update(Action::RunEnded {
+            exit: 0,
+            wall: Duration::from_millis(1500),
+            rows: vec![],
+        });
+        let texts: Vec<&str> = a.events.iter().map(|e| e.text.as_str()).collect();
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with("run 1 stopped before its end")),
+            "{texts:?}"
+        );
+        assert!(texts.contains(&"run 2 finished after 1.50 s"), "{texts:?}");
+    }
+
+    #[test]
     fn q_asks_while_a_run_is_live_and_quits_at_once_when_it_is_not() {
         let mut a = pool_app();
         a.update(Action::RunStarted {

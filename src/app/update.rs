@@ -22,6 +22,22 @@ impl App {
             Action::NextMethod => Effect::Launch(self.method.next()),
             Action::RunEnded { exit, wall, rows } => {
                 self.status = RunStatus::Finished { exit, wall };
+                if self.events.len() == event_log::LOG_EVENTS {
+                    self.events.pop_front();
+                }
+                self.events.push_back(event_log::LogEvent {
+                    at: wall,
+                    text: format!(
+                        "run {} {} after {:.2} s",
+                        self.run,
+                        match exit {
+                            0 => "finished".to_string(),
+                            e => format!("failed (exit {e})"),
+                        },
+                        wall.as_secs_f64()
+                    ),
+                    alarm: exit != 0,
+                });
                 // The board as the run left it is its last moment.
                 if self.run > 0 {
                     let mut last = self
@@ -80,6 +96,20 @@ impl App {
                 Effect::Redraw
             }
             Action::RunStarted { run, method } => {
+                if self.run > 0 && matches!(self.status, RunStatus::Running | RunStatus::Starting) {
+                    // The run shown is replaced before its end: say so.
+                    if self.events.len() == event_log::LOG_EVENTS {
+                        self.events.pop_front();
+                    }
+                    self.events.push_back(event_log::LogEvent {
+                        at: self.snapshot.elapsed,
+                        text: format!(
+                            "run {} stopped before its end (its processes killed for the next run)",
+                            self.run
+                        ),
+                        alarm: false,
+                    });
+                }
                 if self.events.len() == event_log::LOG_EVENTS {
                     self.events.pop_front();
                 }
