@@ -5,6 +5,7 @@
 //! a run that loses its parent comes back to it to be reaped.
 
 pub mod command;
+pub mod python;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;

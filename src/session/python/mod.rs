@@ -1,0 +1,133 @@
+//! A run whose source is a CPython program (`mpdash prog.py`): the program
+//! runs as a watched command, with mpdash's probe (`sitecustomize.py`, pure
+//! Python, embedded here) installed for this run only in a private 0700
+//! directory put first on `PYTHONPATH`. The probe reports into `out/` of
+//! that directory, read by [`crate::telemetry::probe`]. Nothing is written
+//! to the user's site-packages; the directory goes when the run does (the
+//! watch guard removes it if the dashboard was killed).
+
+use std::path::{Path, PathBuf};
+
+/// The probe's source.
+pub const PROBE: &str = include_str!("sitecustomize.py");
+
+/// The private directory of one run's probe: `site/sitecustomize.py` and
+/// `out/` for what the probe reports. Removed when dropped.
+#[derive(Debug)]
+pub struct ProbeDir {
+    root: PathBuf,
+}
+
+impl ProbeDir {
+    /// Creates it under the temporary directory, readable by us only.
+    pub fn create() -> anyhow::Result<ProbeDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        let mut last = None;
+        for attempt in 0..16u32 {
+            let name = format!(
+                "mpdash-probe-{}-{:x}",
+                std::process::id(),
+                crate::runtime::sys::now_ns() ^ (u64::from(attempt) << 48)
+            );
+            let root = base.join(name);
+            match std::fs::DirBuilder::new().mode(0o700).create(&root) {
+                Ok(()) => {
+                    let dir = ProbeDir { root };
+                    std::fs::DirBuilder::new().mode(0o700).create(dir.site())?;
+                    std::fs::DirBuilder::new().mode(0o700).create(dir.out())?;
+                    std::fs::write(dir.site().join("sitecustomize.py"), PROBE)?;
+                    return Ok(dir);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "cannot create the probe's directory in {}: {e}",
+                        base.display()
+                    ));
+                }
+            }
+        }
+        Err(anyhow::anyhow!(
+            "cannot create the probe's directory in {}: {last:?}",
+            base.display()
+        ))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where `sitecustomize.py` is (first on `PYTHONPATH`).
+    pub fn site(&self) -> PathBuf {
+        self.root.join("site")
+    }
+
+    /// Where the probe writes (`MPDASH_PROBE_DIR`).
+    pub fn out(&self) -> PathBuf {
+        self.root.join("out")
+    }
+}
+
+impl Drop for ProbeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The environment a probed program runs with, given the probe's directory
+/// `root` and the `PYTHONPATH` it would have had.
+pub fn probe_env(root: &Path, pythonpath: Option<&str>) -> Vec<(String, String)> {
+    let site = root.join("site").to_string_lossy().into_owned();
+    let path = match pythonpath.filter(|p| !p.is_empty()) {
+        Some(p) => format!("{site}:{p}"),
+        None => site,
+    };
+    vec![
+        ("PYTHONPATH".into(), path),
+        (
+            "MPDASH_PROBE_DIR".into(),
+            root.join("out").to_string_lossy().into_owned(),
+        ),
+    ]
+}
+
+/// Whether `argv` runs a Python interpreter (`python3`, `python3.11`,
+/// `/usr/bin/python`), so `mpdash watch` probes it.
+pub fn is_python(argv: &[String]) -> bool {
+    argv.first()
+        .and_then(|p| Path::new(p).file_name())
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n == "python" || n.starts_with("python3") || n == "python2")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_is_private_and_goes_with_the_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = ProbeDir::create().unwrap();
+        let root = d.root().to_path_buf();
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert_eq!(
+            std::fs::read_to_string(d.site().join("sitecustomize.py")).unwrap(),
+            PROBE
+        );
+        let env = probe_env(&root, Some("/x"));
+        assert_eq!(env[0].1, format!("{}:/x", d.site().display()));
+        drop(d);
+        assert!(!root.exists());
+    }
+
+    #[test]
+    fn interpreters_are_recognised() {
+        let argv = |s: &str| vec![s.to_string()];
+        assert!(is_python(&argv("python3")));
+        assert!(is_python(&argv("/usr/bin/python3.11")));
+        assert!(!is_python(&argv("pythonista")));
+        assert!(!is_python(&argv("sleep")));
+    }
+}
