@@ -315,6 +315,8 @@ pub struct App {
     pub term: (u16, u16),
     /// `mpdash watch`: the command watched instead of a scenario.
     pub foreign: Option<Vec<String>>,
+    /// A watched Python program runs with mpdash's probe.
+    pub probe: bool,
     /// `mpdash replay`: the recording played back (nothing runs).
     pub replay: Option<String>,
     /// First help line shown (small terminals scroll the help).
@@ -358,6 +360,7 @@ impl App {
             term: (0, 0),
             foreign: None,
             replay: None,
+            probe: false,
             help_scroll: 0,
             rows: Vec::new(),
             queue_rates: HashMap::new(),

@@ -144,11 +144,20 @@ impl Rates {
     }
 }
 
-/// `mpdash watch -- CMD ARGS…`: the dashboard on a foreign command.
-pub fn run_watch(argv: Vec<String>, rate_hz: f64) -> anyhow::Result<i32> {
-    let sc = crate::session::command::scenario_for(&argv);
+/// `mpdash watch -- CMD ARGS…`: the dashboard on a foreign command; with
+/// `probe`, a Python program seen from inside.
+pub fn run_watch(argv: Vec<String>, rate_hz: f64, probe: bool) -> anyhow::Result<i32> {
+    let sc = crate::session::command::scenario_for(&argv, probe);
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, sc, Rates::new(rate_hz), None, Some(argv), None).map(|_| 0)
+    run_on(
+        screen,
+        sc,
+        Rates::new(rate_hz),
+        None,
+        Some((argv, probe)),
+        None,
+    )
+    .map(|_| 0)
 }
 
 /// Runs the dashboard on `screen`; with `quit_after`, it quits by itself
@@ -158,7 +167,7 @@ pub fn run_on(
     scenario: Scenario,
     rate: Rates,
     quit_after: Option<Duration>,
-    foreign: Option<Vec<String>>,
+    foreign: Option<(Vec<String>, bool)>,
     record: Option<String>,
 ) -> anyhow::Result<FrameStats> {
     let rate_hz = rate.sample_hz;
@@ -178,7 +187,10 @@ pub fn run_on(
         Screen::Sink(_) => crossbeam_channel::never(),
     };
     let mut app = App::new(scenario.clone(), rate_hz);
-    app.foreign = foreign;
+    if let Some((argv, probe)) = foreign {
+        app.foreign = Some(argv);
+        app.probe = probe;
+    }
     if let Some((w, h)) = screen.size() {
         app.update(Action::Resize(w, h));
     }
@@ -367,7 +379,13 @@ fn launch(
     current: &mut Option<Session>,
 ) -> Action {
     let launched = match &app.foreign {
-        Some(argv) => Session::launch_command(next_run, app.scenario.clone(), argv, ev_tx.clone()),
+        Some(argv) => Session::launch_command(
+            next_run,
+            app.scenario.clone(),
+            argv,
+            app.probe,
+            ev_tx.clone(),
+        ),
         None => Session::launch_mode(
             next_run,
             app.launch_scenario(),
@@ -384,6 +402,7 @@ fn launch(
                     board: s.board.clone(),
                     root_pid: s.main_pid.as_raw(),
                     root_slot: 0,
+                    probe: s.probe.as_ref().map(|d| d.out()),
                 })
             } else {
                 SamplerCmd::Watch(s.id, s.board.clone())

@@ -51,6 +51,12 @@ struct RunArgs {
     /// 0.25 runs four times slower, for a class; 10 ten times faster
     #[arg(long, value_name = "F")]
     speed: Option<f64>,
+    /// The Python interpreter for a .py file
+    #[arg(long, default_value = "python3", value_name = "PATH")]
+    python: String,
+    /// A .py file's arguments (after `--`)
+    #[arg(last = true)]
+    py_args: Vec<String>,
     /// Save each run the dashboard shows (every sample and the output) to
     /// FILE, for `mpdash replay FILE`
     #[arg(long, value_name = "FILE")]
@@ -147,6 +153,10 @@ enum Cmd {
         /// Samples per second
         #[arg(long, default_value_t = 4.0)]
         rate: f64,
+        /// Do not probe a Python program (it is probed by default: its
+        /// queues, locks and waits are shown)
+        #[arg(long)]
+        no_probe: bool,
         /// The command and its arguments (after `--`)
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
@@ -375,7 +385,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             })?;
             scale::run(spec, max_workers, json, trace.as_deref())
         }
-        Some(Cmd::Watch { rate, cmd }) => dashboard::run_watch(cmd, rate),
+        Some(Cmd::Watch {
+            rate,
+            no_probe,
+            cmd,
+        }) => {
+            let probe = !no_probe && crate::session::python::is_python(&cmd);
+            dashboard::run_watch(cmd, rate, probe)
+        }
         Some(Cmd::Replay { file }) => dashboard::run_replay(&file, 4.0),
         Some(Cmd::Client {
             address,
@@ -426,7 +443,21 @@ fn only_sets(set: Vec<String>) -> Overrides {
     }
 }
 
+/// `mpdash prog.py -- ARGS`: the interpreter, the file and its arguments.
+fn python_argv(args: &RunArgs) -> Option<Vec<String>> {
+    let file = args.file.as_deref().filter(|f| f.ends_with(".py"))?;
+    let mut argv = vec![args.python.clone(), file.to_string()];
+    argv.extend(args.py_args.iter().cloned());
+    Some(argv)
+}
+
 fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
+    if let Some(argv) = python_argv(args) {
+        if !std::path::Path::new(&argv[1]).is_file() {
+            anyhow::bail!("{}: no such file", argv[1]);
+        }
+        return dashboard::run_watch(argv, args.rate, true);
+    }
     let sc = load(args)?;
     let rates = dashboard::Rates {
         sample_hz: args.rate,

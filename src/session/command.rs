@@ -10,20 +10,36 @@ use crate::runtime::board::{Board, ProcState, StartMethod};
 use crate::scenario::Scenario;
 use crate::telemetry::discovery::{STATUS_UNKNOWN, descendants};
 
-/// The dashboard's scenario for a watched command.
-pub fn scenario_for(argv: &[String]) -> Scenario {
+/// The dashboard's scenario for a watched command (`probed`: a Python
+/// program seen from inside by mpdash's probe).
+pub fn scenario_for(argv: &[String], probed: bool) -> Scenario {
     let shown = argv.join(" ");
-    Scenario {
-        file: String::new(),
-        title: format!("watch: {shown}"),
-        explain: format!(
+    let explain = if probed {
+        format!(
+            "A CPython program, run as the root of this run: `{shown}`, with mpdash's probe \
+             (a sitecustomize.py in a private directory on PYTHONPATH, for this run only). \
+             Processes carry Python's names and roles; the Queues, Locks, RLocks, Semaphores, \
+             Events and Barriers the program made are shown by the names it gave them, with \
+             puts and gets, holders and waiters; WAITING ON says what each process is blocked \
+             on and at which line. When the program can never move again (two locks taken in \
+             opposite orders, a join before a queue is drained, a barrier short of a party), \
+             the red banner says why instead of hanging. r runs it again."
+        )
+    } else {
+        format!(
             "A foreign program, run as the root of this run: `{shown}`. mpdash finds its \
              processes in /proc (its process group and the root's descendants) and shows \
              CPU, RSS, PIDs and parents, states and exit statuses; when it ends or you quit, \
              whatever it left is killed, as for a scenario. There are no queue, lock or pool \
              panels: mpdash reads those from its own primitives, which a foreign program \
-             does not use. r runs the command again."
-        ),
+             does not use (a Python program is probed unless --no-probe). r runs the command \
+             again."
+        )
+    };
+    Scenario {
+        file: String::new(),
+        title: format!("{}: {shown}", if probed { "python" } else { "watch" }),
+        explain,
         start_method: StartMethod::Fork,
         pool: crate::scenario::PoolSpec {
             workers: 1,
@@ -56,8 +72,17 @@ pub fn guard_main(args: &[String]) -> i32 {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
-    let [parent, prog, rest @ ..] = args else {
-        eprintln!("mpdash: usage: mpdash {GUARD_ARG} PARENT CMD ARGS…");
+    // `--probe DIR`: a Python program runs with mpdash's probe from DIR.
+    let (probe, args) = match args {
+        [parent, flag, dir, rest @ ..] if flag == "--probe" => {
+            let mut a = vec![parent.clone()];
+            a.extend(rest.iter().cloned());
+            (Some(std::path::PathBuf::from(dir)), a)
+        }
+        _ => (None, args.to_vec()),
+    };
+    let [parent, prog, rest @ ..] = &args[..] else {
+        eprintln!("mpdash: usage: mpdash {GUARD_ARG} PARENT [--probe DIR] CMD ARGS…");
         return 2;
     };
     let term = Arc::new(AtomicBool::new(false));
@@ -76,7 +101,13 @@ pub fn guard_main(args: &[String]) -> i32 {
     // The dashboard placed the board at BOARD_FD before exec.
     let board = crate::runtime::sys::take_inherited(crate::runtime::process::BOARD_FD)
         .and_then(|fd| Board::open(fd).ok());
-    let child = match std::process::Command::new(prog).args(rest).spawn() {
+    let mut command = std::process::Command::new(prog);
+    command.args(rest);
+    if let Some(dir) = &probe {
+        let old = std::env::var("PYTHONPATH").ok();
+        command.envs(crate::session::python::probe_env(dir, old.as_deref()));
+    }
+    let child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mpdash watch: cannot start {prog:?}: {e}");
@@ -129,6 +160,13 @@ pub fn guard_main(args: &[String]) -> i32 {
             reaped(&r, &mut status);
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The dashboard removes the probe's directory after its last read; if
+    // the dashboard is gone (killed), nobody else will.
+    if let Some(dir) = &probe
+        && nix::unistd::getppid().as_raw().to_string() != *parent
+    {
+        let _ = std::fs::remove_dir_all(dir);
     }
     match status.map(crate::runtime::sys::exit_code_of) {
         Some(code) if code >= 0 => code,

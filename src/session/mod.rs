@@ -60,6 +60,8 @@ pub struct Session {
     killed: bool,
     /// A foreign command (`mpdash watch`): its rows are found in `/proc`.
     pub foreign: bool,
+    /// A Python program's probe directory (removed with the session).
+    pub probe: Option<python::ProbeDir>,
 }
 
 impl Session {
@@ -132,6 +134,7 @@ impl Session {
             output_closed: false,
             killed: false,
             foreign,
+            probe: None,
         }
     }
 
@@ -142,8 +145,14 @@ impl Session {
         id: u64,
         scenario: Arc<Scenario>,
         argv: &[String],
+        probe: bool,
         events: Sender<SessionEvent>,
     ) -> anyhow::Result<Session> {
+        let probe_dir = if probe {
+            Some(python::ProbeDir::create()?)
+        } else {
+            None
+        };
         let (prog, args) = argv
             .split_first()
             .ok_or_else(|| anyhow::anyhow!("watch: no command given"))?;
@@ -159,11 +168,14 @@ impl Session {
         // that keeps its orphans below it and kills them when it ends or
         // when we die, which PR_SET_PDEATHSIG tells it with SIGTERM.
         let me_arg = me.to_string();
-        let mut guard_args = vec![
-            crate::session::command::GUARD_ARG,
-            me_arg.as_str(),
-            prog.as_str(),
-        ];
+        let probe_root = probe_dir
+            .as_ref()
+            .map(|d| d.root().to_string_lossy().into_owned());
+        let mut guard_args = vec![crate::session::command::GUARD_ARG, me_arg.as_str()];
+        if let Some(root) = &probe_root {
+            guard_args.extend(["--probe", root.as_str()]);
+        }
+        guard_args.push(prog.as_str());
         guard_args.extend(args.iter().map(String::as_str));
         let (main_pid, reader) = spawn_self(
             "mpdash: watch guard",
@@ -180,14 +192,9 @@ impl Session {
             s.set_state(ProcState::Running);
         }
         relay_output(id, reader, events);
-        Ok(Session::new(
-            id,
-            scenario,
-            StartMethod::Fork,
-            board,
-            main_pid,
-            true,
-        ))
+        let mut s = Session::new(id, scenario, StartMethod::Fork, board, main_pid, true);
+        s.probe = probe_dir;
+        Ok(s)
     }
 
     /// Records a reaped process on this run's board; true if it was ours.

@@ -56,6 +56,9 @@ pub struct WaitRow {
     pub since_s: f64,
     /// It has a timeout, so it ends by itself.
     pub deadline: bool,
+    /// Where the program waits (`prog.py:12`), when a probe said so.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 impl ProcRow {
@@ -145,6 +148,7 @@ fn wait_row(board: &Board, s: &crate::runtime::board::ProcSlot) -> Option<WaitRo
         target: w.target,
         since_s: sys::now_ns().saturating_sub(w.since_ns) as f64 / 1e9,
         deadline: w.deadline,
+        at: None,
     })
 }
 

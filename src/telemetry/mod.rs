@@ -6,6 +6,7 @@ pub mod board_view;
 pub mod discovery;
 pub mod labels;
 pub mod memory;
+pub mod probe;
 pub mod proc_stat;
 pub mod sampler;
 pub mod stats;

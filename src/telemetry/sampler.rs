@@ -73,6 +73,8 @@ pub struct ForeignRun {
     /// The root process's pid and its board slot.
     pub root_pid: i32,
     pub root_slot: u32,
+    /// Where a Python program's probe reports, if it runs with one.
+    pub probe: Option<std::path::PathBuf>,
 }
 
 /// Orders to the sampler.
@@ -107,6 +109,8 @@ struct Sampler {
     period: Duration,
     board: Option<(u64, Board)>,
     discovery: Option<crate::telemetry::discovery::Discovery>,
+    /// A probed Python program's reports.
+    probe: Option<crate::telemetry::probe::ProbeReader>,
     reader: ProcStatReader,
     prev: HashMap<i32, (u64, Instant)>,
     sys: System,
@@ -124,6 +128,7 @@ impl Sampler {
             period: period_of(rate_hz),
             board: None,
             discovery: None,
+            probe: None,
             reader: ProcStatReader::default(),
             prev: HashMap::new(),
             sys: System::new_with_specifics(
@@ -156,12 +161,14 @@ impl Sampler {
                     Ok(SamplerCmd::Watch(run, b)) => {
                         self.watch(run, b);
                         self.discovery = None;
+                        self.probe = None;
                         next = Instant::now();
                     }
                     Ok(SamplerCmd::WatchForeign(f)) => {
                         self.discovery = Some(crate::telemetry::discovery::Discovery::new(
                             &f.board, f.root_pid, f.root_slot,
                         ));
+                        self.probe = f.probe.map(crate::telemetry::probe::ProbeReader::new);
                         self.watch(f.run, f.board);
                         next = Instant::now();
                     }
@@ -199,7 +206,15 @@ impl Sampler {
         if let Some(d) = self.discovery.as_mut() {
             d.scan(&board);
         }
-        let procs = read_procs(&board);
+        let mut procs = read_procs(&board);
+        let mut probed = Vec::new();
+        if let Some(p) = self.probe.as_mut() {
+            let alive: std::collections::HashSet<i32> =
+                procs.iter().filter(|p| p.alive()).map(|p| p.pid).collect();
+            let facts = p.read(&|pid| alive.contains(&pid), crate::runtime::sys::now_ns());
+            crate::telemetry::probe::overlay(&mut procs, &facts);
+            probed = facts.resources;
+        }
         let now = Instant::now();
         let mut live = HashMap::new();
         for p in procs.iter().filter(|p| p.alive()) {
@@ -241,8 +256,12 @@ impl Sampler {
         };
         let mut resources = read_resources(&board);
         self.time_holds(&mut resources, now);
+        resources.extend(probed);
+        // Our own programs and probed Python programs are judged; a foreign
+        // program we cannot see inside is not.
+        let judged_run = self.discovery.is_none() || self.probe.is_some();
         let mut graph = Vec::new();
-        if self.discovery.is_none() && procs.iter().any(|p| p.wait.is_some()) {
+        if judged_run && procs.iter().any(|p| p.wait.is_some()) {
             // Judged with the dead as dead: a zombie nobody reaped yet (its
             // parent is itself blocked) serves nobody.
             let mut judged = procs.clone();
@@ -251,7 +270,7 @@ impl Sampler {
                 self.stuck = self.detector.observe(&judged, &resources, now);
             }
             graph = graph_of(&judged, &resources);
-        } else if self.stuck.is_none() && self.discovery.is_none() {
+        } else if self.stuck.is_none() && judged_run {
             // Nothing waits: the detector still sees the board move.
             self.stuck = self.detector.observe(&procs, &resources, now);
         }

@@ -102,6 +102,13 @@ fn blocking_wait(r: &ProcRow) -> Option<&WaitRow> {
 /// How a wait reads in the table and the diagnosis: `get work (empty)`,
 /// `acquire A`, `join producer 0`, `map: 3 tasks left`.
 pub fn describe(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> String {
+    match &w.at {
+        Some(at) => format!("{} at {at}", describe_op(w, procs, resources)),
+        None => describe_op(w, procs, resources),
+    }
+}
+
+fn describe_op(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> String {
     let res = w.resource.as_deref().unwrap_or("?");
     let view = resources.iter().find(|v| v.name() == res);
     match w.op {
@@ -525,6 +532,7 @@ mod tests {
             target,
             since_s: 1.0,
             deadline: false,
+            at: None,
         })
     }
 

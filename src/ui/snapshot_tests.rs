@@ -652,7 +652,10 @@ fn a_watched_foreign_program() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let mut app = App::new(Arc::new(crate::session::command::scenario_for(&argv)), 4.0);
+    let mut app = App::new(
+        Arc::new(crate::session::command::scenario_for(&argv, false)),
+        4.0,
+    );
     app.foreign = Some(argv);
     app.update(Action::RunStarted {
         run: 1,
@@ -705,6 +708,7 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
             target: 0,
             since_s,
             deadline: false,
+            at: None,
         })
     };
     let mut s = running_sample();
@@ -721,6 +725,7 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
         target: 101,
         since_s: 4.2,
         deadline: false,
+        at: None,
     });
     s.procs[1].wait = wait(WaitOp::Acquire, "two", 4.0);
     s.procs[2].wait = wait(WaitOp::Acquire, "one", 4.0);
@@ -787,6 +792,7 @@ fn the_wait_for_graph_reads_as_sentences() {
         target: 102,
         since_s: 3.0,
         deadline: false,
+        at: None,
     });
     s.procs[1].state = ProcState::Exited;
     s.procs[1].exitcode = Some(-9);
@@ -797,6 +803,7 @@ fn the_wait_for_graph_reads_as_sentences() {
         target: 0,
         since_s: 3.0,
         deadline: false,
+        at: None,
     });
     // The sampler puts the graph on the snapshot (judged with zombies dead).
     s.graph = crate::telemetry::waits::graph(&s.procs, &s.resources);

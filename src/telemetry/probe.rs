@@ -1,0 +1,486 @@
+//! What mpdash's Python probe reports (see `session/python/sitecustomize.py`),
+//! read from its directory: per process `p<pid>.jsonl` (processes, objects
+//! and source locations, registered once each) and `p<pid>.bin` (counters
+//! and waits, plain stores). Turned into the same rows and resource views as
+//! a scenario's, so every panel, the waits and the stuck diagnosis work on a
+//! CPython program too.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::runtime::board::{ResKind, Role, StartMethod, WaitOp};
+use crate::telemetry::board_view::{ProcRow, ResourceView, WaitRow};
+
+const MAGIC: &[u8; 8] = b"MPDPROB1";
+const OBJ_SLOTS: usize = 512;
+const WAIT_SLOTS: usize = 32;
+const SLOT: usize = 64;
+const OBJ_AT: usize = 64;
+const WAIT_AT: usize = OBJ_AT + OBJ_SLOTS * SLOT;
+const SIZE: usize = WAIT_AT + WAIT_SLOTS * SLOT;
+/// A registration line longer than this is not the probe's.
+const MAX_LINE: usize = 64 << 10;
+/// CPython's SEM_VALUE_MAX: the maxsize of an unbounded Queue.
+const UNBOUNDED: u64 = i32::MAX as u64;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Record {
+    Proc {
+        pid: i32,
+        name: String,
+        role: String,
+        method: Option<String>,
+    },
+    Obj {
+        id: i64,
+        kind: String,
+        name: String,
+        at: String,
+        #[serde(default)]
+        maxsize: u64,
+        #[serde(default)]
+        parties: u32,
+    },
+    Kind {
+        id: i64,
+        kind: String,
+    },
+    Loc {
+        id: i64,
+        at: String,
+    },
+}
+
+/// A Python process as the probe named it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyProc {
+    pub name: String,
+    pub role: String,
+    pub method: Option<StartMethod>,
+}
+
+#[derive(Debug, Clone)]
+struct PyObj {
+    kind: String,
+    name: String,
+    at: String,
+    maxsize: u64,
+    parties: u32,
+}
+
+/// One process's counters for one object.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts([i64; 7]);
+
+#[derive(Debug, Clone, Copy)]
+struct PyWait {
+    op: i64,
+    obj: i64,
+    loc: i64,
+    since_ns: i64,
+    target: i64,
+    deadline: bool,
+}
+
+/// Reads a probe directory, incrementally.
+pub struct ProbeReader {
+    dir: PathBuf,
+    /// Bytes of each `p<pid>.jsonl` already read.
+    read: HashMap<i32, usize>,
+    procs: HashMap<i32, PyProc>,
+    objs: HashMap<i64, PyObj>,
+    /// (pid, location id) → `file:line`.
+    locs: HashMap<(i32, i64), String>,
+    /// Lines that were not the probe's (a hostile or damaged file), said once.
+    pub bad_lines: u64,
+}
+
+/// What the probe says at one moment.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    pub procs: HashMap<i32, PyProc>,
+    pub resources: Vec<ResourceView>,
+    /// Each process's oldest wait (a live process only).
+    pub waits: HashMap<i32, WaitRow>,
+    /// Per object, for `--json`'s `resource` lines.
+    pub summary: Vec<serde_json::Value>,
+}
+
+impl ProbeReader {
+    pub fn new(dir: PathBuf) -> ProbeReader {
+        ProbeReader {
+            dir,
+            read: HashMap::new(),
+            procs: HashMap::new(),
+            objs: HashMap::new(),
+            locs: HashMap::new(),
+            bad_lines: 0,
+        }
+    }
+
+    fn files(&self) -> Vec<(i32, PathBuf, bool)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (stem, log) = match name.strip_suffix(".jsonl") {
+                    Some(s) => (s.to_string(), true),
+                    None => (name.strip_suffix(".bin")?.to_string(), false),
+                };
+                let pid = stem.strip_prefix('p')?.parse().ok()?;
+                Some((pid, e.path(), log))
+            })
+            .collect()
+    }
+
+    fn read_log(&mut self, pid: i32, path: &PathBuf) {
+        use std::io::{Read, Seek, SeekFrom};
+        let from = self.read.get(&pid).copied().unwrap_or(0);
+        let Ok(mut f) = std::fs::File::open(path) else {
+            return;
+        };
+        if f.seek(SeekFrom::Start(from as u64)).is_err() {
+            return;
+        }
+        let mut buf = Vec::new();
+        if f.take(4 << 20).read_to_end(&mut buf).is_err() {
+            return;
+        }
+        // Only whole lines; a line being written is read next time.
+        let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+            if buf.len() > MAX_LINE {
+                self.bad_lines += 1;
+                self.read.insert(pid, from + buf.len());
+            }
+            return;
+        };
+        self.read.insert(pid, from + end + 1);
+        for line in buf[..end].split(|b| *b == b'\n') {
+            match serde_json::from_slice::<Record>(line) {
+                Ok(r) => self.learn(pid, r),
+                Err(_) => self.bad_lines += 1,
+            }
+        }
+    }
+
+    fn learn(&mut self, pid: i32, r: Record) {
+        match r {
+            Record::Proc {
+                pid: p,
+                name,
+                role,
+                method,
+            } => {
+                let method = match method.as_deref() {
+                    Some("fork") => Some(StartMethod::Fork),
+                    Some("spawn") => Some(StartMethod::Spawn),
+                    Some("forkserver") => Some(StartMethod::Forkserver),
+                    _ => None,
+                };
+                self.procs.insert(p, PyProc { name, role, method });
+            }
+            Record::Obj {
+                id,
+                kind,
+                name,
+                at,
+                maxsize,
+                parties,
+            } => {
+                self.objs.insert(
+                    id,
+                    PyObj {
+                        kind,
+                        name,
+                        at,
+                        maxsize,
+                        parties,
+                    },
+                );
+            }
+            Record::Kind { id, kind } => {
+                if let Some(o) = self.objs.get_mut(&id) {
+                    o.kind = kind;
+                }
+            }
+            Record::Loc { id, at } => {
+                self.locs.insert((pid, id), at);
+            }
+        }
+    }
+
+    /// Reads what changed and says what is true now; `alive` says which
+    /// pids still run (a dead process's waits are over, its holds are not:
+    /// a SemLock whose holder died stays taken).
+    pub fn read(&mut self, alive: &dyn Fn(i32) -> bool, now_ns: u64) -> Facts {
+        let files = self.files();
+        for (pid, path, log) in &files {
+            if *log {
+                self.read_log(*pid, path);
+            }
+        }
+        let mut counts: HashMap<i64, Vec<(i32, Counts)>> = HashMap::new();
+        let mut waits: Vec<(i32, PyWait)> = Vec::new();
+        for (pid, path, log) in files {
+            if log {
+                continue;
+            }
+            let Ok(b) = std::fs::read(&path) else {
+                continue;
+            };
+            if b.len() != SIZE || &b[..8] != MAGIC {
+                self.bad_lines += 1;
+                continue;
+            }
+            let word = |at: usize| i64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+            for i in 0..OBJ_SLOTS {
+                let at = OBJ_AT + i * SLOT;
+                let id = word(at);
+                if id == 0 {
+                    break;
+                }
+                let mut c = Counts::default();
+                for (k, v) in c.0.iter_mut().enumerate() {
+                    *v = word(at + 8 * (k + 1));
+                }
+                counts.entry(id).or_default().push((pid, c));
+            }
+            if alive(pid) {
+                for i in 0..WAIT_SLOTS {
+                    let at = WAIT_AT + i * SLOT;
+                    let op = word(at + 8);
+                    if op != 0 {
+                        waits.push((
+                            pid,
+                            PyWait {
+                                op,
+                                obj: word(at + 16),
+                                loc: word(at + 24),
+                                since_ns: word(at + 32),
+                                target: word(at + 40),
+                                deadline: word(at + 48) != 0,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        self.facts(&counts, &waits, now_ns)
+    }
+
+    /// Unique names: `q`, then `q (prog.py:13)` for another object called q.
+    fn names(&self) -> HashMap<i64, String> {
+        let mut ids: Vec<&i64> = self.objs.keys().collect();
+        ids.sort();
+        let mut taken: HashMap<String, i64> = HashMap::new();
+        let mut out = HashMap::new();
+        for id in ids {
+            let o = &self.objs[id];
+            let mut name = o.name.clone();
+            if taken.contains_key(&name) {
+                name = format!("{} ({})", o.name, o.at);
+            }
+            let mut n = 2;
+            while taken.contains_key(&name) {
+                name = format!("{} ({}) #{n}", o.name, o.at);
+                n += 1;
+            }
+            taken.insert(name.clone(), *id);
+            out.insert(*id, name);
+        }
+        out
+    }
+
+    fn facts(
+        &self,
+        counts: &HashMap<i64, Vec<(i32, Counts)>>,
+        waits: &[(i32, PyWait)],
+        now_ns: u64,
+    ) -> Facts {
+        let names = self.names();
+        let mut facts = Facts {
+            procs: self.procs.clone(),
+            ..Default::default()
+        };
+        let none = Vec::new();
+        let mut ids: Vec<&i64> = self.objs.keys().collect();
+        ids.sort();
+        for id in ids {
+            let o = &self.objs[id];
+            let name = names[id].clone();
+            let per = counts.get(id).unwrap_or(&none);
+            let sum = |k: usize| per.iter().map(|(_, c)| c.0[k].max(0) as u64).sum::<u64>();
+            let waiting = |op: WaitOp| {
+                waits
+                    .iter()
+                    .filter(|(_, w)| w.obj == *id && w.op == op as i64)
+                    .count() as u32
+            };
+            let (view, extra) = match o.kind.as_str() {
+                "Queue" | "JoinableQueue" => {
+                    let (puts, gets) = (sum(0), sum(1));
+                    (
+                        ResourceView::Queue {
+                            name: name.clone(),
+                            joinable: o.kind == "JoinableQueue",
+                            depth: puts.saturating_sub(gets) as usize,
+                            capacity: if o.maxsize >= UNBOUNDED {
+                                0
+                            } else {
+                                o.maxsize as usize
+                            },
+                            puts,
+                            gets,
+                            lost_put: 0,
+                            lost_get: 0,
+                            waiting_getters: waiting(WaitOp::Get),
+                            waiting_putters: waiting(WaitOp::Put),
+                        },
+                        serde_json::json!({"puts": puts, "gets": gets, "maxsize": o.maxsize}),
+                    )
+                }
+                "Lock" | "RLock" | "Semaphore" | "BoundedSemaphore" => {
+                    // c: [acquisitions, depth, since, loc, tid, max_hold, releases]
+                    let holder = per.iter().find(|(_, c)| c.0[1] > 0);
+                    let held_ms = holder
+                        .map(|(_, c)| now_ns.saturating_sub(c.0[2].max(0) as u64) / 1_000_000);
+                    let held_at = holder.and_then(|(p, c)| self.locs.get(&(*p, c.0[3])).cloned());
+                    let max_hold_ms =
+                        per.iter().map(|(_, c)| c.0[5].max(0)).max().unwrap_or(0) as f64 / 1e6;
+                    let acquisitions = sum(0);
+                    let view = if o.kind.ends_with("Lock") {
+                        ResourceView::Lock {
+                            name: name.clone(),
+                            recursive: o.kind == "RLock",
+                            holder_pid: holder.map_or(0, |(p, _)| *p),
+                            holder_tid: 0,
+                            held_ms,
+                            waiters: waiting(WaitOp::Acquire),
+                            acquisitions,
+                            contended: 0,
+                            owner_died: 0,
+                            last_dead_owner: 0,
+                        }
+                    } else {
+                        ResourceView::Semaphore {
+                            name: name.clone(),
+                            bounded: o.kind == "BoundedSemaphore",
+                            value: 0,
+                            bound: 0,
+                            waiters: waiting(WaitOp::Acquire),
+                            acquisitions,
+                        }
+                    };
+                    let max_waiters = waiting(WaitOp::Acquire);
+                    (
+                        view,
+                        serde_json::json!({
+                            "acquisitions": acquisitions,
+                            "max_hold_ms": max_hold_ms,
+                            "waiters": max_waiters,
+                            "held_by": holder.map(|(p, _)| *p),
+                            "held_at": held_at,
+                        }),
+                    )
+                }
+                "Event" => (
+                    ResourceView::Event {
+                        name: name.clone(),
+                        set: sum(0) > 0,
+                        waiters: waiting(WaitOp::EventWait),
+                    },
+                    serde_json::json!({"sets": sum(0)}),
+                ),
+                "Barrier" => {
+                    let waiters = waiting(WaitOp::BarrierWait);
+                    (
+                        ResourceView::Barrier {
+                            name: name.clone(),
+                            parties: o.parties,
+                            arrived: waiters,
+                            broken: false,
+                            waiters,
+                            passes: sum(0) / u64::from(o.parties.max(1)),
+                        },
+                        serde_json::json!({"parties": o.parties, "waits": sum(0)}),
+                    )
+                }
+                _ => continue,
+            };
+            let mut line = serde_json::json!({
+                "type": "resource",
+                "kind": o.kind,
+                "name": name,
+                "created_at": o.at,
+            });
+            if let (Some(l), serde_json::Value::Object(e)) = (line.as_object_mut(), extra) {
+                l.extend(e);
+            }
+            facts.summary.push(line);
+            facts.resources.push(view);
+        }
+        for (pid, w) in waits {
+            let Some(op) = u32::try_from(w.op).ok().and_then(WaitOp::from_u32) else {
+                continue;
+            };
+            let kind = self.objs.get(&w.obj).and_then(|o| match o.kind.as_str() {
+                "Queue" => Some(ResKind::Queue),
+                "JoinableQueue" => Some(ResKind::JoinableQueue),
+                "Lock" => Some(ResKind::Lock),
+                "RLock" => Some(ResKind::RLock),
+                "Semaphore" => Some(ResKind::Semaphore),
+                "BoundedSemaphore" => Some(ResKind::BoundedSemaphore),
+                "Event" => Some(ResKind::Event),
+                "Barrier" => Some(ResKind::Barrier),
+                _ => None,
+            });
+            let row = WaitRow {
+                op,
+                resource: names.get(&w.obj).cloned(),
+                kind,
+                target: w.target,
+                since_s: now_ns.saturating_sub(w.since_ns.max(0) as u64) as f64 / 1e9,
+                deadline: w.deadline,
+                at: self.locs.get(&(*pid, w.loc)).cloned(),
+            };
+            let older = facts
+                .waits
+                .get(pid)
+                .is_some_and(|o: &WaitRow| o.since_s >= row.since_s);
+            if !older {
+                facts.waits.insert(*pid, row);
+            }
+        }
+        facts
+    }
+}
+
+/// Puts what the probe says on the rows: Python's names and roles, and
+/// each live process's wait.
+pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
+    for p in procs.iter_mut() {
+        if let Some(py) = facts.procs.get(&p.pid) {
+            p.name = py.name.clone();
+            p.role = Some(match py.role.as_str() {
+                "main" => Role::Main,
+                "pool worker" => Role::PoolWorker,
+                "manager" => Role::Manager,
+                "fork server" => Role::ForkServer,
+                "process" | "executor worker" => Role::Process,
+                _ => Role::Foreign,
+            });
+            if py.method.is_some() {
+                p.method = py.method;
+            }
+        }
+        if p.alive() {
+            p.wait = facts.waits.get(&p.pid).cloned();
+        }
+    }
+}
