@@ -6,6 +6,7 @@ pub mod bench;
 pub mod compare;
 pub mod dashboard;
 pub mod headless;
+pub mod python;
 pub mod scale;
 
 use std::process::ExitCode;
@@ -320,6 +321,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             on_stuck,
             args,
         }) => {
+            if headless && let Some(argv) = python_argv(&args) {
+                if !std::path::Path::new(&argv[1]).is_file() {
+                    anyhow::bail!("{}: no such file", argv[1]);
+                }
+                let stuck_after = match on_stuck {
+                    OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
+                    OnStuck::Wait => None,
+                };
+                return python::run(argv, json, stuck_after);
+            }
             if headless {
                 if args.record.is_some() {
                     anyhow::bail!(

@@ -1,0 +1,186 @@
+//! `mpdash run --headless [--json] prog.py [-- ARGS]`: a CPython program run
+//! to its end with mpdash's probe, printing exactly what it printed, then its
+//! processes (Python's names and roles) and, with `--json`, one `resource`
+//! line per object it made; a program that can never move again is stopped
+//! with the diagnosis and exit status 3 instead of hanging.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK};
+use crate::session::{self, Session, SessionEvent};
+use crate::telemetry::board_view::{ProcRow, read_procs};
+use crate::telemetry::discovery::Discovery;
+use crate::telemetry::probe::{Facts, ProbeReader, overlay};
+use crate::telemetry::waits::{Detector, settle_zombies};
+
+/// How often the program's processes and the probe are read.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> anyhow::Result<i32> {
+    let file = argv.get(1).cloned().unwrap_or_default();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    session::start_reaper(tx.clone())?;
+    let scenario = Arc::new(session::command::scenario_for(&argv, true));
+    let mut s = Session::launch_command(1, scenario, &argv, true, tx)?;
+    let out = s
+        .probe
+        .as_ref()
+        .map(|d| d.out())
+        .expect("launched with a probe");
+    let mut reader = ProbeReader::new(out);
+    let mut discovery = Discovery::new(&s.board, s.main_pid.as_raw(), 0);
+    let mut detector = stuck_after.map(Detector::new);
+    let mut stuck = None;
+    let mut interrupted = false;
+    let mut looked = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut facts = Facts::default();
+    let stdout = std::io::stdout();
+    let look = |discovery: &mut Discovery, reader: &mut ProbeReader, s: &Session| {
+        discovery.scan(&s.board);
+        let mut procs = read_procs(&s.board);
+        let alive: std::collections::HashSet<i32> =
+            procs.iter().filter(|p| p.alive()).map(|p| p.pid).collect();
+        let facts = reader.read(&|pid| alive.contains(&pid), crate::runtime::sys::now_ns());
+        overlay(&mut procs, &facts);
+        (procs, facts)
+    };
+    while !s.is_done() {
+        if looked.elapsed() >= LOOK_EVERY {
+            looked = Instant::now();
+            let (mut procs, f) = look(&mut discovery, &mut reader, &s);
+            if let Some(d) = detector.as_mut()
+                && stuck.is_none()
+                && s.ended.is_none()
+            {
+                settle_zombies(&mut procs);
+                if let Some(found) = d.observe(&procs, &f.resources, Instant::now()) {
+                    stuck = Some(found);
+                    s.kill();
+                }
+            }
+            facts = f;
+        }
+        match rx.recv_timeout(LOOK_EVERY) {
+            Ok(ev) => {
+                quiet_since = Instant::now();
+                match ev {
+                    SessionEvent::Output { line, .. } => {
+                        let mut o = stdout.lock();
+                        let _ = if as_json {
+                            // One pipe carries every process's output: who
+                            // printed a line is not known for a program of
+                            // its own.
+                            writeln!(
+                                o,
+                                "{}",
+                                json!({"type": "output", "process": null, "line": line})
+                            )
+                        } else {
+                            writeln!(o, "{line}")
+                        };
+                    }
+                    SessionEvent::OutputClosed { .. } => s.output_closed = true,
+                    SessionEvent::Reaped(r) => {
+                        s.on_reaped(&r);
+                    }
+                    SessionEvent::Signal(_) => {
+                        interrupted = true;
+                        s.kill();
+                    }
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if s.ended.is_some() && quiet_since.elapsed() >= Duration::from_secs(2) {
+                    break;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    s.kill();
+    let until = Instant::now() + Duration::from_millis(500);
+    while let Ok(ev) = rx.recv_deadline(until) {
+        if let SessionEvent::Reaped(r) = ev {
+            s.on_reaped(&r);
+        }
+        if !s.board_has_live() {
+            break;
+        }
+    }
+    session::reap_remaining(Duration::from_millis(100));
+    // The last word: what the probe says once everything has stopped.
+    let (mut rows, last) = look(&mut discovery, &mut reader, &s);
+    if !last.procs.is_empty() || facts.procs.is_empty() {
+        facts = last;
+    }
+    overlay(&mut rows, &facts);
+    // The guard is ours, not the program's.
+    rows.retain(|r| r.pid != s.main_pid.as_raw());
+    let exit = if interrupted {
+        EXIT_INTERRUPTED
+    } else if stuck.is_some() {
+        EXIT_STUCK
+    } else {
+        i32::from(crate::cli::shell_status(s.main_exit.unwrap_or(1)))
+    };
+    if reader.bad_lines > 0 {
+        eprintln!(
+            "mpdash: {file}: {} report lines from the probe's directory were not the probe's (ignored)",
+            reader.bad_lines
+        );
+    }
+    let mut o = stdout.lock();
+    if let Some(d) = &stuck {
+        eprintln!("mpdash: {file}: {}", d.summary);
+        for line in &d.chain {
+            eprintln!("  {line}");
+        }
+    }
+    if as_json {
+        for r in &rows {
+            writeln!(o, "{}", process_line(r))?;
+        }
+        for r in &facts.summary {
+            writeln!(o, "{r}")?;
+        }
+        if let Some(d) = &stuck {
+            let mut v = serde_json::to_value(d)?;
+            v["type"] = json!("stuck");
+            writeln!(o, "{v}")?;
+        }
+        writeln!(
+            o,
+            "{}",
+            json!({
+                "type": "run",
+                "file": file,
+                "argv": argv,
+                "wall_s": s.elapsed().as_secs_f64(),
+                "exit": exit,
+                "interrupted": interrupted,
+                "ok": exit == 0,
+            })
+        )?;
+    } else {
+        writeln!(o)?;
+        write!(o, "{}", crate::cli::headless::table(&rows))?;
+        writeln!(
+            o,
+            "{file}: exit {exit} in {:.3} s",
+            s.elapsed().as_secs_f64()
+        )?;
+    }
+    Ok(exit)
+}
+
+/// `{"type":"process","name":…,"pid":…,"role":…,"exitcode":…, …}`.
+fn process_line(r: &ProcRow) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    v["type"] = json!("process");
+    v
+}
