@@ -71,12 +71,19 @@ def _mpdash_probe():
         state["log"] = open(base + ".jsonl", "a", buffering=1)
 
     def emit(record):
-        if state["pid"] != os.getpid():
+        if state["mm"] is None:
             open_files()
         state["log"].write(json.dumps(record, separators=(",", ":")) + "\n")
 
+    seen = {}
+
     def ours(filename):
-        return filename.startswith(mp_dir) or filename.startswith(here) or filename.startswith(cf_dir)
+        # Per file name, once: multiprocessing's, concurrent.futures' or ours.
+        r = seen.get(filename)
+        if r is None:
+            r = seen[filename] = (filename.startswith(mp_dir) or filename.startswith(here)
+                                  or filename.startswith(cf_dir))
+        return r
 
     def user_frame():
         # The program's frame that led here: the first outside
@@ -104,7 +111,7 @@ def _mpdash_probe():
         f = user_frame()
         if f is None:
             return 0
-        if state["pid"] != os.getpid():
+        if state["mm"] is None:
             open_files()
         key = (f.f_code.co_filename, f.f_lineno)
         locs = state["locs"]
@@ -118,7 +125,7 @@ def _mpdash_probe():
     assign = re.compile(r"^\s*(?:self\.)?([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
 
     def register(obj, kind, **extra):
-        oid = (os.getpid() << 24) ^ id(obj) ^ (now() & 0xFFFFFF)
+        oid = ((state["pid"] or 0) << 24) ^ id(obj) ^ (now() & 0xFFFFFF)
         oid &= (1 << 62) - 1
         obj._mpdash_id = oid
         f = user_frame()
@@ -137,7 +144,7 @@ def _mpdash_probe():
         oid = getattr(obj, "_mpdash_id", None)
         if oid is None:
             return None
-        if state["pid"] != os.getpid():
+        if state["mm"] is None:
             open_files()
         s = state["slots"].get(oid)
         if s is None:
@@ -168,7 +175,7 @@ def _mpdash_probe():
         return struct.unpack_from("<q", state["mm"], s + 8 * field)[0] if s is not None else 0
 
     def wait_begin(op, obj, target=0, timeout=None):
-        if state["pid"] != os.getpid():
+        if state["mm"] is None:
             open_files()
         oid = getattr(obj, "_mpdash_id", 0) if obj is not None else 0
         loc = where()
@@ -185,7 +192,7 @@ def _mpdash_probe():
         return None
 
     def wait_end(at):
-        if at is not None and state["pid"] == os.getpid():
+        if at is not None and state["mm"] is not None:
             pack(state["mm"], at + 8, 0)
 
     def safely(fn):
@@ -198,6 +205,8 @@ def _mpdash_probe():
                 off("%s: %s" % (type(e).__name__, e))
                 return None
         return wrapper
+
+    wait_begin_s, add_s = safely(wait_begin), safely(add)
 
     # ---- what the probe patches -------------------------------------------
 
@@ -243,8 +252,8 @@ def _mpdash_probe():
     original_bootstrap = mp_process.BaseProcess._bootstrap
 
     def _bootstrap(self, *args, **kw):
-        if os.getpid() != state["pid"]:
-            state["pid"] = None
+        # (A forked child's files were reset by the fork handler; a spawned
+        # child opened its own at start.)
         method = None
         try:
             method = self._start_method or multiprocessing.get_start_method(allow_none=True)
@@ -258,7 +267,7 @@ def _mpdash_probe():
     original_join = mp_process.BaseProcess.join
 
     def join(self, timeout=None):
-        at = safely(wait_begin)(JOIN, None, target=self.pid or 0, timeout=timeout)
+        at = wait_begin_s(JOIN, None, target=self.pid or 0, timeout=timeout)
         try:
             return original_join(self, timeout)
         finally:
@@ -282,12 +291,12 @@ def _mpdash_probe():
             if oid is None:
                 return put_(self, obj, *args, **kw)
             block = args[0] if args else kw.get("block", True)
-            at = safely(wait_begin)(PUT, self, timeout=kw.get("timeout")) if block else None
+            at = wait_begin_s(PUT, self, timeout=kw.get("timeout")) if block else None
             try:
                 r = put_(self, obj, *args, **kw)
             finally:
                 wait_end(at)
-            safely(add)(self, 1)
+            add_s(self, 1)
             return r
 
         def get(self, *args, **kw):
@@ -296,12 +305,12 @@ def _mpdash_probe():
                 return get_(self, *args, **kw)
             block = args[0] if args else kw.get("block", True)
             timeout = args[1] if len(args) > 1 else kw.get("timeout")
-            at = safely(wait_begin)(GET, self, timeout=timeout) if block else None
+            at = wait_begin_s(GET, self, timeout=timeout) if block else None
             try:
                 r = get_(self, *args, **kw)
             finally:
                 wait_end(at)
-            safely(add)(self, 2)
+            add_s(self, 2)
             return r
 
         def __getstate__(self):
@@ -355,40 +364,58 @@ def _mpdash_probe():
             elif not block:
                 return False
             else:
-                at = safely(wait_begin)(ACQUIRE, self, timeout=timeout)
+                at = wait_begin_s(ACQUIRE, self, timeout=timeout)
                 try:
                     got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
                 finally:
                     wait_end(at)
             if got:
-                safely(held)(self)
+                held_safely(self)
             return got
 
         def release():
-            safely(freed)(self)
+            freed_safely(self)
             return c_release()
 
         self.acquire, self.release = acquire, release
 
+    fields = struct.Struct("<8q")
+    ident = threading.get_ident
+
     def held(self):
-        add(self, 1)
-        if get(self, 2) == 0:
-            put(self, 3, now())
-            put(self, 4, where())
-            put(self, 5, threading.get_ident() & ((1 << 62) - 1))
-        add(self, 2)
+        # One read and one write of the slot: [id, acquisitions, depth,
+        # since, where, thread, longest hold, releases].
+        s = slot(self)
+        if s is None:
+            return
+        mm = state["mm"]
+        with count_lock:
+            f = list(fields.unpack_from(mm, s))
+            f[1] += 1
+            if f[2] == 0:
+                f[3] = now()
+                f[4] = where()
+                f[5] = ident() & ((1 << 62) - 1)
+            f[2] += 1
+            fields.pack_into(mm, s, *f)
 
     def freed(self):
-        depth = get(self, 2)
-        if depth <= 0:
+        s = slot(self)
+        if s is None:
             return
-        put(self, 2, depth - 1)
-        if depth == 1:
-            hold = now() - get(self, 3)
-            if hold > get(self, 6):
-                put(self, 6, hold)
-            put(self, 3, 0)
-            add(self, 7)
+        mm = state["mm"]
+        with count_lock:
+            f = list(fields.unpack_from(mm, s))
+            if f[2] <= 0:
+                return
+            f[2] -= 1
+            if f[2] == 0:
+                f[6] = max(f[6], now() - f[3])
+                f[3] = 0
+                f[7] += 1
+            fields.pack_into(mm, s, *f)
+
+    held_safely, freed_safely = safely(held), safely(freed)
 
     def enter(self):
         return self.acquire()
@@ -426,7 +453,7 @@ def _mpdash_probe():
     def ev_wait_(self, timeout=None):
         if getattr(self, "_mpdash_id", None) is None:
             return ev_wait(self, timeout)
-        at = safely(wait_begin)(EVENT_WAIT, self, timeout=timeout)
+        at = wait_begin_s(EVENT_WAIT, self, timeout=timeout)
         try:
             return ev_wait(self, timeout)
         finally:
@@ -435,7 +462,7 @@ def _mpdash_probe():
     def ev_set_(self):
         r = ev_set(self)
         if getattr(self, "_mpdash_id", None) is not None:
-            safely(add)(self, 1)
+            add_s(self, 1)
         return r
 
     mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set = ev_init_, ev_wait_, ev_set_
@@ -450,8 +477,8 @@ def _mpdash_probe():
     def ba_wait_(self, timeout=None):
         if getattr(self, "_mpdash_id", None) is None:
             return ba_wait(self, timeout)
-        safely(add)(self, 1)
-        at = safely(wait_begin)(BARRIER_WAIT, self, timeout=timeout)
+        add_s(self, 1)
+        at = wait_begin_s(BARRIER_WAIT, self, timeout=timeout)
         try:
             return ba_wait(self, timeout)
         finally:
