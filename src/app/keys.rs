@@ -21,6 +21,10 @@ fn lists(a: &App) -> bool {
     matches!(a.tab, Tab::Live | Tab::Log | Tab::Scaling)
 }
 
+fn lists_or_compare(a: &App) -> bool {
+    matches!(a.tab, Tab::Live | Tab::Compare)
+}
+
 fn selected(a: &App) -> bool {
     a.tab == Tab::Live && a.selected_process().is_some()
 }
@@ -236,9 +240,9 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Enter],
         label: "Enter",
         hint: "",
-        help: "Fold or unfold the selected process's children.",
+        help: "Fold or unfold the selected process's children; on the Compare tab, show the next scenario's runs (the current one first).",
         action: Action::ToggleCollapse,
-        when: live,
+        when: lists_or_compare,
     },
     Binding {
         keys: &[KeyCode::Char('/')],

@@ -270,6 +270,8 @@ pub struct App {
     /// The moment shown, when stepping through time (an index into
     /// `timeline`); `None`: the newest.
     pub travel: Option<usize>,
+    /// Compare tab: the scenario whose runs are shown (`None`: the current one).
+    pub compare_group: Option<String>,
     /// Scaling tab: first row of the Points table shown.
     pub points_scroll: usize,
     /// Log tab: lines scrolled up from the newest, and its filter.
@@ -341,6 +343,7 @@ impl App {
             travel: None,
             log_scroll: 0,
             points_scroll: 0,
+            compare_group: None,
             log_filter: String::new(),
             runs: Vec::new(),
             tab: Tab::Live,
@@ -446,6 +449,13 @@ impl App {
                 );
             }
         }
+    }
+
+    /// The scenario whose runs the Compare tab shows.
+    pub fn compare_title(&self) -> &str {
+        self.compare_group
+            .as_deref()
+            .unwrap_or(&self.scenario.title)
     }
 
     /// The scenario as the next run should start it (with `+`/`-` applied).

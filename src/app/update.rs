@@ -472,6 +472,23 @@ impl App {
                 );
                 Effect::Redraw
             }
+            Action::ToggleCollapse if self.tab == Tab::Compare => {
+                // The next scenario that has finished runs, the current first.
+                let mut groups: Vec<String> = vec![self.scenario.title.clone()];
+                for r in &self.runs {
+                    if !groups.contains(&r.scenario) {
+                        groups.push(r.scenario.clone());
+                    }
+                }
+                let at = groups
+                    .iter()
+                    .position(|g| g == self.compare_title())
+                    .unwrap_or(0);
+                let next = groups[(at + 1) % groups.len()].clone();
+                self.notice = Some(format!("Compare: runs of {next}"));
+                self.compare_group = (next != self.scenario.title).then_some(next);
+                Effect::Redraw
+            }
             Action::ToggleCollapse | Action::Collapse | Action::Expand => {
                 let Some(pid) = self.selected_pid() else {
                     return Effect::Redraw;

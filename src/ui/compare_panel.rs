@@ -33,7 +33,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mine: Vec<&RunStats> = app
         .runs
         .iter()
-        .filter(|r| r.scenario == app.scenario.title)
+        .filter(|r| r.scenario == app.compare_title())
         .collect();
     let others = app.runs.len() - mine.len();
     // As many runs as both the table and the charts can show, the newest:
@@ -105,13 +105,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let widths = [4, 10, 7, 8, 9, 9, 9, 10, 11, 7, 6, 4, 16].map(Constraint::Length);
     let mut title = vec![
         " Compare ".bold(),
-        format!("{} runs of {} ", mine.len(), app.scenario.title).into(),
+        format!("{} runs of {} ", mine.len(), app.compare_title()).into(),
     ];
     if shown.len() < mine.len() {
         title.push(format!("(the last {} shown) ", shown.len()).yellow());
     }
     if others > 0 {
-        title.push(format!("· {others} of other scenarios not shown ").dark_gray());
+        title.push(format!("· {others} of other scenarios (Enter) ").dark_gray());
     }
     title.push("· START = request → first instruction · PSS/RSS = workers' peak ".dark_gray());
     f.render_widget(

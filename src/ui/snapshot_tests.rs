@@ -405,7 +405,13 @@ fn compare_tab_with_three_runs() {
     let t = render(&app, 130, 30);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "1 worker killed");
-    find(t.backend().buffer(), "1 of other scenarios not shown");
+    find(t.backend().buffer(), "1 of other scenarios (Enter)");
+    // Enter shows the other scenario's run, then back to the current one.
+    app.update(Action::ToggleCollapse);
+    let t2 = render(&app, 130, 30);
+    find(t2.backend().buffer(), "1 runs of another scenario");
+    app.update(Action::ToggleCollapse);
+    assert_eq!(app.compare_group, None);
     find(t.backend().buffer(), " 0.7 ");
     assert!(
         !format!("{:?}", t.backend()).contains("│4 "),
