@@ -482,8 +482,7 @@ fn a_deadlock_appears_on_screen_and_q_leaves_nothing() {
 /// same run saved with `--record` plays back with `mpdash replay`.
 #[test]
 fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
-    let dir = std::env::temp_dir().join(format!("mpdash-e2e-travel-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("e2e-travel");
     let rec = dir.join("queue.jsonl");
     let cmd = format!(
         "{BIN} scenarios/queue.toml --record {}; echo MPDASH-EXITED:$?; sleep 60",
@@ -560,5 +559,4 @@ fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
     );
     tmux.keys("q");
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

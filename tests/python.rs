@@ -170,8 +170,7 @@ fn a_python_program_is_seen_from_inside_under_every_method() {
 #[test]
 fn exit_status_and_traceback_are_the_programs_own() {
     python_ok();
-    let dir = std::env::temp_dir().join(format!("mpdash-pytest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("pytest");
     let raises = dir.join("raises.py");
     std::fs::write(&raises, "print('before')\n1 / 0\n").unwrap();
     let exits = dir.join("exits.py");
@@ -197,5 +196,4 @@ fn exit_status_and_traceback_are_the_programs_own() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.py: no such file"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

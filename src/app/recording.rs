@@ -234,9 +234,16 @@ mod tests {
             wall: Duration::from_millis(450),
             rows: vec![],
         });
-        let dir = std::env::temp_dir().join(format!("mpdash-rec-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("run.jsonl");
+        // Removed when dropped, also when an assertion fails.
+        struct Scratch(std::path::PathBuf);
+        impl Drop for Scratch {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = Scratch(std::env::temp_dir().join(format!("mpdash-rec-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let path = dir.0.join("run.jsonl");
         let path = path.to_str().unwrap();
         save(&a, path).unwrap();
         let mut b = load(path, 4.0).unwrap();
@@ -261,6 +268,5 @@ mod tests {
         std::fs::write(path, "not json").unwrap();
         let e = load(path, 4.0).err().unwrap().to_string();
         assert!(e.contains(":1: not a recording line"), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -106,19 +106,7 @@ pub fn run_quiet(
     let (peak_pss, peak_rss) = memory.finish();
     let label = format!("run with {method}");
     let trace = tracer.map(|t| t.finish(&label));
-    s.kill();
-    // What the run's end killed is reaped by the reaper thread: record it, so
-    // the table says how each process ended (SIGKILL with the run), not `-`.
-    let until = Instant::now() + Duration::from_millis(500);
-    while let Ok(ev) = rx.recv_deadline(until) {
-        if let SessionEvent::Reaped(r) = ev {
-            s.on_reaped(&r);
-        }
-        if !s.board_has_live() {
-            break;
-        }
-    }
-    session::reap_remaining(Duration::from_millis(100));
+    end_run(&mut s, &rx);
     let rows = read_procs(&s.board);
     let exit = if interrupted {
         EXIT_INTERRUPTED
@@ -139,6 +127,37 @@ pub fn run_quiet(
     })
 }
 
+/// Kills what is left of the run and records how each process ended: what
+/// the run's end killed is reaped by the reaper thread, so the table says
+/// SIGKILL with the run, not `-`.
+pub fn end_run(s: &mut Session, rx: &crossbeam_channel::Receiver<SessionEvent>) {
+    s.kill();
+    let until = Instant::now() + Duration::from_millis(500);
+    while let Ok(ev) = rx.recv_deadline(until) {
+        if let SessionEvent::Reaped(r) = ev {
+            s.on_reaped(&r);
+        }
+        if !s.board_has_live() {
+            break;
+        }
+    }
+    session::reap_remaining(Duration::from_millis(100));
+}
+
+/// One output line: as printed, or as a JSON `output` line naming who
+/// printed it (null when not known).
+pub fn print_output(o: &mut impl Write, as_json: bool, process: Option<&str>, line: &str) {
+    let _ = if as_json {
+        writeln!(
+            o,
+            "{}",
+            json!({"type": "output", "process": process, "line": line})
+        )
+    } else {
+        writeln!(o, "{line}")
+    };
+}
+
 /// `mpdash run --headless [--json]`: returns the process exit code.
 pub fn run(
     scenario: Scenario,
@@ -154,18 +173,7 @@ pub fn run(
         method,
         trace.is_some(),
         stuck_after,
-        |process, line| {
-            let mut o = out.lock();
-            let _ = if as_json {
-                writeln!(
-                    o,
-                    "{}",
-                    json!({"type": "output", "process": process, "line": line})
-                )
-            } else {
-                writeln!(o, "{line}")
-            };
-        },
+        |process, line| print_output(&mut out.lock(), as_json, process, line),
     )?;
     if let (Some(path), Some(events)) = (trace, outcome.trace.take()) {
         crate::telemetry::trace::write(path, events)?;

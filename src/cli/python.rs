@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK};
+use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK, end_run, print_output};
 use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::board_view::{ProcRow, read_procs};
 use crate::telemetry::discovery::Discovery;
@@ -69,20 +69,10 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
             Ok(ev) => {
                 quiet_since = Instant::now();
                 match ev {
+                    // One pipe carries every process's output: who printed
+                    // a line is not known for a program of its own.
                     SessionEvent::Output { line, .. } => {
-                        let mut o = stdout.lock();
-                        let _ = if as_json {
-                            // One pipe carries every process's output: who
-                            // printed a line is not known for a program of
-                            // its own.
-                            writeln!(
-                                o,
-                                "{}",
-                                json!({"type": "output", "process": null, "line": line})
-                            )
-                        } else {
-                            writeln!(o, "{line}")
-                        };
+                        print_output(&mut stdout.lock(), as_json, None, &line)
                     }
                     SessionEvent::OutputClosed { .. } => s.output_closed = true,
                     SessionEvent::Reaped(r) => {
@@ -102,17 +92,7 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
             Err(e) => return Err(e.into()),
         }
     }
-    s.kill();
-    let until = Instant::now() + Duration::from_millis(500);
-    while let Ok(ev) = rx.recv_deadline(until) {
-        if let SessionEvent::Reaped(r) = ev {
-            s.on_reaped(&r);
-        }
-        if !s.board_has_live() {
-            break;
-        }
-    }
-    session::reap_remaining(Duration::from_millis(100));
+    end_run(&mut s, &rx);
     // The last word: what the probe says once everything has stopped.
     let (mut rows, last) = look(&mut discovery, &mut reader, &s);
     if !last.procs.is_empty() || facts.procs.is_empty() {

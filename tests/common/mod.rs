@@ -111,3 +111,25 @@ pub fn run_text(name: &str, text: &str) -> Vec<serde_json::Value> {
     );
     v
 }
+
+/// A scratch directory of one test, removed when dropped — also when the
+/// test fails, so a failing run leaves nothing in the temporary directory.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("mpdash-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

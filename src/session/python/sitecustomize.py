@@ -277,9 +277,27 @@ def _mpdash_probe():
 
     # Queues: puts and gets counted where the program calls them (a put
     # still in the feeder thread's buffer is counted, as the issue asks).
+    def carry_id(cls):
+        # An object's id rides through pickling (spawn, forkserver). It is
+        # set before the original __setstate__ runs: a SemLock's makes its
+        # methods there, and instruments them only if it has an id.
+        getstate, setstate = cls.__getstate__, cls.__setstate__
+
+        def __getstate__(self):
+            return {"_mpdash": getattr(self, "_mpdash_id", None), "state": getstate(self)}
+
+        def __setstate__(self, st):
+            if isinstance(st, dict) and "_mpdash" in st:
+                if st["_mpdash"] is not None:
+                    self._mpdash_id = st["_mpdash"]
+                setstate(self, st["state"])
+            else:
+                setstate(self, st)
+
+        cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
+
     def patch_queue(cls, kind):
         init, put_, get_ = cls.__init__, cls.put, cls.get
-        getstate, setstate = cls.__getstate__, cls.__setstate__
 
         def __init__(self, *args, **kw):
             init(self, *args, **kw)
@@ -313,19 +331,8 @@ def _mpdash_probe():
             add_s(self, 2)
             return r
 
-        def __getstate__(self):
-            return {"_mpdash": getattr(self, "_mpdash_id", None), "state": getstate(self)}
-
-        def __setstate__(self, st):
-            if isinstance(st, dict) and "_mpdash" in st:
-                setstate(self, st["state"])
-                if st["_mpdash"] is not None:
-                    self._mpdash_id = st["_mpdash"]
-            else:
-                setstate(self, st)
-
         cls.__init__, cls.put, cls.get = __init__, put, get
-        cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
+        carry_id(cls)
 
     patch_queue(mp_queues.Queue, "Queue")
     original_jq_init = mp_queues.JoinableQueue.__init__
@@ -343,7 +350,6 @@ def _mpdash_probe():
              mp_sync.BoundedSemaphore: "BoundedSemaphore"}
     semlock_init = mp_sync.SemLock.__init__
     make_methods = mp_sync.SemLock._make_methods
-    sl_getstate, sl_setstate = mp_sync.SemLock.__getstate__, mp_sync.SemLock.__setstate__
 
     def semlock_init_(self, *args, **kw):
         semlock_init(self, *args, **kw)
@@ -423,27 +429,14 @@ def _mpdash_probe():
     def exit_(self, *args):
         return self.release()
 
-    def sl_getstate_(self):
-        return {"_mpdash": getattr(self, "_mpdash_id", None), "state": sl_getstate(self)}
-
-    def sl_setstate_(self, st):
-        if isinstance(st, dict) and "_mpdash" in st:
-            if st["_mpdash"] is not None:
-                self._mpdash_id = st["_mpdash"]
-            sl_setstate(self, st["state"])
-        else:
-            sl_setstate(self, st)
-
     mp_sync.SemLock.__init__ = semlock_init_
     mp_sync.SemLock._make_methods = make_methods_
     mp_sync.SemLock.__enter__ = enter
     mp_sync.SemLock.__exit__ = exit_
-    mp_sync.SemLock.__getstate__ = sl_getstate_
-    mp_sync.SemLock.__setstate__ = sl_setstate_
+    carry_id(mp_sync.SemLock)
 
     # Events and barriers: a wait noted before it blocks.
     ev_init, ev_wait, ev_set = mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set
-    ev_getstate = getattr(mp_sync.Event, "__getstate__", None)
 
     def ev_init_(self, *args, **kw):
         ev_init(self, *args, **kw)
@@ -488,20 +481,7 @@ def _mpdash_probe():
 
     # A Barrier pickles a tuple of its parts (spawn, forkserver): its id
     # rides along; an Event pickles its __dict__, which has the id already.
-    ba_getstate, ba_setstate = mp_sync.Barrier.__getstate__, mp_sync.Barrier.__setstate__
-
-    def ba_getstate_(self):
-        return {"_mpdash": getattr(self, "_mpdash_id", None), "state": ba_getstate(self)}
-
-    def ba_setstate_(self, st):
-        if isinstance(st, dict) and "_mpdash" in st:
-            if st["_mpdash"] is not None:
-                self._mpdash_id = st["_mpdash"]
-            ba_setstate(self, st["state"])
-        else:
-            ba_setstate(self, st)
-
-    mp_sync.Barrier.__getstate__, mp_sync.Barrier.__setstate__ = ba_getstate_, ba_setstate_
+    carry_id(mp_sync.Barrier)
 
     def after_fork():
         # A forked child writes its own files (the parent's mapping is shared).
