@@ -484,6 +484,12 @@ impl App {
     }
 
     /// The selected row's process, if it is a live process of this run.
+    /// Whether the Live tab has a Pool panel: the scenario runs a pool, or
+    /// a probed Python program made one.
+    pub fn shows_pool(&self) -> bool {
+        self.scenario.uses_pool() || self.snapshot.pool.is_some()
+    }
+
     pub fn selected_process(&self) -> Option<(i32, String)> {
         let pid = self.selected_pid()?;
         let p = self

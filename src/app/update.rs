@@ -424,7 +424,7 @@ impl App {
             Action::CycleZoom => {
                 self.zoom = Zoom::next(self.zoom);
                 if self.zoom == Some(Zoom::Panel)
-                    && !self.scenario.uses_pool()
+                    && !self.shows_pool()
                     && self.snapshot.resources.is_empty()
                 {
                     self.zoom = Zoom::next(self.zoom);

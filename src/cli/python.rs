@@ -14,7 +14,7 @@ use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK, end_run, print_output};
 use crate::session::{self, Session, SessionEvent};
 use crate::telemetry::board_view::{ProcRow, read_procs};
 use crate::telemetry::discovery::Discovery;
-use crate::telemetry::probe::{Facts, ProbeReader, overlay};
+use crate::telemetry::probe::{Facts, ProbeReader, lost_task, overlay};
 use crate::telemetry::waits::{Detector, settle_zombies};
 
 /// How often the program's processes and the probe are read.
@@ -58,7 +58,9 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
                 && s.ended.is_none()
             {
                 settle_zombies(&mut procs);
-                if let Some(found) = d.observe(&procs, &f.resources, Instant::now()) {
+                let found = lost_task(&procs, &f, &f.resources)
+                    .or_else(|| d.observe(&procs, &f.resources, Instant::now()));
+                if let Some(found) = found {
                     stuck = Some(found);
                     s.kill();
                 }
@@ -95,7 +97,9 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
     end_run(&mut s, &rx);
     // The last word: what the probe says once everything has stopped.
     let (mut rows, last) = look(&mut discovery, &mut reader, &s);
-    if !last.procs.is_empty() || facts.procs.is_empty() {
+    // (A stuck program's objects are told as they were when it got stuck,
+    // not after mpdash stopped it.)
+    if stuck.is_none() && (!last.procs.is_empty() || facts.procs.is_empty()) {
         facts = last;
     }
     overlay(&mut rows, &facts);

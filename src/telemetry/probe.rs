@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::runtime::board::{ResKind, Role, StartMethod, WaitOp};
-use crate::telemetry::board_view::{ProcRow, ResourceView, WaitRow};
+use crate::telemetry::board_view::{PoolView, ProcRow, QueueView, ResourceView, WaitRow};
+use crate::telemetry::labels::exit_label;
+use crate::telemetry::waits::{Diagnosis, StuckKind, WaitFact, describe};
 
 const MAGIC: &[u8; 8] = b"MPDPROB1";
 const OBJ_SLOTS: usize = 512;
@@ -52,6 +54,16 @@ enum Record {
         id: i64,
         at: String,
     },
+    /// A pool's number of worker processes.
+    Workers {
+        id: i64,
+        n: u32,
+    },
+    /// An exit status a Python parent reaped itself (`Popen.poll`).
+    Exit {
+        pid: i32,
+        code: i32,
+    },
 }
 
 /// A Python process as the probe named it.
@@ -69,6 +81,7 @@ struct PyObj {
     at: String,
     maxsize: u64,
     parties: u32,
+    workers: u32,
 }
 
 /// One process's counters for one object.
@@ -83,6 +96,20 @@ struct PyWait {
     since_ns: i64,
     target: i64,
     deadline: bool,
+    /// A pool result's job + 1.
+    job: i64,
+}
+
+/// A task a pool worker took and has not finished: running, or lost with
+/// the worker when it died.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyTask {
+    pub pool: String,
+    pub pid: i32,
+    pub job: i64,
+    pub index: i64,
+    pub func: String,
+    pub since_ns: u64,
 }
 
 /// Reads a probe directory, incrementally.
@@ -94,6 +121,7 @@ pub struct ProbeReader {
     objs: HashMap<i64, PyObj>,
     /// (pid, location id) → `file:line`.
     locs: HashMap<(i32, i64), String>,
+    exits: HashMap<i32, i32>,
     /// Lines that were not the probe's (a hostile or damaged file), said once.
     pub bad_lines: u64,
 }
@@ -107,6 +135,16 @@ pub struct Facts {
     pub waits: HashMap<i32, WaitRow>,
     /// Per object, for `--json`'s `resource` lines.
     pub summary: Vec<serde_json::Value>,
+    /// The program's (first) pool, for the Pool panel.
+    pub pool: Option<PoolView>,
+    /// Per pool worker: the index of the task it runs, and tasks it finished.
+    pub workers: HashMap<i32, (Option<u64>, u64)>,
+    /// Tasks held by workers that are dead: nobody runs them again.
+    pub lost: Vec<PyTask>,
+    /// Processes waiting on a pool's result: (pid, job, the call).
+    pub result_waits: Vec<(i32, i64, &'static str)>,
+    /// Exit statuses reaped by the program itself.
+    pub exits: HashMap<i32, i32>,
 }
 
 impl ProbeReader {
@@ -117,6 +155,7 @@ impl ProbeReader {
             procs: HashMap::new(),
             objs: HashMap::new(),
             locs: HashMap::new(),
+            exits: HashMap::new(),
             bad_lines: 0,
         }
     }
@@ -201,8 +240,17 @@ impl ProbeReader {
                         at,
                         maxsize,
                         parties,
+                        workers: 0,
                     },
                 );
+            }
+            Record::Workers { id, n } => {
+                if let Some(o) = self.objs.get_mut(&id) {
+                    o.workers = n;
+                }
+            }
+            Record::Exit { pid, code } => {
+                self.exits.insert(pid, code);
             }
             Record::Kind { id, kind } => {
                 if let Some(o) = self.objs.get_mut(&id) {
@@ -265,13 +313,17 @@ impl ProbeReader {
                                 since_ns: word(at + 32),
                                 target: word(at + 40),
                                 deadline: word(at + 48) != 0,
+                                job: word(at + 56),
                             },
                         ));
                     }
                 }
             }
         }
-        self.facts(&counts, &waits, now_ns)
+        let mut facts = self.facts(&counts, &waits, now_ns);
+        self.pool_facts(&mut facts, &counts, &waits, alive);
+        facts.exits = self.exits.clone();
+        facts
     }
 
     /// Unique names: `q`, then `q (prog.py:13)` for another object called q.
@@ -323,7 +375,7 @@ impl ProbeReader {
                     .count() as u32
             };
             let (view, extra) = match o.kind.as_str() {
-                "Queue" | "JoinableQueue" => {
+                "Queue" | "JoinableQueue" | "SimpleQueue" => {
                     let (puts, gets) = (sum(0), sum(1));
                     (
                         ResourceView::Queue {
@@ -430,7 +482,7 @@ impl ProbeReader {
                 continue;
             };
             let kind = self.objs.get(&w.obj).and_then(|o| match o.kind.as_str() {
-                "Queue" => Some(ResKind::Queue),
+                "Queue" | "SimpleQueue" => Some(ResKind::Queue),
                 "JoinableQueue" => Some(ResKind::JoinableQueue),
                 "Lock" => Some(ResKind::Lock),
                 "RLock" => Some(ResKind::RLock),
@@ -438,6 +490,7 @@ impl ProbeReader {
                 "BoundedSemaphore" => Some(ResKind::BoundedSemaphore),
                 "Event" => Some(ResKind::Event),
                 "Barrier" => Some(ResKind::Barrier),
+                "Pool" => Some(ResKind::Pool),
                 _ => None,
             });
             let row = WaitRow {
@@ -461,6 +514,189 @@ impl ProbeReader {
     }
 }
 
+// A pool's counters: in the parent [tasks of the calls made, sent to the
+// workers, results received]; in each worker [taken, the task it runs now
+// (function name id << 32 | job + 1), its index, since].
+const TOTAL: usize = 0;
+const SENT: usize = 1;
+const DONE: usize = 2;
+const TAKEN: usize = 3;
+const TASK: usize = 4;
+const INDEX: usize = 5;
+const SINCE: usize = 6;
+
+impl ProbeReader {
+    /// The pools: progress, what each worker runs, and the tasks that died
+    /// with their worker.
+    fn pool_facts(
+        &self,
+        facts: &mut Facts,
+        counts: &HashMap<i64, Vec<(i32, Counts)>>,
+        waits: &[(i32, PyWait)],
+        alive: &dyn Fn(i32) -> bool,
+    ) {
+        let names = self.names();
+        let mut ids: Vec<&i64> = self
+            .objs
+            .iter()
+            .filter(|(_, o)| o.kind == "Pool")
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        let none = Vec::new();
+        for id in ids {
+            let o = &self.objs[id];
+            let name = names[id].clone();
+            let per = counts.get(id).unwrap_or(&none);
+            let sum = |k: usize| per.iter().map(|(_, c)| c.0[k].max(0) as u64).sum::<u64>();
+            let (sent, done, taken) = (sum(SENT), sum(DONE), sum(TAKEN));
+            let total = sum(TOTAL).max(sent);
+            let mut busy = 0;
+            for (pid, c) in per.iter().filter(|(_, c)| c.0[TAKEN] > 0) {
+                let task = c.0[TASK];
+                let running = (task != 0).then(|| PyTask {
+                    pool: name.clone(),
+                    pid: *pid,
+                    job: (task & 0xFFFF_FFFF) - 1,
+                    index: c.0[INDEX],
+                    func: self
+                        .locs
+                        .get(&(*pid, task >> 32))
+                        .cloned()
+                        .unwrap_or_else(|| "?".into()),
+                    since_ns: c.0[SINCE].max(0) as u64,
+                });
+                let finished = c.0[TAKEN].max(0) as u64 - u64::from(running.is_some());
+                match running {
+                    Some(t) if !alive(*pid) => {
+                        facts.lost.push(t);
+                        facts.workers.insert(*pid, (None, finished));
+                    }
+                    Some(t) => {
+                        busy += 1;
+                        facts
+                            .workers
+                            .insert(*pid, (Some(t.index.max(0) as u64), finished));
+                    }
+                    None => {
+                        facts.workers.insert(*pid, (None, finished));
+                    }
+                }
+            }
+            let lost = facts.lost.iter().filter(|t| t.pool == name).count() as u64;
+            let returned = taken.saturating_sub(busy + lost);
+            let left = total.saturating_sub(done);
+            for (pid, w) in waits {
+                if w.obj == *id && w.op == WaitOp::PoolResult as i64 {
+                    let call = match w.job >> 32 {
+                        1 => "apply_async(…).get()",
+                        2 => "map",
+                        _ => "imap",
+                    };
+                    facts
+                        .result_waits
+                        .push((*pid, (w.job & 0xFFFF_FFFF) - 1, call));
+                    if let Some(row) = facts.waits.get_mut(pid)
+                        && row.op == WaitOp::PoolResult
+                    {
+                        row.target = left as i64;
+                    }
+                }
+            }
+            facts.summary.push(serde_json::json!({
+                "type": "resource",
+                "kind": "Pool",
+                "name": name,
+                "created_at": o.at,
+                "workers": o.workers,
+                "tasks": total,
+                "sent": sent,
+                "done": done,
+                "lost": lost,
+            }));
+            if facts.pool.is_none() {
+                facts.pool = Some(PoolView {
+                    name,
+                    workers: u64::from(o.workers),
+                    total,
+                    done,
+                    tasks: QueueView {
+                        depth: sent.saturating_sub(taken) as usize,
+                        capacity: 0,
+                        puts: sent,
+                        gets: taken,
+                    },
+                    results: QueueView {
+                        depth: returned.saturating_sub(done) as usize,
+                        capacity: 0,
+                        puts: returned,
+                        gets: done,
+                    },
+                    lost,
+                    retried: 0,
+                    replaced: 0,
+                    failed: 0,
+                });
+            }
+        }
+    }
+}
+
+/// A pool task that died with its worker while a process waits for its
+/// result: CPython's Pool starts a new worker but never runs the task again,
+/// so the wait never ends (python/cpython#96062). Certain at once.
+pub fn lost_task(procs: &[ProcRow], facts: &Facts, resources: &[ResourceView]) -> Option<Diagnosis> {
+    let (waiter, task, call) = facts.result_waits.iter().find_map(|(pid, job, call)| {
+        let t = facts.lost.iter().find(|t| t.job == *job)?;
+        let w = procs.iter().find(|p| p.pid == *pid && p.alive())?;
+        Some((w, t, call))
+    })?;
+    let worker = procs.iter().rev().find(|p| p.pid == task.pid);
+    let worker_name = worker.map_or_else(|| format!("pid {}", task.pid), |p| p.name.clone());
+    let how = match worker.and_then(|p| p.exitcode).or(facts.exits.get(&task.pid).copied()) {
+        Some(c) if c < 0 => format!("died ({})", exit_label(Some(c))),
+        Some(c) => format!("exited {c}"),
+        None => "died".to_string(),
+    };
+    let wait = waiter.wait.as_ref()?;
+    let waits = describe(wait, procs, resources);
+    let at = wait.at.as_deref().map_or(String::new(), |a| format!(" at {a}"));
+    let summary = format!(
+        "Stuck: pool worker {worker_name} {how} while running task {} ({}) of {}'s {call}; \
+         CPython's Pool starts a new worker but never runs that task again, so {}'s {call}{at} \
+         waits forever.",
+        task.index, task.func, task.pool, waiter.name
+    );
+    let chain = vec![
+        format!(
+            "{worker_name} (pid {}) took task {} of job {} ({}) and {how} before returning its result",
+            task.pid, task.index, task.job, task.func
+        ),
+        format!(
+            "{} → {waits} → the task is lost: nobody will run it again (python/cpython#96062)",
+            waiter.name
+        ),
+        "concurrent.futures.ProcessPoolExecutor raises BrokenProcessPool instead; \
+         or give get() a timeout"
+            .to_string(),
+    ];
+    Some(Diagnosis {
+        kind: StuckKind::LostTask,
+        summary,
+        waits: vec![WaitFact {
+            name: waiter.name.clone(),
+            pid: waiter.pid,
+            op: wait.op.verb().to_string(),
+            resource: wait.resource.clone(),
+            since_s: (wait.since_s * 10.0).round() / 10.0,
+            holder: Some(worker_name),
+        }],
+        cycle: Vec::new(),
+        chain,
+        culprits: vec![waiter.pid, task.pid],
+    })
+}
+
 /// Puts what the probe says on the rows: Python's names and roles, and
 /// each live process's wait.
 pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
@@ -481,6 +717,13 @@ pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
         }
         if p.alive() {
             p.wait = facts.waits.get(&p.pid).cloned();
+        } else if p.exitcode.is_none() {
+            // Reaped by its Python parent: the status Python got.
+            p.exitcode = facts.exits.get(&p.pid).copied();
+        }
+        if let Some((task, done)) = facts.workers.get(&p.pid) {
+            p.current_task = if p.alive() { *task } else { None };
+            p.tasks_done = *done;
         }
     }
 }

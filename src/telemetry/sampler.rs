@@ -207,13 +207,13 @@ impl Sampler {
             d.scan(&board);
         }
         let mut procs = read_procs(&board);
-        let mut probed = Vec::new();
+        let mut facts = None;
         if let Some(p) = self.probe.as_mut() {
             let alive: std::collections::HashSet<i32> =
                 procs.iter().filter(|p| p.alive()).map(|p| p.pid).collect();
-            let facts = p.read(&|pid| alive.contains(&pid), crate::runtime::sys::now_ns());
-            crate::telemetry::probe::overlay(&mut procs, &facts);
-            probed = facts.resources;
+            let f = p.read(&|pid| alive.contains(&pid), crate::runtime::sys::now_ns());
+            crate::telemetry::probe::overlay(&mut procs, &f);
+            facts = Some(f);
         }
         let now = Instant::now();
         let mut live = HashMap::new();
@@ -256,7 +256,14 @@ impl Sampler {
         };
         let mut resources = read_resources(&board);
         self.time_holds(&mut resources, now);
-        resources.extend(probed);
+        let mut pool = read_pool(&board);
+        if let Some(f) = facts.as_mut() {
+            resources.append(&mut f.resources);
+            if self.stuck.is_none() {
+                self.stuck = crate::telemetry::probe::lost_task(&procs, f, &resources);
+            }
+            pool = pool.or(f.pool.take());
+        }
         // Our own programs and probed Python programs are judged; a foreign
         // program we cannot see inside is not.
         let judged_run = self.discovery.is_none() || self.probe.is_some();
@@ -279,7 +286,7 @@ impl Sampler {
             stuck: self.stuck.clone(),
             run,
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
-            pool: read_pool(&board),
+            pool,
             resources,
             workers_mem,
             threads,

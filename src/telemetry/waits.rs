@@ -32,6 +32,8 @@ pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(2);
 pub enum StuckKind {
     Deadlock,
     NobodyCanServe,
+    /// A pool task died with its worker and a process waits for its result.
+    LostTask,
 }
 
 /// One blocked process, as the diagnosis names it.

@@ -67,7 +67,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
         }
         return a;
     }
-    let has_pool = app.scenario.uses_pool();
+    let has_pool = app.shows_pool();
     // The process table wants its rows; the panels below get the rest.
     let want = app.rows().len() as u16 + 3;
     let resources = if has_pool {
@@ -170,8 +170,17 @@ pub fn draw(f: &mut Frame, app: &App) {
                 process_panel::draw(f, a.procs, app);
             }
             if has(a.panel) {
-                if app.scenario.uses_pool() {
+                if app.shows_pool() && app.snapshot.resources.is_empty() {
                     pool_panel::draw(f, a.panel, app);
+                } else if app.shows_pool() {
+                    // A Python program's pool and its other objects.
+                    let [pool, rest] = Layout::vertical([
+                        Constraint::Percentage(60),
+                        Constraint::Percentage(40),
+                    ])
+                    .areas(a.panel);
+                    pool_panel::draw(f, pool, app);
+                    resource_panel::draw(f, rest, app);
                 } else {
                     resource_panel::draw(f, a.panel, app);
                 }

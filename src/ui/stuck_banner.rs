@@ -31,6 +31,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let title = match d.kind {
         StuckKind::Deadlock => " DEADLOCK ",
         StuckKind::NobodyCanServe => " STUCK ",
+        StuckKind::LostTask => " LOST TASK ",
     };
     let mut lines = vec![Line::from(d.summary.clone()).bold()];
     lines.extend(chain_lines(d));

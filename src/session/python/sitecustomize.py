@@ -37,7 +37,8 @@ def _mpdash_probe():
     WAIT_AT = OBJ_AT + OBJ_SLOTS * SLOT
     SIZE = WAIT_AT + WAIT_SLOTS * SLOT
     # Wait operations, as mpdash numbers them (runtime::board::WaitOp).
-    GET, PUT, JOIN_QUEUE, RECV, ACQUIRE, COND_WAIT, EVENT_WAIT, BARRIER_WAIT, JOIN = range(1, 10)
+    (GET, PUT, JOIN_QUEUE, RECV, ACQUIRE, COND_WAIT, EVENT_WAIT, BARRIER_WAIT, JOIN, POOL_RESULT,
+     MANAGER_CALL) = range(1, 12)
     pack = struct.Struct("<q").pack_into
     now = time.monotonic_ns
 
@@ -99,9 +100,8 @@ def _mpdash_probe():
         # rather than to the program: past the probe, the class's own module
         # and one context.py frame (`mp.Lock()`), who called?
         f = sys._getframe(1)
-        while f is not None and f.f_code.co_filename.startswith(here):
-            f = f.f_back
-        while f is not None and f.f_code.co_filename.endswith(module):
+        while f is not None and (f.f_code.co_filename.startswith(here)
+                                 or f.f_code.co_filename.endswith(module)):
             f = f.f_back
         if f is not None and f.f_code.co_filename.endswith("context.py") and ours(f.f_code.co_filename):
             f = f.f_back
@@ -113,16 +113,24 @@ def _mpdash_probe():
             return 0
         if state["mm"] is None:
             open_files()
-        key = (f.f_code.co_filename, f.f_lineno)
+        return text_id((f.f_code.co_filename, f.f_lineno))
+
+    def text_id(key):
+        # A location (file, line) or a function's name, said once per process.
         locs = state["locs"]
         k = locs.get(key)
         if k is None:
+            if state["mm"] is None:
+                open_files()
+                locs = state["locs"]
             k = len(locs) + 1
             locs[key] = k
-            emit({"t": "loc", "id": k, "at": "%s:%d" % (os.path.basename(key[0]), key[1])})
+            text = key if isinstance(key, str) else "%s:%d" % (os.path.basename(key[0]), key[1])
+            emit({"t": "loc", "id": k, "at": text})
         return k
 
     assign = re.compile(r"^\s*(?:self\.)?([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
+    with_as = re.compile(r"\bas\s+([A-Za-z_]\w*)\s*[:,)]")
 
     def register(obj, kind, **extra):
         oid = ((state["pid"] or 0) << 24) ^ id(obj) ^ (now() & 0xFFFFFF)
@@ -132,7 +140,8 @@ def _mpdash_probe():
         name, at = None, "?"
         if f is not None:
             at = "%s:%d" % (os.path.basename(f.f_code.co_filename), f.f_lineno)
-            m = assign.match(linecache.getline(f.f_code.co_filename, f.f_lineno) or "")
+            text = linecache.getline(f.f_code.co_filename, f.f_lineno) or ""
+            m = assign.match(text) or with_as.search(text)
             if m:
                 name = m.group(1)
         record = {"t": "obj", "id": oid, "kind": kind, "name": name or "%s@%s" % (kind, at), "at": at}
@@ -141,7 +150,9 @@ def _mpdash_probe():
         return oid
 
     def slot(obj):
-        oid = getattr(obj, "_mpdash_id", None)
+        return slot_of(getattr(obj, "_mpdash_id", None))
+
+    def slot_of(oid):
         if oid is None:
             return None
         if state["mm"] is None:
@@ -156,9 +167,12 @@ def _mpdash_probe():
         return s
 
     def add(obj, field, n=1):
+        add_to(getattr(obj, "_mpdash_id", None), field, n)
+
+    def add_to(oid, field, n=1):
         # Threads of one process share its counters: an uncontended
         # threading.Lock is a user-space atomic, no system call.
-        s = slot(obj)
+        s = slot_of(oid)
         if s is not None:
             mm = state["mm"]
             at = s + 8 * field
@@ -174,19 +188,22 @@ def _mpdash_probe():
         s = slot(obj)
         return struct.unpack_from("<q", state["mm"], s + 8 * field)[0] if s is not None else 0
 
-    def wait_begin(op, obj, target=0, timeout=None):
+    def wait_begin(op, obj, target=0, timeout=None, extra=0, loc=None):
         if state["mm"] is None:
             open_files()
         oid = getattr(obj, "_mpdash_id", 0) if obj is not None else 0
-        loc = where()
+        if isinstance(obj, int):
+            oid = obj
+        if loc is None:
+            loc = where()
         tid = threading.get_ident() & ((1 << 62) - 1)
         mm = state["mm"]
         with wait_lock:
             for i in range(WAIT_SLOTS):
                 at = WAIT_AT + i * SLOT
                 if struct.unpack_from("<q", mm, at + 8)[0] == 0:
-                    struct.pack_into("<qqqqqqq", mm, at, tid, 0, oid, loc, now(), target,
-                                     1 if timeout is not None else 0)
+                    struct.pack_into("<qqqqqqqq", mm, at, tid, 0, oid, loc, now(), target,
+                                     1 if timeout is not None else 0, extra)
                     pack(mm, at + 8, op)
                     return at
         return None
@@ -206,7 +223,39 @@ def _mpdash_probe():
                 return None
         return wrapper
 
-    wait_begin_s, add_s = safely(wait_begin), safely(add)
+    wait_begin_s, add_s, add_to_s, emit_s = safely(wait_begin), safely(add), safely(add_to), safely(emit)
+
+    # Modules multiprocessing imports only when used (pool, popen_*,
+    # concurrent.futures.process) are patched the moment they are loaded,
+    # not imported at start-up.
+    after_import = {}
+
+    class AfterImport(object):
+        def find_spec(self, name, path=None, target=None):
+            fn = after_import.pop(name, None)
+            if fn is None:
+                return None
+            import importlib.machinery
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            loader = getattr(spec, "loader", None)
+            if loader is None or not hasattr(loader, "exec_module"):
+                return spec
+            run = loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                safely(fn)(module)
+
+            loader.exec_module = exec_module
+            return spec
+
+    def when_imported(name, fn):
+        if name in sys.modules:
+            safely(fn)(sys.modules[name])
+        else:
+            after_import[name] = fn
+
+    sys.meta_path.insert(0, AfterImport())
 
     # ---- what the probe patches -------------------------------------------
 
@@ -283,13 +332,18 @@ def _mpdash_probe():
         # methods there, and instruments them only if it has an id.
         getstate, setstate = cls.__getstate__, cls.__setstate__
 
+        # (A pool's or an executor's task queue carries the pool's id too.)
         def __getstate__(self):
-            return {"_mpdash": getattr(self, "_mpdash_id", None), "state": getstate(self)}
+            ids = (getattr(self, "_mpdash_id", None), getattr(self, "_mpdash_pool", None))
+            return {"_mpdash": ids, "state": getstate(self)}
 
         def __setstate__(self, st):
             if isinstance(st, dict) and "_mpdash" in st:
-                if st["_mpdash"] is not None:
-                    self._mpdash_id = st["_mpdash"]
+                oid, pool = st["_mpdash"]
+                if oid is not None:
+                    self._mpdash_id = oid
+                if pool is not None:
+                    self._mpdash_pool = pool
                 setstate(self, st["state"])
             else:
                 setstate(self, st)
@@ -335,6 +389,7 @@ def _mpdash_probe():
         carry_id(cls)
 
     patch_queue(mp_queues.Queue, "Queue")
+    patch_queue(mp_queues.SimpleQueue, "SimpleQueue")
     original_jq_init = mp_queues.JoinableQueue.__init__
 
     def jq_init(self, *args, **kw):
@@ -482,6 +537,176 @@ def _mpdash_probe():
     # A Barrier pickles a tuple of its parts (spawn, forkserver): its id
     # rides along; an Event pickles its __dict__, which has the id already.
     carry_id(mp_sync.Barrier)
+
+    # Exit statuses a Python parent reaps itself (a pool's workers, joined
+    # children): said once, as Python reports them (-9 for SIGKILL).
+    def patch_poll(module):
+        cls = module.Popen
+        poll = cls.__dict__["poll"]
+
+        def poll_(self, *args, **kw):
+            rc = poll(self, *args, **kw)
+            if rc is not None and not self.__dict__.get("_mpdash_told"):
+                self._mpdash_told = True
+                emit_s({"t": "exit", "pid": self.pid, "code": rc})
+            return rc
+
+        cls.poll = poll_
+
+    when_imported("multiprocessing.popen_fork", patch_poll)
+    when_imported("multiprocessing.popen_forkserver", patch_poll)
+
+    # Pools: per pool, in the parent [tasks of the calls made, tasks sent
+    # to the workers (Pool._quick_put bypasses Queue.put), results
+    # received]; in each worker [tasks taken, the task it runs now (its
+    # function's name id << 32 | job + 1, its index, since)]. A worker that
+    # dies with a task leaves it there: nobody runs it again.
+    TOTAL, SENT, DONE, TAKEN, TASK, INDEX, SINCE = range(1, 8)
+    # The call a process waits on (the high half of a pool wait's job word).
+    APPLY, MAP, IMAP = 1, 2, 3
+
+    def task_begin(oid, task):
+        job, i, func, args = task[0], task[1], task[2], task[3]
+        fn = func
+        if getattr(func, "__name__", "") in ("mapstar", "starmapstar") and args:
+            fn = args[0][0]
+        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+        k = text_id(str(name))
+        s = slot_of(oid)
+        if s is None:
+            return
+        mm = state["mm"]
+        with count_lock:
+            f = list(fields.unpack_from(mm, s))
+            f[TAKEN] += 1
+            f[TASK] = (k << 32) | ((job + 1) & 0xFFFFFFFF)
+            f[INDEX] = i if isinstance(i, int) else 0
+            f[SINCE] = now()
+            fields.pack_into(mm, s, *f)
+
+    def task_end(oid):
+        s = slot_of(oid)
+        if s is not None:
+            pack(state["mm"], s + 8 * TASK, 0)
+
+    task_begin_s, task_end_s = safely(task_begin), safely(task_end)
+
+    class Tasks(object):
+        # A pool worker's task queue, as the worker sees it.
+        def __init__(self, q, oid, getter="get"):
+            self._q, self._oid, self._get = q, oid, getattr(q, getter)
+            if hasattr(q, "_writer"):
+                self._writer = q._writer
+
+        def get(self, *args, **kw):
+            at = wait_begin_s(GET, self._oid, loc=0)
+            try:
+                task = self._get(*args, **kw)
+            finally:
+                wait_end(at)
+            if task is not None:
+                task_begin_s(self._oid, task)
+            return task
+
+    class Results(object):
+        # A pool worker's result queue: a put ends the task it runs.
+        def __init__(self, q, oid):
+            self._q, self._oid = q, oid
+            if hasattr(q, "_reader"):
+                self._reader = q._reader
+
+        def put(self, r, *args, **kw):
+            try:
+                return self._q.put(r, *args, **kw)
+            finally:
+                task_end_s(self._oid)
+
+    def patch_pool(mp_pool):
+        Pool, ApplyResult, MapResult = mp_pool.Pool, mp_pool.ApplyResult, mp_pool.MapResult
+        setup, pool_init = Pool._setup_queues, Pool.__init__
+
+        def _setup_queues(self):
+            setup(self)
+            if internal("pool.py"):
+                return
+            oid = safely(register)(self, "Pool")
+            if oid is None:
+                return
+            self._inqueue._mpdash_pool = oid
+            qp, qg = self._quick_put, self._quick_get
+
+            def quick_put(task):
+                qp(task)
+                if task is not None:
+                    add_to_s(oid, SENT)
+
+            def quick_get(*args):
+                r = qg(*args)
+                if r is not None:
+                    add_to_s(oid, DONE)
+                return r
+
+            self._quick_put, self._quick_get = quick_put, quick_get
+
+        def __init__(self, *args, **kw):
+            pool_init(self, *args, **kw)
+            oid = getattr(self, "_mpdash_id", None)
+            if oid is not None:
+                emit_s({"t": "workers", "id": oid, "n": self._processes})
+
+        Pool._setup_queues, Pool.__init__ = _setup_queues, __init__
+
+        ar_init, mr_init, ar_wait = ApplyResult.__init__, MapResult.__init__, ApplyResult.wait
+
+        def ar_init_(self, pool, *args, **kw):
+            ar_init(self, pool, *args, **kw)
+            if type(self) is ApplyResult:
+                add_s(pool, TOTAL)
+
+        def mr_init_(self, pool, chunksize, length, *args, **kw):
+            mr_init(self, pool, chunksize, length, *args, **kw)
+            add_s(pool, TOTAL, self._number_left)
+
+        def ar_wait_(self, timeout=None):
+            oid = getattr(self._pool, "_mpdash_id", None)
+            if oid is None or self.ready():
+                return ar_wait(self, timeout)
+            call = MAP if isinstance(self, MapResult) else APPLY
+            at = wait_begin_s(POOL_RESULT, oid, timeout=timeout, extra=(call << 32) | (self._job + 1))
+            try:
+                return ar_wait(self, timeout)
+            finally:
+                wait_end(at)
+
+        ApplyResult.__init__, MapResult.__init__, ApplyResult.wait = ar_init_, mr_init_, ar_wait_
+
+        it_next = mp_pool.IMapIterator.next
+
+        def it_next_(self, timeout=None):
+            oid = getattr(self._pool, "_mpdash_id", None)
+            if oid is None:
+                return it_next(self, timeout)
+            at = wait_begin_s(POOL_RESULT, oid, timeout=timeout, extra=(IMAP << 32) | (self._job + 1))
+            try:
+                return it_next(self, timeout)
+            finally:
+                wait_end(at)
+
+        mp_pool.IMapIterator.next = mp_pool.IMapIterator.__next__ = it_next_
+
+        original_worker = mp_pool.worker
+
+        def worker(inqueue, outqueue, *args, **kw):
+            oid = getattr(inqueue, "_mpdash_pool", None)
+            if oid is None or state["off"]:
+                return original_worker(inqueue, outqueue, *args, **kw)
+            return original_worker(Tasks(inqueue, oid), Results(outqueue, oid), *args, **kw)
+
+        worker.__module__, worker.__name__ = original_worker.__module__, original_worker.__name__
+        worker.__qualname__ = original_worker.__qualname__
+        mp_pool.worker = worker
+
+    when_imported("multiprocessing.pool", patch_pool)
 
     def after_fork():
         # A forked child writes its own files (the parent's mapping is shared).
