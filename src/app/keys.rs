@@ -42,6 +42,11 @@ fn ours(a: &App) -> bool {
     a.foreign.is_none()
 }
 
+/// A scenario of ours or a probed Python program (both open others).
+fn ours_or_python(a: &App) -> bool {
+    a.foreign.is_none() || a.probe
+}
+
 fn asking(a: &App) -> bool {
     a.confirm.is_some()
 }
@@ -328,9 +333,9 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('o')],
         label: "o",
         hint: "open",
-        help: "Open another scenario from scenarios/ (a list with each title).",
+        help: "Open another scenario or Python program from scenarios/ (a list with each title).",
         action: Action::OpenPicker,
-        when: ours,
+        when: ours_or_python,
     },
     Binding {
         keys: &[KeyCode::Char('w')],

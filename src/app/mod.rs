@@ -319,6 +319,8 @@ pub struct App {
     pub foreign: Option<Vec<String>>,
     /// A watched Python program runs with mpdash's probe.
     pub probe: bool,
+    /// The interpreter a Python program chosen in the picker runs with.
+    pub python: String,
     /// `mpdash replay`: the recording played back (nothing runs).
     pub replay: Option<String>,
     /// First help line shown (small terminals scroll the help).
@@ -364,6 +366,7 @@ impl App {
             foreign: None,
             replay: None,
             probe: false,
+            python: "python3".into(),
             help_scroll: 0,
             rows: Vec::new(),
             queue_rates: HashMap::new(),

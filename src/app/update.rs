@@ -10,8 +10,11 @@ impl App {
     pub(super) fn on_run(&mut self, action: Action) -> Effect {
         match action {
             Action::Rerun => Effect::Launch(self.method),
-            Action::NextMethod | Action::MeasureScaling | Action::OpenPicker
-                if self.foreign.is_some() =>
+            Action::OpenPicker if self.foreign.is_some() && !self.probe => {
+                self.notice = Some("watching a foreign command: no scenario to choose".into());
+                Effect::Redraw
+            }
+            Action::NextMethod | Action::MeasureScaling if self.foreign.is_some() =>
             {
                 self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"

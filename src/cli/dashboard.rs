@@ -188,6 +188,9 @@ pub fn run_on(
     };
     let mut app = App::new(scenario.clone(), rate_hz);
     if let Some((argv, probe)) = foreign {
+        if probe {
+            app.python = argv[0].clone();
+        }
         app.foreign = Some(argv);
         app.probe = probe;
     }
@@ -208,9 +211,23 @@ pub fn run_on(
                 effect = app.update(Action::PickerItems(list_scenarios(&app.scenario.file)));
                 continue;
             }
+            Effect::Open(path) if path.ends_with(".py") => {
+                // A Python program: it runs with the probe, by the
+                // interpreter the dashboard was given.
+                let argv = vec![app.python.clone(), path];
+                let sc = session::command::scenario_for(&argv, true);
+                app.foreign = Some(argv);
+                app.probe = true;
+                effect = app.update(Action::ScenarioLoaded(Arc::new(sc)));
+                continue;
+            }
             Effect::Open(path) => {
                 effect = match crate::scenario::load(&path, &Default::default()) {
-                    Ok(sc) => app.update(Action::ScenarioLoaded(Arc::new(sc))),
+                    Ok(sc) => {
+                        app.foreign = None;
+                        app.probe = false;
+                        app.update(Action::ScenarioLoaded(Arc::new(sc)))
+                    }
                     Err(e) => app.update(Action::Notice(format!("{e}"))),
                 };
                 continue;
@@ -296,28 +313,51 @@ fn save_recording(app: &mut App, path: &str) {
     app.notice = Some(said);
 }
 
-/// The scenario files beside `current` (its directory, else `scenarios/`),
-/// each with its title, or why it cannot be used.
+/// The scenario files and Python programs beside `current` (its directory,
+/// else `scenarios/`) and one folder down (`scenarios/python/`), each with
+/// its title, or why it cannot be used. From `scenarios/python/` the list
+/// starts at `scenarios/`.
 pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
-    let dir = std::path::Path::new(current)
+    use std::path::{Path, PathBuf};
+    let mut dir = Path::new(current)
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("scenarios"));
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+        .unwrap_or(Path::new("scenarios"));
+    if dir.file_name().is_some_and(|n| n == "python")
+        && let Some(up) = dir.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        dir = up;
+    }
+    let entries = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect()
+    };
+    let wanted = |p: &PathBuf| p.extension().is_some_and(|x| x == "toml" || x == "py");
+    let mut files: Vec<String> = Vec::new();
+    for p in entries(dir) {
+        if p.is_dir() {
+            files.extend(entries(&p).iter().filter(|p| wanted(p)).map(|p| p.to_string_lossy().into_owned()));
+        } else if wanted(&p) {
+            files.push(p.to_string_lossy().into_owned());
+        }
+    }
+    // Scenarios first, then the Python programs.
+    files.sort_by_key(|f| (f.ends_with(".py"), f.clone()));
     files
         .into_iter()
         .map(|f| {
-            let title = match crate::scenario::load(&f, &Default::default()) {
-                Ok(sc) => sc.title,
-                Err(e) => format!("✗ line {}: {}", e.line, e.message),
+            let title = if f.ends_with(".py") {
+                let argv = vec!["python3".to_string(), f.clone()];
+                session::command::scenario_for(&argv, true).title
+            } else {
+                match crate::scenario::load(&f, &Default::default()) {
+                    Ok(sc) => sc.title,
+                    Err(e) => format!("✗ line {}: {}", e.line, e.message),
+                }
             };
             (f, title)
         })

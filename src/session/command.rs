@@ -36,9 +36,32 @@ pub fn scenario_for(argv: &[String], probed: bool) -> Scenario {
              again."
         )
     };
+    // A Python file's docstring is its title and explanation.
+    let file = argv
+        .iter()
+        .skip(1)
+        .find(|a| a.ends_with(".py"))
+        .filter(|_| probed);
+    let doc = file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|src| crate::session::python::docstring(&src));
+    let (title, explain) = match doc {
+        Some((title, text)) => (
+            title,
+            format!(
+                "{text}\n\nRun as `{shown}`, with mpdash's probe: processes by Python's names \
+                 and roles, the program's objects by the names it gave them, WAITING ON with \
+                 the line, and the reason when it can never move again."
+            ),
+        ),
+        None => (
+            format!("{}: {shown}", if probed { "python" } else { "watch" }),
+            explain,
+        ),
+    };
     Scenario {
-        file: String::new(),
-        title: format!("{}: {shown}", if probed { "python" } else { "watch" }),
+        file: file.cloned().unwrap_or_default(),
+        title,
         explain,
         start_method: StartMethod::Fork,
         pool: crate::scenario::PoolSpec {

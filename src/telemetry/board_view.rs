@@ -300,7 +300,9 @@ pub enum ResourceView {
 pub struct ManagerObjectView {
     pub name: String,
     pub kind: String,
-    pub len: u64,
+    /// Its length, where the server says it (a probed Python program's
+    /// proxies do not).
+    pub len: Option<u64>,
     pub calls: u64,
 }
 
@@ -328,7 +330,7 @@ fn manager_view(
                 kind: ObjKind::from_u32(o.kind.load(Ordering::Relaxed))
                     .map_or("?", ObjKind::name)
                     .to_string(),
-                len: o.len.load(Ordering::Relaxed),
+                len: Some(o.len.load(Ordering::Relaxed)),
                 calls: o.calls.load(Ordering::Relaxed),
             }
         })

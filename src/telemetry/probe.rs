@@ -45,6 +45,8 @@ enum Record {
         maxsize: u64,
         #[serde(default)]
         parties: u32,
+        #[serde(flatten)]
+        more: More,
     },
     Kind {
         id: i64,
@@ -59,11 +61,43 @@ enum Record {
         id: i64,
         n: u32,
     },
+    /// A Value's or an Array's last elements, said at its maker's exit.
+    Values {
+        id: i64,
+        values: Vec<String>,
+    },
     /// An exit status a Python parent reaped itself (`Popen.poll`).
     Exit {
         pid: i32,
         code: i32,
     },
+}
+
+/// What some kinds of object add to their registration.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct More {
+    /// Pipe: both ways.
+    #[serde(default)]
+    duplex: bool,
+    /// Value/Array: where it lives in the creating process, its size in
+    /// bytes, element type (a `struct` code), length, and a lock around it.
+    #[serde(default)]
+    addr: u64,
+    #[serde(default)]
+    size: usize,
+    #[serde(default)]
+    typecode: Option<String>,
+    #[serde(default)]
+    len: usize,
+    #[serde(default)]
+    lock: bool,
+    /// Manager: its server's pid; a manager's object or method: its manager.
+    #[serde(default)]
+    server: i32,
+    #[serde(default)]
+    manager: i64,
+    #[serde(default)]
+    typeid: Option<String>,
 }
 
 /// A Python process as the probe named it.
@@ -82,6 +116,9 @@ struct PyObj {
     maxsize: u64,
     parties: u32,
     workers: u32,
+    more: More,
+    /// The process that registered it (a Value's memory is read there).
+    owner: i32,
 }
 
 /// One process's counters for one object.
@@ -122,6 +159,8 @@ pub struct ProbeReader {
     /// (pid, location id) → `file:line`.
     locs: HashMap<(i32, i64), String>,
     exits: HashMap<i32, i32>,
+    /// Each Value's and Array's elements, as last read.
+    values: HashMap<i64, Vec<String>>,
     /// Lines that were not the probe's (a hostile or damaged file), said once.
     pub bad_lines: u64,
 }
@@ -156,6 +195,7 @@ impl ProbeReader {
             objs: HashMap::new(),
             locs: HashMap::new(),
             exits: HashMap::new(),
+            values: HashMap::new(),
             bad_lines: 0,
         }
     }
@@ -231,6 +271,7 @@ impl ProbeReader {
                 at,
                 maxsize,
                 parties,
+                more,
             } => {
                 self.objs.insert(
                     id,
@@ -241,6 +282,8 @@ impl ProbeReader {
                         maxsize,
                         parties,
                         workers: 0,
+                        more,
+                        owner: pid,
                     },
                 );
             }
@@ -248,6 +291,9 @@ impl ProbeReader {
                 if let Some(o) = self.objs.get_mut(&id) {
                     o.workers = n;
                 }
+            }
+            Record::Values { id, values } => {
+                self.values.insert(id, values);
             }
             Record::Exit { pid, code } => {
                 self.exits.insert(pid, code);
@@ -317,6 +363,14 @@ impl ProbeReader {
                             },
                         ));
                     }
+                }
+            }
+        }
+        for (id, o) in &self.objs {
+            if matches!(o.kind.as_str(), "Value" | "Array") && alive(o.owner) {
+                let v = read_values(o);
+                if !v.is_empty() {
+                    self.values.insert(*id, v);
                 }
             }
         }
@@ -441,6 +495,45 @@ impl ProbeReader {
                         }),
                     )
                 }
+                "Pipe" => {
+                    let (msgs, bytes) = ([sum(0), sum(2)], [sum(1), sum(3)]);
+                    (
+                        ResourceView::Pipe {
+                            name: name.clone(),
+                            duplex: o.more.duplex,
+                            msgs,
+                            bytes,
+                        },
+                        serde_json::json!({"sent": msgs, "bytes": bytes, "duplex": o.more.duplex}),
+                    )
+                }
+                "Value" | "Array" => {
+                    let values = self.values.get(id).cloned().unwrap_or_default();
+                    let code = o.more.typecode.as_deref().and_then(|c| c.chars().next());
+                    (
+                        ResourceView::Value {
+                            name: name.clone(),
+                            typecode: code.unwrap_or('?'),
+                            values: values.clone(),
+                            len: o.more.len,
+                            lock: o.more.lock,
+                            is_array: o.kind == "Array",
+                        },
+                        serde_json::json!({"typecode": code, "len": o.more.len, "values": values}),
+                    )
+                }
+                "Manager" => {
+                    let (view, extra) = self.manager_view(*id, &name, o, counts, &names);
+                    (view, extra)
+                }
+                "Condition" => {
+                    facts.summary.push(serde_json::json!({
+                        "type": "resource", "kind": "Condition", "name": name,
+                        "created_at": o.at, "notifies": sum(0),
+                        "waiters": waiting(WaitOp::ConditionWait),
+                    }));
+                    continue;
+                }
                 "Event" => (
                     ResourceView::Event {
                         name: name.clone(),
@@ -491,6 +584,9 @@ impl ProbeReader {
                 "Event" => Some(ResKind::Event),
                 "Barrier" => Some(ResKind::Barrier),
                 "Pool" => Some(ResKind::Pool),
+                "Pipe" => Some(ResKind::Pipe),
+                "Condition" => Some(ResKind::Condition),
+                "ManagerObject" => Some(ResKind::Manager),
                 _ => None,
             });
             let row = WaitRow {
@@ -511,6 +607,123 @@ impl ProbeReader {
             }
         }
         facts
+    }
+}
+
+/// A Value's or an Array's first elements, read from the memory of the
+/// process that made it (`process_vm_readv`; the same shared pages every
+/// process of the run sees). Empty when that process is gone.
+fn read_values(o: &PyObj) -> Vec<String> {
+    use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+    let Some(code) = o.more.typecode.as_deref() else {
+        return Vec::new();
+    };
+    let n = o.more.len.clamp(1, 12);
+    let each = o.more.size / o.more.len.max(1);
+    if !(1..=8).contains(&each) || o.more.addr == 0 {
+        return Vec::new();
+    }
+    let mut buf = vec![0u8; each * n];
+    let remote = [RemoteIoVec {
+        base: o.more.addr as usize,
+        len: buf.len(),
+    }];
+    let pid = nix::unistd::Pid::from_raw(o.owner);
+    match process_vm_readv(pid, &mut [std::io::IoSliceMut::new(&mut buf)], &remote) {
+        Ok(got) if got == buf.len() => {}
+        _ => return Vec::new(),
+    }
+    buf.chunks(each).map(|b| element(code, b)).collect()
+}
+
+/// One element in Python's `struct`/ctypes type codes, as Python prints it.
+fn element(code: &str, b: &[u8]) -> String {
+    let int = |signed: bool| {
+        let mut v = [0u8; 8];
+        v[..b.len()].copy_from_slice(b);
+        let u = u64::from_le_bytes(v);
+        if signed {
+            let shift = 64 - 8 * b.len() as u32;
+            (((u << shift) as i64) >> shift).to_string()
+        } else {
+            u.to_string()
+        }
+    };
+    match (code, b.len()) {
+        ("d", 8) => format!("{:?}", f64::from_le_bytes(b.try_into().expect("8"))),
+        ("f", 4) => format!("{:?}", f32::from_le_bytes(b.try_into().expect("4"))),
+        ("?", 1) => if b[0] != 0 { "True" } else { "False" }.to_string(),
+        ("c", 1) => format!("b{:?}", b[0] as char).replace('"', "'"),
+        ("u", 4) => char::from_u32(u32::from_le_bytes(b.try_into().expect("4")))
+            .map_or_else(|| "?".into(), |c| format!("{c:?}")),
+        ("B" | "H" | "I" | "L" | "Q" | "P", _) => int(false),
+        _ => int(true),
+    }
+}
+
+impl ProbeReader {
+    /// A Python manager: its server, the objects its proxies call, and
+    /// the calls per method, from every process's counters.
+    fn manager_view(
+        &self,
+        id: i64,
+        name: &str,
+        o: &PyObj,
+        counts: &HashMap<i64, Vec<(i32, Counts)>>,
+        names: &HashMap<i64, String>,
+    ) -> (ResourceView, serde_json::Value) {
+        use crate::telemetry::board_view::{ManagerMethodView, ManagerObjectView};
+        let none = Vec::new();
+        let mut clients = std::collections::HashSet::new();
+        let mut objects = Vec::new();
+        let mut methods = Vec::new();
+        let mut ids: Vec<&i64> = self.objs.keys().collect();
+        ids.sort();
+        for oid in ids {
+            let x = &self.objs[oid];
+            if x.more.manager != id {
+                continue;
+            }
+            let per = counts.get(oid).unwrap_or(&none);
+            let sum = |k: usize| per.iter().map(|(_, c)| c.0[k].max(0) as u64).sum::<u64>();
+            match x.kind.as_str() {
+                "ManagerObject" => objects.push(ManagerObjectView {
+                    name: names[oid].clone(),
+                    kind: x.more.typeid.clone().unwrap_or_else(|| "?".into()),
+                    len: None,
+                    calls: sum(0),
+                }),
+                "ManagerMethod" if sum(0) > 0 => {
+                    clients.extend(per.iter().filter(|(_, c)| c.0[0] > 0).map(|(p, _)| *p));
+                    methods.push(ManagerMethodView {
+                        method: x.name.clone(),
+                        calls: sum(0),
+                        total_ns: sum(1),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let calls: u64 = methods.iter().map(|m| m.calls).sum();
+        let extra = serde_json::json!({
+            "server_pid": o.more.server,
+            "calls": calls,
+            "clients": clients.len(),
+            "methods": methods.iter().map(|m| (m.method.clone(), m.calls)).collect::<HashMap<_, _>>(),
+            "objects": objects.iter().map(|o| (o.name.clone(), serde_json::json!({"typeid": o.kind, "calls": o.calls}))).collect::<HashMap<_, _>>(),
+        });
+        (
+            ResourceView::Manager {
+                name: name.to_string(),
+                server_pid: o.more.server,
+                tcp_port: 0,
+                clients: clients.len() as u32,
+                refused: 0,
+                objects,
+                methods,
+            },
+            extra,
+        )
     }
 }
 

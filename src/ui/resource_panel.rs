@@ -421,7 +421,10 @@ fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
             Span::raw("  "),
             Span::styled(format!("{:<9}", o.kind), Style::new().fg(Color::Magenta)),
             label(&o.name),
-            Span::raw(format!("len {:<6} {} calls", o.len, o.calls)),
+            Span::raw(match o.len {
+                Some(len) => format!("len {len:<6} {} calls", o.calls),
+                None => format!("{} calls", o.calls),
+            }),
         ]));
     }
     for m in methods {

@@ -319,13 +319,13 @@ fn manager_panel_with_objects_and_method_rates() {
             ManagerObjectView {
                 name: "d".into(),
                 kind: "dict".into(),
-                len: 3,
+                len: Some(3),
                 calls: 3,
             },
             ManagerObjectView {
                 name: "counter".into(),
                 kind: "Value".into(),
-                len: 1,
+                len: Some(1),
                 calls: 2 * calls,
             },
         ],

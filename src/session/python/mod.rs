@@ -101,9 +101,55 @@ pub fn is_python(argv: &[String]) -> bool {
         .is_some_and(|n| n == "python" || n.starts_with("python3") || n == "python2")
 }
 
+/// A Python file's module docstring, as (its first line, the rest): the
+/// title and the explanation of `mpdash prog.py`. `None` when the file does
+/// not open with one (comments, blank lines and a `#!` line may come first).
+pub fn docstring(source: &str) -> Option<(String, String)> {
+    let mut rest = source.trim_start_matches('\u{feff}');
+    loop {
+        let t = rest.trim_start();
+        if t.starts_with('#') {
+            rest = t.split_once('\n').map_or("", |(_, r)| r);
+        } else {
+            rest = t;
+            break;
+        }
+    }
+    let rest = rest.trim_start_matches(['r', 'R', 'u', 'U']);
+    let quote = ["\"\"\"", "'''", "\"", "'"]
+        .into_iter()
+        .find(|q| rest.starts_with(q))?;
+    let body = &rest[quote.len()..];
+    let end = if quote.len() == 3 {
+        body.find(quote)?
+    } else {
+        body.find(quote).filter(|&e| !body[..e].contains('\n'))?
+    };
+    let text = body[..end].trim();
+    let (title, explain) = text.split_once('\n').unwrap_or((text, ""));
+    let title = title.trim().trim_end_matches('.').to_string();
+    (!title.is_empty()).then(|| (title, explain.trim().to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_docstring_gives_the_title_and_the_explanation() {
+        let src = "#!/usr/bin/env python3\n# c\n\n\"\"\"Two locks.\n\nThe fix: one order.\n\"\"\"\nimport os\n";
+        assert_eq!(
+            docstring(src),
+            Some(("Two locks".into(), "The fix: one order.".into()))
+        );
+        assert_eq!(
+            docstring("r'''One line only'''"),
+            Some(("One line only".into(), String::new()))
+        );
+        assert_eq!(docstring("import os\n\"\"\"late\"\"\""), None);
+        assert_eq!(docstring("\"unclosed\nx\""), None);
+        assert_eq!(docstring(""), None);
+    }
 
     #[test]
     fn the_directory_is_private_and_goes_with_the_run() {

@@ -15,6 +15,22 @@ import os
 import sys
 
 
+# Set by the probe: what a rebuilt pipe end needs (see _mpdash_rebuild_connection).
+_mpdash_hooks = {}
+
+
+def _mpdash_rebuild_connection(rebuild, args, oid, side):
+    # A pipe end pickled to a spawned child: rebuilt, then counted again.
+    conn = rebuild(*args)
+    hook = _mpdash_hooks.get("connection")
+    if hook is not None:
+        try:
+            hook(conn, oid, side)
+        except Exception:
+            pass
+    return conn
+
+
 def _mpdash_probe():
     import json
     import mmap
@@ -130,20 +146,26 @@ def _mpdash_probe():
         return k
 
     assign = re.compile(r"^\s*(?:self\.)?([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
+    two = re.compile(r"^\s*\(?\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)?\s*=(?!=)")
     with_as = re.compile(r"\bas\s+([A-Za-z_]\w*)\s*[:,)]")
 
-    def register(obj, kind, **extra):
+    def register(obj, kind, fixed=None, **extra):
         oid = ((state["pid"] or 0) << 24) ^ id(obj) ^ (now() & 0xFFFFFF)
-        oid &= (1 << 62) - 1
+        oid = fixed or oid & ((1 << 62) - 1)
         obj._mpdash_id = oid
         f = user_frame()
         name, at = None, "?"
+        pair = extra.pop("pair", False)
         if f is not None:
             at = "%s:%d" % (os.path.basename(f.f_code.co_filename), f.f_lineno)
             text = linecache.getline(f.f_code.co_filename, f.f_lineno) or ""
-            m = assign.match(text) or with_as.search(text)
+            m = two.match(text) if pair else None
             if m:
-                name = m.group(1)
+                name = "%s ⇄ %s" % (m.group(1), m.group(2))
+            else:
+                m = assign.match(text) or with_as.search(text)
+                if m:
+                    name = m.group(1)
         record = {"t": "obj", "id": oid, "kind": kind, "name": name or "%s@%s" % (kind, at), "at": at}
         record.update(extra)
         emit(record)
@@ -537,6 +559,196 @@ def _mpdash_probe():
     # A Barrier pickles a tuple of its parts (spawn, forkserver): its id
     # rides along; an Event pickles its __dict__, which has the id already.
     carry_id(mp_sync.Barrier)
+
+    # Conditions: a wait noted before it blocks, notifies counted.
+    co_init, co_wait, co_notify = mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify
+
+    def co_init_(self, *args, **kw):
+        co_init(self, *args, **kw)
+        if not internal("synchronize.py"):
+            safely(register)(self, "Condition")
+
+    def co_wait_(self, timeout=None):
+        if getattr(self, "_mpdash_id", None) is None:
+            return co_wait(self, timeout)
+        at = wait_begin_s(COND_WAIT, self, timeout=timeout)
+        try:
+            return co_wait(self, timeout)
+        finally:
+            wait_end(at)
+
+    def co_notify_(self, n=1):
+        if getattr(self, "_mpdash_id", None) is not None:
+            add_s(self, 1)
+        return co_notify(self, n)
+
+    mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify = co_init_, co_wait_, co_notify_
+    carry_id(mp_sync.Condition)
+
+    # Pipes: messages and bytes each way, counted on the two ends the
+    # program got (a Queue's own pipe is not the program's). The ends carry
+    # their ids when pickled to a spawned child.
+    def add_two(oid, field, n):
+        s = slot_of(oid)
+        if s is not None:
+            mm = state["mm"]
+            at = s + 8 * field
+            with count_lock:
+                m, b = struct.unpack_from("<qq", mm, at)
+                struct.pack_into("<qq", mm, at, m + 1, b + n)
+
+    add_two_s = safely(add_two)
+
+    def instrument_end(conn, oid, side):
+        conn._mpdash_id, conn._mpdash_side = oid, side
+        send, recv = conn._send_bytes, conn._recv_bytes
+
+        def _send_bytes(buf):
+            send(buf)
+            add_two_s(oid, 1 + 2 * side, len(buf))
+
+        def _recv_bytes(*args):
+            at = wait_begin_s(RECV, oid)
+            try:
+                return recv(*args)
+            finally:
+                wait_end(at)
+
+        conn._send_bytes, conn._recv_bytes = _send_bytes, _recv_bytes
+
+    _mpdash_hooks["connection"] = instrument_end
+
+    def patch_connection(mp_conn):
+        pipe = mp_conn.Pipe
+
+        def Pipe(duplex=True):
+            a, b = pipe(duplex)
+            if not internal("connection.py"):
+                oid = safely(register)(a, "Pipe", duplex=bool(duplex), pair=True)
+                if oid is not None:
+                    instrument_end(a, oid, 0)
+                    instrument_end(b, oid, 1)
+            return a, b
+
+        mp_conn.Pipe = Pipe
+        import multiprocessing.reduction as reduction
+        reducers = reduction.ForkingPickler._extra_reducers
+        reduce = reducers.get(mp_conn.Connection)
+        if reduce is None:
+            return
+
+        def reduce_connection(conn):
+            rv = reduce(conn)
+            oid = getattr(conn, "_mpdash_id", None)
+            if oid is None:
+                return rv
+            return (_mpdash_rebuild_connection, (rv[0], rv[1], oid, conn._mpdash_side))
+
+        reducers[mp_conn.Connection] = reduce_connection
+
+    when_imported("multiprocessing.connection", patch_connection)
+
+    # Value and Array: where the shared value lives in this process and its
+    # type; the dashboard reads the value itself from there.
+    def shared_record(v, kind):
+        import ctypes
+        raw = getattr(v, "_obj", v)
+        t = type(raw)
+        code = getattr(getattr(t, "_type_", None), "_type_", None) if kind == "Array" else getattr(t, "_type_", None)
+        if not isinstance(code, str):
+            return
+        oid = safely(register)(v, kind, addr=ctypes.addressof(raw), size=ctypes.sizeof(raw),
+                               typecode=code, len=len(raw) if kind == "Array" else 1,
+                               lock=raw is not v)
+        if oid is not None:
+            shared.append((oid, state["pid"], raw, kind))
+
+    # The last values, said when the process that made them exits (the
+    # dashboard can no longer read them there).
+    shared = []
+
+    @safely
+    def last_values():
+        for oid, pid, raw, kind in shared:
+            if pid == state["pid"]:
+                vals = raw[:12] if kind == "Array" else [raw.value]
+                emit({"t": "values", "id": oid, "values": [repr(x) for x in vals]})
+
+    import atexit
+    atexit.register(last_values)
+
+    def patch_sharedctypes(sc):
+        value, array = sc.Value, sc.Array
+
+        def Value(*args, **kw):
+            v = value(*args, **kw)
+            if not internal("sharedctypes.py"):
+                safely(shared_record)(v, "Value")
+            return v
+
+        def Array(*args, **kw):
+            v = array(*args, **kw)
+            if not internal("sharedctypes.py"):
+                safely(shared_record)(v, "Array")
+            return v
+
+        sc.Value, sc.Array = Value, Array
+
+    when_imported("multiprocessing.sharedctypes", patch_sharedctypes)
+
+    # Managers: the server process, and each call a proxy makes, per
+    # method and per object (ids from the manager's address and the
+    # object's id there, the same in every process).
+    import zlib
+
+    def stable_id(text):
+        return (1 << 40) | zlib.crc32(text.encode("utf-8", "replace"))
+
+    told = set()
+
+    def tell_once(oid, record):
+        if oid not in told:
+            told.add(oid)
+            record["id"] = oid
+            emit(record)
+
+    def patch_managers(mgrs):
+        start, callmethod, proxy_init = mgrs.BaseManager.start, mgrs.BaseProxy._callmethod, mgrs.BaseProxy.__init__
+
+        def start_(self, *args, **kw):
+            r = start(self, *args, **kw)
+            oid = stable_id(str(self._address))
+            self._mpdash_id = oid
+            safely(register)(self, "Manager", server=self._process.pid, fixed=oid)
+            return r
+
+        def proxy_init_(self, token, *args, **kw):
+            proxy_init(self, token, *args, **kw)
+            if not internal("managers.py"):
+                oid = stable_id("%s|%s" % (token.address, token.id))
+                safely(register)(self, "ManagerObject", typeid=token.typeid,
+                                 manager=stable_id(str(token.address)), fixed=oid)
+
+        def _callmethod(self, methodname, args=(), kwds={}):
+            token = self._token
+            obj = stable_id("%s|%s" % (token.address, token.id))
+            meth = stable_id("%s|%s.%s" % (token.address, token.typeid, methodname))
+            safely(tell_once)(meth, {"t": "obj", "kind": "ManagerMethod", "at": "?",
+                                     "name": "%s.%s" % (token.typeid, methodname),
+                                     "manager": stable_id(str(token.address))})
+            at = wait_begin_s(MANAGER_CALL, obj)
+            t0 = now()
+            try:
+                return callmethod(self, methodname, args, kwds)
+            finally:
+                wait_end(at)
+                add_two_s(meth, 1, now() - t0)
+                add_to_s(obj, 1)
+
+        mgrs.BaseManager.start, mgrs.BaseProxy.__init__ = start_, proxy_init_
+        mgrs.BaseProxy._callmethod = _callmethod
+
+    when_imported("multiprocessing.managers", patch_managers)
 
     # Exit statuses a Python parent reaps itself (a pool's workers, joined
     # children): said once, as Python reports them (-9 for SIGKILL).
