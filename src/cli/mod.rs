@@ -227,6 +227,15 @@ enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// What the Python probe costs a CPython program (needs python3)
+    Probe {
+        /// Runs of each figure, with and without the probe
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Print one JSON object on the last line
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `main` of the binary.
@@ -444,6 +453,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Cmd::Bench {
             what: BenchCmd::Stuck { runs, json },
         }) => bench::stuck::run(runs, json),
+        Some(Cmd::Bench {
+            what: BenchCmd::Probe { runs, json },
+        }) => bench::probe::run(runs, json),
     }
 }
 

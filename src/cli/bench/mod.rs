@@ -3,6 +3,7 @@
 pub mod ipc;
 pub mod manager_rt;
 pub mod pool;
+pub mod probe;
 pub mod start;
 pub mod stuck;
 pub mod ui;

@@ -32,6 +32,7 @@ def _mpdash_rebuild_connection(rebuild, args, oid, side):
 
 
 def _mpdash_probe():
+    import ctypes
     import json
     import mmap
     import re
@@ -58,11 +59,16 @@ def _mpdash_probe():
     pack = struct.Struct("<q").pack_into
     now = time.monotonic_ns
 
-    state = {"pid": None, "mm": None, "log": None, "slots": {}, "locs": {}, "off": False}
+    state = {"pid": None, "mm": None, "log": None, "slots": {}, "off": False}
+    locs = {}
+    ident = threading.get_ident
     wait_lock = threading.Lock()
-    count_lock = threading.Lock()
+
+    on = True
 
     def off(why):
+        nonlocal on
+        on = False
         if not state["off"]:
             state["off"] = True
             try:
@@ -74,7 +80,9 @@ def _mpdash_probe():
         pid = os.getpid()
         state["pid"] = pid
         state["slots"] = {}
-        state["locs"] = {}
+        locs.clear()
+        views.clear()
+        wslots.clear()
         base = os.path.join(directory, "p%d" % pid)
         fd = os.open(base + ".bin", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -124,21 +132,14 @@ def _mpdash_probe():
         return f is not None and ours(f.f_code.co_filename)
 
     def where():
-        f = user_frame()
-        if f is None:
-            return 0
-        if state["mm"] is None:
-            open_files()
-        return text_id((f.f_code.co_filename, f.f_lineno))
+        return where_from(sys._getframe(1))
 
     def text_id(key):
         # A location (file, line) or a function's name, said once per process.
-        locs = state["locs"]
         k = locs.get(key)
         if k is None:
             if state["mm"] is None:
                 open_files()
-                locs = state["locs"]
             k = len(locs) + 1
             locs[key] = k
             text = key if isinstance(key, str) else "%s:%d" % (os.path.basename(key[0]), key[1])
@@ -171,9 +172,6 @@ def _mpdash_probe():
         emit(record)
         return oid
 
-    def slot(obj):
-        return slot_of(getattr(obj, "_mpdash_id", None))
-
     def slot_of(oid):
         if oid is None:
             return None
@@ -188,51 +186,90 @@ def _mpdash_probe():
             pack(state["mm"], s, oid)
         return s
 
+    # The hot path: an object's counters in this process are a ctypes view
+    # of its slot in the mapped file, so a count is one store. An increment
+    # of a view's element runs no Python code between its load and its
+    # store, so under the GIL threads of one process do not lose counts.
+    Slot = ctypes.c_int64 * 8
+    views = {}
+    nowhere = Slot()
+
+    def view_of(oid):
+        v = views.get(oid)
+        if v is None:
+            s = slot_of(oid)
+            # Out of slots: counted nowhere rather than failing.
+            v = views[oid] = nowhere if s is None else Slot.from_buffer(state["mm"], s)
+        return v
+
     def add(obj, field, n=1):
         add_to(getattr(obj, "_mpdash_id", None), field, n)
 
     def add_to(oid, field, n=1):
-        # Threads of one process share its counters: an uncontended
-        # threading.Lock is a user-space atomic, no system call.
-        s = slot_of(oid)
-        if s is not None:
-            mm = state["mm"]
-            at = s + 8 * field
-            with count_lock:
-                pack(mm, at, struct.unpack_from("<q", mm, at)[0] + n)
+        if oid is not None:
+            view_of(oid)[field] += n
 
-    def put(obj, field, v):
-        s = slot(obj)
-        if s is not None:
-            pack(state["mm"], s + 8 * field, v)
+    # Each thread notes its waits in its own slot: [tid, op, object,
+    # where, since, target, has a timeout, extra]; op 0 is "not waiting".
+    wslots = {}
 
-    def get(obj, field):
-        s = slot(obj)
-        return struct.unpack_from("<q", state["mm"], s + 8 * field)[0] if s is not None else 0
-
-    def wait_begin(op, obj, target=0, timeout=None, extra=0, loc=None):
+    def wait_slot():
+        tid = ident()
+        w = wslots.get(tid)
+        if w is not None:
+            return w
         if state["mm"] is None:
             open_files()
+        with wait_lock:
+            # Slots of threads that ended are free again.
+            live = threading._active
+            for t in [t for t in wslots if t not in live]:
+                wslots.pop(t)[0] = 0
+            used = set(id_ for id_ in (v[0] for v in wslots.values()))
+            for i in range(WAIT_SLOTS):
+                w = Slot.from_buffer(state["mm"], WAIT_AT + i * SLOT)
+                if w[0] == 0 or w[0] not in used and w[0] not in live:
+                    w[1] = 0
+                    w[0] = tid & ((1 << 62) - 1)
+                    wslots[tid] = w
+                    return w
+        return None
+
+    def wait_note(op, oid, loc, target=0, deadline=0, extra=0):
+        w = wslots.get(ident()) or wait_slot()
+        if w is None or w[1]:
+            # (A wait inside another: the outer one stays.)
+            return None
+        w[2] = oid
+        w[3] = loc
+        w[4] = now()
+        w[5] = target
+        w[6] = deadline
+        w[7] = extra
+        w[1] = op
+        return w
+
+    def where_from(f):
+        # The program's line that led here, from the frame f.
+        while f is not None and ours(f.f_code.co_filename):
+            f = f.f_back
+        if f is None:
+            return 0
+        key = (f.f_code.co_filename, f.f_lineno)
+        k = locs.get(key)
+        return k if k is not None else text_id(key)
+
+    def wait_begin(op, obj, target=0, timeout=None, extra=0, loc=None):
         oid = getattr(obj, "_mpdash_id", 0) if obj is not None else 0
         if isinstance(obj, int):
             oid = obj
         if loc is None:
-            loc = where()
-        tid = threading.get_ident() & ((1 << 62) - 1)
-        mm = state["mm"]
-        with wait_lock:
-            for i in range(WAIT_SLOTS):
-                at = WAIT_AT + i * SLOT
-                if struct.unpack_from("<q", mm, at + 8)[0] == 0:
-                    struct.pack_into("<qqqqqqqq", mm, at, tid, 0, oid, loc, now(), target,
-                                     1 if timeout is not None else 0, extra)
-                    pack(mm, at + 8, op)
-                    return at
-        return None
+            loc = where_from(sys._getframe(1))
+        return wait_note(op, oid, loc, target, 1 if timeout is not None else 0, extra)
 
-    def wait_end(at):
-        if at is not None and state["mm"] is not None:
-            pack(state["mm"], at + 8, 0)
+    def wait_end(w):
+        if w is not None:
+            w[1] = 0
 
     def safely(fn):
         def wrapper(*args, **kw):
@@ -246,6 +283,16 @@ def _mpdash_probe():
         return wrapper
 
     wait_begin_s, add_s, add_to_s, emit_s = safely(wait_begin), safely(add), safely(add_to), safely(emit)
+
+    getframe = sys._getframe
+
+    def noted(op, oid, frame, timeout):
+        # A wait noted on the hot path; a failure turns the probe off.
+        try:
+            return wait_note(op, oid, where_from(frame), 0, 1 if timeout is not None else 0)
+        except Exception as e:
+            off("%s: %s" % (type(e).__name__, e))
+            return None
 
     # Modules multiprocessing imports only when used (pool, popen_*,
     # concurrent.futures.process) are patched the moment they are loaded,
@@ -380,32 +427,70 @@ def _mpdash_probe():
             if not internal("queues.py"):
                 safely(register)(self, kind, maxsize=getattr(self, "_maxsize", 0) or 0)
 
-        def put(self, obj, *args, **kw):
-            oid = getattr(self, "_mpdash_id", None)
-            if oid is None:
-                return put_(self, obj, *args, **kw)
-            block = args[0] if args else kw.get("block", True)
-            at = wait_begin_s(PUT, self, timeout=kw.get("timeout")) if block else None
+        # Only a bounded queue's put can wait; a get can always.
+        def queue_put(self, obj, block=True, timeout=None):
+            oid = self.__dict__.get("_mpdash_id")
+            if oid is None or not on:
+                return put_(self, obj, block, timeout)
+            w = None
+            if block and self._maxsize < UNBOUNDED:
+                w = noted(PUT, oid, sys._getframe(1), timeout)
             try:
-                r = put_(self, obj, *args, **kw)
+                r = put_(self, obj, block, timeout)
             finally:
-                wait_end(at)
-            add_s(self, 1)
+                if w is not None:
+                    w[1] = 0
+            (views.get(oid) or view_of(oid))[1] += 1
             return r
 
-        def get(self, *args, **kw):
-            oid = getattr(self, "_mpdash_id", None)
-            if oid is None:
-                return get_(self, *args, **kw)
-            block = args[0] if args else kw.get("block", True)
-            timeout = args[1] if len(args) > 1 else kw.get("timeout")
-            at = wait_begin_s(GET, self, timeout=timeout) if block else None
+        def queue_get(self, block=True, timeout=None):
+            oid = self.__dict__.get("_mpdash_id")
+            if oid is None or not on:
+                return get_(self, block, timeout)
+            w = None
+            if block:
+                # Inlined wait_note (the hottest path): a known line of the
+                # program and this thread's slot, else the general way.
+                f = getframe(1)
+                loc = locs.get((f.f_code.co_filename, f.f_lineno))
+                w = wslots.get(ident())
+                if loc is None or w is None or w[1]:
+                    w = noted(GET, oid, f, timeout)
+                else:
+                    w[2] = oid
+                    w[3] = loc
+                    w[4] = now()
+                    w[6] = timeout is not None
+                    w[1] = GET
             try:
-                r = get_(self, *args, **kw)
+                r = get_(self, block, timeout)
             finally:
-                wait_end(at)
-            add_s(self, 2)
+                if w is not None:
+                    w[1] = 0
+            (views.get(oid) or view_of(oid))[2] += 1
             return r
+
+        def simple_put(self, obj):
+            oid = self.__dict__.get("_mpdash_id")
+            r = put_(self, obj)
+            if oid is not None and on:
+                (views.get(oid) or view_of(oid))[1] += 1
+            return r
+
+        def simple_get(self):
+            oid = self.__dict__.get("_mpdash_id")
+            if oid is None or not on:
+                return get_(self)
+            w = noted(GET, oid, sys._getframe(1), None)
+            try:
+                r = get_(self)
+            finally:
+                if w is not None:
+                    w[1] = 0
+            (views.get(oid) or view_of(oid))[2] += 1
+            return r
+
+        put, get = (simple_put, simple_get) if kind == "SimpleQueue" else (queue_put, queue_get)
 
         cls.__init__, cls.put, cls.get = __init__, put, get
         carry_id(cls)
@@ -423,6 +508,7 @@ def _mpdash_probe():
     mp_queues.JoinableQueue.__init__ = jq_init
 
     # Locks and semaphores: SemLock records no owner, so the probe does.
+    UNBOUNDED = mp_sync.SEM_VALUE_MAX
     kinds = {mp_sync.Lock: "Lock", mp_sync.RLock: "RLock", mp_sync.Semaphore: "Semaphore",
              mp_sync.BoundedSemaphore: "BoundedSemaphore"}
     semlock_init = mp_sync.SemLock.__init__
@@ -440,65 +526,52 @@ def _mpdash_probe():
         if getattr(self, "_mpdash_id", None) is None:
             return
         c_acquire, c_release = self._semlock.acquire, self._semlock.release
+        oid = self._mpdash_id
 
+        # The slot: [id, acquisitions, depth, since, where, thread, longest
+        # hold, releases]; the holder writes it, with the lock held.
         def acquire(block=True, timeout=None):
             if c_acquire(False):
                 got = True
             elif not block:
                 return False
             else:
-                at = wait_begin_s(ACQUIRE, self, timeout=timeout)
+                w = noted(ACQUIRE, oid, sys._getframe(1), timeout)
                 try:
                     got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
                 finally:
-                    wait_end(at)
-            if got:
-                held_safely(self)
+                    if w is not None:
+                        w[1] = 0
+            if got and on:
+                try:
+                    v = views.get(oid) or view_of(oid)
+                    v[1] += 1
+                    if v[2] == 0:
+                        v[3] = now()
+                        v[4] = where_from(sys._getframe(1))
+                        v[5] = ident()
+                    v[2] += 1
+                except Exception as e:
+                    off("%s: %s" % (type(e).__name__, e))
             return got
 
         def release():
-            freed_safely(self)
+            if on:
+                try:
+                    v = views.get(oid) or view_of(oid)
+                    if v[2] > 0:
+                        v[2] -= 1
+                        if v[2] == 0:
+                            held = now() - v[3]
+                            if held > v[6]:
+                                v[6] = held
+                            v[3] = 0
+                            v[7] += 1
+                except Exception as e:
+                    off("%s: %s" % (type(e).__name__, e))
             return c_release()
 
         self.acquire, self.release = acquire, release
-
-    fields = struct.Struct("<8q")
-    ident = threading.get_ident
-
-    def held(self):
-        # One read and one write of the slot: [id, acquisitions, depth,
-        # since, where, thread, longest hold, releases].
-        s = slot(self)
-        if s is None:
-            return
-        mm = state["mm"]
-        with count_lock:
-            f = list(fields.unpack_from(mm, s))
-            f[1] += 1
-            if f[2] == 0:
-                f[3] = now()
-                f[4] = where()
-                f[5] = ident() & ((1 << 62) - 1)
-            f[2] += 1
-            fields.pack_into(mm, s, *f)
-
-    def freed(self):
-        s = slot(self)
-        if s is None:
-            return
-        mm = state["mm"]
-        with count_lock:
-            f = list(fields.unpack_from(mm, s))
-            if f[2] <= 0:
-                return
-            f[2] -= 1
-            if f[2] == 0:
-                f[6] = max(f[6], now() - f[3])
-                f[3] = 0
-                f[7] += 1
-            fields.pack_into(mm, s, *f)
-
-    held_safely, freed_safely = safely(held), safely(freed)
 
     def enter(self):
         return self.acquire()
@@ -589,13 +662,9 @@ def _mpdash_probe():
     # program got (a Queue's own pipe is not the program's). The ends carry
     # their ids when pickled to a spawned child.
     def add_two(oid, field, n):
-        s = slot_of(oid)
-        if s is not None:
-            mm = state["mm"]
-            at = s + 8 * field
-            with count_lock:
-                m, b = struct.unpack_from("<qq", mm, at)
-                struct.pack_into("<qq", mm, at, m + 1, b + n)
+        v = views.get(oid) or view_of(oid)
+        v[field] += 1
+        v[field + 1] += n
 
     add_two_s = safely(add_two)
 
@@ -784,22 +853,14 @@ def _mpdash_probe():
             fn = args[0][0]
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
         k = text_id(str(name))
-        s = slot_of(oid)
-        if s is None:
-            return
-        mm = state["mm"]
-        with count_lock:
-            f = list(fields.unpack_from(mm, s))
-            f[TAKEN] += 1
-            f[TASK] = (k << 32) | ((job + 1) & 0xFFFFFFFF)
-            f[INDEX] = i if isinstance(i, int) else 0
-            f[SINCE] = now()
-            fields.pack_into(mm, s, *f)
+        v = view_of(oid)
+        v[TAKEN] += 1
+        v[TASK] = (k << 32) | ((job + 1) & 0xFFFFFFFF)
+        v[INDEX] = i if isinstance(i, int) else 0
+        v[SINCE] = now()
 
     def task_end(oid):
-        s = slot_of(oid)
-        if s is not None:
-            pack(state["mm"], s + 8 * TASK, 0)
+        view_of(oid)[TASK] = 0
 
     task_begin_s, task_end_s = safely(task_begin), safely(task_end)
 
@@ -926,7 +987,9 @@ def _mpdash_probe():
         state["mm"] = None
         state["log"] = None
         state["slots"] = {}
-        state["locs"] = {}
+        locs.clear()
+        views.clear()
+        wslots.clear()
 
     os.register_at_fork(after_in_child=after_fork)
     open_files()
