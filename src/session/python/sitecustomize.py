@@ -328,12 +328,12 @@ def _mpdash_probe():
 
     # ---- what the probe patches -------------------------------------------
 
-    import multiprocessing
-    import multiprocessing.process as mp_process
-    import multiprocessing.queues as mp_queues
-    import multiprocessing.synchronize as mp_sync
-    mp_dir = os.path.dirname(multiprocessing.__file__) + os.sep
-    cf_dir = os.path.join(os.path.dirname(os.path.dirname(multiprocessing.__file__)), "concurrent") + os.sep
+    # Nothing of multiprocessing is imported here: each module is patched
+    # when the program first imports it (a program that does not use it
+    # pays almost nothing).
+    stdlib = os.path.dirname(os.path.abspath(os.__file__))
+    mp_dir = os.path.join(stdlib, "multiprocessing") + os.sep
+    cf_dir = os.path.join(stdlib, "concurrent") + os.sep
 
     def cmdline():
         try:
@@ -367,31 +367,35 @@ def _mpdash_probe():
             return "executor worker"
         return "process"
 
-    original_bootstrap = mp_process.BaseProcess._bootstrap
+    def patch_process(mp_process):
+        original_bootstrap = mp_process.BaseProcess._bootstrap
 
-    def _bootstrap(self, *args, **kw):
-        # (A forked child's files were reset by the fork handler; a spawned
-        # child opened its own at start.)
-        method = None
-        try:
-            method = self._start_method or multiprocessing.get_start_method(allow_none=True)
-        except Exception:
-            pass
-        announce(self.name, role_of(self), method)
-        return original_bootstrap(self, *args, **kw)
+        def _bootstrap(self, *args, **kw):
+            # (A forked child's files were reset by the fork handler; a spawned
+            # child opened its own at start.)
+            method = None
+            try:
+                import multiprocessing
+                method = self._start_method or multiprocessing.get_start_method(allow_none=True)
+            except Exception:
+                pass
+            announce(self.name, role_of(self), method)
+            return original_bootstrap(self, *args, **kw)
 
-    mp_process.BaseProcess._bootstrap = _bootstrap
+        mp_process.BaseProcess._bootstrap = _bootstrap
 
-    original_join = mp_process.BaseProcess.join
+        original_join = mp_process.BaseProcess.join
 
-    def join(self, timeout=None):
-        at = wait_begin_s(JOIN, None, target=self.pid or 0, timeout=timeout)
-        try:
-            return original_join(self, timeout)
-        finally:
-            wait_end(at)
+        def join(self, timeout=None):
+            at = wait_begin_s(JOIN, None, target=self.pid or 0, timeout=timeout)
+            try:
+                return original_join(self, timeout)
+            finally:
+                wait_end(at)
 
-    mp_process.BaseProcess.join = join
+        mp_process.BaseProcess.join = join
+
+    when_imported("multiprocessing.process", patch_process)
 
     # Queues: puts and gets counted where the program calls them (a put
     # still in the feeder thread's buffer is counted, as the issue asks).
@@ -419,7 +423,7 @@ def _mpdash_probe():
 
         cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
 
-    def patch_queue(cls, kind):
+    def patch_queue(cls, kind, UNBOUNDED):
         init, put_, get_ = cls.__init__, cls.put, cls.get
 
         def __init__(self, *args, **kw):
@@ -495,168 +499,174 @@ def _mpdash_probe():
         cls.__init__, cls.put, cls.get = __init__, put, get
         carry_id(cls)
 
-    patch_queue(mp_queues.Queue, "Queue")
-    patch_queue(mp_queues.SimpleQueue, "SimpleQueue")
-    original_jq_init = mp_queues.JoinableQueue.__init__
+    def patch_queues(mp_queues):
+        from multiprocessing.synchronize import SEM_VALUE_MAX
+        patch_queue(mp_queues.Queue, "Queue", SEM_VALUE_MAX)
+        patch_queue(mp_queues.SimpleQueue, "SimpleQueue", SEM_VALUE_MAX)
+        original_jq_init = mp_queues.JoinableQueue.__init__
 
-    def jq_init(self, *args, **kw):
-        original_jq_init(self, *args, **kw)
-        oid = getattr(self, "_mpdash_id", None)
-        if oid is not None:
-            emit({"t": "kind", "id": oid, "kind": "JoinableQueue"})
+        def jq_init(self, *args, **kw):
+            original_jq_init(self, *args, **kw)
+            oid = getattr(self, "_mpdash_id", None)
+            if oid is not None:
+                emit({"t": "kind", "id": oid, "kind": "JoinableQueue"})
 
-    mp_queues.JoinableQueue.__init__ = jq_init
+        mp_queues.JoinableQueue.__init__ = jq_init
 
-    # Locks and semaphores: SemLock records no owner, so the probe does.
-    UNBOUNDED = mp_sync.SEM_VALUE_MAX
-    kinds = {mp_sync.Lock: "Lock", mp_sync.RLock: "RLock", mp_sync.Semaphore: "Semaphore",
-             mp_sync.BoundedSemaphore: "BoundedSemaphore"}
-    semlock_init = mp_sync.SemLock.__init__
-    make_methods = mp_sync.SemLock._make_methods
+    when_imported("multiprocessing.queues", patch_queues)
 
-    def semlock_init_(self, *args, **kw):
-        semlock_init(self, *args, **kw)
-        kind = kinds.get(type(self))
-        if kind and not internal("synchronize.py"):
-            safely(register)(self, kind)
-            make_methods_(self)
+    def patch_synchronize(mp_sync):
+        # Locks and semaphores: SemLock records no owner, so the probe does.
+        kinds = {mp_sync.Lock: "Lock", mp_sync.RLock: "RLock", mp_sync.Semaphore: "Semaphore",
+                 mp_sync.BoundedSemaphore: "BoundedSemaphore"}
+        semlock_init = mp_sync.SemLock.__init__
+        make_methods = mp_sync.SemLock._make_methods
 
-    def make_methods_(self):
-        make_methods(self)
-        if getattr(self, "_mpdash_id", None) is None:
-            return
-        c_acquire, c_release = self._semlock.acquire, self._semlock.release
-        oid = self._mpdash_id
+        def semlock_init_(self, *args, **kw):
+            semlock_init(self, *args, **kw)
+            kind = kinds.get(type(self))
+            if kind and not internal("synchronize.py"):
+                safely(register)(self, kind)
+                make_methods_(self)
 
-        # The slot: [id, acquisitions, depth, since, where, thread, longest
-        # hold, releases]; the holder writes it, with the lock held.
-        def acquire(block=True, timeout=None):
-            if c_acquire(False):
-                got = True
-            elif not block:
-                return False
-            else:
-                w = noted(ACQUIRE, oid, sys._getframe(1), timeout)
-                try:
-                    got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
-                finally:
-                    if w is not None:
-                        w[1] = 0
-            if got and on:
-                try:
-                    v = views.get(oid) or view_of(oid)
-                    v[1] += 1
-                    if v[2] == 0:
-                        v[3] = now()
-                        v[4] = where_from(sys._getframe(1))
-                        v[5] = ident()
-                    v[2] += 1
-                except Exception as e:
-                    off("%s: %s" % (type(e).__name__, e))
-            return got
+        def make_methods_(self):
+            make_methods(self)
+            if getattr(self, "_mpdash_id", None) is None:
+                return
+            c_acquire, c_release = self._semlock.acquire, self._semlock.release
+            oid = self._mpdash_id
 
-        def release():
-            if on:
-                try:
-                    v = views.get(oid) or view_of(oid)
-                    if v[2] > 0:
-                        v[2] -= 1
+            # The slot: [id, acquisitions, depth, since, where, thread, longest
+            # hold, releases]; the holder writes it, with the lock held.
+            def acquire(block=True, timeout=None):
+                if c_acquire(False):
+                    got = True
+                elif not block:
+                    return False
+                else:
+                    w = noted(ACQUIRE, oid, sys._getframe(1), timeout)
+                    try:
+                        got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
+                    finally:
+                        if w is not None:
+                            w[1] = 0
+                if got and on:
+                    try:
+                        v = views.get(oid) or view_of(oid)
+                        v[1] += 1
                         if v[2] == 0:
-                            held = now() - v[3]
-                            if held > v[6]:
-                                v[6] = held
-                            v[3] = 0
-                            v[7] += 1
-                except Exception as e:
-                    off("%s: %s" % (type(e).__name__, e))
-            return c_release()
+                            v[3] = now()
+                            v[4] = where_from(sys._getframe(1))
+                            v[5] = ident()
+                        v[2] += 1
+                    except Exception as e:
+                        off("%s: %s" % (type(e).__name__, e))
+                return got
 
-        self.acquire, self.release = acquire, release
+            def release():
+                if on:
+                    try:
+                        v = views.get(oid) or view_of(oid)
+                        if v[2] > 0:
+                            v[2] -= 1
+                            if v[2] == 0:
+                                held = now() - v[3]
+                                if held > v[6]:
+                                    v[6] = held
+                                v[3] = 0
+                                v[7] += 1
+                    except Exception as e:
+                        off("%s: %s" % (type(e).__name__, e))
+                return c_release()
 
-    def enter(self):
-        return self.acquire()
+            self.acquire, self.release = acquire, release
 
-    def exit_(self, *args):
-        return self.release()
+        def enter(self):
+            return self.acquire()
 
-    mp_sync.SemLock.__init__ = semlock_init_
-    mp_sync.SemLock._make_methods = make_methods_
-    mp_sync.SemLock.__enter__ = enter
-    mp_sync.SemLock.__exit__ = exit_
-    carry_id(mp_sync.SemLock)
+        def exit_(self, *args):
+            return self.release()
 
-    # Events and barriers: a wait noted before it blocks.
-    ev_init, ev_wait, ev_set = mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set
+        mp_sync.SemLock.__init__ = semlock_init_
+        mp_sync.SemLock._make_methods = make_methods_
+        mp_sync.SemLock.__enter__ = enter
+        mp_sync.SemLock.__exit__ = exit_
+        carry_id(mp_sync.SemLock)
 
-    def ev_init_(self, *args, **kw):
-        ev_init(self, *args, **kw)
-        if not internal("synchronize.py"):
-            safely(register)(self, "Event")
+        # Events and barriers: a wait noted before it blocks.
+        ev_init, ev_wait, ev_set = mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set
 
-    def ev_wait_(self, timeout=None):
-        if getattr(self, "_mpdash_id", None) is None:
-            return ev_wait(self, timeout)
-        at = wait_begin_s(EVENT_WAIT, self, timeout=timeout)
-        try:
-            return ev_wait(self, timeout)
-        finally:
-            wait_end(at)
+        def ev_init_(self, *args, **kw):
+            ev_init(self, *args, **kw)
+            if not internal("synchronize.py"):
+                safely(register)(self, "Event")
 
-    def ev_set_(self):
-        r = ev_set(self)
-        if getattr(self, "_mpdash_id", None) is not None:
+        def ev_wait_(self, timeout=None):
+            if getattr(self, "_mpdash_id", None) is None:
+                return ev_wait(self, timeout)
+            at = wait_begin_s(EVENT_WAIT, self, timeout=timeout)
+            try:
+                return ev_wait(self, timeout)
+            finally:
+                wait_end(at)
+
+        def ev_set_(self):
+            r = ev_set(self)
+            if getattr(self, "_mpdash_id", None) is not None:
+                add_s(self, 1)
+            return r
+
+        mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set = ev_init_, ev_wait_, ev_set_
+
+        ba_init, ba_wait = mp_sync.Barrier.__init__, mp_sync.Barrier.wait
+
+        def ba_init_(self, parties, *args, **kw):
+            ba_init(self, parties, *args, **kw)
+            if not internal("synchronize.py"):
+                safely(register)(self, "Barrier", parties=parties)
+
+        def ba_wait_(self, timeout=None):
+            if getattr(self, "_mpdash_id", None) is None:
+                return ba_wait(self, timeout)
             add_s(self, 1)
-        return r
+            at = wait_begin_s(BARRIER_WAIT, self, timeout=timeout)
+            try:
+                return ba_wait(self, timeout)
+            finally:
+                wait_end(at)
 
-    mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set = ev_init_, ev_wait_, ev_set_
+        mp_sync.Barrier.__init__, mp_sync.Barrier.wait = ba_init_, ba_wait_
 
-    ba_init, ba_wait = mp_sync.Barrier.__init__, mp_sync.Barrier.wait
+        # A Barrier pickles a tuple of its parts (spawn, forkserver): its id
+        # rides along; an Event pickles its __dict__, which has the id already.
+        carry_id(mp_sync.Barrier)
 
-    def ba_init_(self, parties, *args, **kw):
-        ba_init(self, parties, *args, **kw)
-        if not internal("synchronize.py"):
-            safely(register)(self, "Barrier", parties=parties)
+        # Conditions: a wait noted before it blocks, notifies counted.
+        co_init, co_wait, co_notify = mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify
 
-    def ba_wait_(self, timeout=None):
-        if getattr(self, "_mpdash_id", None) is None:
-            return ba_wait(self, timeout)
-        add_s(self, 1)
-        at = wait_begin_s(BARRIER_WAIT, self, timeout=timeout)
-        try:
-            return ba_wait(self, timeout)
-        finally:
-            wait_end(at)
+        def co_init_(self, *args, **kw):
+            co_init(self, *args, **kw)
+            if not internal("synchronize.py"):
+                safely(register)(self, "Condition")
 
-    mp_sync.Barrier.__init__, mp_sync.Barrier.wait = ba_init_, ba_wait_
+        def co_wait_(self, timeout=None):
+            if getattr(self, "_mpdash_id", None) is None:
+                return co_wait(self, timeout)
+            at = wait_begin_s(COND_WAIT, self, timeout=timeout)
+            try:
+                return co_wait(self, timeout)
+            finally:
+                wait_end(at)
 
-    # A Barrier pickles a tuple of its parts (spawn, forkserver): its id
-    # rides along; an Event pickles its __dict__, which has the id already.
-    carry_id(mp_sync.Barrier)
+        def co_notify_(self, n=1):
+            if getattr(self, "_mpdash_id", None) is not None:
+                add_s(self, 1)
+            return co_notify(self, n)
 
-    # Conditions: a wait noted before it blocks, notifies counted.
-    co_init, co_wait, co_notify = mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify
+        mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify = co_init_, co_wait_, co_notify_
+        carry_id(mp_sync.Condition)
 
-    def co_init_(self, *args, **kw):
-        co_init(self, *args, **kw)
-        if not internal("synchronize.py"):
-            safely(register)(self, "Condition")
-
-    def co_wait_(self, timeout=None):
-        if getattr(self, "_mpdash_id", None) is None:
-            return co_wait(self, timeout)
-        at = wait_begin_s(COND_WAIT, self, timeout=timeout)
-        try:
-            return co_wait(self, timeout)
-        finally:
-            wait_end(at)
-
-    def co_notify_(self, n=1):
-        if getattr(self, "_mpdash_id", None) is not None:
-            add_s(self, 1)
-        return co_notify(self, n)
-
-    mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify = co_init_, co_wait_, co_notify_
-    carry_id(mp_sync.Condition)
+    when_imported("multiprocessing.synchronize", patch_synchronize)
 
     # Pipes: messages and bytes each way, counted on the two ends the
     # program got (a Queue's own pipe is not the program's). The ends carry
