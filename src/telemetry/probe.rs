@@ -32,6 +32,8 @@ const UNBOUNDED: u64 = i32::MAX as u64;
 enum Record {
     Proc {
         pid: i32,
+        #[serde(default)]
+        ppid: i32,
         name: String,
         role: String,
         method: Option<String>,
@@ -103,6 +105,7 @@ struct More {
 /// A Python process as the probe named it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PyProc {
+    pub ppid: i32,
     pub name: String,
     pub role: String,
     pub method: Option<StartMethod>,
@@ -252,6 +255,7 @@ impl ProbeReader {
         match r {
             Record::Proc {
                 pid: p,
+                ppid,
                 name,
                 role,
                 method,
@@ -262,7 +266,15 @@ impl ProbeReader {
                     Some("forkserver") => Some(StartMethod::Forkserver),
                     _ => None,
                 };
-                self.procs.insert(p, PyProc { name, role, method });
+                self.procs.insert(
+                    p,
+                    PyProc {
+                        ppid,
+                        name,
+                        role,
+                        method,
+                    },
+                );
             }
             Record::Obj {
                 id,
@@ -913,7 +925,18 @@ pub fn lost_task(procs: &[ProcRow], facts: &Facts, resources: &[ResourceView]) -
 /// Puts what the probe says on the rows: Python's names and roles, and
 /// each live process's wait.
 pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
+    // The program's main process's parent is mpdash's watch guard: it
+    // serves nobody (the stuck diagnosis must not wait for it).
+    let guard: Vec<i32> = facts
+        .procs
+        .values()
+        .filter(|p| p.role == "main")
+        .map(|p| p.ppid)
+        .collect();
     for p in procs.iter_mut() {
+        if guard.contains(&p.pid) && !facts.procs.contains_key(&p.pid) {
+            p.role = Some(Role::Helper);
+        }
         if let Some(py) = facts.procs.get(&p.pid) {
             p.name = py.name.clone();
             p.role = Some(match py.role.as_str() {
@@ -921,6 +944,7 @@ pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
                 "pool worker" => Role::PoolWorker,
                 "manager" => Role::Manager,
                 "fork server" => Role::ForkServer,
+                "resource tracker" => Role::Helper,
                 "process" | "executor worker" => Role::Process,
                 _ => Role::Foreign,
             });

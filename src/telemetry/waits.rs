@@ -93,7 +93,10 @@ fn zombie_status(pid: i32) -> Option<Option<i32>> {
 
 /// Processes that serve others but never put, set or arrive themselves.
 fn is_helper(r: &ProcRow) -> bool {
-    matches!(r.role, Some(Role::ForkServer) | Some(Role::Manager))
+    matches!(
+        r.role,
+        Some(Role::ForkServer) | Some(Role::Manager) | Some(Role::Helper)
+    )
 }
 
 /// A wait that can end only when another process acts.
@@ -133,6 +136,12 @@ fn describe_op(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> St
         WaitOp::Join => format!("join {}", name_of(w.target as i32, procs)),
         WaitOp::PoolResult => format!("pool: {} tasks left", w.target),
         WaitOp::ManagerCall => "a manager call (blocked)".to_string(),
+        WaitOp::Flush => match view {
+            Some(ResourceView::Queue { depth, .. }) => {
+                format!("exit: flush {res} ({depth} unread) into its pipe")
+            }
+            _ => format!("exit: flush {res} into its pipe"),
+        },
     }
 }
 
@@ -354,7 +363,49 @@ fn gone(procs: &[ProcRow]) -> Vec<String> {
         .collect()
 }
 
+/// The classic hang of a Python program: a parent joins a child that
+/// cannot exit until its queue's feeder thread has written what it put
+/// into the pipe, which only the parent would read, after the join.
+fn join_before_get(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Option<Diagnosis> {
+    let (child, flush) = live.iter().find_map(|p| {
+        let w = blocking_wait(p).filter(|w| w.op == WaitOp::Flush)?;
+        Some((*p, w))
+    })?;
+    let parent = live.iter().find(|p| {
+        blocking_wait(p).is_some_and(|w| w.op == WaitOp::Join && w.target as i32 == child.pid)
+    })?;
+    let join = parent.wait.as_ref()?;
+    let q = flush.resource.as_deref().unwrap_or("its queue");
+    let at = join.at.as_deref().map_or(String::new(), |a| format!(" at {a}"));
+    Some(Diagnosis {
+        kind: StuckKind::NobodyCanServe,
+        summary: format!(
+            "Stuck: {} cannot exit until the feeder thread of the Queue {q} has written what it \
+             put into the pipe, and nobody reads it: {} joins {}{at} before getting from {q}. \
+             Get the items before join() (\"joining processes that use queues\" in the \
+             multiprocessing docs).",
+            child.name, parent.name, child.name
+        ),
+        waits: facts(&[*parent, child], procs, resources),
+        cycle: Vec::new(),
+        chain: vec![
+            format!("{} → {}", parent.name, describe(join, procs, resources)),
+            format!(
+                "{} → {} → nobody can read it: {} waits for {} to end",
+                child.name,
+                describe(flush, procs, resources),
+                parent.name,
+                child.name
+            ),
+        ],
+        culprits: vec![parent.pid, child.pid],
+    })
+}
+
 fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Diagnosis {
+    if let Some(d) = join_before_get(live, procs, resources) {
+        return d;
+    }
     let gone = gone(procs);
     let why = if gone.is_empty() {
         "every live process waits".to_string()
@@ -488,6 +539,7 @@ fn serve_verb(op: WaitOp) -> &'static str {
         WaitOp::Join => "end",
         WaitOp::PoolResult => "run the tasks",
         WaitOp::ManagerCall => "answer",
+        WaitOp::Flush => "read it",
     }
 }
 

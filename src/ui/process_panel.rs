@@ -222,7 +222,11 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
             Color::DarkGray
         })),
         Cell::from(match (p.role, p.method) {
-            (Some(crate::runtime::board::Role::Foreign), _) | (_, None) => "-",
+            (
+                Some(crate::runtime::board::Role::Foreign | crate::runtime::board::Role::Helper),
+                _,
+            )
+            | (_, None) => "-",
             (_, Some(m)) => m.name(),
         }),
         Cell::from(state).style(Style::new().fg(color)),

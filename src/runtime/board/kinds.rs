@@ -44,6 +44,9 @@ pub enum Role {
     Manager = 6,
     /// A process of a program mpdash only watches (`mpdash watch`).
     Foreign = 7,
+    /// A probed Python program's helper that serves no task of its own
+    /// (the resource tracker).
+    Helper = 8,
 }
 
 impl Role {
@@ -56,6 +59,7 @@ impl Role {
             5 => Role::Bench,
             6 => Role::Manager,
             7 => Role::Foreign,
+            8 => Role::Helper,
             _ => return None,
         })
     }
@@ -69,6 +73,7 @@ impl Role {
             Role::Bench => "bench",
             Role::Manager => "manager",
             Role::Foreign => "watched",
+            Role::Helper => "helper",
         }
     }
 }

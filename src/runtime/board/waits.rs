@@ -35,10 +35,13 @@ pub enum WaitOp {
     PoolResult = 10,
     /// A manager call that blocks (a manager `Lock`, `Queue.get`, `Event.wait`).
     ManagerCall = 11,
+    /// A process that cannot exit until its queue's feeder thread has
+    /// written what was put into the queue's pipe (a probed Python program).
+    Flush = 12,
 }
 
 impl WaitOp {
-    pub const ALL: [WaitOp; 11] = [
+    pub const ALL: [WaitOp; 12] = [
         WaitOp::Get,
         WaitOp::Put,
         WaitOp::JoinQueue,
@@ -50,6 +53,7 @@ impl WaitOp {
         WaitOp::Join,
         WaitOp::PoolResult,
         WaitOp::ManagerCall,
+        WaitOp::Flush,
     ];
 
     pub fn from_u32(v: u32) -> Option<WaitOp> {
@@ -68,6 +72,7 @@ impl WaitOp {
             WaitOp::Join => "join",
             WaitOp::PoolResult => "result",
             WaitOp::ManagerCall => "call",
+            WaitOp::Flush => "flush",
         }
     }
 }

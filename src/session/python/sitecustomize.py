@@ -55,7 +55,7 @@ def _mpdash_probe():
     SIZE = WAIT_AT + WAIT_SLOTS * SLOT
     # Wait operations, as mpdash numbers them (runtime::board::WaitOp).
     (GET, PUT, JOIN_QUEUE, RECV, ACQUIRE, COND_WAIT, EVENT_WAIT, BARRIER_WAIT, JOIN, POOL_RESULT,
-     MANAGER_CALL) = range(1, 12)
+     MANAGER_CALL, FLUSH) = range(1, 13)
     pack = struct.Struct("<q").pack_into
     now = time.monotonic_ns
 
@@ -512,6 +512,29 @@ def _mpdash_probe():
                 emit({"t": "kind", "id": oid, "kind": "JoinableQueue"})
 
         mp_queues.JoinableQueue.__init__ = jq_init
+
+        # A process that put on a queue cannot exit before the queue's
+        # feeder thread has written everything into the pipe: noted as a
+        # wait (a parent joining it before reading is the classic hang).
+        Queue = mp_queues.Queue
+        start_thread, finalize_join = Queue._start_thread, Queue._finalize_join
+
+        def _start_thread(self):
+            start_thread(self)
+            oid = self.__dict__.get("_mpdash_id")
+            if oid is not None and self._thread is not None:
+                self._thread._mpdash_q = oid
+
+        def _finalize_join(twr):
+            thread = twr()
+            oid = getattr(thread, "_mpdash_q", None)
+            w = wait_begin_s(FLUSH, oid, loc=0) if oid is not None and thread.is_alive() else None
+            try:
+                return finalize_join(twr)
+            finally:
+                wait_end(w)
+
+        Queue._start_thread, Queue._finalize_join = _start_thread, staticmethod(_finalize_join)
 
     when_imported("multiprocessing.queues", patch_queues)
 
