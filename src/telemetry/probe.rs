@@ -150,6 +150,8 @@ pub struct PyTask {
     pub index: i64,
     pub func: String,
     pub since_ns: u64,
+    /// Lost without a word if its worker dies (a Pool's, not an executor's).
+    pub silent: bool,
 }
 
 /// Reads a probe directory, incrementally.
@@ -764,7 +766,7 @@ impl ProbeReader {
         let mut ids: Vec<&i64> = self
             .objs
             .iter()
-            .filter(|(_, o)| o.kind == "Pool")
+            .filter(|(_, o)| o.kind == "Pool" || o.kind == "ProcessPoolExecutor")
             .map(|(id, _)| id)
             .collect();
         ids.sort();
@@ -780,6 +782,9 @@ impl ProbeReader {
             for (pid, c) in per.iter().filter(|(_, c)| c.0[TAKEN] > 0) {
                 let task = c.0[TASK];
                 let running = (task != 0).then(|| PyTask {
+                    // (An executor breaks when a worker dies: nothing is
+                    // lost silently there.)
+                    silent: o.kind == "Pool",
                     pool: name.clone(),
                     pid: *pid,
                     job: (task & 0xFFFF_FFFF) - 1,
@@ -816,7 +821,8 @@ impl ProbeReader {
                     let call = match w.job >> 32 {
                         1 => "apply_async(…).get()",
                         2 => "map",
-                        _ => "imap",
+                        3 => "imap",
+                        _ => "future.result()",
                     };
                     facts
                         .result_waits
@@ -830,7 +836,7 @@ impl ProbeReader {
             }
             facts.summary.push(serde_json::json!({
                 "type": "resource",
-                "kind": "Pool",
+                "kind": o.kind,
                 "name": name,
                 "created_at": o.at,
                 "workers": o.workers,
@@ -872,7 +878,7 @@ impl ProbeReader {
 /// so the wait never ends (python/cpython#96062). Certain at once.
 pub fn lost_task(procs: &[ProcRow], facts: &Facts, resources: &[ResourceView]) -> Option<Diagnosis> {
     let (waiter, task, call) = facts.result_waits.iter().find_map(|(pid, job, call)| {
-        let t = facts.lost.iter().find(|t| t.job == *job)?;
+        let t = facts.lost.iter().find(|t| t.silent && t.job == *job)?;
         let w = procs.iter().find(|p| p.pid == *pid && p.alive())?;
         Some((w, t, call))
     })?;
@@ -945,7 +951,8 @@ pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
                 "manager" => Role::Manager,
                 "fork server" => Role::ForkServer,
                 "resource tracker" => Role::Helper,
-                "process" | "executor worker" => Role::Process,
+                "executor worker" => Role::PoolWorker,
+                "process" => Role::Process,
                 _ => Role::Foreign,
             });
             if py.method.is_some() {

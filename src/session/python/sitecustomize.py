@@ -880,10 +880,17 @@ def _mpdash_probe():
     APPLY, MAP, IMAP = 1, 2, 3
 
     def task_begin(oid, task):
-        job, i, func, args = task[0], task[1], task[2], task[3]
-        fn = func
-        if getattr(func, "__name__", "") in ("mapstar", "starmapstar") and args:
-            fn = args[0][0]
+        if isinstance(task, tuple):
+            job, i, func, args = task[0], task[1], task[2], task[3]
+            fn = func
+            if getattr(func, "__name__", "") in ("mapstar", "starmapstar") and args:
+                fn = args[0][0]
+        else:
+            # An executor's _CallItem: the task is its work id.
+            job, i, fn = 0, task.work_id, task.fn
+            inner = getattr(fn, "func", None)
+            if getattr(inner, "__name__", "") == "_process_chunk" and fn.args:
+                fn = fn.args[0]
         name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
         k = text_id(str(name))
         v = view_of(oid)
@@ -1013,6 +1020,86 @@ def _mpdash_probe():
         mp_pool.worker = worker
 
     when_imported("multiprocessing.pool", patch_pool)
+
+    # concurrent.futures.ProcessPoolExecutor: the same counters as a Pool
+    # (tasks submitted, sent to the call queue, taken and finished per
+    # worker, futures done); a dead worker breaks the executor
+    # (BrokenProcessPool), so no task is lost silently there.
+    FUTURE = 4
+
+    def patch_executor(cfp):
+        Executor = cfp.ProcessPoolExecutor
+        init, submit = Executor.__init__, Executor.submit
+
+        def __init__(self, *args, **kw):
+            init(self, *args, **kw)
+            if internal("process.py"):
+                return
+            oid = safely(register)(self, "ProcessPoolExecutor")
+            if oid is None:
+                return
+            emit_s({"t": "workers", "id": oid, "n": self._max_workers})
+            q = self._call_queue
+            q._mpdash_pool = oid
+            put = q.put
+
+            def counted_put(obj, *args, **kw):
+                r = put(obj, *args, **kw)
+                if obj is not None:
+                    add_to_s(oid, SENT)
+                return r
+
+            q.put = counted_put
+
+        def submit_(self, fn, *args, **kw):
+            f = submit(self, fn, *args, **kw)
+            oid = getattr(self, "_mpdash_id", None)
+            if oid is not None:
+                f._mpdash_pool = oid
+                add_to_s(oid, TOTAL)
+            return f
+
+        Executor.__init__, Executor.submit = __init__, submit_
+        worker = cfp._process_worker
+
+        def _process_worker(call_queue, result_queue, *args, **kw):
+            oid = getattr(call_queue, "_mpdash_pool", None)
+            if oid is None or not on:
+                return worker(call_queue, result_queue, *args, **kw)
+            return worker(Tasks(call_queue, oid), Results(result_queue, oid), *args, **kw)
+
+        _process_worker.__module__, _process_worker.__name__ = worker.__module__, worker.__name__
+        _process_worker.__qualname__ = worker.__qualname__
+        cfp._process_worker = _process_worker
+
+    def patch_futures(base):
+        Future = base.Future
+        set_result, set_exception, result = Future.set_result, Future.set_exception, Future.result
+
+        def set_result_(self, r):
+            set_result(self, r)
+            if "_mpdash_pool" in self.__dict__:
+                add_to_s(self._mpdash_pool, DONE)
+
+        def set_exception_(self, e):
+            set_exception(self, e)
+            if "_mpdash_pool" in self.__dict__:
+                add_to_s(self._mpdash_pool, DONE)
+
+        def result_(self, timeout=None):
+            oid = self.__dict__.get("_mpdash_pool")
+            if oid is None or self.done():
+                return result(self, timeout)
+            w = wait_begin_s(POOL_RESULT, oid, timeout=timeout, extra=FUTURE << 32)
+            try:
+                return result(self, timeout)
+            finally:
+                wait_end(w)
+
+        Future.set_result, Future.set_exception, Future.result = set_result_, set_exception_, result_
+
+    when_imported("concurrent.futures.process", patch_executor)
+    when_imported("concurrent.futures._base", patch_futures)
 
     def after_fork():
         # A forked child writes its own files (the parent's mapping is shared).
