@@ -1,5 +1,6 @@
-"""Two locks taken in opposite orders: CPython hangs here forever, without a
-word. `mpdash scenarios/python/lock_order.py` says who holds what, who waits
+"""Two locks taken in opposite orders: CPython hangs here forever, without a word.
+
+`mpdash scenarios/python/lock_order.py` says who holds what, who waits
 for what, and at which lines.
 
 The fix: take locks in one global order everywhere (both take `one`, then

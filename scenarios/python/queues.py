@@ -1,6 +1,7 @@
-"""Producers and a consumer on one Queue, under each start method: watch the
-queue's depth, the lock around the shared total, the processes by their
-names (and the resource tracker and the fork server Python starts).
+"""Producers and a consumer on one Queue, under each start method.
+
+Watch the queue's depth, the lock around the shared total, the processes by
+their names (and the resource tracker and the fork server Python starts).
 
 Usage: mpdash scenarios/python/queues.py [-- COUNT]
 """

@@ -122,6 +122,8 @@ struct PyObj {
     more: More,
     /// The process that registered it (a Value's memory is read there).
     owner: i32,
+    /// In the order the reader learnt of them.
+    seq: usize,
 }
 
 /// One process's counters for one object.
@@ -298,6 +300,7 @@ impl ProbeReader {
                         workers: 0,
                         more,
                         owner: pid,
+                        seq: self.objs.len(),
                     },
                 );
             }
@@ -845,7 +848,14 @@ impl ProbeReader {
                 "done": done,
                 "lost": lost,
             }));
-            if facts.pool.is_none() {
+            // The panel shows the newest pool.
+            let newest = self
+                .objs
+                .values()
+                .filter(|x| x.kind == "Pool" || x.kind == "ProcessPoolExecutor")
+                .map(|x| x.seq)
+                .max();
+            if newest == Some(o.seq) {
                 facts.pool = Some(PoolView {
                     name,
                     workers: u64::from(o.workers),
