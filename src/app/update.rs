@@ -14,8 +14,7 @@ impl App {
                 self.notice = Some("watching a foreign command: no scenario to choose".into());
                 Effect::Redraw
             }
-            Action::NextMethod | Action::MeasureScaling if self.foreign.is_some() =>
-            {
+            Action::NextMethod | Action::MeasureScaling if self.foreign.is_some() => {
                 self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
                     .into(),

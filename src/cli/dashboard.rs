@@ -340,7 +340,12 @@ pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
     let mut files: Vec<String> = Vec::new();
     for p in entries(dir) {
         if p.is_dir() {
-            files.extend(entries(&p).iter().filter(|p| wanted(p)).map(|p| p.to_string_lossy().into_owned()));
+            files.extend(
+                entries(&p)
+                    .iter()
+                    .filter(|p| wanted(p))
+                    .map(|p| p.to_string_lossy().into_owned()),
+            );
         } else if wanted(&p) {
             files.push(p.to_string_lossy().into_owned());
         }

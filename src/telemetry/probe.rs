@@ -68,6 +68,12 @@ enum Record {
         id: i64,
         values: Vec<String>,
     },
+    /// A child's own end: the status `_bootstrap` returned, its CPU time.
+    End {
+        pid: i32,
+        code: i32,
+        cpu_s: f64,
+    },
     /// An exit status a Python parent reaped itself (`Popen.poll`).
     Exit {
         pid: i32,
@@ -166,8 +172,12 @@ pub struct ProbeReader {
     /// (pid, location id) → `file:line`.
     locs: HashMap<(i32, i64), String>,
     exits: HashMap<i32, i32>,
+    ends: HashMap<i32, (i32, f64)>,
     /// Each Value's and Array's elements, as last read.
     values: HashMap<i64, Vec<String>>,
+    /// The largest queue depth and number of lock waiters seen, by name
+    /// (each read: every 100 ms headless, every sample on the dashboard).
+    peaks: HashMap<(String, &'static str), u64>,
     /// Lines that were not the probe's (a hostile or damaged file), said once.
     pub bad_lines: u64,
 }
@@ -191,6 +201,8 @@ pub struct Facts {
     pub result_waits: Vec<(i32, i64, &'static str)>,
     /// Exit statuses reaped by the program itself.
     pub exits: HashMap<i32, i32>,
+    /// Children's own ends: (status, CPU seconds).
+    pub ends: HashMap<i32, (i32, f64)>,
 }
 
 impl ProbeReader {
@@ -202,7 +214,9 @@ impl ProbeReader {
             objs: HashMap::new(),
             locs: HashMap::new(),
             exits: HashMap::new(),
+            ends: HashMap::new(),
             values: HashMap::new(),
+            peaks: HashMap::new(),
             bad_lines: 0,
         }
     }
@@ -312,6 +326,9 @@ impl ProbeReader {
             Record::Values { id, values } => {
                 self.values.insert(id, values);
             }
+            Record::End { pid, code, cpu_s } => {
+                self.ends.insert(pid, (code, cpu_s));
+            }
             Record::Exit { pid, code } => {
                 self.exits.insert(pid, code);
             }
@@ -394,7 +411,32 @@ impl ProbeReader {
         let mut facts = self.facts(&counts, &waits, now_ns);
         self.pool_facts(&mut facts, &counts, &waits, alive);
         facts.exits = self.exits.clone();
+        facts.ends = self.ends.clone();
+        self.peaks_of(&mut facts);
         facts
+    }
+
+    /// `max_depth` of each queue and `max_waiters` of each lock, as seen.
+    fn peaks_of(&mut self, facts: &mut Facts) {
+        for line in &mut facts.summary {
+            let name = line["name"].as_str().unwrap_or_default().to_string();
+            let (key, now) = match line["kind"].as_str() {
+                Some("Queue" | "JoinableQueue" | "SimpleQueue") => (
+                    "max_depth",
+                    line["puts"]
+                        .as_u64()
+                        .unwrap_or(0)
+                        .saturating_sub(line["gets"].as_u64().unwrap_or(0)),
+                ),
+                Some("Lock" | "RLock" | "Semaphore" | "BoundedSemaphore") => {
+                    ("max_waiters", line["waiters"].as_u64().unwrap_or(0))
+                }
+                _ => continue,
+            };
+            let peak = self.peaks.entry((name, key)).or_insert(0);
+            *peak = (*peak).max(now);
+            line[key] = serde_json::json!(*peak);
+        }
     }
 
     /// Unique names: `q`, then `q (prog.py:13)` for another object called q.
@@ -886,7 +928,11 @@ impl ProbeReader {
 /// A pool task that died with its worker while a process waits for its
 /// result: CPython's Pool starts a new worker but never runs the task again,
 /// so the wait never ends (python/cpython#96062). Certain at once.
-pub fn lost_task(procs: &[ProcRow], facts: &Facts, resources: &[ResourceView]) -> Option<Diagnosis> {
+pub fn lost_task(
+    procs: &[ProcRow],
+    facts: &Facts,
+    resources: &[ResourceView],
+) -> Option<Diagnosis> {
     let (waiter, task, call) = facts.result_waits.iter().find_map(|(pid, job, call)| {
         let t = facts.lost.iter().find(|t| t.silent && t.job == *job)?;
         let w = procs.iter().find(|p| p.pid == *pid && p.alive())?;
@@ -894,14 +940,20 @@ pub fn lost_task(procs: &[ProcRow], facts: &Facts, resources: &[ResourceView]) -
     })?;
     let worker = procs.iter().rev().find(|p| p.pid == task.pid);
     let worker_name = worker.map_or_else(|| format!("pid {}", task.pid), |p| p.name.clone());
-    let how = match worker.and_then(|p| p.exitcode).or(facts.exits.get(&task.pid).copied()) {
+    let how = match worker
+        .and_then(|p| p.exitcode)
+        .or(facts.exits.get(&task.pid).copied())
+    {
         Some(c) if c < 0 => format!("died ({})", exit_label(Some(c))),
         Some(c) => format!("exited {c}"),
         None => "died".to_string(),
     };
     let wait = waiter.wait.as_ref()?;
     let waits = describe(wait, procs, resources);
-    let at = wait.at.as_deref().map_or(String::new(), |a| format!(" at {a}"));
+    let at = wait
+        .at
+        .as_deref()
+        .map_or(String::new(), |a| format!(" at {a}"));
     let summary = format!(
         "Stuck: pool worker {worker_name} {how} while running task {} ({}) of {}'s {call}; \
          CPython's Pool starts a new worker but never runs that task again, so {}'s {call}{at} \
@@ -938,9 +990,38 @@ pub fn lost_task(procs: &[ProcRow], facts: &Facts, resources: &[ResourceView]) -
     })
 }
 
+/// Rows for the program's processes that ended before mpdash's scan of
+/// `/proc` saw them (a child living a few milliseconds): named, placed and
+/// ended as the probe says, with the CPU time the process measured itself.
+fn add_missed(procs: &mut Vec<ProcRow>, facts: &Facts) {
+    let mut missed: Vec<(&i32, &PyProc)> = facts
+        .procs
+        .iter()
+        .filter(|(pid, _)| !procs.iter().any(|p| p.pid == **pid))
+        .filter(|(pid, _)| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    missed.sort_by_key(|(pid, _)| **pid);
+    for (pid, py) in missed {
+        let end = facts.ends.get(pid);
+        procs.push(ProcRow {
+            slot: u32::MAX,
+            name: py.name.clone(),
+            pid: *pid,
+            os_ppid: py.ppid,
+            logical_ppid: py.ppid,
+            method: py.method,
+            state: crate::runtime::board::ProcState::Exited,
+            exitcode: facts.exits.get(pid).copied().or(end.map(|e| e.0)),
+            cpu_s: end.map(|e| e.1),
+            ..Default::default()
+        });
+    }
+}
+
 /// Puts what the probe says on the rows: Python's names and roles, and
 /// each live process's wait.
-pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
+pub fn overlay(procs: &mut Vec<ProcRow>, facts: &Facts) {
+    add_missed(procs, facts);
     // The program's main process's parent is mpdash's watch guard: it
     // serves nobody (the stuck diagnosis must not wait for it).
     let guard: Vec<i32> = facts
@@ -971,9 +1052,15 @@ pub fn overlay(procs: &mut [ProcRow], facts: &Facts) {
         }
         if p.alive() {
             p.wait = facts.waits.get(&p.pid).cloned();
-        } else if p.exitcode.is_none() {
-            // Reaped by its Python parent: the status Python got.
-            p.exitcode = facts.exits.get(&p.pid).copied();
+        } else {
+            if p.exitcode.is_none() {
+                // Reaped by its Python parent: the status Python got.
+                p.exitcode = facts.exits.get(&p.pid).copied();
+            }
+            if let Some((code, cpu)) = facts.ends.get(&p.pid) {
+                p.exitcode = p.exitcode.or(Some(*code));
+                p.cpu_s = p.cpu_s.or(Some(*cpu));
+            }
         }
         if let Some((task, done)) = facts.workers.get(&p.pid) {
             p.current_task = if p.alive() { *task } else { None };

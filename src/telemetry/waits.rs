@@ -366,7 +366,11 @@ fn gone(procs: &[ProcRow]) -> Vec<String> {
 /// The classic hang of a Python program: a parent joins a child that
 /// cannot exit until its queue's feeder thread has written what it put
 /// into the pipe, which only the parent would read, after the join.
-fn join_before_get(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceView]) -> Option<Diagnosis> {
+fn join_before_get(
+    live: &[&ProcRow],
+    procs: &[ProcRow],
+    resources: &[ResourceView],
+) -> Option<Diagnosis> {
     let (child, flush) = live.iter().find_map(|p| {
         let w = blocking_wait(p).filter(|w| w.op == WaitOp::Flush)?;
         Some((*p, w))
@@ -376,7 +380,10 @@ fn join_before_get(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceVi
     })?;
     let join = parent.wait.as_ref()?;
     let q = flush.resource.as_deref().unwrap_or("its queue");
-    let at = join.at.as_deref().map_or(String::new(), |a| format!(" at {a}"));
+    let at = join
+        .at
+        .as_deref()
+        .map_or(String::new(), |a| format!(" at {a}"));
     Some(Diagnosis {
         kind: StuckKind::NobodyCanServe,
         summary: format!(

@@ -174,11 +174,9 @@ pub fn draw(f: &mut Frame, app: &App) {
                     pool_panel::draw(f, a.panel, app);
                 } else if app.shows_pool() {
                     // A Python program's pool and its other objects.
-                    let [pool, rest] = Layout::vertical([
-                        Constraint::Percentage(60),
-                        Constraint::Percentage(40),
-                    ])
-                    .areas(a.panel);
+                    let [pool, rest] =
+                        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)])
+                            .areas(a.panel);
                     pool_panel::draw(f, pool, app);
                     resource_panel::draw(f, rest, app);
                 } else {

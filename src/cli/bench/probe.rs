@@ -27,7 +27,10 @@ fn python(script: &Path, args: &[String], probe: Option<&ProbeDir>) -> anyhow::R
     let mut c = Command::new("python3");
     c.arg(script).args(args);
     if let Some(d) = probe {
-        c.envs(probe_env(d.root(), std::env::var("PYTHONPATH").ok().as_deref()));
+        c.envs(probe_env(
+            d.root(),
+            std::env::var("PYTHONPATH").ok().as_deref(),
+        ));
     }
     let out = c.output()?;
     if !out.status.success() {
@@ -39,7 +42,10 @@ fn python(script: &Path, args: &[String], probe: Option<&ProbeDir>) -> anyhow::R
     }
     let text = String::from_utf8_lossy(&out.stdout);
     if probe.is_some() && String::from_utf8_lossy(&out.stderr).contains("mpdash probe: off") {
-        anyhow::bail!("the probe turned itself off: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::bail!(
+            "the probe turned itself off: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())?;
     v["value"]
@@ -52,7 +58,10 @@ fn start_ms(args: &[&str], probe: Option<&ProbeDir>) -> anyhow::Result<f64> {
     let mut c = Command::new("python3");
     c.args(args);
     if let Some(d) = probe {
-        c.envs(probe_env(d.root(), std::env::var("PYTHONPATH").ok().as_deref()));
+        c.envs(probe_env(
+            d.root(),
+            std::env::var("PYTHONPATH").ok().as_deref(),
+        ));
     }
     let t = Instant::now();
     let s = c.status()?;
@@ -65,8 +74,13 @@ pub fn run(runs: usize, as_json: bool) -> anyhow::Result<i32> {
     let dir = ProbeDir::create()?;
     let script = dir.root().join("probe_bench.py");
     std::fs::write(&script, SCRIPT)?;
-    println!("CPython with and without mpdash's probe, alternated, {runs} runs each (median, range)");
-    println!("{:<34} {:>22} {:>22} {:>7}", "FIGURE", "PLAIN", "PROBED", "RATIO");
+    println!(
+        "CPython with and without mpdash's probe, alternated, {runs} runs each (median, range)"
+    );
+    println!(
+        "{:<34} {:>22} {:>22} {:>7}",
+        "FIGURE", "PLAIN", "PROBED", "RATIO"
+    );
     let mut out = serde_json::Map::new();
     for (what, n, unit, higher) in FIGURES {
         let (mut plain, mut probed) = (Vec::new(), Vec::new());

@@ -380,7 +380,12 @@ def _mpdash_probe():
             except Exception:
                 pass
             announce(self.name, role_of(self), method)
-            return original_bootstrap(self, *args, **kw)
+            code = original_bootstrap(self, *args, **kw)
+            # How it ended and the CPU it used (the kernel's count), said
+            # once: a process too short for the dashboard to see still
+            # has its row.
+            emit_s({"t": "end", "pid": os.getpid(), "code": code, "cpu_s": time.process_time()})
+            return code
 
         mp_process.BaseProcess._bootstrap = _bootstrap
 
