@@ -560,3 +560,65 @@ fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
     tmux.keys("q");
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
 }
+
+/// A real CPython program in the dashboard: the Pool's worker killed
+/// mid-task is named in the banner, the Pool panel counts the lost task,
+/// the picker lists the other Python programs, and quitting leaves neither
+/// a process nor the probe's directory.
+#[test]
+fn a_python_pool_that_lost_a_task_is_named_on_screen_and_q_leaves_nothing() {
+    let cmd =
+        format!("{BIN} scenarios/python/pool_worker_dies.py; echo MPDASH-EXITED:$?; sleep 60");
+    let Some(tmux) = Tmux::start("pylost", &cmd) else {
+        return;
+    };
+    let screen = tmux.wait_for("the lost-task banner", |s| s.contains("LOST TASK"));
+    assert!(screen.contains("died (SIGKILL)"), "{screen}");
+    assert!(screen.contains("task 6 (work)"), "{screen}");
+    assert!(screen.contains("tasks lost 1"), "the Pool panel:\n{screen}");
+    assert!(screen.contains("ForkPoolWorker"), "{screen}");
+    let main_pid: i32 = screen
+        .lines()
+        .find(|l| l.contains("─ MainProcess"))
+        .and_then(|l| {
+            l.trim_start_matches(['│', ' '])
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("MainProcess's row:\n{screen}"));
+    assert!(alive(main_pid), "the run stays as it is");
+    tmux.keys("o");
+    let picker = tmux.wait_for("the picker", |s| s.contains("lock_order.py"));
+    assert!(picker.contains("join_before_get.py"), "{picker}");
+    assert!(picker.contains("pool.toml"), "{picker}");
+    // The last Python program of the list runs in place of the hung one.
+    tmux.keys("End");
+    tmux.keys("Enter");
+    let screen = tmux.wait_for("another program's children", |s| {
+        s.contains("Start methods") && s.contains("spawn child")
+    });
+    assert!(!screen.contains("LOST TASK"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!alive(main_pid), "{main_pid} outlived its run");
+    tmux.quit();
+    let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
+    assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
+    std::thread::sleep(Duration::from_millis(300));
+    let dashboard = tmux.format("#{pane_pid}");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("mpdash-probe-") && !dashboard.is_empty())
+        .filter(|n| {
+            // Ours: made by a dashboard that is gone now.
+            n.split('-')
+                .nth(2)
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|p| !alive(p))
+        })
+        .collect();
+    assert!(left.is_empty(), "probe directories left: {left:?}");
+}

@@ -534,10 +534,10 @@ impl App {
             ));
             return Effect::Redraw;
         }
-        let choice = matches!(
-            action,
-            Action::NextMethod | Action::MeasureScaling | Action::OpenPicker
-        );
+        // A probed Python program may open another program or scenario;
+        // nothing else of a watched command can be chosen.
+        let choice = matches!(action, Action::NextMethod | Action::MeasureScaling)
+            || (action == Action::OpenPicker && !self.probe);
         if choice && self.foreign.is_some() {
             self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"

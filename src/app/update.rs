@@ -10,10 +10,6 @@ impl App {
     pub(super) fn on_run(&mut self, action: Action) -> Effect {
         match action {
             Action::Rerun => Effect::Launch(self.method),
-            Action::OpenPicker if self.foreign.is_some() && !self.probe => {
-                self.notice = Some("watching a foreign command: no scenario to choose".into());
-                Effect::Redraw
-            }
             Action::NextMethod | Action::MeasureScaling if self.foreign.is_some() => {
                 self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::App;
 use crate::runtime::board::{ProcState, Role};
@@ -39,11 +39,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let bar = |f: &mut Frame, at: Rect, label: String, r: f64, color: Color| {
         let [l, g] = Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(at);
         f.render_widget(Paragraph::new(label), l);
+        // Drawn by hand: a Gauge leaves a gap where its (empty) label goes.
+        let filled = ((r * f64::from(g.width)).round() as u16).min(g.width);
         f.render_widget(
-            Gauge::default()
-                .gauge_style(Style::new().fg(color).bg(Color::Rgb(40, 40, 48)))
-                .ratio(r)
-                .label(""),
+            Paragraph::new(Line::from(vec![
+                Span::styled("█".repeat(filled.into()), Style::new().fg(color)),
+                Span::styled(
+                    " ".repeat((g.width - filled).into()),
+                    Style::new().bg(Color::Rgb(40, 40, 48)),
+                ),
+            ])),
             g,
         );
     };
@@ -55,13 +60,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Color::Green,
     );
     let q = &pool.tasks;
-    bar(
-        f,
-        queue,
-        format!("queue {:>4}/{:<4} ", q.depth, q.capacity),
-        ratio(q.depth as u64, q.capacity as u64),
-        Color::Cyan,
-    );
+    // An unbounded task queue (a Python Pool's) is drawn against the tasks.
+    let (label, of) = if q.capacity == 0 {
+        (format!("queue {:>4}      ", q.depth), pool.total)
+    } else {
+        (
+            format!("queue {:>4}/{:<4} ", q.depth, q.capacity),
+            q.capacity as u64,
+        )
+    };
+    bar(f, queue, label, ratio(q.depth as u64, of), Color::Cyan);
     let mut lines = vec![];
     let gone = |code: fn(i32) -> bool| {
         app.snapshot
@@ -111,12 +119,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ))
         .dark_gray(),
     ]));
-    for w in app
+    let rows: Vec<_> = app
         .snapshot
         .procs
         .iter()
         .filter(|p| p.role == Some(Role::PoolWorker))
-    {
+        .collect();
+    // As wide as the longest name (`ForkPoolWorker-12`).
+    let name_w = rows
+        .iter()
+        .map(|w| w.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    for w in rows {
         let doing = match (w.state, w.current_task) {
             // How it ended, as the process table says it: a SIGKILLed
             // worker is not merely "ended".
@@ -128,7 +144,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             (_, None) => Span::styled("idle  ", Style::new().fg(Color::Blue)),
         };
         lines.push(Line::from(vec![
-            Span::raw(format!("{:<14} {:<7} ", w.name, w.pid)),
+            Span::raw(format!("{:<name_w$} {:<6} ", w.name, w.pid)),
             doing,
             Span::raw(format!(" {:>3} done", w.tasks_done)),
         ]));

@@ -356,11 +356,13 @@ fn pipe_line(_app: &App, r: &ResourceView) -> Line<'static> {
     else {
         return Line::default();
     };
+    // A Python program's pipe is named by its two ends (`a ⇄ b`).
+    let (a, b) = name.split_once(" ⇄ ").unwrap_or(("main", "child"));
     Line::from(vec![
         tag("PIPE", Color::Blue),
         label(name),
         Span::raw(format!(
-            "main→child {} msg {}  child→main {} msg {}{}",
+            "{a}→{b} {} msg {}  {b}→{a} {} msg {}{}",
             msgs[0],
             format::bytes(bytes[0]),
             msgs[1],

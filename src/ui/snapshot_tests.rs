@@ -903,3 +903,130 @@ fn every_tab_at_every_size_with_no_word_cut() {
         }
     }
 }
+
+/// A probed CPython program: its Pool (an unbounded task queue drawn against
+/// the tasks), a worker killed mid-task named in the banner with its task,
+/// and the program's other objects beside the pool (a Value read from
+/// shared memory, a Pipe's messages each way, a Manager's calls).
+#[test]
+fn a_python_program_with_a_lost_pool_task_value_pipe_and_manager() {
+    use crate::runtime::board::WaitOp;
+    use crate::telemetry::board_view::{
+        ManagerMethodView, ManagerObjectView, ResourceView, WaitRow,
+    };
+    use crate::telemetry::probe::{Facts, PyTask, lost_task};
+    let argv = vec![
+        "python3".to_string(),
+        "scenarios/python/pool_worker_dies.py".to_string(),
+    ];
+    let mut app = App::new(
+        Arc::new(crate::session::command::scenario_for(&argv, true)),
+        4.0,
+    );
+    app.foreign = Some(argv);
+    app.probe = true;
+    app.update(Action::RunStarted {
+        run: 1,
+        method: StartMethod::Fork,
+    });
+    let mut s = running_sample();
+    s.procs = vec![
+        row(0, "MainProcess", Role::Main, 100, 99),
+        row(1, "ForkPoolWorker-1", Role::PoolWorker, 101, 100),
+        row(2, "ForkPoolWorker-2", Role::PoolWorker, 102, 100),
+        row(3, "ForkPoolWorker-3", Role::PoolWorker, 103, 100),
+    ];
+    s.procs[1].state = ProcState::Exited;
+    s.procs[1].exitcode = Some(-9);
+    s.procs[1].tasks_done = 3;
+    s.procs[2].current_task = Some(7);
+    s.procs[2].tasks_done = 3;
+    s.procs[0].wait = Some(WaitRow {
+        op: WaitOp::PoolResult,
+        resource: Some("pool".into()),
+        kind: None,
+        target: 14,
+        since_s: 0.4,
+        deadline: false,
+        at: Some("pool_worker_dies.py:27".into()),
+    });
+    s.pool = Some(PoolView {
+        name: "pool".into(),
+        workers: 2,
+        total: 20,
+        done: 6,
+        tasks: QueueView {
+            depth: 11,
+            capacity: 0,
+            puts: 20,
+            gets: 9,
+        },
+        lost: 1,
+        ..Default::default()
+    });
+    s.resources = vec![
+        ResourceView::Value {
+            name: "counter".into(),
+            typecode: 'i',
+            values: vec!["4000".into()],
+            len: 1,
+            lock: true,
+            is_array: false,
+        },
+        ResourceView::Pipe {
+            name: "here ⇄ there".into(),
+            duplex: true,
+            msgs: [301, 300],
+            bytes: [4_515, 4_500],
+        },
+        ResourceView::Manager {
+            name: "manager".into(),
+            server_pid: 104,
+            tcp_port: 0,
+            clients: 2,
+            refused: 0,
+            objects: vec![ManagerObjectView {
+                name: "d".into(),
+                kind: "dict".into(),
+                len: None,
+                calls: 83,
+            }],
+            methods: vec![ManagerMethodView {
+                method: "dict.__setitem__".into(),
+                calls: 83,
+                total_ns: 83 * 60_000,
+            }],
+        },
+    ];
+    let facts = Facts {
+        lost: vec![PyTask {
+            pool: "pool".into(),
+            pid: 101,
+            job: 0,
+            index: 6,
+            func: "work".into(),
+            since_ns: 0,
+            silent: true,
+        }],
+        result_waits: vec![(100, 0, "map")],
+        ..Default::default()
+    };
+    s.stuck = lost_task(&s.procs, &facts, &s.resources);
+    assert!(
+        s.stuck.is_some(),
+        "a lost task with a waiter is a diagnosis"
+    );
+    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Resize(130, 40));
+    let t = render(&app, 130, 40);
+    insta::assert_debug_snapshot!(t.backend());
+    let buf = t.backend().buffer();
+    find(buf, "LOST TASK");
+    find(
+        buf,
+        "ForkPoolWorker-1 died (SIGKILL) while running task 6 (work)",
+    );
+    find(buf, "tasks lost 1");
+    find(buf, "4000");
+    find(buf, "here ⇄ there");
+}
