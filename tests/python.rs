@@ -403,3 +403,39 @@ fn the_tutorial_programs_run_unchanged_and_fill_their_panels() {
     let m = resource(manager, "Manager", "manager");
     assert_eq!(m["methods"]["dict.__setitem__"], 3 + 4 * 20, "{m}");
 }
+
+#[test]
+fn each_output_line_names_the_python_process_that_printed_it() {
+    python_ok();
+    let f = "scenarios/python/process.py";
+    let (v, out) = run_json(&[f, "--", "0.05"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by = |text: &str| {
+        of_type(&v, "output")
+            .into_iter()
+            .find(|l| l["line"] == text)
+            .map(|l| l["process"].clone())
+            .unwrap_or_else(|| panic!("{text:?} not printed: {v:?}"))
+    };
+    assert_eq!(by("main line"), "MainProcess");
+    assert_eq!(by("function f"), "Process-1");
+    assert_eq!(by("hello bob"), "Process-1");
+    // The text itself carries no tag.
+    let printed = output_lines(&v);
+    assert!(printed.iter().all(|l| !l.contains('\x1e')), "{printed:?}");
+    let pid = printed
+        .iter()
+        .filter_map(|l| l.strip_prefix("process id: "))
+        .map(|p| p.parse::<i64>().unwrap())
+        .last()
+        .unwrap();
+    let child = process_rows(&v)
+        .into_iter()
+        .find(|p| p["name"] == "Process-1")
+        .unwrap();
+    assert_eq!(child["pid"], pid, "the pid the child printed is its row's");
+}

@@ -71,10 +71,15 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
             Ok(ev) => {
                 quiet_since = Instant::now();
                 match ev {
-                    // One pipe carries every process's output: who printed
-                    // a line is not known for a program of its own.
-                    SessionEvent::Output { line, .. } => {
-                        print_output(&mut stdout.lock(), as_json, None, &line)
+                    // The probe tags each line with the pid that printed it;
+                    // a process the reader has not met yet is read now (its
+                    // record is written before its first line).
+                    SessionEvent::Output { line, pid, .. } => {
+                        if pid != 0 && !facts.procs.contains_key(&pid) && as_json {
+                            facts = look(&mut discovery, &mut reader, &s).1;
+                        }
+                        let name = facts.procs.get(&pid).map(|p| p.name.as_str());
+                        print_output(&mut stdout.lock(), as_json, name, &line)
                     }
                     SessionEvent::OutputClosed { .. } => s.output_closed = true,
                     SessionEvent::Reaped(r) => {

@@ -327,8 +327,9 @@ fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEve
                             let _ = r.read_until(b'\n', &mut rest);
                         }
                         let text = String::from_utf8_lossy(&buf);
-                        let (pid, mut line) =
+                        let (pid, untagged) =
                             crate::scenario::steps::untag(text.trim_end_matches('\n'));
+                        let mut line: &str = &untagged;
                         if line.len() > MAX_LINE {
                             let mut cut = MAX_LINE;
                             while !line.is_char_boundary(cut) {

@@ -47,7 +47,9 @@ fn python(script: &Path, args: &[String], probe: Option<&ProbeDir>) -> anyhow::R
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())?;
+    // (The probe tags each line with its pid, as mpdash's reader expects.)
+    let last = text.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&crate::scenario::steps::untag(last).1)?;
     v["value"]
         .as_f64()
         .ok_or_else(|| anyhow::anyhow!("python3 printed no figure: {text}"))

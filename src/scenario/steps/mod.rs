@@ -150,16 +150,38 @@ pub fn say(line: &str) {
     sys::write_all_fd(1, &buf);
 }
 
-/// The pid a line was tagged with by [`say`] (0 when it was not), and the
-/// line without its tag.
-pub fn untag(line: &str) -> (i32, &str) {
-    if let Some(rest) = line.strip_prefix(TAG)
-        && let Some((pid, text)) = rest.split_once(TAG)
-        && let Ok(pid) = pid.parse::<i32>()
-    {
-        return (pid, text);
+/// The pid a line was tagged with (by [`say`], or by the Python probe's
+/// `sys.stdout`; 0 when it was not), and the line without its tags. Tags
+/// inside a line (two processes' unflushed halves of lines meeting in the
+/// pipe) are removed too, so the text is exactly what was printed.
+pub fn untag(line: &str) -> (i32, std::borrow::Cow<'_, str>) {
+    use std::borrow::Cow;
+    if !line.contains(TAG) {
+        return (0, Cow::Borrowed(line));
     }
-    (0, line)
+    let mut pid = 0;
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(TAG) {
+        let after = &rest[at + 1..];
+        match after.split_once(TAG) {
+            Some((digits, tail))
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                out.push_str(&rest[..at]);
+                if pid == 0 && out.is_empty() {
+                    pid = digits.parse().unwrap_or(0);
+                }
+                rest = tail;
+            }
+            _ => {
+                out.push_str(&rest[..=at]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    (pid, Cow::Owned(out))
 }
 
 /// Whether `n` is prime, by trial division by odd numbers up to √n: the naive
@@ -279,6 +301,18 @@ pub fn run(env: &mut Env, steps: &[Work]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_removed_wherever_they_are_and_the_first_names_the_printer() {
+        assert_eq!(untag("plain"), (0, "plain".into()));
+        assert_eq!(untag("\x1e42\x1ehello"), (42, "hello".into()));
+        // Two processes' unflushed halves met in the pipe: the text is as printed.
+        assert_eq!(untag("\x1e42\x1ehel\x1e43\x1elo"), (42, "hello".into()));
+        // A record separator the program printed itself stays.
+        assert_eq!(untag("a\x1eb"), (0, "a\x1eb".into()));
+        assert_eq!(untag("a\x1e\x1eb"), (0, "a\x1e\x1eb".into()));
+        assert_eq!(untag("x\x1e7\x1ey"), (0, "xy".into()));
+    }
 
     #[test]
     fn prime_counts_match_known_values() {

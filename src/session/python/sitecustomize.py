@@ -1106,7 +1106,50 @@ def _mpdash_probe():
     when_imported("concurrent.futures.process", patch_executor)
     when_imported("concurrent.futures._base", patch_futures)
 
+    # Who printed a line: each line a process starts on sys.stdout or
+    # sys.stderr begins with an invisible tag, "\x1e<pid>\x1e", which mpdash's
+    # reader removes (the text is exactly what was printed). Bytes written
+    # to sys.stdout.buffer or to fd 1 directly are not tagged.
+    me = [os.getpid()]
+
+    class Tagged(object):
+        def __init__(self, stream):
+            self.__dict__["_mpdash_stream"] = stream
+            self.__dict__["_mpdash_bol"] = True
+
+        def write(self, text):
+            stream = self._mpdash_stream
+            if not on or not text or not isinstance(text, str):
+                return stream.write(text)
+            tag = "\x1e%d\x1e" % me[0]
+            out = text.replace("\n", "\n" + tag)
+            if text.endswith("\n"):
+                out = out[:-len(tag)]
+            if self._mpdash_bol:
+                out = tag + out
+            self.__dict__["_mpdash_bol"] = text.endswith("\n")
+            stream.write(out)
+            return len(text)
+
+        def writelines(self, lines):
+            for line in lines:
+                self.write(line)
+
+        def __getattr__(self, name):
+            return getattr(self._mpdash_stream, name)
+
+        def __setattr__(self, name, value):
+            setattr(self._mpdash_stream, name, value)
+
+        def __iter__(self):
+            return iter(self._mpdash_stream)
+
+    for stream in ("stdout", "stderr"):
+        if getattr(sys, stream, None) is not None:
+            setattr(sys, stream, Tagged(getattr(sys, stream)))
+
     def after_fork():
+        me[0] = os.getpid()
         # A forked child writes its own files (the parent's mapping is shared).
         state["pid"] = None
         state["mm"] = None
