@@ -431,7 +431,7 @@ fn each_output_line_names_the_python_process_that_printed_it() {
         .iter()
         .filter_map(|l| l.strip_prefix("process id: "))
         .map(|p| p.parse::<i64>().unwrap())
-        .last()
+        .next_back()
         .unwrap();
     let child = process_rows(&v)
         .into_iter()
