@@ -321,6 +321,8 @@ pub struct App {
     pub probe: bool,
     /// The interpreter a Python program chosen in the picker runs with.
     pub python: String,
+    /// A probed run just ended: the next sample completes its last moment.
+    refresh_after_end: bool,
     /// `mpdash replay`: the recording played back (nothing runs).
     pub replay: Option<String>,
     /// First help line shown (small terminals scroll the help).
@@ -367,6 +369,7 @@ impl App {
             replay: None,
             probe: false,
             python: "python3".into(),
+            refresh_after_end: false,
             help_scroll: 0,
             rows: Vec::new(),
             queue_rates: HashMap::new(),

@@ -36,6 +36,7 @@ impl App {
                     ),
                     alarm: exit != 0,
                 });
+                self.refresh_after_end = self.probe && self.foreign.is_some();
                 // The board as the run left it is its last moment.
                 if self.run > 0 {
                     let mut last = self
@@ -46,7 +47,7 @@ impl App {
                     last.run = self.run;
                     last.elapsed = last.elapsed.max(wall);
                     if !rows.is_empty() {
-                        last.procs = rows.clone();
+                        last.procs = end_rows(&rows, &last.procs);
                     }
                     let alive: std::collections::HashSet<i32> = last
                         .procs
@@ -168,6 +169,19 @@ impl App {
                 // Once a run has ended its last moment stays on screen:
                 // nothing scrolls itself flat.
                 if matches!(self.status, RunStatus::Finished { .. }) && !self.timeline.is_empty() {
+                    // Except once for a probed Python program: what its
+                    // probe said last (its objects' final counts, the exit
+                    // statuses its parents reaped) completes the last moment.
+                    if std::mem::take(&mut self.refresh_after_end)
+                        && let Some(f) = self.timeline.last()
+                    {
+                        let mut last = (*f.snap).clone();
+                        last.procs = end_rows(&last.procs, &s.procs);
+                        last.resources = s.resources;
+                        last.pool = s.pool.or(last.pool);
+                        self.record(Arc::new(last));
+                        return Effect::Redraw;
+                    }
                     return Effect::None;
                 }
                 self.record(Arc::new(*s));
@@ -635,5 +649,63 @@ impl App {
         self.events
             .iter()
             .filter(move |e| f.is_empty() || e.text.to_lowercase().contains(&f))
+    }
+}
+
+/// The rows of a run's last moment: the board's at the end, with what the
+/// last sample knew that the board does not (a probed Python program's
+/// names, roles, methods, the exit statuses and CPU its parents reaped), and
+/// the rows only a probe gave (processes too short for the scan).
+fn end_rows(board: &[ProcRow], sampled: &[ProcRow]) -> Vec<ProcRow> {
+    let mut rows: Vec<ProcRow> = board
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if let Some(s) = sampled.iter().find(|s| s.pid == r.pid && r.pid > 0) {
+                r.name = s.name.clone();
+                r.role = s.role.or(r.role);
+                r.method = s.method.or(r.method);
+                r.exitcode = r.exitcode.or(s.exitcode);
+                r.cpu_s = r.cpu_s.or(s.cpu_s);
+                r.tasks_done = r.tasks_done.max(s.tasks_done);
+            }
+            r
+        })
+        .collect();
+    rows.extend(
+        sampled
+            .iter()
+            .filter(|s| !board.iter().any(|r| r.pid == s.pid))
+            .cloned(),
+    );
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::board::{ProcState, Role};
+
+    #[test]
+    fn the_last_moment_keeps_what_only_the_samples_knew() {
+        let row = |pid: i32, name: &str| ProcRow {
+            pid,
+            name: name.into(),
+            state: ProcState::Exited,
+            ..Default::default()
+        };
+        let board = vec![row(10, "python3"), row(11, "python3")];
+        let mut sampled = vec![
+            row(10, "MainProcess"),
+            row(11, "ForkPoolWorker-1"),
+            row(12, "Process-2"),
+        ];
+        sampled[1].exitcode = Some(-9);
+        sampled[1].role = Some(Role::PoolWorker);
+        let end = end_rows(&board, &sampled);
+        let names: Vec<&str> = end.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["MainProcess", "ForkPoolWorker-1", "Process-2"]);
+        assert_eq!(end[1].exitcode, Some(-9));
+        assert_eq!(end[1].role, Some(Role::PoolWorker));
     }
 }

@@ -387,10 +387,16 @@ fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Acti
             let s = current.as_mut()?;
             let was_running = s.is_running();
             if s.on_reaped(&r) && was_running && !s.is_running() {
+                let mut rows = crate::telemetry::board_view::read_procs(&s.board);
+                if s.foreign {
+                    // A watched program's parents reap their own children:
+                    // the gone ones have ended, whatever the board last said.
+                    crate::telemetry::waits::settle_zombies(&mut rows);
+                }
                 return Some(Action::RunEnded {
                     exit: s.main_exit.unwrap_or(-1),
                     wall: s.elapsed(),
-                    rows: crate::telemetry::board_view::read_procs(&s.board),
+                    rows,
                 });
             }
             None

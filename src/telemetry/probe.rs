@@ -58,6 +58,11 @@ enum Record {
         id: i64,
         at: String,
     },
+    /// A thread by Python's name.
+    Thread {
+        tid: i32,
+        name: String,
+    },
     /// A pool's number of worker processes.
     Workers {
         id: i64,
@@ -173,6 +178,7 @@ pub struct ProbeReader {
     locs: HashMap<(i32, i64), String>,
     exits: HashMap<i32, i32>,
     ends: HashMap<i32, (i32, f64)>,
+    threads: HashMap<i32, String>,
     /// Each Value's and Array's elements, as last read.
     values: HashMap<i64, Vec<String>>,
     /// The largest queue depth and number of lock waiters seen, by name
@@ -203,6 +209,19 @@ pub struct Facts {
     pub exits: HashMap<i32, i32>,
     /// Children's own ends: (status, CPU seconds).
     pub ends: HashMap<i32, (i32, f64)>,
+    /// Threads by Python's names, by native thread id.
+    pub threads: HashMap<i32, String>,
+}
+
+impl Facts {
+    /// A thread's Python name: its own, or `MainThread` for a probed
+    /// process's first thread.
+    pub fn thread_name(&self, pid: i32, tid: i32) -> Option<String> {
+        match self.threads.get(&tid) {
+            Some(n) => Some(n.clone()),
+            None => (tid == pid && self.procs.contains_key(&pid)).then(|| "MainThread".into()),
+        }
+    }
 }
 
 impl ProbeReader {
@@ -215,6 +234,7 @@ impl ProbeReader {
             locs: HashMap::new(),
             exits: HashMap::new(),
             ends: HashMap::new(),
+            threads: HashMap::new(),
             values: HashMap::new(),
             peaks: HashMap::new(),
             bad_lines: 0,
@@ -318,6 +338,9 @@ impl ProbeReader {
                     },
                 );
             }
+            Record::Thread { tid, name } => {
+                self.threads.insert(tid, name);
+            }
             Record::Workers { id, n } => {
                 if let Some(o) = self.objs.get_mut(&id) {
                     o.workers = n;
@@ -412,6 +435,7 @@ impl ProbeReader {
         self.pool_facts(&mut facts, &counts, &waits, alive);
         facts.exits = self.exits.clone();
         facts.ends = self.ends.clone();
+        facts.threads = self.threads.clone();
         self.peaks_of(&mut facts);
         facts
     }
@@ -1066,5 +1090,59 @@ pub fn overlay(procs: &mut Vec<ProcRow>, facts: &Facts) {
             p.current_task = if p.alive() { *task } else { None };
             p.tasks_done = *done;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_values_read_as_python_prints_them() {
+        assert_eq!(element("d", &2.5f64.to_le_bytes()), "2.5");
+        assert_eq!(element("i", &(-7i32).to_le_bytes()), "-7");
+        assert_eq!(element("I", &u32::MAX.to_le_bytes()), "4294967295");
+        assert_eq!(element("h", &(-2i16).to_le_bytes()), "-2");
+        assert_eq!(element("c", b"x"), "b'x'");
+        assert_eq!(element("?", &[1]), "True");
+    }
+
+    #[test]
+    fn threads_get_python_names_and_the_first_is_main() {
+        let mut f = Facts::default();
+        f.procs.insert(
+            10,
+            PyProc {
+                ppid: 1,
+                name: "MainProcess".into(),
+                role: "main".into(),
+                method: None,
+            },
+        );
+        f.threads.insert(11, "QueueFeederThread".into());
+        assert_eq!(f.thread_name(10, 11).as_deref(), Some("QueueFeederThread"));
+        assert_eq!(f.thread_name(10, 10).as_deref(), Some("MainThread"));
+        assert_eq!(
+            f.thread_name(20, 20),
+            None,
+            "not a Python process of the run"
+        );
+    }
+
+    #[test]
+    fn a_damaged_report_is_counted_not_believed() {
+        let dir = std::env::temp_dir().join(format!("mpdash-probe-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("p5.jsonl"),
+            "{\"t\":\"proc\",\"pid\":5,\"ppid\":1,\"name\":\"MainProcess\",\"role\":\"main\",\"method\":null}\nnot json\n{\"t\":\"obj\"}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("p5.bin"), b"short").unwrap();
+        let mut r = ProbeReader::new(dir.clone());
+        let f = r.read(&|_| true, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(f.procs.len(), 1);
+        assert_eq!(r.bad_lines, 3, "two bad lines and a short counter file");
     }
 }

@@ -246,7 +246,16 @@ impl Sampler {
                 },
             );
         }
-        let threads = self.sample_threads(&live, now);
+        let mut threads = self.sample_threads(&live, now);
+        if let Some(f) = &facts {
+            for (pid, list) in threads.iter_mut() {
+                for t in list.iter_mut() {
+                    if let Some(name) = f.thread_name(*pid, t.tid) {
+                        t.name = name;
+                    }
+                }
+            }
+        }
         self.reader.retain(|pid| live.contains_key(&pid));
         self.prev.retain(|pid, _| live.contains_key(pid));
         let workers_mem = if live.len() <= crate::telemetry::memory::MAX_WATCHED {

@@ -93,7 +93,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             } else {
                 0
             };
-            r.branch.chars().count() + r.proc.name.chars().count() + fold + 1
+            // A thread row: `│    ↳ QueueFeederThread` under its process.
+            let thread = snap.threads.get(&r.proc.pid).map_or(0, |ts| {
+                ts.iter()
+                    .map(|t| r.branch.chars().count() + 4 + t.name.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            });
+            (r.branch.chars().count() + r.proc.name.chars().count() + fold + 1).max(thread + 1)
         })
         .max()
         .unwrap_or(0)

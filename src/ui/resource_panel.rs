@@ -118,11 +118,21 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
         return Line::default();
     };
     let (pr, gr) = app.queue_rates.get(name).copied().unwrap_or_default();
+    // An unbounded queue is drawn against the deepest it has been.
+    let scale = if *capacity > 0 {
+        *capacity
+    } else {
+        app.depth_history
+            .get(name)
+            .and_then(|h| h.iter().max().copied())
+            .map_or(0, |m| m as usize)
+            .max(*depth)
+    };
     let hist = app
         .depth_history
         .get(name)
         .map(|h| {
-            let cap = (*capacity).max(1) as f64;
+            let cap = scale.max(1) as f64;
             format::spark(
                 h.iter()
                     .rev()
@@ -132,15 +142,20 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
             )
         })
         .unwrap_or_default();
-    let full = depth >= capacity;
+    let full = *capacity > 0 && depth >= capacity;
     let mut spans = vec![
         tag(if *joinable { "JQUEUE" } else { "QUEUE" }, Color::Cyan),
         label(name),
         Span::styled(
-            bar(*depth, *capacity, 10),
+            bar(*depth, scale, 10),
             Style::new().fg(if full { Color::Red } else { Color::Cyan }),
         ),
-        Span::raw(format!(" {depth:>4}/{capacity:<4} ")),
+        // (A Python program's queue without maxsize is unbounded.)
+        Span::raw(if *capacity == 0 {
+            format!(" {depth:>4}/∞    ")
+        } else {
+            format!(" {depth:>4}/{capacity:<4} ")
+        }),
         Span::styled(hist, Style::new().fg(Color::Cyan)),
         Span::styled(format!("  put {pr:.0}/s get {gr:.0}/s"), dim),
     ];

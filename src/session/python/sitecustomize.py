@@ -1144,6 +1144,19 @@ def _mpdash_probe():
         def __iter__(self):
             return iter(self._mpdash_stream)
 
+    # Threads by Python's names (a Queue's feeder thread, a Pool's handler
+    # threads), said once each when they start.
+    bootstrap_inner = threading.Thread._bootstrap_inner
+
+    def _bootstrap_inner(self):
+        try:
+            emit({"t": "thread", "tid": threading.get_native_id(), "name": self.name})
+        except Exception:
+            pass
+        return bootstrap_inner(self)
+
+    threading.Thread._bootstrap_inner = _bootstrap_inner
+
     for stream in ("stdout", "stderr"):
         if getattr(sys, stream, None) is not None:
             setattr(sys, stream, Tagged(getattr(sys, stream)))
