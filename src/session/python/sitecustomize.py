@@ -566,13 +566,14 @@ def _mpdash_probe():
 
             # The slot: [id, acquisitions, depth, since, where, thread, longest
             # hold, releases]; the holder writes it, with the lock held.
-            def acquire(block=True, timeout=None):
+            # `f` is the caller's frame: `lock.acquire()` or `with lock:`.
+            def take(f, block, timeout):
                 if c_acquire(False):
                     got = True
                 elif not block:
                     return False
                 else:
-                    w = noted(ACQUIRE, oid, sys._getframe(1), timeout)
+                    w = noted(ACQUIRE, oid, f, timeout)
                     try:
                         got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
                     finally:
@@ -584,12 +585,16 @@ def _mpdash_probe():
                         v[1] += 1
                         if v[2] == 0:
                             v[3] = now()
-                            v[4] = where_from(sys._getframe(1))
+                            k = locs.get((f.f_code.co_filename, f.f_lineno))
+                            v[4] = k if k is not None else where_from(f)
                             v[5] = ident()
                         v[2] += 1
                     except Exception as e:
                         off("%s: %s" % (type(e).__name__, e))
                 return got
+
+            def acquire(block=True, timeout=None):
+                return take(getframe(1), block, timeout)
 
             def release():
                 if on:
@@ -607,10 +612,11 @@ def _mpdash_probe():
                         off("%s: %s" % (type(e).__name__, e))
                 return c_release()
 
-            self.acquire, self.release = acquire, release
+            self.acquire, self.release, self._mpdash_take = acquire, release, take
 
         def enter(self):
-            return self.acquire()
+            take = self.__dict__.get("_mpdash_take")
+            return take(getframe(1), True, None) if take is not None else self.acquire()
 
         def exit_(self, *args):
             return self.release()
