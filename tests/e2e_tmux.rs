@@ -622,3 +622,52 @@ fn a_python_pool_that_lost_a_task_is_named_on_screen_and_q_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "probe directories left: {left:?}");
 }
+
+/// SIGKILL of the dashboard on a probed Python program in a deadlock: the
+/// program's processes die and the probe's private directory goes too.
+#[test]
+fn sigkill_of_the_dashboard_on_a_python_program_leaves_no_process_and_no_probe_dir() {
+    let cmd = format!("{BIN} scenarios/python/lock_order.py; echo MPDASH-EXITED:$?; sleep 60");
+    let Some(tmux) = Tmux::start("pykill", &cmd) else {
+        return;
+    };
+    tmux.wait_for("the deadlock", |s| s.contains("DEADLOCK"));
+    let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
+    let dash = descendants(shell)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with(BIN) && c.contains("lock_order.py"))
+        })
+        .expect("the dashboard process");
+    let tree = descendants(dash);
+    assert!(tree.len() >= 4, "guard, main and the two takers: {tree:?}");
+    let dirs = |pid: i32| -> Vec<String> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!("mpdash-probe-{pid}-")))
+            .collect()
+    };
+    assert_eq!(
+        dirs(dash).len(),
+        1,
+        "the run's probe directory exists while it runs"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dash),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let t = Instant::now();
+    while alive(dash) || !dirs(dash).is_empty() || tree.iter().any(|p| alive(*p)) {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "left after SIGKILL: dirs {:?}, processes {:?}",
+            dirs(dash),
+            tree.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
