@@ -266,6 +266,11 @@ fn every_kind_of_object_is_counted_exactly_under_every_method() {
         );
         assert_eq!(resource(&v, "Condition", "cond")["notifies"], 1);
         assert_eq!(resource(&v, "Semaphore", "sem")["acquisitions"], 1);
+        assert_eq!(
+            resource(&v, "Semaphore", "sem")["value"],
+            2,
+            "{method}: made with 2, taken and given back"
+        );
         assert_eq!(resource(&v, "Event", "ev")["sets"], 1);
         let sq = resource(&v, "SimpleQueue", "sq");
         assert_eq!(

@@ -554,7 +554,11 @@ def _mpdash_probe():
             semlock_init(self, *args, **kw)
             kind = kinds.get(type(self))
             if kind and not internal("synchronize.py"):
-                safely(register)(self, kind)
+                extra = {}
+                if kind.endswith("Semaphore"):
+                    # Its value now: this, minus acquisitions, plus releases.
+                    extra = {"value": self._semlock._get_value(), "bound": self._semlock.maxvalue}
+                safely(register)(self, kind, **extra)
                 make_methods_(self)
 
         def make_methods_(self):
@@ -600,6 +604,9 @@ def _mpdash_probe():
                 if on:
                     try:
                         v = views.get(oid) or view_of(oid)
+                        # Every release counts (a semaphore is often
+                        # released by a process that did not acquire it).
+                        v[7] += 1
                         if v[2] > 0:
                             v[2] -= 1
                             if v[2] == 0:
@@ -607,7 +614,6 @@ def _mpdash_probe():
                                 if held > v[6]:
                                     v[6] = held
                                 v[3] = 0
-                                v[7] += 1
                     except Exception as e:
                         off("%s: %s" % (type(e).__name__, e))
                 return c_release()

@@ -1,0 +1,86 @@
+//! The probe's facts on the process rows: Python's names, roles and start
+//! methods, waits, reaped exit statuses, pool tasks, and rows for processes
+//! too short for the `/proc` scan.
+
+use super::{Facts, PyProc};
+use crate::runtime::board::Role;
+use crate::telemetry::board_view::ProcRow;
+
+/// Rows for the program's processes that ended before mpdash's scan of
+/// `/proc` saw them (a child living a few milliseconds): named, placed and
+/// ended as the probe says, with the CPU time the process measured itself.
+fn add_missed(procs: &mut Vec<ProcRow>, facts: &Facts) {
+    let mut missed: Vec<(&i32, &PyProc)> = facts
+        .procs
+        .iter()
+        .filter(|(pid, _)| !procs.iter().any(|p| p.pid == **pid))
+        .filter(|(pid, _)| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    missed.sort_by_key(|(pid, _)| **pid);
+    for (pid, py) in missed {
+        let end = facts.ends.get(pid);
+        procs.push(ProcRow {
+            slot: u32::MAX,
+            name: py.name.clone(),
+            pid: *pid,
+            os_ppid: py.ppid,
+            logical_ppid: py.ppid,
+            method: py.method,
+            state: crate::runtime::board::ProcState::Exited,
+            exitcode: facts.exits.get(pid).copied().or(end.map(|e| e.0)),
+            cpu_s: end.map(|e| e.1),
+            ..Default::default()
+        });
+    }
+}
+
+/// Puts what the probe says on the rows: Python's names and roles, and
+/// each live process's wait.
+pub fn overlay(procs: &mut Vec<ProcRow>, facts: &Facts) {
+    add_missed(procs, facts);
+    // The program's main process's parent is mpdash's watch guard: it
+    // serves nobody (the stuck diagnosis must not wait for it).
+    let guard: Vec<i32> = facts
+        .procs
+        .values()
+        .filter(|p| p.role == "main")
+        .map(|p| p.ppid)
+        .collect();
+    for p in procs.iter_mut() {
+        if guard.contains(&p.pid) && !facts.procs.contains_key(&p.pid) {
+            p.role = Some(Role::Helper);
+        }
+        if let Some(py) = facts.procs.get(&p.pid) {
+            p.name = py.name.clone();
+            p.role = Some(match py.role.as_str() {
+                "main" => Role::Main,
+                "pool worker" => Role::PoolWorker,
+                "manager" => Role::Manager,
+                "fork server" => Role::ForkServer,
+                "resource tracker" => Role::Helper,
+                "executor worker" => Role::PoolWorker,
+                "process" => Role::Process,
+                _ => Role::Foreign,
+            });
+            if py.method.is_some() {
+                p.method = py.method;
+            }
+        }
+        if p.alive() {
+            p.wait = facts.waits.get(&p.pid).cloned();
+        } else {
+            if p.exitcode.is_none() {
+                // Reaped by its Python parent: the status Python got.
+                p.exitcode = facts.exits.get(&p.pid).copied();
+            }
+            if let Some((code, cpu)) = facts.ends.get(&p.pid) {
+                p.exitcode = p.exitcode.or(Some(*code));
+                p.cpu_s = p.cpu_s.or(Some(*cpu));
+            }
+        }
+        if let Some((task, done)) = facts.workers.get(&p.pid) {
+            p.current_task = if p.alive() { *task } else { None };
+            p.tasks_done = *done;
+        }
+    }
+}
