@@ -407,6 +407,20 @@ fn the_tutorial_programs_run_unchanged_and_fill_their_panels() {
     );
     let m = resource(manager, "Manager", "manager");
     assert_eq!(m["methods"]["dict.__setitem__"], 3 + 4 * 20, "{m}");
+    // Four fighters holding one lock 5 ms each: most of them had to wait.
+    // (lock.py's "hello world" lines come in the order the lock was won.)
+    let (v, out) = run_json(&["scenarios/python/lock.py", "--", "10"]);
+    assert!(out.status.success());
+    let lock = resource(&v, "Lock", "lock");
+    assert_eq!(lock["acquisitions"], 10 + 4 * 10, "{lock}");
+    let contended = lock["contended"].as_u64().unwrap();
+    assert!((1..=50).contains(&contended), "{lock}");
+    assert!(lock["max_waiters"].as_u64().unwrap() >= 1, "{lock}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "nothing said about the probe's files: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -568,8 +568,9 @@ def _mpdash_probe():
             c_acquire, c_release = self._semlock.acquire, self._semlock.release
             oid = self._mpdash_id
 
-            # The slot: [id, acquisitions, depth, since, where, thread, longest
-            # hold, releases]; the holder writes it, with the lock held.
+            # The slot: [id, acquisitions, depth, since, where, acquisitions
+            # that had to wait, longest hold, release calls]; the holder
+            # writes its hold, with the lock held.
             # `f` is the caller's frame: `lock.acquire()` or `with lock:`.
             def take(f, block, timeout):
                 if c_acquire(False):
@@ -577,12 +578,15 @@ def _mpdash_probe():
                 elif not block:
                     return False
                 else:
+                    # Contended: it had to wait.
                     w = noted(ACQUIRE, oid, f, timeout)
                     try:
                         got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
                     finally:
                         if w is not None:
                             w[1] = 0
+                    if on:
+                        (views.get(oid) or view_of(oid))[5] += 1
                 if got and on:
                     try:
                         v = views.get(oid) or view_of(oid)
@@ -591,7 +595,6 @@ def _mpdash_probe():
                             v[3] = now()
                             k = locs.get((f.f_code.co_filename, f.f_lineno))
                             v[4] = k if k is not None else where_from(f)
-                            v[5] = ident()
                         v[2] += 1
                     except Exception as e:
                         off("%s: %s" % (type(e).__name__, e))

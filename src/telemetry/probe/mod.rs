@@ -395,8 +395,13 @@ impl ProbeReader {
             let Ok(b) = std::fs::read(&path) else {
                 continue;
             };
+            // A file being made (empty, or sized but not yet marked) is
+            // read next time; anything else that is not the probe's is said.
+            let fresh = b.is_empty() || (b.len() == SIZE && b[..8] == [0; 8]);
             if b.len() != SIZE || &b[..8] != MAGIC {
-                self.bad_lines += 1;
+                if !fresh {
+                    self.bad_lines += 1;
+                }
                 continue;
             }
             let word = |at: usize| i64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));

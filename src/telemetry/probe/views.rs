@@ -91,13 +91,14 @@ impl ProbeReader {
         waiters: u32,
         now_ns: u64,
     ) -> (ResourceView, serde_json::Value) {
-        // c: [acquisitions, depth, since, loc, tid, max_hold, release calls]
+        // c: [acquisitions, depth, since, loc, contended, max_hold, release calls]
         let holder = per.iter().find(|(_, c)| c.0[1] > 0);
         let held_ms = holder.map(|(_, c)| now_ns.saturating_sub(c.0[2].max(0) as u64) / 1_000_000);
         let held_at = holder.and_then(|(p, c)| self.locs.get(&(*p, c.0[3])).cloned());
         let max_hold_ms = per.iter().map(|(_, c)| c.0[5].max(0)).max().unwrap_or(0) as f64 / 1e6;
         let acquisitions = per.iter().map(|(_, c)| c.0[0].max(0) as u64).sum::<u64>();
         let releases = per.iter().map(|(_, c)| c.0[6].max(0)).sum::<i64>();
+        let contended = per.iter().map(|(_, c)| c.0[4].max(0) as u64).sum::<u64>();
         let view = if o.kind.ends_with("Lock") {
             ResourceView::Lock {
                 name: name.to_string(),
@@ -107,7 +108,7 @@ impl ProbeReader {
                 held_ms,
                 waiters,
                 acquisitions,
-                contended: 0,
+                contended,
                 owner_died: 0,
                 last_dead_owner: 0,
             }
@@ -123,6 +124,7 @@ impl ProbeReader {
         };
         let mut extra = serde_json::json!({
             "acquisitions": acquisitions,
+            "contended": contended,
             "max_hold_ms": max_hold_ms,
             "waiters": waiters,
             "held_by": holder.map(|(p, _)| *p),
