@@ -272,6 +272,11 @@ fn every_kind_of_object_is_counted_exactly_under_every_method() {
             "{method}: made with 2, taken and given back"
         );
         assert_eq!(resource(&v, "Event", "ev")["sets"], 1);
+        assert_eq!(
+            resource(&v, "Event", "ev")["set"],
+            true,
+            "{method}: set by the child"
+        );
         let sq = resource(&v, "SimpleQueue", "sq");
         assert_eq!(
             (sq["puts"].as_u64(), sq["gets"].as_u64()),

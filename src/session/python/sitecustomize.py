@@ -653,13 +653,28 @@ def _mpdash_probe():
             finally:
                 wait_end(at)
 
+        # [sets, when last set, when last cleared]: set or clear, whichever
+        # any process did last, is its state.
+        ev_clear = mp_sync.Event.clear
+
         def ev_set_(self):
             r = ev_set(self)
-            if getattr(self, "_mpdash_id", None) is not None:
-                add_s(self, 1)
+            oid = getattr(self, "_mpdash_id", None)
+            if oid is not None and on:
+                v = view_of(oid)
+                v[1] += 1
+                v[2] = now()
             return r
 
-        mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set = ev_init_, ev_wait_, ev_set_
+        def ev_clear_(self):
+            r = ev_clear(self)
+            oid = getattr(self, "_mpdash_id", None)
+            if oid is not None and on:
+                view_of(oid)[3] = now()
+            return r
+
+        mp_sync.Event.__init__, mp_sync.Event.wait = ev_init_, ev_wait_
+        mp_sync.Event.set, mp_sync.Event.clear = ev_set_, ev_clear_
 
         ba_init, ba_wait = mp_sync.Barrier.__init__, mp_sync.Barrier.wait
 

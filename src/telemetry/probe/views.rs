@@ -226,14 +226,19 @@ impl ProbeReader {
                 let (view, extra) = self.manager_view(id, &name, o, counts, names);
                 (view, extra)
             }
-            "Event" => (
-                ResourceView::Event {
-                    name: name.clone(),
-                    set: sum(0) > 0,
-                    waiters: waiting(WaitOp::EventWait),
-                },
-                serde_json::json!({"sets": sum(0)}),
-            ),
+            "Event" => {
+                // Set, unless a clear came after the last set.
+                let last = |k: usize| per.iter().map(|(_, c)| c.0[k]).max().unwrap_or(0);
+                let set = last(1) > 0 && last(1) > last(2);
+                (
+                    ResourceView::Event {
+                        name: name.clone(),
+                        set,
+                        waiters: waiting(WaitOp::EventWait),
+                    },
+                    serde_json::json!({"sets": sum(0), "set": set}),
+                )
+            }
             "Barrier" => {
                 let waiters = waiting(WaitOp::BarrierWait);
                 (
