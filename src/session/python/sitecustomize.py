@@ -964,10 +964,11 @@ def _mpdash_probe():
                 self._reader = q._reader
 
         def put(self, r, *args, **kw):
-            try:
-                return self._q.put(r, *args, **kw)
-            finally:
-                task_end_s(self._oid)
+            # The task ends before its result goes: a worker killed after
+            # sending it (a Pool's terminate) has lost nothing. (Killed
+            # while sending, the hang is still found: every process waits.)
+            task_end_s(self._oid)
+            return self._q.put(r, *args, **kw)
 
     def patch_pool(mp_pool):
         Pool, ApplyResult, MapResult = mp_pool.Pool, mp_pool.ApplyResult, mp_pool.MapResult

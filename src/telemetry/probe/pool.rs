@@ -47,6 +47,11 @@ impl ProbeReader {
             let (sent, done, taken) = (sum(SENT), sum(DONE), sum(TAKEN));
             let total = sum(TOTAL).max(sent);
             let busy = self.worker_tasks(facts, o, &name, per, alive);
+            if done >= total {
+                // Every result came back: nothing was lost, whatever a
+                // worker killed at the end (`terminate`) had noted.
+                facts.lost.retain(|t| t.pool != name);
+            }
             let lost = facts.lost.iter().filter(|t| t.pool == name).count() as u64;
             let returned = taken.saturating_sub(busy + lost);
             let left = total.saturating_sub(done);
