@@ -1108,19 +1108,25 @@ def _mpdash_probe():
         _process_worker.__qualname__ = worker.__qualname__
         cfp._process_worker = _process_worker
 
+        # A result is counted where the executor's thread receives it (a
+        # future may complete before submit() has returned it).
+        manager = getattr(cfp, "_ExecutorManagerThread", None)
+        if manager is not None:
+            process_result_item = manager.process_result_item
+
+            def process_result_item_(self, result_item):
+                r = process_result_item(self, result_item)
+                if not isinstance(result_item, int):
+                    oid = getattr(self.call_queue, "_mpdash_pool", None)
+                    if oid is not None:
+                        add_to_s(oid, DONE)
+                return r
+
+            manager.process_result_item = process_result_item_
+
     def patch_futures(base):
         Future = base.Future
-        set_result, set_exception, result = Future.set_result, Future.set_exception, Future.result
-
-        def set_result_(self, r):
-            set_result(self, r)
-            if "_mpdash_pool" in self.__dict__:
-                add_to_s(self._mpdash_pool, DONE)
-
-        def set_exception_(self, e):
-            set_exception(self, e)
-            if "_mpdash_pool" in self.__dict__:
-                add_to_s(self._mpdash_pool, DONE)
+        result = Future.result
 
         def result_(self, timeout=None):
             oid = self.__dict__.get("_mpdash_pool")
@@ -1132,7 +1138,7 @@ def _mpdash_probe():
             finally:
                 wait_end(w)
 
-        Future.set_result, Future.set_exception, Future.result = set_result_, set_exception_, result_
+        Future.result = result_
 
     when_imported("concurrent.futures.process", patch_executor)
     when_imported("concurrent.futures._base", patch_futures)
