@@ -502,8 +502,10 @@ fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
         s.lines()
             .any(|l| l.contains("─ producer 0") && !l.contains("exited"))
     };
-    let end = tmux.wait_for("the run's end", |s| s.contains("finished in"));
-    assert_eq!(work_depth(&end), Some(0), "{end}");
+    // The last moment settles on the final depth within a sample.
+    let end = tmux.wait_for("the run's end, drained", |s| {
+        s.contains("finished in") && work_depth(s) == Some(0)
+    });
     assert!(!producer_alive(&end), "{end}");
     assert!(end.contains("consumer 1 got 150 messages"), "{end}");
     let step_back = |tmux: &Tmux| {

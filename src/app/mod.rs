@@ -321,7 +321,7 @@ pub struct App {
     pub probe: bool,
     /// The interpreter a Python program chosen in the picker runs with.
     pub python: String,
-    /// A probed run just ended: the next sample completes its last moment.
+    /// A run just ended: the next sample completes its last moment.
     refresh_after_end: bool,
     /// `mpdash replay`: the recording played back (nothing runs).
     pub replay: Option<String>,
@@ -878,10 +878,13 @@ mod tests {
             wall: Duration::from_secs(1),
             rows,
         });
-        // Samples after the end do not flatten anything.
+        // The first sample after the end completes the last moment (the
+        // board's final depth); later ones do not flatten anything.
+        a.update(Action::Sample(Box::new(queue_sample(1100, 4, false))));
+        assert_eq!(a.depth_history["q"].back(), Some(&4));
         a.update(Action::Sample(Box::new(queue_sample(2000, 0, false))));
-        assert_eq!(a.depth_history["q"].back(), Some(&9));
-        for _ in 0..7 {
+        assert_eq!(a.depth_history["q"].back(), Some(&4));
+        for _ in 0..8 {
             a.update(Action::TimeBack);
         }
         assert_eq!(a.travel, Some(3));

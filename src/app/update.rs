@@ -36,7 +36,9 @@ impl App {
                     ),
                     alarm: exit != 0,
                 });
-                self.refresh_after_end = self.probe && self.foreign.is_some();
+                // The board outlives its run: the next sample has the final
+                // counts (the last one may be a quarter second old).
+                self.refresh_after_end = self.replay.is_none();
                 // The board as the run left it is its last moment.
                 if self.run > 0 {
                     let mut last = self
@@ -169,9 +171,10 @@ impl App {
                 // Once a run has ended its last moment stays on screen:
                 // nothing scrolls itself flat.
                 if matches!(self.status, RunStatus::Finished { .. }) && !self.timeline.is_empty() {
-                    // Except once for a probed Python program: what its
-                    // probe said last (its objects' final counts, the exit
-                    // statuses its parents reaped) completes the last moment.
+                    // Except once: the first sample after the end completes
+                    // the last moment (the queues' final depths; for a probed
+                    // Python program its objects' final counts and the exit
+                    // statuses its parents reaped).
                     if std::mem::take(&mut self.refresh_after_end)
                         && let Some(f) = self.timeline.last()
                     {
