@@ -146,6 +146,13 @@ pub fn end_run(s: &mut Session, rx: &crossbeam_channel::Receiver<SessionEvent>) 
 
 /// One output line: as printed, or as a JSON `output` line naming who
 /// printed it (null when not known).
+/// A `--json` line: `x`'s fields with `"type": t`.
+pub fn typed(t: &str, x: &impl serde::Serialize) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(x)?;
+    v["type"] = json!(t);
+    Ok(v)
+}
+
 pub fn print_output(o: &mut impl Write, as_json: bool, process: Option<&str>, line: &str) {
     let _ = if as_json {
         writeln!(
@@ -187,14 +194,10 @@ pub fn run(
     }
     if as_json {
         for r in &outcome.rows {
-            let mut v = serde_json::to_value(r)?;
-            v["type"] = json!("process");
-            writeln!(o, "{v}")?;
+            writeln!(o, "{}", typed("process", r)?)?;
         }
         if let Some(d) = &outcome.stuck {
-            let mut v = serde_json::to_value(d)?;
-            v["type"] = json!("stuck");
-            writeln!(o, "{v}")?;
+            writeln!(o, "{}", typed("stuck", d)?)?;
         }
         writeln!(
             o,

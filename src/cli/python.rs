@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK, end_run, print_output};
+use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK, end_run, print_output, typed};
 use crate::session::{self, Session, SessionEvent};
-use crate::telemetry::board_view::{ProcRow, read_procs};
+use crate::telemetry::board_view::read_procs;
 use crate::telemetry::discovery::Discovery;
 use crate::telemetry::probe::{Facts, ProbeReader, lost_task, overlay};
 use crate::telemetry::waits::{Detector, settle_zombies};
@@ -132,15 +132,13 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
     }
     if as_json {
         for r in &rows {
-            writeln!(o, "{}", process_line(r))?;
+            writeln!(o, "{}", typed("process", r)?)?;
         }
         for r in &facts.summary {
             writeln!(o, "{r}")?;
         }
         if let Some(d) = &stuck {
-            let mut v = serde_json::to_value(d)?;
-            v["type"] = json!("stuck");
-            writeln!(o, "{v}")?;
+            writeln!(o, "{}", typed("stuck", d)?)?;
         }
         writeln!(
             o,
@@ -165,11 +163,4 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
         )?;
     }
     Ok(exit)
-}
-
-/// `{"type":"process","name":…,"pid":…,"role":…,"exitcode":…, …}`.
-fn process_line(r: &ProcRow) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    v["type"] = json!("process");
-    v
 }

@@ -636,26 +636,39 @@ def _mpdash_probe():
         mp_sync.SemLock.__exit__ = exit_
         carry_id(mp_sync.SemLock)
 
-        # Events and barriers: a wait noted before it blocks.
-        ev_init, ev_wait, ev_set = mp_sync.Event.__init__, mp_sync.Event.wait, mp_sync.Event.set
+        # Events, barriers and conditions: registered when the program
+        # makes one, each wait noted before it blocks.
+        def registering(cls, kind, extra=lambda self: {}):
+            init = cls.__init__
 
-        def ev_init_(self, *args, **kw):
-            ev_init(self, *args, **kw)
-            if not internal("synchronize.py"):
-                safely(register)(self, "Event")
+            def __init__(self, *args, **kw):
+                init(self, *args, **kw)
+                if not internal("synchronize.py"):
+                    safely(register)(self, kind, **extra(self))
 
-        def ev_wait_(self, timeout=None):
-            if getattr(self, "_mpdash_id", None) is None:
-                return ev_wait(self, timeout)
-            at = wait_begin_s(EVENT_WAIT, self, timeout=timeout)
-            try:
-                return ev_wait(self, timeout)
-            finally:
-                wait_end(at)
+            cls.__init__ = __init__
 
+        def noting(cls, op, count=False):
+            wait = cls.wait
+
+            def noted_wait(self, timeout=None):
+                if getattr(self, "_mpdash_id", None) is None:
+                    return wait(self, timeout)
+                if count:
+                    add_s(self, 1)
+                at = wait_begin_s(op, self, timeout=timeout)
+                try:
+                    return wait(self, timeout)
+                finally:
+                    wait_end(at)
+
+            cls.wait = noted_wait
+
+        registering(mp_sync.Event, "Event")
+        noting(mp_sync.Event, EVENT_WAIT)
         # [sets, when last set, when last cleared]: set or clear, whichever
         # any process did last, is its state.
-        ev_clear = mp_sync.Event.clear
+        ev_set, ev_clear = mp_sync.Event.set, mp_sync.Event.clear
 
         def ev_set_(self):
             r = ev_set(self)
@@ -673,55 +686,26 @@ def _mpdash_probe():
                 view_of(oid)[3] = now()
             return r
 
-        mp_sync.Event.__init__, mp_sync.Event.wait = ev_init_, ev_wait_
         mp_sync.Event.set, mp_sync.Event.clear = ev_set_, ev_clear_
 
-        ba_init, ba_wait = mp_sync.Barrier.__init__, mp_sync.Barrier.wait
-
-        def ba_init_(self, parties, *args, **kw):
-            ba_init(self, parties, *args, **kw)
-            if not internal("synchronize.py"):
-                safely(register)(self, "Barrier", parties=parties)
-
-        def ba_wait_(self, timeout=None):
-            if getattr(self, "_mpdash_id", None) is None:
-                return ba_wait(self, timeout)
-            add_s(self, 1)
-            at = wait_begin_s(BARRIER_WAIT, self, timeout=timeout)
-            try:
-                return ba_wait(self, timeout)
-            finally:
-                wait_end(at)
-
-        mp_sync.Barrier.__init__, mp_sync.Barrier.wait = ba_init_, ba_wait_
+        registering(mp_sync.Barrier, "Barrier", lambda self: {"parties": self.parties})
+        noting(mp_sync.Barrier, BARRIER_WAIT, count=True)
 
         # A Barrier pickles a tuple of its parts (spawn, forkserver): its id
         # rides along; an Event pickles its __dict__, which has the id already.
         carry_id(mp_sync.Barrier)
 
-        # Conditions: a wait noted before it blocks, notifies counted.
-        co_init, co_wait, co_notify = mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify
-
-        def co_init_(self, *args, **kw):
-            co_init(self, *args, **kw)
-            if not internal("synchronize.py"):
-                safely(register)(self, "Condition")
-
-        def co_wait_(self, timeout=None):
-            if getattr(self, "_mpdash_id", None) is None:
-                return co_wait(self, timeout)
-            at = wait_begin_s(COND_WAIT, self, timeout=timeout)
-            try:
-                return co_wait(self, timeout)
-            finally:
-                wait_end(at)
+        # Conditions: notifies counted too.
+        registering(mp_sync.Condition, "Condition")
+        noting(mp_sync.Condition, COND_WAIT)
+        co_notify = mp_sync.Condition.notify
 
         def co_notify_(self, n=1):
             if getattr(self, "_mpdash_id", None) is not None:
                 add_s(self, 1)
             return co_notify(self, n)
 
-        mp_sync.Condition.__init__, mp_sync.Condition.wait, mp_sync.Condition.notify = co_init_, co_wait_, co_notify_
+        mp_sync.Condition.notify = co_notify_
         carry_id(mp_sync.Condition)
 
     when_imported("multiprocessing.synchronize", patch_synchronize)

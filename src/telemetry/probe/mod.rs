@@ -446,8 +446,10 @@ impl ProbeReader {
                 }
             }
         }
-        let mut facts = self.facts(&counts, &waits, now_ns);
-        self.pool_facts(&mut facts, &counts, &waits, alive);
+        // Every object's unique name, made once per read.
+        let names = self.names();
+        let mut facts = self.facts(&counts, &waits, now_ns, &names);
+        self.pool_facts(&mut facts, &counts, &waits, alive, &names);
         facts.exits = self.exits.clone();
         facts.ends = self.ends.clone();
         facts.threads = self.threads.clone();

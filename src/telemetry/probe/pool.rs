@@ -29,8 +29,8 @@ impl ProbeReader {
         counts: &HashMap<i64, Vec<(i32, Counts)>>,
         waits: &[(i32, PyWait)],
         alive: &dyn Fn(i32) -> bool,
+        names: &HashMap<i64, String>,
     ) {
-        let names = self.names();
         let mut ids: Vec<&i64> = self
             .objs
             .iter()

@@ -13,8 +13,8 @@ impl ProbeReader {
         counts: &HashMap<i64, Vec<(i32, Counts)>>,
         waits: &[(i32, PyWait)],
         now_ns: u64,
+        names: &HashMap<i64, String>,
     ) -> Facts {
-        let names = self.names();
         let mut facts = Facts {
             procs: self.procs.clone(),
             ..Default::default()
@@ -24,8 +24,7 @@ impl ProbeReader {
         for id in ids {
             let o = &self.objs[id];
             let name = names[id].clone();
-            let Some((view, extra)) =
-                self.object_view(*id, o, &name, counts, waits, now_ns, &names)
+            let Some((view, extra)) = self.object_view(*id, o, &name, counts, waits, now_ns, names)
             else {
                 continue;
             };
