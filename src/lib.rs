@@ -12,8 +12,11 @@
 
 pub mod app;
 pub mod cli;
-pub mod runtime;
 pub mod scenario;
 pub mod session;
 pub mod telemetry;
 pub mod ui;
+
+/// The runtime, a crate of its own (`crates/mpdash-runtime`): the compiler
+/// keeps it below everything here.
+pub use mpdash_runtime as runtime;
