@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::runtime::board::ProcState;
 use crate::telemetry::board_view::ResourceView;
 use crate::telemetry::labels::{exit_label, ms_label};
-use crate::telemetry::sampler::Snapshot;
+use crate::telemetry::snapshot::Snapshot;
 
 /// Events kept.
 pub const LOG_EVENTS: usize = 1000;

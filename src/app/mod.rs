@@ -20,7 +20,7 @@ use crate::scenario::Scenario;
 use crate::scenario::main_process::SCALE_POINT;
 use crate::scenario::scaling::Point;
 use crate::telemetry::board_view::ProcRow;
-use crate::telemetry::sampler::Snapshot;
+use crate::telemetry::snapshot::Snapshot;
 use crate::telemetry::stats::{RunStats, summarise};
 
 /// CPU samples kept per process (the sparkline).
@@ -620,7 +620,7 @@ impl App {
 mod tests {
     use super::*;
     use crate::scenario::{Overrides, parse};
-    use crate::telemetry::sampler::Live;
+    use crate::telemetry::snapshot::Live;
 
     fn app() -> App {
         let text = "[scenario]\ntitle = \"t\"\nexplain = \"e\"\n[main]\nsteps = []\n";

@@ -2,7 +2,7 @@
 //! collapsed, a filter, and what each drawn row is (a process or a thread).
 
 use crate::telemetry::board_view::ProcRow;
-use crate::telemetry::sampler::Live;
+use crate::telemetry::snapshot::Live;
 
 /// How the process table is ordered and cut down: sort key for siblings,
 /// collapsed subtrees, and a filter.
@@ -220,7 +220,7 @@ impl<'a, F: Fn(usize) -> Vec<usize>> Walk<'a, '_, F> {
 
 /// What each row of the table is, in drawing order: `Some(pid)` for a
 /// process of the run, `None` for a thread row. Selection indexes this list.
-pub fn row_kinds(snap: &crate::telemetry::sampler::Snapshot, view: &TreeView) -> Vec<Option<i32>> {
+pub fn row_kinds(snap: &crate::telemetry::snapshot::Snapshot, view: &TreeView) -> Vec<Option<i32>> {
     let mut out = Vec::new();
     for r in tree_order(&snap.procs, &snap.live, view) {
         out.push(Some(r.proc.pid));

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, App, Printed, RunStatus};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
-use crate::telemetry::sampler::Snapshot;
+use crate::telemetry::snapshot::Snapshot;
 
 /// What the first line says, so a file that is not a recording is refused.
 pub const FORMAT: &str = "mpdash recording 1";
@@ -74,8 +74,7 @@ pub fn save(app: &App, path: &str) -> anyhow::Result<()> {
         Some((p.pid, p.line.clone()))
     };
     let mut sent = first;
-    for i in 0..app.timeline.len() {
-        let f = app.timeline.get(i).expect("in range");
+    for f in app.timeline.frames() {
         let output = (sent..f.printed).filter_map(line_at).collect();
         sent = sent.max(f.printed);
         put(&Line::Sample {
@@ -219,7 +218,7 @@ mod tests {
                 // Maps keyed by pid must come back as they went.
                 live: [(
                     10,
-                    crate::telemetry::sampler::Live {
+                    crate::telemetry::snapshot::Live {
                         cpu_pct: i as f64,
                         ..Default::default()
                     },

@@ -2,20 +2,27 @@
 //! through it (`←`/`→`) once the run has ended or the display is frozen, and
 //! so a run can be saved (`--record`) and played back (`mpdash replay`).
 //!
+//! Stored compactly: the oldest moment kept in full, then each sample as
+//! what changed since the one before (the process rows and `/proc` readings
+//! that differ; the rest shared when equal). 500 idle processes at 10 Hz
+//! keep their 10 minutes in about a megabyte, where whole samples took
+//! ~200 KB each. A moment is rebuilt by replaying the changes from the
+//! oldest one; the newest is kept whole.
+//!
 //! Bounded twice: at most [`MAX_AGE`] of samples, and at most [`MAX_BYTES`]
-//! by a rough size of each sample (a run of 500 processes keeps less time
-//! than a run of 5); the oldest go first.
+//! by a rough size of what each change holds; the oldest go first.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::telemetry::sampler::Snapshot;
+use crate::telemetry::board_view::ProcRow;
+use crate::telemetry::snapshot::{Live, Snapshot, SystemView};
 
 /// How far back a run is kept.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
-/// About how much memory the samples of one run may take.
-pub const MAX_BYTES: usize = 64 << 20;
+/// About how much memory the stored changes of one run may take.
+pub const MAX_BYTES: usize = 8 << 20;
 
 /// One moment of the run: the sample, and how many output lines had been
 /// printed when it was taken.
@@ -23,24 +30,72 @@ pub const MAX_BYTES: usize = 64 << 20;
 pub struct Frame {
     pub snap: Arc<Snapshot>,
     pub printed: u64,
+}
+
+/// What one sample changed since the one before.
+#[derive(Debug, Clone)]
+struct Change {
+    elapsed: Duration,
+    printed: u64,
+    procs_len: usize,
+    rows: Vec<(usize, ProcRow)>,
+    live_set: Vec<(i32, Live)>,
+    live_gone: Vec<i32>,
+    system: SystemView,
+    /// Everything else (pool, resources, threads, diagnosis, graph), with
+    /// no rows, readings, system or time: shared with the sample before
+    /// when equal.
+    rest: Arc<Snapshot>,
     bytes: usize,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
-    frames: VecDeque<Frame>,
+    /// The oldest moment kept, whole (`changes[0]` is its own).
+    base: Snapshot,
+    changes: VecDeque<Change>,
+    newest: Option<Frame>,
     bytes: usize,
     /// Frames dropped from the front since the run started.
     dropped: u64,
 }
 
-/// A rough size of a sample in memory: enough to bound the total, not exact.
-fn size_of(s: &Snapshot) -> usize {
-    512 + s.procs.len() * 320
-        + s.live.len() * 48
-        + s.resources.len() * 256
+/// A sample's fields that are neither rows, readings, system nor time.
+fn rest_of(s: &Snapshot) -> Snapshot {
+    Snapshot {
+        procs: Vec::new(),
+        live: HashMap::new(),
+        system: SystemView::default(),
+        elapsed: Duration::ZERO,
+        ..s.clone()
+    }
+}
+
+/// A rough size of what `rest` holds: enough to bound the total, not exact.
+fn rest_bytes(s: &Snapshot) -> usize {
+    256 + s.resources.len() * 256
         + s.threads.values().map(|t| t.len() * 64).sum::<usize>()
         + s.graph.iter().map(String::len).sum::<usize>()
+}
+
+fn apply(s: &mut Snapshot, c: &Change) {
+    s.procs.truncate(c.procs_len);
+    s.procs.resize_with(c.procs_len, ProcRow::default);
+    for (i, row) in &c.rows {
+        s.procs[*i] = row.clone();
+    }
+    for pid in &c.live_gone {
+        s.live.remove(pid);
+    }
+    s.live.extend(c.live_set.iter().copied());
+    let (procs, live) = (std::mem::take(&mut s.procs), std::mem::take(&mut s.live));
+    *s = Snapshot {
+        procs,
+        live,
+        system: c.system.clone(),
+        elapsed: c.elapsed,
+        ..(*c.rest).clone()
+    };
 }
 
 impl Timeline {
@@ -49,50 +104,137 @@ impl Timeline {
     }
 
     pub fn push(&mut self, snap: Arc<Snapshot>, printed: u64) {
-        let bytes = size_of(&snap);
-        let newest = snap.elapsed;
-        self.frames.push_back(Frame {
-            snap,
+        let empty = Snapshot::default();
+        let prev = self.newest.as_ref().map_or(&empty, |f| &f.snap);
+        let rows: Vec<(usize, ProcRow)> = snap
+            .procs
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| prev.procs.get(*i) != Some(*r))
+            .map(|(i, r)| (i, r.clone()))
+            .collect();
+        let live_set: Vec<(i32, Live)> = snap
+            .live
+            .iter()
+            .filter(|(pid, l)| prev.live.get(*pid) != Some(*l))
+            .map(|(pid, l)| (*pid, *l))
+            .collect();
+        let live_gone: Vec<i32> = prev
+            .live
+            .keys()
+            .filter(|pid| !snap.live.contains_key(*pid))
+            .copied()
+            .collect();
+        let rest = rest_of(&snap);
+        let (rest, rest_new) = match self.changes.back() {
+            Some(c) if *c.rest == rest => (c.rest.clone(), 0),
+            _ => {
+                let b = rest_bytes(&rest);
+                (Arc::new(rest), b)
+            }
+        };
+        let bytes = 96
+            + rows.len() * 320
+            + (live_set.len() + live_gone.len()) * 48
+            + snap.system.per_core.len() * 4
+            + rest_new;
+        if self.changes.is_empty() {
+            self.base = (*snap).clone();
+        }
+        self.changes.push_back(Change {
+            elapsed: snap.elapsed,
             printed,
+            procs_len: snap.procs.len(),
+            rows,
+            live_set,
+            live_gone,
+            system: snap.system.clone(),
+            rest,
             bytes,
         });
         self.bytes += bytes;
-        while self.frames.len() > 1
-            && (self.bytes > MAX_BYTES
-                || newest.saturating_sub(self.frames[0].snap.elapsed) > MAX_AGE)
+        let newest = snap.elapsed;
+        self.newest = Some(Frame { snap, printed });
+        while self.changes.len() > 1
+            && (self.bytes > MAX_BYTES || newest.saturating_sub(self.changes[0].elapsed) > MAX_AGE)
         {
-            let f = self.frames.pop_front().expect("len > 1");
-            self.bytes -= f.bytes;
+            let gone = self.changes.pop_front().expect("len > 1");
+            self.bytes -= gone.bytes;
             self.dropped += 1;
+            apply(&mut self.base, &self.changes[0]);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.changes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.changes.is_empty()
     }
 
-    pub fn get(&self, i: usize) -> Option<&Frame> {
-        self.frames.get(i)
+    /// The moment `i`, rebuilt (the newest is kept whole).
+    pub fn get(&self, i: usize) -> Option<Frame> {
+        if i + 1 == self.len() {
+            return self.newest.clone();
+        }
+        self.window(i, 1).pop()
     }
 
-    pub fn last(&self) -> Option<&Frame> {
-        self.frames.back()
+    pub fn last(&self) -> Option<Frame> {
+        self.newest.clone()
+    }
+
+    /// When moment `i` was taken, into the run.
+    pub fn elapsed_at(&self, i: usize) -> Option<Duration> {
+        self.changes.get(i).map(|c| c.elapsed)
+    }
+
+    /// How many output lines had been printed at moment `i`.
+    pub fn printed_at(&self, i: usize) -> Option<u64> {
+        self.changes.get(i).map(|c| c.printed)
     }
 
     /// The frames up to and including `i`, newest last, at most `n`.
-    pub fn window(&self, i: usize, n: usize) -> impl Iterator<Item = &Frame> {
-        let from = (i + 1).saturating_sub(n);
-        self.frames
-            .range(from..=i.min(self.frames.len().saturating_sub(1)))
+    pub fn window(&self, i: usize, n: usize) -> Vec<Frame> {
+        if i >= self.len() {
+            return Vec::new();
+        }
+        let last = i;
+        let from = (last + 1).saturating_sub(n);
+        let mut s = self.base.clone();
+        let mut out = Vec::new();
+        for (k, c) in self.changes.iter().enumerate().take(last + 1) {
+            if k > 0 {
+                apply(&mut s, c);
+            }
+            if k >= from {
+                out.push(Frame {
+                    snap: Arc::new(s.clone()),
+                    printed: c.printed,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every moment kept, oldest first, each rebuilt once.
+    pub fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
+        let mut s = self.base.clone();
+        self.changes.iter().enumerate().map(move |(k, c)| {
+            if k > 0 {
+                apply(&mut s, c);
+            }
+            Frame {
+                snap: Arc::new(s.clone()),
+                printed: c.printed,
+            }
+        })
     }
 
     /// The frame taken at `at` into the run, or the nearest before it.
     pub fn at_time(&self, at: Duration) -> Option<usize> {
-        let i = self.frames.partition_point(|f| f.snap.elapsed <= at);
+        let i = self.changes.partition_point(|c| c.elapsed <= at);
         i.checked_sub(1)
     }
 
@@ -121,12 +263,21 @@ mod tests {
         }
         assert_eq!(t.get(0).unwrap().snap.elapsed, Duration::from_secs(99));
         assert_eq!(t.dropped(), 99);
+        // Samples that all differ cost their whole rows: the byte bound holds.
         let mut big = Timeline::default();
         for i in 0..2000 {
-            big.push(snap(i, 1000), i);
+            let mut s = (*snap(i, 1000)).clone();
+            for (k, p) in s.procs.iter_mut().enumerate() {
+                p.pid = k as i32;
+                p.tasks_done = i;
+            }
+            big.push(Arc::new(s), i);
         }
         assert!(big.bytes <= MAX_BYTES && big.len() < 2000, "{}", big.len());
         assert_eq!(big.last().unwrap().printed, 1999);
+        // The oldest kept moment is rebuilt exactly, after drops.
+        let oldest = big.get(0).unwrap();
+        assert_eq!(oldest.snap.procs[7].tasks_done, big.dropped());
     }
 
     #[test]
@@ -139,8 +290,45 @@ mod tests {
         assert_eq!(t.at_time(Duration::from_millis(250)), Some(1));
         assert_eq!(t.at_time(Duration::from_secs(9)), Some(4));
         assert_eq!(
-            t.window(4, 2).map(|f| f.printed).collect::<Vec<_>>(),
+            t.window(4, 2).iter().map(|f| f.printed).collect::<Vec<_>>(),
             [4, 5]
         );
+    }
+
+    #[test]
+    fn every_moment_is_rebuilt_as_it_was_from_its_changes() {
+        let mut t = Timeline::default();
+        let mut kept = Vec::new();
+        for i in 0..40u64 {
+            let mut s = Snapshot {
+                elapsed: Duration::from_millis(i * 100),
+                procs: vec![ProcRow::default(); (3 + i % 5) as usize],
+                ..Default::default()
+            };
+            for (k, p) in s.procs.iter_mut().enumerate() {
+                p.pid = 100 + k as i32;
+                p.tasks_done = (i / (k as u64 + 1)) % 3;
+                if k % 2 == 0 {
+                    s.live.insert(
+                        p.pid,
+                        Live {
+                            cpu_pct: (i % 4) as f64,
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            s.graph = vec![format!("graph {}", i / 10)];
+            let s = Arc::new(s);
+            kept.push(s.clone());
+            t.push(s, i);
+        }
+        for (i, f) in t.frames().enumerate() {
+            assert_eq!(*f.snap, *kept[i], "moment {i}");
+        }
+        assert_eq!(*t.get(17).unwrap().snap, *kept[17]);
+        assert_eq!(t.printed_at(17), Some(17));
+        // 40 samples of a few rows that barely change: far below whole copies.
+        assert!(t.bytes < 40 * 8 * 320, "{}", t.bytes);
     }
 }

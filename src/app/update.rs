@@ -248,7 +248,8 @@ impl App {
         let frames: Vec<Arc<Snapshot>> = self
             .timeline
             .window(i, HISTORY + 1)
-            .map(|f| f.snap.clone())
+            .into_iter()
+            .map(|f| f.snap)
             .collect();
         if let Some(first) = frames.first() {
             self.absorb(&Snapshot::default(), first);
@@ -267,8 +268,8 @@ impl App {
         let first = self.printed - self.log.len() as u64;
         let upto = self
             .travel
-            .and_then(|i| self.timeline.get(i))
-            .map_or(self.printed, |f| f.printed);
+            .and_then(|i| self.timeline.printed_at(i))
+            .unwrap_or(self.printed);
         let n = upto.saturating_sub(first) as usize;
         self.log.iter().take(n)
     }

@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{
 use crate::app::{Action, App, Effect, Printed};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
-use crate::session::{self, Session, SessionEvent};
+use crate::session::{self, Happened, Session, SessionEvent};
 use crate::telemetry::sampler::{self, SamplerCmd};
 use crate::ui;
 use crate::ui::terminal::TerminalGuard;
@@ -181,7 +181,7 @@ pub fn run_on(
     session::start_reaper(ev_tx.clone())?;
     let (cmd_tx, cmd_rx) = unbounded();
     let (snap_tx, snap_rx) = crossbeam_channel::bounded(4);
-    sampler::spawn(rate_hz, rate.stuck_after, cmd_rx, snap_tx);
+    sampler::spawn(rate_hz, cmd_rx, snap_tx);
     let keys = match screen {
         Screen::Tty(_) => spawn_input(),
         Screen::Sink(_) => crossbeam_channel::never(),
@@ -240,7 +240,14 @@ pub fn run_on(
                 };
                 // The old run's group dies here, before the new one starts.
                 current = None;
-                let action = launch(&app, next_run, method, scale, &ev_tx, &cmd_tx, &mut current);
+                let action = launch(
+                    &app,
+                    (next_run, method, scale),
+                    rate.stuck_after,
+                    &ev_tx,
+                    &cmd_tx,
+                    &mut current,
+                );
                 next_run += 1;
                 app.update(action);
                 screen.draw(&app, &mut frames)?;
@@ -371,36 +378,26 @@ pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
 
 /// Turns what happened to a run into an action for the current run.
 fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Action> {
-    match e {
-        SessionEvent::Signal(_) => Some(Action::Quit),
-        SessionEvent::Output { run, pid, line } => {
-            (current.as_ref()?.id == run).then_some(Action::Output(Printed { pid, line }))
-        }
-        SessionEvent::OutputClosed { run } => {
-            let s = current.as_mut()?;
-            if s.id == run {
-                s.output_closed = true;
+    let Some(s) = current.as_mut() else {
+        return matches!(e, SessionEvent::Signal(_)).then_some(Action::Quit);
+    };
+    match s.absorb(e) {
+        Happened::Signal(_) => Some(Action::Quit),
+        Happened::Output { pid, line } => Some(Action::Output(Printed { pid, line })),
+        Happened::Ended => {
+            let mut rows = crate::telemetry::board_view::read_procs(&s.board);
+            if s.foreign {
+                // A watched program's parents reap their own children:
+                // the gone ones have ended, whatever the board last said.
+                crate::telemetry::waits::settle_zombies(&mut rows);
             }
-            None
+            Some(Action::RunEnded {
+                exit: s.main_exit.unwrap_or(-1),
+                wall: s.elapsed(),
+                rows,
+            })
         }
-        SessionEvent::Reaped(r) => {
-            let s = current.as_mut()?;
-            let was_running = s.is_running();
-            if s.on_reaped(&r) && was_running && !s.is_running() {
-                let mut rows = crate::telemetry::board_view::read_procs(&s.board);
-                if s.foreign {
-                    // A watched program's parents reap their own children:
-                    // the gone ones have ended, whatever the board last said.
-                    crate::telemetry::waits::settle_zombies(&mut rows);
-                }
-                return Some(Action::RunEnded {
-                    exit: s.main_exit.unwrap_or(-1),
-                    wall: s.elapsed(),
-                    rows,
-                });
-            }
-            None
-        }
+        Happened::Nothing => None,
     }
 }
 
@@ -422,9 +419,8 @@ fn spawn_input() -> Receiver<Event> {
 /// command), points the sampler at its board, and says what happened.
 fn launch(
     app: &App,
-    next_run: u64,
-    method: StartMethod,
-    scale: bool,
+    (next_run, method, scale): (u64, StartMethod, bool),
+    stuck_after: Duration,
     ev_tx: &Sender<SessionEvent>,
     cmd_tx: &Sender<SamplerCmd>,
     current: &mut Option<Session>,
@@ -447,18 +443,7 @@ fn launch(
     };
     match launched {
         Ok(s) => {
-            let cmd = if s.foreign {
-                SamplerCmd::WatchForeign(sampler::ForeignRun {
-                    run: s.id,
-                    board: s.board.clone(),
-                    root_pid: s.main_pid.as_raw(),
-                    root_slot: 0,
-                    probe: s.probe.as_ref().map(|d| d.out()),
-                })
-            } else {
-                SamplerCmd::Watch(s.id, s.board.clone())
-            };
-            let _ = cmd_tx.send(cmd);
+            let _ = cmd_tx.send(SamplerCmd::Watch(s.watch(Some(stuck_after), true)));
             let run = s.id;
             *current = Some(s);
             if scale {

@@ -9,10 +9,11 @@ use serde_json::json;
 
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
-use crate::session::{self, Session, SessionEvent};
-use crate::telemetry::board_view::{ProcRow, read_procs, read_resources};
+use crate::session::{self, Happened, Session, SessionEvent};
+use crate::telemetry::board_view::{ProcRow, read_procs};
 use crate::telemetry::labels::{exit_label, ms_label};
-use crate::telemetry::waits::{Detector, Diagnosis};
+use crate::telemetry::observer::Observer;
+use crate::telemetry::waits::Diagnosis;
 
 /// Exit status of a run interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells say).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -55,7 +56,7 @@ pub fn run_quiet(
     let memory = crate::telemetry::memory::MemoryWatch::start(s.board.clone());
     let tracer = trace.then(|| crate::telemetry::trace::Tracer::start(s.board.clone()));
     let mut interrupted = false;
-    let mut detector = stuck_after.map(Detector::new);
+    let mut observer = Observer::new(s.watch(stuck_after, false));
     let mut stuck = None;
     let mut quiet_since = Instant::now();
     while !s.is_done() {
@@ -66,15 +67,9 @@ pub fn run_quiet(
                 if s.ended.is_some() && quiet_since.elapsed() >= Duration::from_secs(2) {
                     break;
                 }
-                if let Some(d) = detector.as_mut()
-                    && stuck.is_none()
-                    && s.ended.is_none()
-                {
-                    let mut procs = read_procs(&s.board);
-                    crate::telemetry::waits::settle_zombies(&mut procs);
-                    let res = read_resources(&s.board);
-                    if let Some(found) = d.observe(&procs, &res, Instant::now()) {
-                        stuck = Some(found);
+                if stuck.is_none() && s.ended.is_none() {
+                    stuck = observer.observe().stuck;
+                    if stuck.is_some() {
                         s.kill();
                     }
                 }
@@ -83,8 +78,8 @@ pub fn run_quiet(
             Err(e) => return Err(e.into()),
         };
         quiet_since = Instant::now();
-        match ev {
-            SessionEvent::Output { line, pid, .. } => {
+        match s.absorb(ev) {
+            Happened::Output { pid, line } => {
                 let name = names.entry(pid).or_insert_with(|| {
                     read_procs(&s.board)
                         .into_iter()
@@ -93,14 +88,11 @@ pub fn run_quiet(
                 });
                 on_line(name.as_deref(), &line)
             }
-            SessionEvent::OutputClosed { .. } => s.output_closed = true,
-            SessionEvent::Reaped(r) => {
-                s.on_reaped(&r);
-            }
-            SessionEvent::Signal(_) => {
+            Happened::Signal(_) => {
                 interrupted = true;
                 s.kill();
             }
+            Happened::Ended | Happened::Nothing => {}
         }
     }
     let (peak_pss, peak_rss) = memory.finish();
@@ -134,9 +126,7 @@ pub fn end_run(s: &mut Session, rx: &crossbeam_channel::Receiver<SessionEvent>) 
     s.kill();
     let until = Instant::now() + Duration::from_millis(500);
     while let Ok(ev) = rx.recv_deadline(until) {
-        if let SessionEvent::Reaped(r) = ev {
-            s.on_reaped(&r);
-        }
+        s.absorb(ev);
         if !s.board_has_live() {
             break;
         }
@@ -144,8 +134,6 @@ pub fn end_run(s: &mut Session, rx: &crossbeam_channel::Receiver<SessionEvent>) 
     session::reap_remaining(Duration::from_millis(100));
 }
 
-/// One output line: as printed, or as a JSON `output` line naming who
-/// printed it (null when not known).
 /// A `--json` line: `x`'s fields with `"type": t`.
 pub fn typed(t: &str, x: &impl serde::Serialize) -> anyhow::Result<serde_json::Value> {
     let mut v = serde_json::to_value(x)?;
@@ -153,6 +141,8 @@ pub fn typed(t: &str, x: &impl serde::Serialize) -> anyhow::Result<serde_json::V
     Ok(v)
 }
 
+/// One output line: as printed, or as a JSON `output` line naming who
+/// printed it (null when not known).
 pub fn print_output(o: &mut impl Write, as_json: bool, process: Option<&str>, line: &str) {
     let _ = if as_json {
         writeln!(

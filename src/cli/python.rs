@@ -11,11 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK, end_run, print_output, typed};
-use crate::session::{self, Session, SessionEvent};
-use crate::telemetry::board_view::read_procs;
-use crate::telemetry::discovery::Discovery;
-use crate::telemetry::probe::{Facts, ProbeReader, lost_task, overlay};
-use crate::telemetry::waits::{Detector, settle_zombies};
+use crate::session::{self, Happened, Session};
+use crate::telemetry::observer::Observer;
+use crate::telemetry::probe::{Facts, overlay};
 
 /// How often the program's processes and the probe are read.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
@@ -26,69 +24,49 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
     session::start_reaper(tx.clone())?;
     let scenario = Arc::new(session::command::scenario_for(&argv, true));
     let mut s = Session::launch_command(1, scenario, &argv, true, tx)?;
-    let out = s
-        .probe
-        .as_ref()
-        .map(|d| d.out())
-        .expect("launched with a probe");
-    let mut reader = ProbeReader::new(out);
-    let mut discovery = Discovery::new(&s.board, s.main_pid.as_raw(), 0);
-    let mut detector = stuck_after.map(Detector::new);
+    let mut observer = Observer::new(s.watch(stuck_after, false));
     let mut stuck = None;
     let mut interrupted = false;
     let mut looked = Instant::now();
     let mut quiet_since = Instant::now();
     let mut facts = Facts::default();
     let stdout = std::io::stdout();
-    let look = |discovery: &mut Discovery, reader: &mut ProbeReader, s: &Session| {
-        discovery.scan(&s.board);
-        let mut procs = read_procs(&s.board);
-        let alive: std::collections::HashSet<i32> =
-            procs.iter().filter(|p| p.alive()).map(|p| p.pid).collect();
-        let facts = reader.read(&|pid| alive.contains(&pid), crate::runtime::sys::now_ns());
-        overlay(&mut procs, &facts);
-        (procs, facts)
-    };
     while !s.is_done() {
         if looked.elapsed() >= LOOK_EVERY {
             looked = Instant::now();
-            let (mut procs, f) = look(&mut discovery, &mut reader, &s);
-            if let Some(d) = detector.as_mut()
-                && stuck.is_none()
-                && s.ended.is_none()
-            {
-                settle_zombies(&mut procs);
-                let found = lost_task(&procs, &f, &f.resources)
-                    .or_else(|| d.observe(&procs, &f.resources, Instant::now()));
-                if let Some(found) = found {
-                    stuck = Some(found);
-                    s.kill();
-                }
+            if s.ended.is_some() {
+                // What happens once the program has ended is no evidence.
+                observer.stop_judging();
             }
-            facts = f;
+            let snap = observer.observe();
+            if stuck.is_none()
+                && let Some(found) = snap.stuck
+            {
+                stuck = Some(found);
+                s.kill();
+            }
+            facts = observer.facts().cloned().unwrap_or_default();
         }
         match rx.recv_timeout(LOOK_EVERY) {
             Ok(ev) => {
                 quiet_since = Instant::now();
-                match ev {
+                match s.absorb(ev) {
                     // The probe tags each line with the pid that printed it;
                     // a process the reader has not met yet is read now (its
                     // record is written before its first line).
-                    SessionEvent::Output { line, pid, .. } => {
+                    Happened::Output { line, pid } => {
                         if pid != 0 && !facts.procs.contains_key(&pid) && as_json {
-                            facts = look(&mut discovery, &mut reader, &s).1;
+                            observer.observe();
+                            facts = observer.facts().cloned().unwrap_or_default();
                         }
                         let name = facts.procs.get(&pid).map(|p| p.name.as_str());
                         print_output(&mut stdout.lock(), as_json, name, &line)
                     }
-                    SessionEvent::OutputClosed { .. } => s.output_closed = true,
-                    SessionEvent::Reaped(r) => {
-                        s.on_reaped(&r);
-                    }
-                    SessionEvent::Signal(_) => {
+                    Happened::Signal(_) => {
                         interrupted = true;
                         s.kill();
                     }
+                    Happened::Ended | Happened::Nothing => {}
                 }
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
@@ -101,7 +79,9 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
     }
     end_run(&mut s, &rx);
     // The last word: what the probe says once everything has stopped.
-    let (mut rows, last) = look(&mut discovery, &mut reader, &s);
+    observer.stop_judging();
+    let mut rows = observer.observe().procs;
+    let last = observer.facts().cloned().unwrap_or_default();
     // (A stuck program's objects are told as they were when it got stuck,
     // not after mpdash stopped it.)
     if stuck.is_none() && (!last.procs.is_empty() || facts.procs.is_empty()) {
@@ -117,10 +97,10 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
     } else {
         i32::from(crate::cli::shell_status(s.main_exit.unwrap_or(1)))
     };
-    if reader.bad_lines > 0 {
+    if observer.probe_bad_lines() > 0 {
         eprintln!(
             "mpdash: {file}: {} report lines from the probe's directory were not the probe's (ignored)",
-            reader.bad_lines
+            observer.probe_bad_lines()
         );
     }
     let mut o = stdout.lock();

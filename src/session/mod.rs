@@ -24,6 +24,7 @@ use crate::runtime::process::{BOARD_FD, EXTRA_FD};
 use crate::runtime::sys::{self, Reaped};
 use crate::scenario::Scenario;
 use crate::scenario::main_process::{MAIN_ARG, MainSpec, SPEC_ON_FD};
+use crate::telemetry::observer::Watch;
 
 /// Longest output line kept; the rest is cut (a hostile child cannot make us allocate).
 pub const MAX_LINE: usize = 4096;
@@ -43,6 +44,20 @@ pub enum SessionEvent {
     Reaped(Reaped),
     /// SIGINT, SIGTERM or SIGHUP reached the dashboard.
     Signal(i32),
+}
+
+/// What a [`SessionEvent`] means to the loop that owns the run, once the
+/// session has taken what it keeps (exit statuses, the output's end).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Happened {
+    /// A line the run printed (`pid` 0: not known who).
+    Output { pid: i32, line: String },
+    /// The run's main process was just reaped.
+    Ended,
+    /// SIGINT, SIGTERM or SIGHUP reached mpdash.
+    Signal(i32),
+    /// Nothing the owner needs to act on (another run's event, a reap).
+    Nothing,
 }
 
 /// A running (or finished) run of a scenario.
@@ -195,6 +210,44 @@ impl Session {
         let mut s = Session::new(id, scenario, StartMethod::Fork, board, main_pid, true);
         s.probe = probe_dir;
         Ok(s)
+    }
+
+    /// Takes one event: the one place where what happens around a run is
+    /// handled, for the dashboard and every headless runner.
+    pub fn absorb(&mut self, ev: SessionEvent) -> Happened {
+        match ev {
+            SessionEvent::Signal(sig) => Happened::Signal(sig),
+            SessionEvent::Output { run, pid, line } if run == self.id => {
+                Happened::Output { pid, line }
+            }
+            SessionEvent::OutputClosed { run } if run == self.id => {
+                self.output_closed = true;
+                Happened::Nothing
+            }
+            SessionEvent::Reaped(r) => {
+                let was_running = self.is_running();
+                if self.on_reaped(&r) && was_running && !self.is_running() {
+                    Happened::Ended
+                } else {
+                    Happened::Nothing
+                }
+            }
+            SessionEvent::Output { .. } | SessionEvent::OutputClosed { .. } => Happened::Nothing,
+        }
+    }
+
+    /// What the observer needs to follow this run. `judge`: the grace
+    /// before a run with every process blocked is called stuck (a program
+    /// we cannot see inside — not ours, not probed — is never judged).
+    pub fn watch(&self, judge: Option<Duration>, detail: bool) -> Watch {
+        Watch {
+            run: self.id,
+            board: self.board.clone(),
+            discover: self.foreign.then(|| (self.main_pid.as_raw(), 0)),
+            probe: self.probe.as_ref().map(|d| d.out()),
+            judge: judge.filter(|_| !self.foreign || self.probe.is_some()),
+            detail,
+        }
     }
 
     /// Records a reaped process on this run's board; true if it was ours.

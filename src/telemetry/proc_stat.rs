@@ -22,6 +22,9 @@ pub struct ProcSample {
     pub cpu_ticks: u64,
     pub threads: u64,
     pub rss_bytes: u64,
+    /// A zombie's wait status (the last field, `exit_code` in proc(5)); 0
+    /// while it runs.
+    pub wait_status: i32,
 }
 
 /// Parses the text of `/proc/<pid>/stat`. The command name may hold spaces and
@@ -39,6 +42,8 @@ pub fn parse_stat(text: &str, page_size: u64) -> Option<ProcSample> {
         cpu_ticks: num(11)? + num(12)?,
         threads: num(17)?,
         rss_bytes: num(21)? * page_size,
+        // Field 52: present since Linux 3.5; older kernels say nothing.
+        wait_status: f.get(49).and_then(|s| s.parse().ok()).unwrap_or(0),
     })
 }
 

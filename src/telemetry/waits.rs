@@ -68,8 +68,15 @@ pub struct Diagnosis {
 /// zombie whose parent is itself blocked): `/proc` says so, with the exit
 /// status the kernel keeps for the parent.
 pub fn settle_zombies(procs: &mut [ProcRow]) {
+    settle_zombies_with(procs, zombie_status);
+}
+
+/// [`settle_zombies`] with readings already taken: `ended(pid)` is
+/// `Some(status)` for a zombie (its wait status, when known) or a process
+/// gone (`Some(None)`), `None` while it runs.
+pub fn settle_zombies_with(procs: &mut [ProcRow], ended: impl Fn(i32) -> Option<Option<i32>>) {
     for p in procs.iter_mut().filter(|p| p.alive() && p.pid > 0) {
-        if let Some(status) = zombie_status(p.pid) {
+        if let Some(status) = ended(p.pid) {
             p.state = ProcState::Exited;
             p.exitcode = status.map(crate::runtime::sys::exit_code_of);
             p.wait = None;

@@ -152,7 +152,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 fn slider(app: &App, width: u16) -> Option<Line<'static>> {
     let at = app.travel?;
     let n = app.timeline.len();
-    let first = app.timeline.get(0)?.snap.elapsed.as_secs_f64();
+    let first = app.timeline.elapsed_at(0)?.as_secs_f64();
     let last = app.timeline.last()?.snap.elapsed.as_secs_f64();
     let now = app.snapshot.elapsed.as_secs_f64();
     let help = "  ← → step · space: now";

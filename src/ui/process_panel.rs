@@ -13,7 +13,7 @@ use crate::app::process_tree::{SortKey, TreeRow, tree_order};
 use crate::runtime::board::ProcState;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::labels::{exit_label, ms_label};
-use crate::telemetry::sampler::Live;
+use crate::telemetry::snapshot::Live;
 use crate::telemetry::waits::describe;
 
 /// State in words and its colour.

@@ -14,7 +14,7 @@ use crate::app::{Action, App};
 use crate::runtime::board::{ProcState, Role, StartMethod};
 use crate::scenario::{Overrides, parse};
 use crate::telemetry::board_view::{PoolView, ProcRow, QueueView};
-use crate::telemetry::sampler::{Live, Snapshot, SystemView};
+use crate::telemetry::snapshot::{Live, Snapshot, SystemView};
 
 /// The app on a scenario file, with run 1 started under fork.
 fn started(file: &str, text: &str, ov: &Overrides) -> App {
@@ -482,7 +482,7 @@ fn scaling_tab_with_a_measurement() {
 
 #[test]
 fn threads_of_a_process_get_rows_with_their_cpu() {
-    use crate::telemetry::sampler::ThreadLive;
+    use crate::telemetry::snapshot::ThreadLive;
     let mut app = pool_app();
     let mut s = running_sample();
     s.threads.insert(
