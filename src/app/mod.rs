@@ -257,7 +257,7 @@ pub struct App {
     pub method: StartMethod,
     pub run: u64,
     pub status: RunStatus,
-    pub snapshot: Snapshot,
+    pub snapshot: Arc<Snapshot>,
     /// CPU % of one core per pid, oldest first.
     pub cpu_history: HashMap<i32, VecDeque<f64>>,
     /// The run's output, the newest [`LOG_LINES`].
@@ -339,7 +339,7 @@ impl App {
             scenario,
             run: 0,
             status: RunStatus::Starting,
-            snapshot: Snapshot::default(),
+            snapshot: Default::default(),
             cpu_history: HashMap::new(),
             log: VecDeque::new(),
             printed: 0,

@@ -128,11 +128,11 @@ impl App {
                 self.run = run;
                 self.method = method;
                 self.status = RunStatus::Running;
-                self.snapshot = Snapshot {
+                self.snapshot = Arc::new(Snapshot {
                     run,
-                    system: std::mem::take(&mut self.snapshot.system),
+                    system: self.snapshot.system.clone(),
                     ..Default::default()
-                };
+                });
                 self.refresh_rows();
                 self.cpu_history.clear();
                 self.peak_mem = (0, 0);
@@ -232,7 +232,7 @@ impl App {
         }
     }
 
-    fn show_snapshot(&mut self, s: &Snapshot) {
+    fn show_snapshot(&mut self, s: &Arc<Snapshot>) {
         self.snapshot = s.clone();
         self.refresh_rows();
         self.selected = self.selected.min(self.rows().len().saturating_sub(1));

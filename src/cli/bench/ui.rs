@@ -6,6 +6,9 @@
 //!
 //! - `many`: `scenarios/many.toml` (500 idle processes) sampled at 10 Hz.
 //! - `idle`: the same file cut to one process per group, at 4 Hz.
+//! - `top`: `top -b -d 0.1` over the same 500 processes, in the same
+//!   window, as the yardstick: the CPU each of its refreshes costs, beside
+//!   the dashboard's CPU per sample.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -97,12 +100,54 @@ fn measure(
     })
 }
 
+/// `top -b -d 0.1` for `window` after `warmup`: CPU milliseconds per
+/// refresh (refreshes counted from its output). `None` without `top`.
+fn measure_top(warmup: Duration, window: Duration) -> Option<f64> {
+    std::thread::sleep(warmup);
+    let mut child = Command::new("top")
+        .args(["-b", "-d", "0.1", "-w", "512"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let pid = child.id();
+    let out = child.stdout.take()?;
+    let refreshes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = refreshes.clone();
+    let counter = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if line.starts_with("top - ") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    // Its first refresh reads every process once more than the others.
+    std::thread::sleep(Duration::from_millis(500));
+    let (c0, n0) = (
+        usage(pid)?.0,
+        refreshes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    std::thread::sleep(window);
+    let (c1, n1) = (
+        usage(pid)?.0,
+        refreshes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = counter.join();
+    (n1 > n0).then(|| 1000.0 * (c1 - c0) / (n1 - n0) as f64)
+}
+
 pub fn run(as_json: bool) -> anyhow::Result<i32> {
     let file = "scenarios/many.toml";
     anyhow::ensure!(
         std::path::Path::new(file).exists(),
         "{file} not found: run from the project's directory"
     );
+    // top measured over the same processes, in the same window.
+    let top = std::thread::spawn(|| measure_top(Duration::from_secs(4), Duration::from_secs(9)));
     let many = measure(
         file,
         &[],
@@ -110,6 +155,7 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
         Duration::from_secs(4),
         Duration::from_secs(10),
     )?;
+    let top_ms = top.join().ok().flatten();
     let idle = measure(
         file,
         &["process.0.count=1", "process.1.count=1"],
@@ -129,6 +175,30 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
         many.cpu_pct,
         "% of a core",
     );
+    // At 10 Hz, 1 % of a core is 1 ms of CPU per sample.
+    row(
+        "many_ms_per_sample",
+        "500 processes: dashboard CPU per sample (10 Hz)",
+        many.cpu_pct * 10.0 / 10.0,
+        "ms",
+    );
+    match top_ms {
+        Some(t) => {
+            row(
+                "top_ms_per_refresh",
+                "500 processes: top -b -d 0.1, CPU per refresh",
+                t,
+                "ms",
+            );
+            row(
+                "many_vs_top",
+                "dashboard per sample / top per refresh",
+                many.cpu_pct / t,
+                "×",
+            );
+        }
+        None => eprintln!("mpdash: bench ui: `top` not found or it printed nothing; no yardstick"),
+    }
     row(
         "many_rss_mib",
         "500 processes at 10 Hz: dashboard resident memory",
