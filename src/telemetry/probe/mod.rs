@@ -557,4 +557,67 @@ mod tests {
         assert_eq!(f.procs.len(), 1);
         assert_eq!(r.bad_lines, 3, "two bad lines and a short counter file");
     }
+
+    /// The probe's file layout is written twice — in `sitecustomize.py`
+    /// and here — so this reads the Python constants and fails when the
+    /// two differ (a slot moved on one side would read garbage silently).
+    #[test]
+    fn the_python_probe_and_this_reader_agree_on_the_file_layout() {
+        let py = crate::session::python::PROBE;
+        let constant = |name: &str| -> String {
+            let line = py
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with(&format!("{name} = ")))
+                .unwrap_or_else(|| panic!("sitecustomize.py no longer sets {name}"));
+            line[name.len() + 3..].trim().to_string()
+        };
+        assert_eq!(
+            constant("MAGIC"),
+            format!("b{:?}", std::str::from_utf8(MAGIC).unwrap())
+        );
+        assert_eq!(constant("OBJ_SLOTS"), OBJ_SLOTS.to_string());
+        assert_eq!(constant("WAIT_SLOTS"), WAIT_SLOTS.to_string());
+        assert_eq!(constant("SLOT"), SLOT.to_string());
+        assert_eq!(constant("OBJ_AT"), OBJ_AT.to_string());
+        assert_eq!(constant("WAIT_AT"), "OBJ_AT + OBJ_SLOTS * SLOT");
+        assert_eq!(constant("SIZE"), "WAIT_AT + WAIT_SLOTS * SLOT");
+        // A slot is eight i64 words: the Python side's ctypes view.
+        assert_eq!(constant("Slot"), "ctypes.c_int64 * 8");
+        assert_eq!(SLOT, 8 * 8);
+        assert_eq!(
+            Counts::default().0.len(),
+            7,
+            "a slot's id and its seven counters"
+        );
+        // The wait operations, numbered as the runtime's WaitOp.
+        let start = py.find("(GET, PUT,").expect("the probe's wait operations");
+        let names: Vec<&str> = py[start + 1..py[start..].find(')').unwrap() + start]
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        let end = start + py[start..].find('\n').unwrap();
+        let end = end + 1 + py[end + 1..].find('\n').unwrap();
+        assert!(
+            py[start..end].ends_with(&format!(") = range(1, {})", names.len() + 1)),
+            "the wait operations are numbered from 1: {}",
+            &py[start..end]
+        );
+        let ours: Vec<String> = crate::runtime::board::WaitOp::ALL
+            .iter()
+            .map(|op| format!("{op:?}"))
+            .collect();
+        let spelled = |n: &str| -> String {
+            // GET → Get, JOIN_QUEUE → JoinQueue, COND_WAIT → ConditionWait.
+            let n = n.replace("COND_", "CONDITION_");
+            n.split('_')
+                .map(|w| w[..1].to_string() + &w[1..].to_lowercase())
+                .collect()
+        };
+        assert_eq!(names.iter().map(|n| spelled(n)).collect::<Vec<_>>(), ours);
+        for (k, op) in crate::runtime::board::WaitOp::ALL.iter().enumerate() {
+            assert_eq!(*op as usize, k + 1, "{op:?} is numbered {}", k + 1);
+        }
+    }
 }
