@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::runtime::board::StartMethod;
-use crate::runtime::sys;
 use crate::scenario::main_process::{self, MAIN_ARG};
 use crate::scenario::{self, Overrides};
 
@@ -240,37 +239,28 @@ enum BenchCmd {
 
 /// `main` of the binary.
 pub fn main() -> ExitCode {
-    // Internal children are told apart before anything else is set up, so
-    // their "first instruction" is as early as it can be: a spawned child
-    // never returns from `init`.
-    let t_first = sys::now_ns();
-    crate::runtime::init(scenario::registry());
-    let mut raw = std::env::args_os();
-    if let (Some(_), Some(kind)) = (raw.next(), raw.next()) {
-        let arg = raw
-            .next()
-            .and_then(|a| a.into_string().ok())
-            .unwrap_or_default();
-        if kind == MAIN_ARG {
-            sys::exit_now(main_process::entry(t_first, &arg));
-        }
-        if kind == crate::session::command::GUARD_ARG {
-            let mut args = vec![arg];
-            args.extend(raw.filter_map(|a| a.into_string().ok()));
-            sys::exit_now(crate::session::command::guard_main(&args));
-        }
-        if kind == bench::ui::CHILD_ARG {
-            let mut args = vec![arg];
-            args.extend(raw.filter_map(|a| a.into_string().ok()));
-            return match bench::ui::child(&args) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mpdash: {e:#}");
-                    ExitCode::from(2)
+    // Internal children and hidden modes are told apart before anything
+    // else is set up, so their "first instruction" is as early as it can
+    // be: every one of them is dispatched by the registry and never
+    // returns from `init`.
+    crate::runtime::init(
+        scenario::registry()
+            .mode(MAIN_ARG, |t_first, args| {
+                main_process::entry(t_first, args.first().map_or("", String::as_str))
+            })
+            .mode(crate::session::command::GUARD_ARG, |_, args| {
+                crate::session::command::guard_main(&args)
+            })
+            .mode(bench::ui::CHILD_ARG, |_, args| {
+                match bench::ui::child(&args) {
+                    Ok(code) => code,
+                    Err(e) => {
+                        eprintln!("mpdash: {e:#}");
+                        2
+                    }
                 }
-            };
-        }
-    }
+            }),
+    );
     match run(Cli::parse()) {
         Ok(code) => ExitCode::from(shell_status(code)),
         // `mpdash … --json | head`: the reader left; nothing to say to it.

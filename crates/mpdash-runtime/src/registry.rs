@@ -109,10 +109,17 @@ pub const MAX_ARITY: usize = 4;
 /// manager peer, a failing pool initializer). The runtime prints nothing.
 pub type Reporter = fn(&str);
 
-/// Entry points and pool functions by name, built once at the top of `main`.
+/// A hidden mode of the program (`argv[1]` is its name): given the time of
+/// the process's first instruction (CLOCK_MONOTONIC ns) and the arguments
+/// after the name, returns the exit status.
+pub type ModeFn = fn(u64, Vec<String>) -> i32;
+
+/// Entry points, hidden modes and pool functions by name, built once at the
+/// top of `main`.
 #[derive(Default)]
 pub struct Registry {
     entries: Vec<(&'static str, EntryFn)>,
+    modes: Vec<(&'static str, ModeFn)>,
     functions: Vec<&'static Function>,
     reporter: Option<Reporter>,
 }
@@ -127,6 +134,20 @@ impl Registry {
         self.entries.retain(|(n, _)| *n != name);
         self.entries.push((name, f));
         self
+    }
+
+    /// Adds a hidden mode: when `argv[1]` is `arg`, [`init`](super::init)
+    /// runs `f` instead of returning to `main`, and exits with its status.
+    /// Every internal way of starting the program goes through here (the
+    /// runtime's own `__spawn` too), so none is dispatched by hand.
+    pub fn mode(mut self, arg: &'static str, f: ModeFn) -> Registry {
+        self.modes.retain(|(n, _)| *n != arg);
+        self.modes.push((arg, f));
+        self
+    }
+
+    pub fn find_mode(&self, arg: &str) -> Option<ModeFn> {
+        self.modes.iter().find(|(n, _)| *n == arg).map(|e| e.1)
     }
 
     /// Adds a function pools can map.
