@@ -39,12 +39,12 @@ fn scaling(a: &App) -> bool {
 
 /// A scenario of ours, not a watched command.
 fn ours(a: &App) -> bool {
-    a.foreign.is_none()
+    !a.source.is_foreign()
 }
 
 /// A scenario of ours or a probed Python program (both open others).
 fn ours_or_python(a: &App) -> bool {
-    a.foreign.is_none() || a.probe
+    !a.source.is_foreign() || a.source.is_probed()
 }
 
 fn asking(a: &App) -> bool {

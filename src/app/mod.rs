@@ -19,6 +19,7 @@ use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::scenario::main_process::SCALE_POINT;
 use crate::scenario::scaling::Point;
+use crate::session::Source;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::snapshot::Snapshot;
 use crate::telemetry::stats::{RunStats, summarise};
@@ -315,16 +316,13 @@ pub struct App {
     pub picker: Option<Picker>,
     /// The terminal's size, for mouse clicks.
     pub term: (u16, u16),
-    /// `mpdash watch`: the command watched instead of a scenario.
-    pub foreign: Option<Vec<String>>,
-    /// A watched Python program runs with mpdash's probe.
-    pub probe: bool,
+    /// Where the runs come from: a scenario, a command, a Python program,
+    /// or a recording played back.
+    pub source: Source,
     /// The interpreter a Python program chosen in the picker runs with.
     pub python: String,
     /// A run just ended: the next sample completes its last moment.
     refresh_after_end: bool,
-    /// `mpdash replay`: the recording played back (nothing runs).
-    pub replay: Option<String>,
     /// First help line shown (small terminals scroll the help).
     pub help_scroll: usize,
     /// See [`App::rows`].
@@ -365,9 +363,7 @@ impl App {
             workers,
             picker: None,
             term: (0, 0),
-            foreign: None,
-            replay: None,
-            probe: false,
+            source: Source::Scenario,
             python: "python3".into(),
             refresh_after_end: false,
             help_scroll: 0,
@@ -531,7 +527,7 @@ impl App {
                 | Action::MoreWorkers
                 | Action::FewerWorkers
         );
-        if runs && let Some(file) = &self.replay {
+        if runs && let Some(file) = self.source.replay() {
             self.notice = Some(format!(
                 "a replay of {file}: nothing runs (← → step through it, q quits)"
             ));
@@ -540,8 +536,8 @@ impl App {
         // A probed Python program may open another program or scenario;
         // nothing else of a watched command can be chosen.
         let choice = matches!(action, Action::NextMethod | Action::MeasureScaling)
-            || (action == Action::OpenPicker && !self.probe);
-        if choice && self.foreign.is_some() {
+            || (action == Action::OpenPicker && !self.source.is_probed());
+        if choice && self.source.is_foreign() {
             self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
                     .into(),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, App, Printed, RunStatus};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
+use crate::session::Source;
 use crate::telemetry::snapshot::Snapshot;
 
 /// What the first line says, so a file that is not a recording is refused.
@@ -36,6 +37,9 @@ enum Line {
         method: StartMethod,
         /// The watched command, for `mpdash watch` runs.
         foreign: Option<Vec<String>>,
+        /// The command was a Python program seen by the probe.
+        #[serde(default)]
+        probed: bool,
     },
     Sample {
         /// Output printed before this sample: (pid, line).
@@ -66,7 +70,8 @@ pub fn save(app: &App, path: &str) -> anyhow::Result<()> {
         format: FORMAT.into(),
         scenario: Box::new((*app.scenario).clone()),
         method: app.method,
-        foreign: app.foreign.clone(),
+        foreign: app.source.argv().map(<[String]>::to_vec),
+        probed: app.source.is_probed(),
     })?;
     let first = app.printed - app.log.len() as u64;
     let line_at = |i: u64| -> Option<(i32, String)> {
@@ -128,6 +133,7 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
                     scenario,
                     method,
                     foreign,
+                    probed,
                 },
                 None,
             ) => {
@@ -135,7 +141,7 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
                     return Err(bad(n, format!("format {format:?}, expected {FORMAT:?}")));
                 }
                 let mut a = App::new(Arc::new(*scenario), rate_hz);
-                a.foreign = foreign;
+                a.source = foreign.map_or(Source::Scenario, |argv| Source::command(argv, probed));
                 a.update(Action::RunStarted { run: 1, method });
                 app = Some(a);
             }
@@ -175,7 +181,10 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
             "{path} ends early (cut off?): shown up to its last sample"
         ));
     }
-    app.replay = Some(path.to_string());
+    app.source = Source::Replay {
+        path: path.to_string(),
+        of: Box::new(std::mem::take(&mut app.source)),
+    };
     Ok(app)
 }
 

@@ -10,7 +10,7 @@ impl App {
     pub(super) fn on_run(&mut self, action: Action) -> Effect {
         match action {
             Action::Rerun => Effect::Launch(self.method),
-            Action::NextMethod | Action::MeasureScaling if self.foreign.is_some() => {
+            Action::NextMethod | Action::MeasureScaling if self.source.is_foreign() => {
                 self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
                     .into(),
@@ -38,7 +38,7 @@ impl App {
                 });
                 // The board outlives its run: the next sample has the final
                 // counts (the last one may be a quarter second old).
-                self.refresh_after_end = self.replay.is_none();
+                self.refresh_after_end = self.source.replay().is_none();
                 // The board as the run left it is its last moment.
                 if self.run > 0 {
                     let mut last = self

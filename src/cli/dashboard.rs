@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{
 use crate::app::{Action, App, Effect, Printed};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
-use crate::session::{self, Happened, Session, SessionEvent};
+use crate::session::{self, Happened, Session, SessionEvent, Source};
 use crate::telemetry::sampler::{self, SamplerCmd};
 use crate::ui;
 use crate::ui::terminal::TerminalGuard;
@@ -191,8 +191,7 @@ pub fn run_on(
         if probe {
             app.python = argv[0].clone();
         }
-        app.foreign = Some(argv);
-        app.probe = probe;
+        app.source = Source::command(argv, probe);
     }
     if let Some((w, h)) = screen.size() {
         app.update(Action::Resize(w, h));
@@ -216,16 +215,14 @@ pub fn run_on(
                 // interpreter the dashboard was given.
                 let argv = vec![app.python.clone(), path];
                 let sc = session::command::scenario_for(&argv, true);
-                app.foreign = Some(argv);
-                app.probe = true;
+                app.source = Source::Python(argv);
                 effect = app.update(Action::ScenarioLoaded(Arc::new(sc)));
                 continue;
             }
             Effect::Open(path) => {
                 effect = match crate::scenario::load(&path, &Default::default()) {
                     Ok(sc) => {
-                        app.foreign = None;
-                        app.probe = false;
+                        app.source = Source::Scenario;
                         app.update(Action::ScenarioLoaded(Arc::new(sc)))
                     }
                     Err(e) => app.update(Action::Notice(format!("{e}"))),
@@ -386,7 +383,7 @@ fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Acti
         Happened::Output { pid, line } => Some(Action::Output(Printed { pid, line })),
         Happened::Ended => {
             let mut rows = crate::telemetry::board_view::read_procs(&s.board);
-            if s.foreign {
+            if s.source.is_foreign() {
                 // A watched program's parents reap their own children:
                 // the gone ones have ended, whatever the board last said.
                 crate::telemetry::waits::settle_zombies(&mut rows);
@@ -425,12 +422,12 @@ fn launch(
     cmd_tx: &Sender<SamplerCmd>,
     current: &mut Option<Session>,
 ) -> Action {
-    let launched = match &app.foreign {
+    let launched = match app.source.argv() {
         Some(argv) => Session::launch_command(
             next_run,
             app.scenario.clone(),
             argv,
-            app.probe,
+            app.source.is_probed(),
             ev_tx.clone(),
         ),
         None => Session::launch_mode(

@@ -6,6 +6,9 @@
 
 pub mod command;
 pub mod python;
+pub mod source;
+
+pub use source::Source;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
@@ -73,8 +76,8 @@ pub struct Session {
     pub main_exit: Option<i32>,
     pub output_closed: bool,
     killed: bool,
-    /// A foreign command (`mpdash watch`): its rows are found in `/proc`.
-    pub foreign: bool,
+    /// Where the run comes from (a command's rows are found in `/proc`).
+    pub source: Source,
     /// A Python program's probe directory (removed with the session).
     pub probe: Option<python::ProbeDir>,
 }
@@ -126,7 +129,14 @@ impl Session {
                 .store(main_pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
         }
         relay_output(id, reader, events);
-        Ok(Session::new(id, scenario, method, board, main_pid, false))
+        Ok(Session::new(
+            id,
+            scenario,
+            method,
+            board,
+            main_pid,
+            Source::Scenario,
+        ))
     }
 
     fn new(
@@ -135,7 +145,7 @@ impl Session {
         method: StartMethod,
         board: Board,
         main_pid: Pid,
-        foreign: bool,
+        source: Source,
     ) -> Session {
         Session {
             id,
@@ -148,7 +158,7 @@ impl Session {
             main_exit: None,
             output_closed: false,
             killed: false,
-            foreign,
+            source,
             probe: None,
         }
     }
@@ -207,7 +217,8 @@ impl Session {
             s.set_state(ProcState::Running);
         }
         relay_output(id, reader, events);
-        let mut s = Session::new(id, scenario, StartMethod::Fork, board, main_pid, true);
+        let source = Source::command(argv.to_vec(), probe);
+        let mut s = Session::new(id, scenario, StartMethod::Fork, board, main_pid, source);
         s.probe = probe_dir;
         Ok(s)
     }
@@ -243,9 +254,12 @@ impl Session {
         Watch {
             run: self.id,
             board: self.board.clone(),
-            discover: self.foreign.then(|| (self.main_pid.as_raw(), 0)),
+            discover: self
+                .source
+                .is_foreign()
+                .then(|| (self.main_pid.as_raw(), 0)),
             probe: self.probe.as_ref().map(|d| d.out()),
-            judge: judge.filter(|_| !self.foreign || self.probe.is_some()),
+            judge: judge.filter(|_| !self.source.is_foreign() || self.probe.is_some()),
             detail,
         }
     }
@@ -256,7 +270,7 @@ impl Session {
         // from /proc) before its status reaches us: the status still counts.
         let late = || {
             self.board.find_pid_any(r.pid.as_raw()).filter(|s| {
-                self.foreign
+                self.source.is_foreign()
                     && s.wait_status.load(std::sync::atomic::Ordering::Relaxed)
                         == crate::telemetry::discovery::STATUS_UNKNOWN
             })
@@ -301,7 +315,7 @@ impl Session {
             self.killed = self.ended.is_some();
         }
         // A watched program's processes may have left its group (setsid).
-        if self.foreign {
+        if self.source.is_foreign() {
             for pid in crate::telemetry::discovery::live_pids(&self.board) {
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
             }

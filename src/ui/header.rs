@@ -63,7 +63,7 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         ),
         Span::raw(" "),
         Span::styled(
-            if app.foreign.is_some() {
+            if app.source.is_foreign() {
                 "watch"
             } else {
                 app.method.name()

@@ -466,7 +466,7 @@ fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut l = lines(app);
     if l.is_empty() {
-        let text = if app.foreign.is_some() {
+        let text = if app.source.is_foreign() {
             "a foreign program: no queue, lock or pool panels (mpdash reads those from its own primitives)"
         } else {
             "no shared resources yet"

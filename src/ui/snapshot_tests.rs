@@ -662,7 +662,7 @@ fn a_watched_foreign_program() {
         Arc::new(crate::session::command::scenario_for(&argv, false)),
         4.0,
     );
-    app.foreign = Some(argv);
+    app.source = crate::session::Source::Command(argv);
     app.update(Action::RunStarted {
         run: 1,
         method: StartMethod::Fork,
@@ -923,8 +923,7 @@ fn a_python_program_with_a_lost_pool_task_value_pipe_and_manager() {
         Arc::new(crate::session::command::scenario_for(&argv, true)),
         4.0,
     );
-    app.foreign = Some(argv);
-    app.probe = true;
+    app.source = crate::session::Source::Python(argv);
     app.update(Action::RunStarted {
         run: 1,
         method: StartMethod::Fork,
