@@ -3,7 +3,10 @@
 
 use ratatui::crossterm::event::KeyCode;
 
-use crate::app::{Action, App, Tab};
+use crate::app::{
+    Action, App, ControlAction, NavAction, PickerAction, RunAction, SettingsAction, Tab,
+    TimeAction, TreeAction,
+};
 
 /// When a key means something (the hint bar shows only those).
 type When = fn(&App) -> bool;
@@ -78,7 +81,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "r",
         hint: "rerun",
         help: "Kill the current run and start the scenario again.",
-        action: Action::Rerun,
+        action: Action::Run(RunAction::Rerun),
         when: always,
     },
     Binding {
@@ -86,7 +89,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "m",
         hint: "method",
         help: "Switch to the next start method (fork → spawn → forkserver) and rerun.",
-        action: Action::NextMethod,
+        action: Action::Run(RunAction::NextMethod),
         when: ours,
     },
     Binding {
@@ -94,7 +97,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "Tab",
         hint: "tabs",
         help: "Next tab: Live, Compare (every finished run side by side), Scaling, Log.",
-        action: Action::NextTab,
+        action: Action::Nav(NavAction::NextTab),
         when: always,
     },
     Binding {
@@ -102,7 +105,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "1",
         hint: "",
         help: "Live tab: the current run.",
-        action: Action::ShowTab(Tab::Live),
+        action: Action::Nav(NavAction::ShowTab(Tab::Live)),
         when: always,
     },
     Binding {
@@ -110,7 +113,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "2",
         hint: "",
         help: "Compare tab: start latency, memory and wall time of every finished run.",
-        action: Action::ShowTab(Tab::Compare),
+        action: Action::Nav(NavAction::ShowTab(Tab::Compare)),
         when: always,
     },
     Binding {
@@ -118,7 +121,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "3",
         hint: "",
         help: "Scaling tab: speedup against workers of the last scaling measurement.",
-        action: Action::ShowTab(Tab::Scaling),
+        action: Action::Nav(NavAction::ShowTab(Tab::Scaling)),
         when: always,
     },
     Binding {
@@ -126,7 +129,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "4",
         hint: "",
         help: "Log tab: starts, exits with their signals, deaths, losses and recoveries.",
-        action: Action::ShowTab(Tab::Log),
+        action: Action::Nav(NavAction::ShowTab(Tab::Log)),
         when: always,
     },
     Binding {
@@ -134,7 +137,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "x",
         hint: "scaling",
         help: "Measure scaling ([scaling] scenarios): processes, threads under a simulated GIL, free threads.",
-        action: Action::MeasureScaling,
+        action: Action::Run(RunAction::MeasureScaling),
         when: scaling,
     },
     Binding {
@@ -142,7 +145,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "k",
         hint: "kill",
         help: "SIGKILL the selected process (asks y/n): watch the pool replace it, a lock pass on.",
-        action: Action::KillSelected,
+        action: Action::Control(ControlAction::KillSelected),
         when: selected,
     },
     Binding {
@@ -150,7 +153,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "s",
         hint: "",
         help: "SIGSTOP the selected process (stop a consumer and watch its queue fill).",
-        action: Action::StopSelected,
+        action: Action::Control(ControlAction::StopSelected),
         when: selected,
     },
     Binding {
@@ -158,7 +161,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "c",
         hint: "",
         help: "SIGCONT the selected process.",
-        action: Action::ContinueSelected,
+        action: Action::Control(ControlAction::ContinueSelected),
         when: selected,
     },
     Binding {
@@ -166,7 +169,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "y",
         hint: "",
         help: "Answer yes to a question (kill this process? quit while the run is live?).",
-        action: Action::Confirm(true),
+        action: Action::Control(ControlAction::Confirm(true)),
         when: asking,
     },
     Binding {
@@ -174,7 +177,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "n",
         hint: "",
         help: "Answer no to a question (every key but y does too, and says so).",
-        action: Action::Confirm(false),
+        action: Action::Control(ControlAction::Confirm(false)),
         when: asking,
     },
     Binding {
@@ -182,7 +185,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "↓",
         hint: "",
         help: "Select the next process (on the Log tab: scroll down).",
-        action: Action::SelectNext,
+        action: Action::Nav(NavAction::SelectNext),
         when: lists,
     },
     Binding {
@@ -190,7 +193,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "↑",
         hint: "",
         help: "Select the previous process (on the Log tab: scroll up).",
-        action: Action::SelectPrev,
+        action: Action::Nav(NavAction::SelectPrev),
         when: lists,
     },
     Binding {
@@ -198,7 +201,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "PgDn",
         hint: "",
         help: "A page down the list (processes, the Log, the picker).",
-        action: Action::PageDown,
+        action: Action::Nav(NavAction::PageDown),
         when: lists,
     },
     Binding {
@@ -206,7 +209,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "PgUp",
         hint: "",
         help: "A page up the list.",
-        action: Action::PageUp,
+        action: Action::Nav(NavAction::PageUp),
         when: lists,
     },
     Binding {
@@ -214,7 +217,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "Home/g",
         hint: "",
         help: "The top of the list (the Log's oldest entry).",
-        action: Action::Home,
+        action: Action::Nav(NavAction::Home),
         when: lists,
     },
     Binding {
@@ -222,7 +225,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "End/G",
         hint: "",
         help: "The bottom of the list (the Log's newest entry).",
-        action: Action::End,
+        action: Action::Nav(NavAction::End),
         when: lists,
     },
     Binding {
@@ -230,7 +233,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "←",
         hint: "back",
         help: "Step back one sample through the run (the display freezes; the run goes on): every panel shows that moment — tree, CPU, queues, locks, waits, output.",
-        action: Action::TimeBack,
+        action: Action::Time(TimeAction::TimeBack),
         when: always,
     },
     Binding {
@@ -238,7 +241,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "→",
         hint: "",
         help: "Step forward one sample; at the newest, back to live.",
-        action: Action::TimeForward,
+        action: Action::Time(TimeAction::TimeForward),
         when: always,
     },
     Binding {
@@ -246,7 +249,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "Enter",
         hint: "",
         help: "Fold or unfold the selected process's children; on the Compare tab, show the next scenario's runs (the current one first).",
-        action: Action::ToggleCollapse,
+        action: Action::Tree(TreeAction::ToggleCollapse),
         when: lists_or_compare,
     },
     Binding {
@@ -254,7 +257,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "/",
         hint: "filter",
         help: "Filter processes by name or pid, or on the Log tab its entries by text (Enter keeps it, Esc clears it).",
-        action: Action::StartFilter,
+        action: Action::Tree(TreeAction::StartFilter),
         when: lists,
     },
     Binding {
@@ -262,7 +265,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "S",
         hint: "",
         help: "Sort siblings by CPU, RSS, PID, name, or start order (cycles; the column header shows it).",
-        action: Action::CycleSort,
+        action: Action::Tree(TreeAction::CycleSort),
         when: live,
     },
     Binding {
@@ -270,7 +273,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "I",
         hint: "",
         help: "Reverse the sort order.",
-        action: Action::ReverseSort,
+        action: Action::Tree(TreeAction::ReverseSort),
         when: live,
     },
     Binding {
@@ -278,7 +281,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "h",
         hint: "",
         help: "Hide or show processes that have ended (a live one under an ended one stays).",
-        action: Action::ToggleEnded,
+        action: Action::Tree(TreeAction::ToggleEnded),
         when: live,
     },
     Binding {
@@ -286,7 +289,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "space",
         hint: "freeze",
         help: "Freeze the display while the run goes on (← → then step through it); again to catch up.",
-        action: Action::ToggleFreeze,
+        action: Action::Settings(SettingsAction::ToggleFreeze),
         when: always,
     },
     Binding {
@@ -294,7 +297,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "z",
         hint: "zoom",
         help: "Give one panel the whole screen: on Live the processes, pool/resources, output, explanation, back; on Scaling the measurement (no tree); on Compare the table.",
-        action: Action::CycleZoom,
+        action: Action::Nav(NavAction::CycleZoom),
         when: always,
     },
     Binding {
@@ -302,7 +305,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "]",
         hint: "",
         help: "Sample more often (up to 30 Hz).",
-        action: Action::Faster,
+        action: Action::Settings(SettingsAction::Faster),
         when: always,
     },
     Binding {
@@ -310,7 +313,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "[",
         hint: "",
         help: "Sample less often (down to 0.5 Hz).",
-        action: Action::Slower,
+        action: Action::Settings(SettingsAction::Slower),
         when: always,
     },
     Binding {
@@ -318,7 +321,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "+",
         hint: "",
         help: "One pool worker more for the next run (r reruns now).",
-        action: Action::MoreWorkers,
+        action: Action::Settings(SettingsAction::MoreWorkers),
         when: pool,
     },
     Binding {
@@ -326,7 +329,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "-",
         hint: "",
         help: "One pool worker fewer for the next run.",
-        action: Action::FewerWorkers,
+        action: Action::Settings(SettingsAction::FewerWorkers),
         when: pool,
     },
     Binding {
@@ -334,7 +337,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "o",
         hint: "open",
         help: "Open another scenario or Python program from scenarios/ (a list with each title).",
-        action: Action::OpenPicker,
+        action: Action::Picker(PickerAction::OpenPicker),
         when: ours_or_python,
     },
     Binding {
@@ -342,7 +345,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "w",
         hint: "waits",
         help: "Who waits for whom: each blocked process's chain of waits, as sentences, to what could end it (or why nothing can).",
-        action: Action::ToggleWaits,
+        action: Action::Nav(NavAction::ToggleWaits),
         when: live,
     },
     Binding {
@@ -350,7 +353,7 @@ pub const BINDINGS: &[Binding] = &[
         label: "?",
         hint: "help",
         help: "Show or hide this help.",
-        action: Action::ToggleHelp,
+        action: Action::Nav(NavAction::ToggleHelp),
         when: always,
     },
 ];
@@ -360,45 +363,51 @@ pub const BINDINGS: &[Binding] = &[
 pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
     if app.editing_filter {
         return match code {
-            KeyCode::Char(c) => Some(Action::FilterChar(c)),
-            KeyCode::Backspace => Some(Action::FilterBackspace),
-            KeyCode::Enter => Some(Action::FilterDone),
-            KeyCode::Esc => Some(Action::FilterCancel),
+            KeyCode::Char(c) => Some(Action::Tree(TreeAction::FilterChar(c))),
+            KeyCode::Backspace => Some(Action::Tree(TreeAction::FilterBackspace)),
+            KeyCode::Enter => Some(Action::Tree(TreeAction::FilterDone)),
+            KeyCode::Esc => Some(Action::Tree(TreeAction::FilterCancel)),
             _ => None,
         };
     }
     if app.show_help {
         return match code {
-            KeyCode::Up => Some(Action::ScrollHelp(-1)),
-            KeyCode::Down => Some(Action::ScrollHelp(1)),
-            KeyCode::PageUp => Some(Action::ScrollHelp(-10)),
-            KeyCode::PageDown => Some(Action::ScrollHelp(10)),
+            KeyCode::Up => Some(Action::Nav(NavAction::ScrollHelp(-1))),
+            KeyCode::Down => Some(Action::Nav(NavAction::ScrollHelp(1))),
+            KeyCode::PageUp => Some(Action::Nav(NavAction::ScrollHelp(-10))),
+            KeyCode::PageDown => Some(Action::Nav(NavAction::ScrollHelp(10))),
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::F(1) => {
-                Some(Action::ToggleHelp)
+                Some(Action::Nav(NavAction::ToggleHelp))
             }
             _ => None,
         };
     }
     // A question takes the next key: y says yes, every other key says no.
     if app.confirm.is_some() {
-        return Some(Action::Confirm(code == KeyCode::Char('y')));
+        return Some(Action::Control(ControlAction::Confirm(
+            code == KeyCode::Char('y'),
+        )));
     }
     if app.show_waits {
         return match code {
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => Some(Action::ToggleWaits),
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => {
+                Some(Action::Nav(NavAction::ToggleWaits))
+            }
             _ => None,
         };
     }
     if app.picker.is_some() {
         return match code {
-            KeyCode::Up => Some(Action::SelectPrev),
-            KeyCode::Down => Some(Action::SelectNext),
-            KeyCode::PageUp => Some(Action::PageUp),
-            KeyCode::PageDown => Some(Action::PageDown),
-            KeyCode::Home => Some(Action::Home),
-            KeyCode::End => Some(Action::End),
-            KeyCode::Enter => Some(Action::PickerChoose),
-            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => Some(Action::PickerCancel),
+            KeyCode::Up => Some(Action::Nav(NavAction::SelectPrev)),
+            KeyCode::Down => Some(Action::Nav(NavAction::SelectNext)),
+            KeyCode::PageUp => Some(Action::Nav(NavAction::PageUp)),
+            KeyCode::PageDown => Some(Action::Nav(NavAction::PageDown)),
+            KeyCode::Home => Some(Action::Nav(NavAction::Home)),
+            KeyCode::End => Some(Action::Nav(NavAction::End)),
+            KeyCode::Enter => Some(Action::Picker(PickerAction::PickerChoose)),
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => {
+                Some(Action::Picker(PickerAction::PickerCancel))
+            }
             _ => None,
         };
     }

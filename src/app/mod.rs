@@ -61,36 +61,32 @@ pub enum Question {
     Quit,
 }
 
-/// Everything that can happen to the dashboard.
+/// Everything that can happen to the dashboard, grouped by what it is
+/// about: each group has one handler whose `match` is exhaustive, so a new
+/// action cannot be forgotten.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Quit now (Ctrl-C, a signal, the end of a replay).
     Quit,
     /// `q`: quit, asking first while a run is live.
     AskQuit,
-    /// Move in the list on screen (processes, the Log): a page, the ends.
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    /// Hide or show processes that have ended.
-    ToggleEnded,
-    /// Reverse the sort order.
-    ReverseSort,
-    /// Step back or forward through the run's samples (time travel).
-    TimeBack,
-    TimeForward,
+    /// Something to tell the user in the hint bar.
+    Notice(String),
+    Run(RunAction),
+    Data(DataAction),
+    Control(ControlAction),
+    Nav(NavAction),
+    Time(TimeAction),
+    Tree(TreeAction),
+    Settings(SettingsAction),
+    Picker(PickerAction),
+}
+
+/// Runs: start, end, choose what runs next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunAction {
     Rerun,
     NextMethod,
-    ToggleHelp,
-    /// Show or hide who waits for whom (the wait-for graph).
-    ToggleWaits,
-    SelectNext,
-    SelectPrev,
-    /// A sample of the current run.
-    Sample(Box<Snapshot>),
-    /// A line the run printed.
-    Output(Printed),
     /// The run's main process ended; `rows` is the board as it was left.
     RunEnded {
         exit: i32,
@@ -99,6 +95,33 @@ pub enum Action {
     },
     /// Measure the scenario's `[scaling]` as the next run.
     MeasureScaling,
+    /// A scaling run started (after `Effect::LaunchScale`).
+    ScaleStarted {
+        run: u64,
+    },
+    /// A run started (after `Effect::Launch`).
+    RunStarted {
+        run: u64,
+        method: StartMethod,
+    },
+    /// Starting a run failed.
+    LaunchFailed(String),
+    /// A scenario chosen in the picker, loaded and checked.
+    ScenarioLoaded(Arc<Scenario>),
+}
+
+/// What a run produces: samples and output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataAction {
+    /// A sample of the current run.
+    Sample(Box<Snapshot>),
+    /// A line the run printed.
+    Output(Printed),
+}
+
+/// Signals to the selected process, and the answer to a question.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlAction {
     /// Ask to SIGKILL the selected process (confirmed with `y`).
     KillSelected,
     /// SIGSTOP the selected process (watch its queue fill).
@@ -107,31 +130,51 @@ pub enum Action {
     ContinueSelected,
     /// Answer to a pending confirmation.
     Confirm(bool),
-    /// A scaling run started (after `Effect::LaunchScale`).
-    ScaleStarted {
-        run: u64,
-    },
+}
+
+/// Moving around: tabs, selection, help, the waits, zoom, the terminal's size.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NavAction {
+    /// Move in the list on screen (processes, the Log): a page, the ends.
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    ToggleHelp,
+    /// Show or hide who waits for whom (the wait-for graph).
+    ToggleWaits,
+    SelectNext,
+    SelectPrev,
     /// Show the next tab.
     NextTab,
     /// Show this tab.
     ShowTab(Tab),
-    /// A run started (after `Effect::Launch`).
-    RunStarted {
-        run: u64,
-        method: StartMethod,
-    },
-    /// Starting a run failed.
-    LaunchFailed(String),
     /// The terminal's size (columns, rows).
     Resize(u16, u16),
-    /// Freeze the display (the run goes on) or thaw it.
-    ToggleFreeze,
-    /// Sample more or less often.
-    Faster,
-    Slower,
-    /// One worker more or less for the next run.
-    MoreWorkers,
-    FewerWorkers,
+    /// Give the next panel the whole screen (then back).
+    CycleZoom,
+    /// Select this row of the process table (a click on it: the view knows
+    /// where rows are drawn, see `ui::click`).
+    SelectRow(usize),
+    /// Scroll the help by this many lines.
+    ScrollHelp(i32),
+}
+
+/// Time travel through the run's samples.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeAction {
+    /// Step back or forward through the run's samples (time travel).
+    TimeBack,
+    TimeForward,
+}
+
+/// The process tree's sort, folds and filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TreeAction {
+    /// Hide or show processes that have ended.
+    ToggleEnded,
+    /// Reverse the sort order.
+    ReverseSort,
     /// Order siblings in the tree by the next key.
     CycleSort,
     /// Hide or show the selected process's children.
@@ -144,23 +187,30 @@ pub enum Action {
     FilterBackspace,
     FilterDone,
     FilterCancel,
-    /// Give the next panel the whole screen (then back).
-    CycleZoom,
+}
+
+/// Sampling rate, freezing, workers for the next run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingsAction {
+    /// Freeze the display (the run goes on) or thaw it.
+    ToggleFreeze,
+    /// Sample more or less often.
+    Faster,
+    Slower,
+    /// One worker more or less for the next run.
+    MoreWorkers,
+    FewerWorkers,
+}
+
+/// The scenario picker (`o`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickerAction {
     /// Open the scenario picker (the run loop lists `scenarios/`).
     OpenPicker,
     /// The picker's entries: (path, title or the error reading it).
     PickerItems(Vec<(String, String)>),
     PickerChoose,
     PickerCancel,
-    /// A scenario chosen in the picker, loaded and checked.
-    ScenarioLoaded(Arc<Scenario>),
-    /// Something to tell the user in the hint bar.
-    Notice(String),
-    /// Select this row of the process table (a click on it: the view knows
-    /// where rows are drawn, see `ui::click`).
-    SelectRow(usize),
-    /// Scroll the help by this many lines.
-    ScrollHelp(i32),
 }
 
 /// A panel that can have the whole screen.
@@ -509,23 +559,26 @@ impl App {
 
     /// Applies one action.
     pub fn update(&mut self, action: Action) -> Effect {
-        if !matches!(action, Action::Sample(_) | Action::Output(_)) {
+        if !matches!(
+            action,
+            Action::Data(DataAction::Sample(_)) | Action::Data(DataAction::Output(_))
+        ) {
             self.notice = None;
-            if !matches!(action, Action::Confirm(_)) {
+            if !matches!(action, Action::Control(ControlAction::Confirm(_))) {
                 self.confirm = None;
             }
         }
         let runs = matches!(
             action,
-            Action::Rerun
-                | Action::NextMethod
-                | Action::MeasureScaling
-                | Action::OpenPicker
-                | Action::KillSelected
-                | Action::StopSelected
-                | Action::ContinueSelected
-                | Action::MoreWorkers
-                | Action::FewerWorkers
+            Action::Run(RunAction::Rerun)
+                | Action::Run(RunAction::NextMethod)
+                | Action::Run(RunAction::MeasureScaling)
+                | Action::Picker(PickerAction::OpenPicker)
+                | Action::Control(ControlAction::KillSelected)
+                | Action::Control(ControlAction::StopSelected)
+                | Action::Control(ControlAction::ContinueSelected)
+                | Action::Settings(SettingsAction::MoreWorkers)
+                | Action::Settings(SettingsAction::FewerWorkers)
         );
         if runs && let Some(file) = self.source.replay() {
             self.notice = Some(format!(
@@ -535,8 +588,11 @@ impl App {
         }
         // A probed Python program may open another program or scenario;
         // nothing else of a watched command can be chosen.
-        let choice = matches!(action, Action::NextMethod | Action::MeasureScaling)
-            || (action == Action::OpenPicker && !self.source.is_probed());
+        let choice = matches!(
+            action,
+            Action::Run(RunAction::NextMethod) | Action::Run(RunAction::MeasureScaling)
+        ) || (action == Action::Picker(PickerAction::OpenPicker)
+            && !self.source.is_probed());
         if choice && self.source.is_foreign() {
             self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
@@ -560,54 +616,14 @@ impl App {
                 self.notice = Some(n);
                 Effect::Redraw
             }
-            a @ (Action::Rerun
-            | Action::NextMethod
-            | Action::MeasureScaling
-            | Action::RunEnded { .. }
-            | Action::ScaleStarted { .. }
-            | Action::RunStarted { .. }
-            | Action::LaunchFailed(..)
-            | Action::ScenarioLoaded(..)) => self.on_run(a),
-            a @ (Action::Sample(..) | Action::Output(..)) => self.on_data(a),
-            a @ (Action::KillSelected
-            | Action::StopSelected
-            | Action::ContinueSelected
-            | Action::Confirm(..)) => self.on_control(a),
-            a @ (Action::ToggleHelp
-            | Action::ToggleWaits
-            | Action::ScrollHelp(..)
-            | Action::SelectNext
-            | Action::SelectPrev
-            | Action::NextTab
-            | Action::ShowTab(..)
-            | Action::Resize(..)
-            | Action::CycleZoom
-            | Action::SelectRow(..)
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Home
-            | Action::End) => self.on_navigation(a),
-            a @ (Action::TimeBack | Action::TimeForward) => self.on_time(a),
-            a @ (Action::CycleSort
-            | Action::ReverseSort
-            | Action::ToggleEnded
-            | Action::ToggleCollapse
-            | Action::Collapse
-            | Action::Expand
-            | Action::StartFilter
-            | Action::FilterChar(..)
-            | Action::FilterBackspace
-            | Action::FilterDone
-            | Action::FilterCancel) => self.on_tree(a),
-            a @ (Action::ToggleFreeze
-            | Action::Faster
-            | Action::Slower
-            | Action::MoreWorkers
-            | Action::FewerWorkers) => self.on_settings(a),
-            a @ (Action::OpenPicker
-            | Action::PickerItems(..)
-            | Action::PickerChoose
-            | Action::PickerCancel) => self.on_picker(a),
+            Action::Run(a) => self.on_run(a),
+            Action::Data(a) => self.on_data(a),
+            Action::Control(a) => self.on_control(a),
+            Action::Nav(a) => self.on_navigation(a),
+            Action::Time(a) => self.on_time(a),
+            Action::Tree(a) => self.on_tree(a),
+            Action::Settings(a) => self.on_settings(a),
+            Action::Picker(a) => self.on_picker(a),
         }
     }
 }
@@ -627,17 +643,20 @@ mod tests {
     #[test]
     fn rerun_and_next_method_ask_for_a_launch() {
         let mut a = app();
-        assert_eq!(a.update(Action::Rerun), Effect::Launch(StartMethod::Fork));
         assert_eq!(
-            a.update(Action::NextMethod),
+            a.update(Action::Run(RunAction::Rerun)),
+            Effect::Launch(StartMethod::Fork)
+        );
+        assert_eq!(
+            a.update(Action::Run(RunAction::NextMethod)),
             Effect::Launch(StartMethod::Spawn)
         );
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 2,
             method: StartMethod::Spawn,
-        });
+        }));
         assert_eq!(
-            a.update(Action::NextMethod),
+            a.update(Action::Run(RunAction::NextMethod)),
             Effect::Launch(StartMethod::Forkserver)
         );
         assert_eq!(a.update(Action::Quit), Effect::Quit);
@@ -646,10 +665,10 @@ mod tests {
     #[test]
     fn history_and_log_are_bounded() {
         let mut a = app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 1,
             method: StartMethod::Fork,
-        });
+        }));
         for i in 0..(HISTORY + 10) {
             let mut s = Snapshot {
                 run: 1,
@@ -674,12 +693,12 @@ mod tests {
                     ..Default::default()
                 },
             );
-            a.update(Action::Sample(Box::new(s)));
+            a.update(Action::Data(DataAction::Sample(Box::new(s))));
         }
         assert_eq!(a.cpu_history[&7].len(), HISTORY);
         assert_eq!(*a.cpu_history[&7].back().unwrap(), (HISTORY + 9) as f64);
         for i in 0..(LOG_LINES + 5) {
-            a.update(Action::Output(i.to_string().into()));
+            a.update(Action::Data(DataAction::Output(i.to_string().into())));
         }
         assert_eq!(a.log.len(), LOG_LINES);
         assert_eq!(a.log.front().unwrap().line, "5");
@@ -689,21 +708,24 @@ mod tests {
     #[test]
     fn a_sample_of_an_old_run_is_ignored_and_a_finished_run_is_recorded() {
         let mut a = app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 3,
             method: StartMethod::Fork,
-        });
+        }));
         let mut old = Snapshot {
             run: 2,
             ..Default::default()
         };
         old.procs.push(Default::default());
-        assert_eq!(a.update(Action::Sample(Box::new(old))), Effect::None);
-        a.update(Action::RunEnded {
+        assert_eq!(
+            a.update(Action::Data(DataAction::Sample(Box::new(old)))),
+            Effect::None
+        );
+        a.update(Action::Run(RunAction::RunEnded {
             exit: 0,
             wall: Duration::from_secs(2),
             rows: Vec::new(),
-        });
+        }));
         assert_eq!(a.runs.len(), 1);
         assert!(matches!(a.status, RunStatus::Finished { exit: 0, .. }));
     }
@@ -711,12 +733,12 @@ mod tests {
     #[test]
     fn kill_asks_first_and_only_signals_live_processes_of_the_run() {
         let mut a = app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 1,
             method: StartMethod::Fork,
-        });
+        }));
         assert_eq!(
-            a.update(Action::KillSelected),
+            a.update(Action::Control(ControlAction::KillSelected)),
             Effect::Redraw,
             "nothing selected yet"
         );
@@ -736,8 +758,11 @@ mod tests {
             state: crate::runtime::board::ProcState::Running,
             ..Default::default()
         });
-        a.update(Action::Sample(Box::new(s)));
-        assert_eq!(a.update(Action::KillSelected), Effect::Redraw);
+        a.update(Action::Data(DataAction::Sample(Box::new(s))));
+        assert_eq!(
+            a.update(Action::Control(ControlAction::KillSelected)),
+            Effect::Redraw
+        );
         assert!(
             a.notice
                 .as_deref()
@@ -745,24 +770,24 @@ mod tests {
                 .contains("SIGKILL pool worker 1 (pid 42)? y / n")
         );
         assert_eq!(
-            a.update(Action::Confirm(true)),
+            a.update(Action::Control(ControlAction::Confirm(true))),
             Effect::Signal(42, nix::sys::signal::Signal::SIGKILL)
         );
-        a.update(Action::KillSelected);
+        a.update(Action::Control(ControlAction::KillSelected));
         assert_eq!(
-            a.update(Action::Confirm(false)),
+            a.update(Action::Control(ControlAction::Confirm(false))),
             Effect::Redraw,
             "n cancels"
         );
-        a.update(Action::KillSelected);
-        a.update(Action::SelectNext);
+        a.update(Action::Control(ControlAction::KillSelected));
+        a.update(Action::Nav(NavAction::SelectNext));
         assert_eq!(
-            a.update(Action::Confirm(true)),
+            a.update(Action::Control(ControlAction::Confirm(true))),
             Effect::Redraw,
             "any other key cancels"
         );
         assert_eq!(
-            a.update(Action::StopSelected),
+            a.update(Action::Control(ControlAction::StopSelected)),
             Effect::Signal(42, nix::sys::signal::Signal::SIGSTOP)
         );
     }
@@ -770,9 +795,9 @@ mod tests {
     #[test]
     fn selection_stays_within_the_rows() {
         let mut a = app();
-        a.update(Action::SelectPrev);
+        a.update(Action::Nav(NavAction::SelectPrev));
         assert_eq!(a.selected, 0);
-        a.update(Action::SelectNext);
+        a.update(Action::Nav(NavAction::SelectNext));
         assert_eq!(a.selected, 0);
     }
 
@@ -784,10 +809,10 @@ mod tests {
         )
         .unwrap();
         let mut a = App::new(Arc::new(sc), 4.0);
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 1,
             method: StartMethod::Fork,
-        });
+        }));
         a
     }
 
@@ -811,12 +836,23 @@ mod tests {
     #[test]
     fn freeze_holds_samples_and_output_until_thawed() {
         let mut a = pool_app();
-        a.update(Action::Sample(Box::new(sample(&[(10, 1, "main")]))));
-        assert_eq!(a.update(Action::ToggleFreeze), Effect::Redraw);
+        a.update(Action::Data(DataAction::Sample(Box::new(sample(&[(
+            10, 1, "main",
+        )])))));
+        assert_eq!(
+            a.update(Action::Settings(SettingsAction::ToggleFreeze)),
+            Effect::Redraw
+        );
         assert!(a.frozen);
         let newer = sample(&[(10, 1, "main"), (11, 10, "pool worker 1")]);
-        assert_eq!(a.update(Action::Sample(Box::new(newer))), Effect::None);
-        assert_eq!(a.update(Action::Output("later".into())), Effect::None);
+        assert_eq!(
+            a.update(Action::Data(DataAction::Sample(Box::new(newer)))),
+            Effect::None
+        );
+        assert_eq!(
+            a.update(Action::Data(DataAction::Output("later".into()))),
+            Effect::None
+        );
         assert_eq!(a.snapshot.procs.len(), 1, "the display stays as it was");
         assert_eq!(
             a.shown_log().count(),
@@ -824,7 +860,7 @@ mod tests {
             "output after the moment shown is not shown"
         );
         assert_eq!(a.log.len(), 1, "but it is kept");
-        a.update(Action::ToggleFreeze);
+        a.update(Action::Settings(SettingsAction::ToggleFreeze));
         assert_eq!(a.snapshot.procs.len(), 2, "thawing catches up");
         assert_eq!(a.shown_log().last().map(|p| p.line.as_str()), Some("later"));
     }
@@ -856,32 +892,36 @@ mod tests {
     #[test]
     fn after_the_end_time_steps_back_to_earlier_moments() {
         let mut a = pool_app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 1,
             method: StartMethod::Fork,
-        });
+        }));
         for i in 0..10 {
-            a.update(Action::Sample(Box::new(queue_sample(
+            a.update(Action::Data(DataAction::Sample(Box::new(queue_sample(
                 i * 100,
                 i as usize,
                 i < 6,
-            ))));
-            a.update(Action::Output(format!("line {i}").into()));
+            )))));
+            a.update(Action::Data(DataAction::Output(format!("line {i}").into())));
         }
         let rows = a.snapshot.procs.clone();
-        a.update(Action::RunEnded {
+        a.update(Action::Run(RunAction::RunEnded {
             exit: 0,
             wall: Duration::from_secs(1),
             rows,
-        });
+        }));
         // The first sample after the end completes the last moment (the
         // board's final depth); later ones do not flatten anything.
-        a.update(Action::Sample(Box::new(queue_sample(1100, 4, false))));
+        a.update(Action::Data(DataAction::Sample(Box::new(queue_sample(
+            1100, 4, false,
+        )))));
         assert_eq!(a.depth_history["q"].back(), Some(&4));
-        a.update(Action::Sample(Box::new(queue_sample(2000, 0, false))));
+        a.update(Action::Data(DataAction::Sample(Box::new(queue_sample(
+            2000, 0, false,
+        )))));
         assert_eq!(a.depth_history["q"].back(), Some(&4));
         for _ in 0..8 {
-            a.update(Action::TimeBack);
+            a.update(Action::Time(TimeAction::TimeBack));
         }
         assert_eq!(a.travel, Some(3));
         assert_eq!(a.snapshot.elapsed, Duration::from_millis(300));
@@ -896,7 +936,7 @@ mod tests {
             "the output printed before that sample"
         );
         for _ in 0..20 {
-            a.update(Action::TimeForward);
+            a.update(Action::Time(TimeAction::TimeForward));
         }
         assert_eq!(a.travel, None);
         assert_eq!(a.shown_log().count(), 10);
@@ -905,19 +945,19 @@ mod tests {
     #[test]
     fn the_log_says_how_each_run_ended_even_one_replaced_mid_run() {
         let mut a = pool_app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 1,
             method: StartMethod::Fork,
-        });
-        a.update(Action::RunStarted {
+        }));
+        a.update(Action::Run(RunAction::RunStarted {
             run: 2,
             method: StartMethod::Spawn,
-        });
-        a.update(Action::RunEnded {
+        }));
+        a.update(Action::Run(RunAction::RunEnded {
             exit: 0,
             wall: Duration::from_millis(1500),
             rows: vec![],
-        });
+        }));
         let texts: Vec<&str> = a.events.iter().map(|e| e.text.as_str()).collect();
         assert!(
             texts
@@ -931,21 +971,27 @@ mod tests {
     #[test]
     fn q_asks_while_a_run_is_live_and_quits_at_once_when_it_is_not() {
         let mut a = pool_app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 1,
             method: StartMethod::Fork,
-        });
+        }));
         assert_eq!(a.update(Action::AskQuit), Effect::Redraw);
         assert_eq!(a.confirm, Some(Question::Quit));
-        assert_eq!(a.update(Action::Confirm(false)), Effect::Redraw);
+        assert_eq!(
+            a.update(Action::Control(ControlAction::Confirm(false))),
+            Effect::Redraw
+        );
         assert_eq!(a.notice.as_deref(), Some("not quitting: only y confirms"));
         a.update(Action::AskQuit);
-        assert_eq!(a.update(Action::Confirm(true)), Effect::Quit);
-        a.update(Action::RunEnded {
+        assert_eq!(
+            a.update(Action::Control(ControlAction::Confirm(true))),
+            Effect::Quit
+        );
+        a.update(Action::Run(RunAction::RunEnded {
             exit: 0,
             wall: Duration::from_secs(1),
             rows: vec![],
-        });
+        }));
         assert_eq!(a.update(Action::AskQuit), Effect::Quit);
     }
 
@@ -953,17 +999,17 @@ mod tests {
     fn lists_page_and_jump_and_the_log_scrolls_and_filters() {
         let mut a = pool_app();
         let many: Vec<(i32, i32, &str)> = (0..100).map(|i| (100 + i, 1, "w")).collect();
-        a.update(Action::Sample(Box::new(sample(&many))));
-        a.update(Action::Resize(80, 24));
-        a.update(Action::PageDown);
+        a.update(Action::Data(DataAction::Sample(Box::new(sample(&many)))));
+        a.update(Action::Nav(NavAction::Resize(80, 24)));
+        a.update(Action::Nav(NavAction::PageDown));
         assert_eq!(a.selected, 12);
-        a.update(Action::End);
+        a.update(Action::Nav(NavAction::End));
         assert_eq!(a.selected, 99);
-        a.update(Action::Home);
+        a.update(Action::Nav(NavAction::Home));
         assert_eq!(a.selected, 0);
-        a.update(Action::ToggleEnded);
+        a.update(Action::Tree(TreeAction::ToggleEnded));
         assert_eq!(a.rows().len(), 100, "none has ended");
-        a.update(Action::ShowTab(Tab::Log));
+        a.update(Action::Nav(NavAction::ShowTab(Tab::Log)));
         for i in 0..30 {
             a.events.push_back(event_log::LogEvent {
                 at: Duration::ZERO,
@@ -971,15 +1017,15 @@ mod tests {
                 alarm: false,
             });
         }
-        a.update(Action::PageUp);
+        a.update(Action::Nav(NavAction::PageUp));
         assert_eq!(a.log_scroll, 12);
-        a.update(Action::Home);
+        a.update(Action::Nav(NavAction::Home));
         assert_eq!(a.log_scroll, a.shown_events().count() - 1, "at the oldest");
-        a.update(Action::End);
+        a.update(Action::Nav(NavAction::End));
         assert_eq!(a.log_scroll, 0);
-        a.update(Action::StartFilter);
+        a.update(Action::Tree(TreeAction::StartFilter));
         for c in "t 2".chars() {
-            a.update(Action::FilterChar(c));
+            a.update(Action::Tree(TreeAction::FilterChar(c)));
         }
         assert_eq!(a.shown_events().count(), 11, "event 2, event 20..29");
         assert!(a.tree.filter.is_empty(), "the Log's filter, not the tree's");
@@ -988,14 +1034,20 @@ mod tests {
     #[test]
     fn refresh_rate_steps_and_stays_in_bounds() {
         let mut a = pool_app();
-        assert_eq!(a.update(Action::Faster), Effect::SetRate(10.0));
-        assert_eq!(a.update(Action::Slower), Effect::SetRate(4.0));
+        assert_eq!(
+            a.update(Action::Settings(SettingsAction::Faster)),
+            Effect::SetRate(10.0)
+        );
+        assert_eq!(
+            a.update(Action::Settings(SettingsAction::Slower)),
+            Effect::SetRate(4.0)
+        );
         for _ in 0..10 {
-            a.update(Action::Slower);
+            a.update(Action::Settings(SettingsAction::Slower));
         }
         assert_eq!(a.rate_hz, 0.5);
         for _ in 0..10 {
-            a.update(Action::Faster);
+            a.update(Action::Settings(SettingsAction::Faster));
         }
         assert_eq!(a.rate_hz, 30.0);
     }
@@ -1004,48 +1056,48 @@ mod tests {
     fn workers_for_the_next_run() {
         let mut a = pool_app();
         let n = a.workers;
-        a.update(Action::MoreWorkers);
+        a.update(Action::Settings(SettingsAction::MoreWorkers));
         assert_eq!(a.launch_scenario().pool.workers, n + 1);
         assert_eq!(
             a.scenario.pool.workers, n,
             "the loaded scenario is unchanged"
         );
         for _ in 0..(n + 5) {
-            a.update(Action::FewerWorkers);
+            a.update(Action::Settings(SettingsAction::FewerWorkers));
         }
         assert_eq!(a.workers, 1);
         let mut plain = app();
-        plain.update(Action::MoreWorkers);
+        plain.update(Action::Settings(SettingsAction::MoreWorkers));
         assert!(plain.notice.as_deref().unwrap().contains("no pool"));
     }
 
     #[test]
     fn sort_collapse_filter_and_selection() {
         let mut a = pool_app();
-        a.update(Action::Sample(Box::new(sample(&[
+        a.update(Action::Data(DataAction::Sample(Box::new(sample(&[
             (10, 1, "main"),
             (12, 10, "pool worker 2"),
             (11, 10, "pool worker 1"),
-        ]))));
+        ])))));
         assert_eq!(a.rows(), [Some(10), Some(12), Some(11)]);
-        a.update(Action::CycleSort); // CPU: equal, stays
-        a.update(Action::CycleSort); // RSS
-        a.update(Action::CycleSort); // PID
+        a.update(Action::Tree(TreeAction::CycleSort)); // CPU: equal, stays
+        a.update(Action::Tree(TreeAction::CycleSort)); // RSS
+        a.update(Action::Tree(TreeAction::CycleSort)); // PID
         assert_eq!(a.rows(), [Some(10), Some(11), Some(12)]);
-        a.update(Action::ToggleCollapse);
+        a.update(Action::Tree(TreeAction::ToggleCollapse));
         assert_eq!(a.rows(), [Some(10)], "main folded");
-        a.update(Action::Expand);
+        a.update(Action::Tree(TreeAction::Expand));
         assert_eq!(a.rows().len(), 3);
-        a.update(Action::StartFilter);
+        a.update(Action::Tree(TreeAction::StartFilter));
         for c in "worker 2".chars() {
-            a.update(Action::FilterChar(c));
+            a.update(Action::Tree(TreeAction::FilterChar(c)));
         }
-        a.update(Action::FilterDone);
+        a.update(Action::Tree(TreeAction::FilterDone));
         assert!(!a.editing_filter);
         assert_eq!(a.rows(), [Some(10), Some(12)]);
-        a.update(Action::SelectNext);
+        a.update(Action::Nav(NavAction::SelectNext));
         assert_eq!(a.selected_process().map(|p| p.0), Some(12));
-        a.update(Action::FilterCancel);
+        a.update(Action::Tree(TreeAction::FilterCancel));
         assert!(a.tree.filter.is_empty());
     }
 
@@ -1059,12 +1111,12 @@ mod tests {
     #[test]
     fn a_click_selects_the_row_under_it() {
         let mut a = pool_app();
-        a.update(Action::Resize(120, 40));
-        a.update(Action::Sample(Box::new(sample(&[
+        a.update(Action::Nav(NavAction::Resize(120, 40)));
+        a.update(Action::Data(DataAction::Sample(Box::new(sample(&[
             (10, 1, "main"),
             (11, 10, "pool worker 1"),
             (12, 10, "pool worker 2"),
-        ]))));
+        ])))));
         // Header is 2 rows, then the table's border and column titles.
         click(&mut a, 10, 2 + 2 + 2);
         assert_eq!(a.selected, 2);
@@ -1081,25 +1133,28 @@ mod tests {
     #[test]
     fn zoom_cycles_and_the_picker_opens_a_scenario() {
         let mut a = pool_app();
-        a.update(Action::CycleZoom);
+        a.update(Action::Nav(NavAction::CycleZoom));
         assert_eq!(a.zoom, Some(Zoom::Processes));
         for _ in 0..4 {
-            a.update(Action::CycleZoom);
+            a.update(Action::Nav(NavAction::CycleZoom));
         }
         assert_eq!(a.zoom, None);
-        assert_eq!(a.update(Action::OpenPicker), Effect::ListScenarios);
-        a.update(Action::PickerItems(vec![
+        assert_eq!(
+            a.update(Action::Picker(PickerAction::OpenPicker)),
+            Effect::ListScenarios
+        );
+        a.update(Action::Picker(PickerAction::PickerItems(vec![
             ("scenarios/pool.toml".into(), "Pool".into()),
             ("scenarios/queue.toml".into(), "Queue".into()),
-        ]));
+        ])));
         assert_eq!(
             a.picker.as_ref().unwrap().selected,
             0,
             "starts on the current file"
         );
-        a.update(Action::SelectNext);
+        a.update(Action::Nav(NavAction::SelectNext));
         assert_eq!(
-            a.update(Action::PickerChoose),
+            a.update(Action::Picker(PickerAction::PickerChoose)),
             Effect::Open("scenarios/queue.toml".into())
         );
         assert!(a.picker.is_none());
@@ -1110,7 +1165,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            a.update(Action::ScenarioLoaded(Arc::new(sc))),
+            a.update(Action::Run(RunAction::ScenarioLoaded(Arc::new(sc)))),
             Effect::Launch(StartMethod::Fork)
         );
         assert_eq!(a.scenario.file, "scenarios/queue.toml");

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, App, Printed, RunStatus};
+use super::{Action, App, DataAction, Printed, RunAction, RunStatus};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::Source;
@@ -142,7 +142,7 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
                 }
                 let mut a = App::new(Arc::new(*scenario), rate_hz);
                 a.source = foreign.map_or(Source::Scenario, |argv| Source::command(argv, probed));
-                a.update(Action::RunStarted { run: 1, method });
+                a.update(Action::Run(RunAction::RunStarted { run: 1, method }));
                 app = Some(a);
             }
             (Line::Header { .. }, Some(_)) => return Err(bad(n, "a second header".into())),
@@ -151,7 +151,7 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
                 feed_output(a, output);
                 let mut s = *snapshot;
                 s.run = 1;
-                a.update(Action::Sample(Box::new(s)));
+                a.update(Action::Data(DataAction::Sample(Box::new(s))));
             }
             (
                 Line::End {
@@ -190,13 +190,14 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
 
 fn feed_output(a: &mut App, output: Vec<(i32, String)>) {
     for (pid, line) in output {
-        a.update(Action::Output(Printed { pid, line }));
+        a.update(Action::Data(DataAction::Output(Printed { pid, line })));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::TimeAction;
     use crate::telemetry::board_view::ProcRow;
 
     fn app() -> App {
@@ -207,16 +208,16 @@ mod tests {
     #[test]
     fn a_run_saved_and_loaded_is_the_same_run() {
         let mut a = app();
-        a.update(Action::RunStarted {
+        a.update(Action::Run(RunAction::RunStarted {
             run: 3,
             method: StartMethod::Spawn,
-        });
+        }));
         for i in 0..5u64 {
-            a.update(Action::Output(Printed {
+            a.update(Action::Data(DataAction::Output(Printed {
                 pid: 10,
                 line: format!("line {i}"),
-            }));
-            a.update(Action::Sample(Box::new(Snapshot {
+            })));
+            a.update(Action::Data(DataAction::Sample(Box::new(Snapshot {
                 run: 3,
                 elapsed: Duration::from_millis(100 * i),
                 procs: vec![ProcRow {
@@ -234,14 +235,14 @@ mod tests {
                 )]
                 .into(),
                 ..Default::default()
-            })));
+            }))));
         }
-        a.update(Action::Output("after".into()));
-        a.update(Action::RunEnded {
+        a.update(Action::Data(DataAction::Output("after".into())));
+        a.update(Action::Run(RunAction::RunEnded {
             exit: 0,
             wall: Duration::from_millis(450),
             rows: vec![],
-        });
+        }));
         // Removed when dropped, also when an assertion fails.
         struct Scratch(std::path::PathBuf);
         impl Drop for Scratch {
@@ -267,7 +268,7 @@ mod tests {
         assert_eq!(lines(&b), lines(&a));
         // Stepping back shows the output of that moment, as in the live run.
         for _ in 0..3 {
-            b.update(Action::TimeBack);
+            b.update(Action::Time(TimeAction::TimeBack));
         }
         assert_eq!(b.shown_log().count(), 3, "{:?}", lines(&b));
         std::fs::write(path, "{\"sample\":{\"output\":[]}}\n").unwrap();

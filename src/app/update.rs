@@ -7,18 +7,18 @@ use super::*;
 
 impl App {
     /// Runs: start, end, rerun, another start method, scaling, a new scenario.
-    pub(super) fn on_run(&mut self, action: Action) -> Effect {
+    pub(super) fn on_run(&mut self, action: RunAction) -> Effect {
         match action {
-            Action::Rerun => Effect::Launch(self.method),
-            Action::NextMethod | Action::MeasureScaling if self.source.is_foreign() => {
+            RunAction::Rerun => Effect::Launch(self.method),
+            RunAction::NextMethod | RunAction::MeasureScaling if self.source.is_foreign() => {
                 self.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
                     .into(),
             );
                 Effect::Redraw
             }
-            Action::NextMethod => Effect::Launch(self.method.next()),
-            Action::RunEnded { exit, wall, rows } => {
+            RunAction::NextMethod => Effect::Launch(self.method.next()),
+            RunAction::RunEnded { exit, wall, rows } => {
                 self.status = RunStatus::Finished { exit, wall };
                 if self.events.len() == event_log::LOG_EVENTS {
                     self.events.pop_front();
@@ -77,7 +77,7 @@ impl App {
                 ));
                 Effect::Redraw
             }
-            Action::MeasureScaling => {
+            RunAction::MeasureScaling => {
                 if self.scenario.scaling.is_none() {
                     self.notice = Some(
                         "this scenario has no [scaling] table (try scenarios/scaling.toml)".into(),
@@ -86,8 +86,8 @@ impl App {
                 }
                 Effect::LaunchScale
             }
-            Action::ScaleStarted { run } => {
-                self.update(Action::RunStarted {
+            RunAction::ScaleStarted { run } => {
+                self.on_run(RunAction::RunStarted {
                     run,
                     method: self.method,
                 });
@@ -96,7 +96,7 @@ impl App {
                 self.tab = Tab::Scaling;
                 Effect::Redraw
             }
-            Action::RunStarted { run, method } => {
+            RunAction::RunStarted { run, method } => {
                 if self.run > 0 && matches!(self.status, RunStatus::Running | RunStatus::Starting) {
                     // The run shown is replaced before its end: say so.
                     if self.events.len() == event_log::LOG_EVENTS {
@@ -143,11 +143,11 @@ impl App {
                 self.selected = 0;
                 Effect::Redraw
             }
-            Action::LaunchFailed(e) => {
+            RunAction::LaunchFailed(e) => {
                 self.status = RunStatus::Failed(e);
                 Effect::Redraw
             }
-            Action::ScenarioLoaded(sc) => {
+            RunAction::ScenarioLoaded(sc) => {
                 self.workers = sc.pool.workers;
                 self.method = sc.start_method;
                 self.scenario = sc;
@@ -157,14 +157,13 @@ impl App {
                 self.tab = Tab::Live;
                 Effect::Launch(self.method)
             }
-            _ => Effect::None,
         }
     }
 
     /// What a run sends: samples and output lines.
-    pub(super) fn on_data(&mut self, action: Action) -> Effect {
+    pub(super) fn on_data(&mut self, action: DataAction) -> Effect {
         match action {
-            Action::Sample(s) => {
+            DataAction::Sample(s) => {
                 if s.run != self.run && !s.procs.is_empty() {
                     return Effect::None;
                 }
@@ -194,7 +193,7 @@ impl App {
                     Effect::Redraw
                 }
             }
-            Action::Output(p) => {
+            DataAction::Output(p) => {
                 if let Some(json) = p.line.strip_prefix(SCALE_POINT)
                     && let Ok(point) = serde_json::from_str::<Point>(json)
                 {
@@ -212,7 +211,6 @@ impl App {
                     Effect::Redraw
                 }
             }
-            _ => Effect::None,
         }
     }
 
@@ -275,7 +273,7 @@ impl App {
     }
 
     /// Stepping through the run's samples.
-    pub(super) fn on_time(&mut self, action: Action) -> Effect {
+    pub(super) fn on_time(&mut self, action: TimeAction) -> Effect {
         let n = self.timeline.len();
         if n < 2 {
             self.notice = Some("no samples of this run to step through yet".into());
@@ -285,7 +283,7 @@ impl App {
         let at = self.travel.unwrap_or(newest);
         let live = !matches!(self.status, RunStatus::Finished { .. });
         let to = match action {
-            Action::TimeBack => at.saturating_sub(1),
+            TimeAction::TimeBack => at.saturating_sub(1),
             _ if at >= newest => {
                 self.notice = Some("this is the newest moment (← steps back)".into());
                 return Effect::Redraw;
@@ -313,9 +311,9 @@ impl App {
     }
 
     /// Signals to the selected process (kill after a confirmation, stop, continue).
-    pub(super) fn on_control(&mut self, action: Action) -> Effect {
+    pub(super) fn on_control(&mut self, action: ControlAction) -> Effect {
         match action {
-            Action::KillSelected => match self.selected_process() {
+            ControlAction::KillSelected => match self.selected_process() {
                 Some((pid, name)) => {
                     self.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
                     self.confirm = Some(Question::Kill(pid, name));
@@ -323,19 +321,21 @@ impl App {
                 }
                 None => self.refuse(),
             },
-            Action::StopSelected | Action::ContinueSelected => match self.selected_process() {
-                Some((pid, name)) => {
-                    let (sig, word) = if action == Action::StopSelected {
-                        (nix::sys::signal::Signal::SIGSTOP, "stopped")
-                    } else {
-                        (nix::sys::signal::Signal::SIGCONT, "continued")
-                    };
-                    self.notice = Some(format!("{name} (pid {pid}) {word}"));
-                    Effect::Signal(pid, sig)
+            ControlAction::StopSelected | ControlAction::ContinueSelected => {
+                match self.selected_process() {
+                    Some((pid, name)) => {
+                        let (sig, word) = if action == ControlAction::StopSelected {
+                            (nix::sys::signal::Signal::SIGSTOP, "stopped")
+                        } else {
+                            (nix::sys::signal::Signal::SIGCONT, "continued")
+                        };
+                        self.notice = Some(format!("{name} (pid {pid}) {word}"));
+                        Effect::Signal(pid, sig)
+                    }
+                    None => self.refuse(),
                 }
-                None => self.refuse(),
-            },
-            Action::Confirm(yes) => match self.confirm.take() {
+            }
+            ControlAction::Confirm(yes) => match self.confirm.take() {
                 Some(Question::Kill(pid, name)) if yes => {
                     self.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
                     Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
@@ -351,42 +351,41 @@ impl App {
                 }
                 None => Effect::Redraw,
             },
-            _ => Effect::None,
         }
     }
 
     /// Moving around: selection, tabs, help, size, zoom.
-    pub(super) fn on_navigation(&mut self, action: Action) -> Effect {
+    pub(super) fn on_navigation(&mut self, action: NavAction) -> Effect {
         match action {
-            Action::ToggleHelp => {
+            NavAction::ToggleHelp => {
                 self.show_help = !self.show_help;
                 self.help_scroll = 0;
                 Effect::Redraw
             }
-            Action::ToggleWaits => {
+            NavAction::ToggleWaits => {
                 self.show_waits = !self.show_waits;
                 Effect::Redraw
             }
-            Action::ScrollHelp(by) => {
+            NavAction::ScrollHelp(by) => {
                 // Wrapped lines, at most a few per key; the view clamps it.
                 let max = keys::BINDINGS.len() * 4;
                 self.help_scroll =
                     (self.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
                 Effect::Redraw
             }
-            Action::SelectNext
-            | Action::SelectPrev
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Home
-            | Action::End => {
+            NavAction::SelectNext
+            | NavAction::SelectPrev
+            | NavAction::PageUp
+            | NavAction::PageDown
+            | NavAction::Home
+            | NavAction::End => {
                 let page = (usize::from(self.term.1) / 2).max(5) as i64;
                 let by: i64 = match action {
-                    Action::SelectNext => 1,
-                    Action::SelectPrev => -1,
-                    Action::PageDown => page,
-                    Action::PageUp => -page,
-                    Action::Home => i64::MIN / 2,
+                    NavAction::SelectNext => 1,
+                    NavAction::SelectPrev => -1,
+                    NavAction::PageDown => page,
+                    NavAction::PageUp => -page,
+                    NavAction::Home => i64::MIN / 2,
                     _ => i64::MAX / 2,
                 };
                 let step = |at: usize, n: usize| {
@@ -408,28 +407,28 @@ impl App {
                 }
                 Effect::Redraw
             }
-            Action::NextTab => {
+            NavAction::NextTab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
                 self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
                 self.zoom = None;
                 Effect::Redraw
             }
-            Action::ShowTab(t) => {
+            NavAction::ShowTab(t) => {
                 if t != self.tab {
                     self.zoom = None;
                 }
                 self.tab = t;
                 Effect::Redraw
             }
-            Action::Resize(w, h) => {
+            NavAction::Resize(w, h) => {
                 self.term = (w, h);
                 Effect::Redraw
             }
-            Action::CycleZoom if self.tab == Tab::Log => {
+            NavAction::CycleZoom if self.tab == Tab::Log => {
                 self.notice = Some("the Log has the whole screen already".into());
                 Effect::Redraw
             }
-            Action::CycleZoom if self.tab != Tab::Live => {
+            NavAction::CycleZoom if self.tab != Tab::Live => {
                 // The tab's own panel takes the whole tab, then back.
                 self.zoom = match self.zoom {
                     None => Some(Zoom::Panel),
@@ -437,7 +436,7 @@ impl App {
                 };
                 Effect::Redraw
             }
-            Action::CycleZoom => {
+            NavAction::CycleZoom => {
                 self.zoom = Zoom::next(self.zoom);
                 if self.zoom == Some(Zoom::Panel)
                     && !self.shows_pool()
@@ -447,21 +446,20 @@ impl App {
                 }
                 Effect::Redraw
             }
-            Action::SelectRow(row) => {
+            NavAction::SelectRow(row) => {
                 if row < self.rows().len() {
                     self.selected = row;
                 }
                 Effect::Redraw
             }
-            _ => Effect::None,
         }
     }
 
     /// How the process tree is ordered, folded and filtered.
-    pub(super) fn on_tree(&mut self, action: Action) -> Effect {
+    pub(super) fn on_tree(&mut self, action: TreeAction) -> Effect {
         match action {
-            Action::CycleSort | Action::ReverseSort => {
-                if action == Action::CycleSort {
+            TreeAction::CycleSort | TreeAction::ReverseSort => {
+                if action == TreeAction::CycleSort {
                     self.tree.sort = self.tree.sort.next();
                 } else {
                     self.tree.reverse = !self.tree.reverse;
@@ -474,7 +472,7 @@ impl App {
                 ));
                 Effect::Redraw
             }
-            Action::ToggleEnded => {
+            TreeAction::ToggleEnded => {
                 self.tree.hide_ended = !self.tree.hide_ended;
                 self.refresh_rows();
                 self.selected = self.selected.min(self.rows().len().saturating_sub(1));
@@ -488,7 +486,7 @@ impl App {
                 );
                 Effect::Redraw
             }
-            Action::ToggleCollapse if self.tab == Tab::Compare => {
+            TreeAction::ToggleCollapse if self.tab == Tab::Compare => {
                 // The next scenario that has finished runs, the current first.
                 let mut groups: Vec<String> = vec![self.scenario.title.clone()];
                 for r in &self.runs {
@@ -505,13 +503,13 @@ impl App {
                 self.compare_group = (next != self.scenario.title).then_some(next);
                 Effect::Redraw
             }
-            Action::ToggleCollapse | Action::Collapse | Action::Expand => {
+            TreeAction::ToggleCollapse | TreeAction::Collapse | TreeAction::Expand => {
                 let Some(pid) = self.selected_pid() else {
                     return Effect::Redraw;
                 };
                 let fold = match action {
-                    Action::Collapse => true,
-                    Action::Expand => false,
+                    TreeAction::Collapse => true,
+                    TreeAction::Expand => false,
                     _ => !self.tree.collapsed.contains(&pid),
                 };
                 if fold {
@@ -523,11 +521,11 @@ impl App {
                 self.selected = self.selected.min(self.rows().len().saturating_sub(1));
                 Effect::Redraw
             }
-            Action::StartFilter => {
+            TreeAction::StartFilter => {
                 self.editing_filter = true;
                 Effect::Redraw
             }
-            Action::FilterChar(c) => {
+            TreeAction::FilterChar(c) => {
                 let f = self.filter_mut();
                 if f.chars().count() < 40 {
                     f.push(c);
@@ -537,29 +535,28 @@ impl App {
                 self.log_scroll = 0;
                 Effect::Redraw
             }
-            Action::FilterBackspace => {
+            TreeAction::FilterBackspace => {
                 self.filter_mut().pop();
                 self.refresh_rows();
                 Effect::Redraw
             }
-            Action::FilterDone => {
+            TreeAction::FilterDone => {
                 self.editing_filter = false;
                 Effect::Redraw
             }
-            Action::FilterCancel => {
+            TreeAction::FilterCancel => {
                 self.editing_filter = false;
                 self.filter_mut().clear();
                 self.refresh_rows();
                 Effect::Redraw
             }
-            _ => Effect::None,
         }
     }
 
     /// Freeze, sampling rate and workers for the next run.
-    pub(super) fn on_settings(&mut self, action: Action) -> Effect {
+    pub(super) fn on_settings(&mut self, action: SettingsAction) -> Effect {
         match action {
-            Action::ToggleFreeze => {
+            SettingsAction::ToggleFreeze => {
                 if self.travel.is_some() {
                     self.travel = None;
                     self.frozen = false;
@@ -574,12 +571,12 @@ impl App {
                 }
                 Effect::Redraw
             }
-            Action::Faster | Action::Slower => {
+            SettingsAction::Faster | SettingsAction::Slower => {
                 let i = RATES
                     .iter()
                     .position(|r| *r >= self.rate_hz)
                     .unwrap_or(RATES.len() - 1);
-                let i = if action == Action::Faster {
+                let i = if action == SettingsAction::Faster {
                     (i + usize::from(RATES[i] <= self.rate_hz)).min(RATES.len() - 1)
                 } else {
                     i.saturating_sub(1)
@@ -588,13 +585,13 @@ impl App {
                 self.notice = Some(format!("sampling at {} Hz", self.rate_hz));
                 Effect::SetRate(self.rate_hz)
             }
-            Action::MoreWorkers | Action::FewerWorkers => {
+            SettingsAction::MoreWorkers | SettingsAction::FewerWorkers => {
                 if !self.scenario.uses_pool() {
                     self.notice = Some("this scenario has no pool: +/- set pool workers".into());
                     return Effect::Redraw;
                 }
                 let max = crate::scenario::MAX_WORKERS as usize;
-                self.workers = if action == Action::MoreWorkers {
+                self.workers = if action == SettingsAction::MoreWorkers {
                     (self.workers + 1).min(max)
                 } else {
                     self.workers.saturating_sub(1).max(1)
@@ -605,15 +602,14 @@ impl App {
                 ));
                 Effect::Redraw
             }
-            _ => Effect::None,
         }
     }
 
     /// The scenario picker.
-    pub(super) fn on_picker(&mut self, action: Action) -> Effect {
+    pub(super) fn on_picker(&mut self, action: PickerAction) -> Effect {
         match action {
-            Action::OpenPicker => Effect::ListScenarios,
-            Action::PickerItems(items) => {
+            PickerAction::OpenPicker => Effect::ListScenarios,
+            PickerAction::PickerItems(items) => {
                 let selected = items
                     .iter()
                     .position(|(p, _)| *p == self.scenario.file)
@@ -621,18 +617,17 @@ impl App {
                 self.picker = Some(Picker { items, selected });
                 Effect::Redraw
             }
-            Action::PickerChoose => match self.picker.take() {
+            PickerAction::PickerChoose => match self.picker.take() {
                 Some(p) => match p.items.get(p.selected) {
                     Some((path, _)) => Effect::Open(path.clone()),
                     None => Effect::Redraw,
                 },
                 None => Effect::Redraw,
             },
-            Action::PickerCancel => {
+            PickerAction::PickerCancel => {
                 self.picker = None;
                 Effect::Redraw
             }
-            _ => Effect::None,
         }
     }
 }

@@ -10,7 +10,7 @@ use ratatui::crossterm::event::{
     self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind,
 };
 
-use crate::app::{Action, App, Effect, Printed};
+use crate::app::{Action, App, DataAction, Effect, NavAction, PickerAction, Printed, RunAction};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::{self, Happened, Session, SessionEvent, Source};
@@ -104,7 +104,7 @@ pub fn run_replay(path: &str, rate_hz: f64) -> anyhow::Result<i32> {
     let keys = spawn_input();
     let mut frames = FrameStats::default();
     if let Some((w, h)) = screen.size() {
-        app.update(Action::Resize(w, h));
+        app.update(Action::Nav(NavAction::Resize(w, h)));
     }
     if app.notice.is_none() {
         app.notice = Some(format!(
@@ -194,7 +194,7 @@ pub fn run_on(
         app.source = Source::command(argv, probe);
     }
     if let Some((w, h)) = screen.size() {
-        app.update(Action::Resize(w, h));
+        app.update(Action::Nav(NavAction::Resize(w, h)));
     }
     let mut current: Option<Session> = None;
     let mut next_run = 1;
@@ -207,7 +207,9 @@ pub fn run_on(
                 screen.draw(&app, &mut frames)?;
             }
             Effect::ListScenarios => {
-                effect = app.update(Action::PickerItems(list_scenarios(&app.scenario.file)));
+                effect = app.update(Action::Picker(PickerAction::PickerItems(list_scenarios(
+                    &app.scenario.file,
+                ))));
                 continue;
             }
             Effect::Open(path) if path.ends_with(".py") => {
@@ -216,14 +218,14 @@ pub fn run_on(
                 let argv = vec![app.python.clone(), path];
                 let sc = session::command::scenario_for(&argv, true);
                 app.source = Source::Python(argv);
-                effect = app.update(Action::ScenarioLoaded(Arc::new(sc)));
+                effect = app.update(Action::Run(RunAction::ScenarioLoaded(Arc::new(sc))));
                 continue;
             }
             Effect::Open(path) => {
                 effect = match crate::scenario::load(&path, &Default::default()) {
                     Ok(sc) => {
                         app.source = Source::Scenario;
-                        app.update(Action::ScenarioLoaded(Arc::new(sc)))
+                        app.update(Action::Run(RunAction::ScenarioLoaded(Arc::new(sc))))
                     }
                     Err(e) => app.update(Action::Notice(format!("{e}"))),
                 };
@@ -268,7 +270,7 @@ pub fn run_on(
                 Err(_) => Action::Quit,
             },
             recv(snap_rx) -> s => match s {
-                Ok(s) => Action::Sample(Box::new(s)),
+                Ok(s) => Action::Data(DataAction::Sample(Box::new(s))),
                 Err(_) => Action::Quit,
             },
             recv(deadline) -> _ => Action::Quit,
@@ -280,7 +282,7 @@ pub fn run_on(
                 Err(_) => Action::Quit,
             },
         };
-        let ended = matches!(action, Action::RunEnded { .. });
+        let ended = matches!(action, Action::Run(RunAction::RunEnded { .. }));
         effect = app.update(action);
         if ended && let Some(path) = &record {
             save_recording(&mut app, path);
@@ -380,7 +382,9 @@ fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Acti
     };
     match s.absorb(e) {
         Happened::Signal(_) => Some(Action::Quit),
-        Happened::Output { pid, line } => Some(Action::Output(Printed { pid, line })),
+        Happened::Output { pid, line } => {
+            Some(Action::Data(DataAction::Output(Printed { pid, line })))
+        }
         Happened::Ended => {
             let mut rows = crate::telemetry::board_view::read_procs(&s.board);
             if s.source.is_foreign() {
@@ -388,11 +392,11 @@ fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Acti
                 // the gone ones have ended, whatever the board last said.
                 crate::telemetry::waits::settle_zombies(&mut rows);
             }
-            Some(Action::RunEnded {
+            Some(Action::Run(RunAction::RunEnded {
                 exit: s.main_exit.unwrap_or(-1),
                 wall: s.elapsed(),
                 rows,
-            })
+            }))
         }
         Happened::Nothing => None,
     }
@@ -444,12 +448,12 @@ fn launch(
             let run = s.id;
             *current = Some(s);
             if scale {
-                Action::ScaleStarted { run }
+                Action::Run(RunAction::ScaleStarted { run })
             } else {
-                Action::RunStarted { run, method }
+                Action::Run(RunAction::RunStarted { run, method })
             }
         }
-        Err(e) => Action::LaunchFailed(format!("{e:#}")),
+        Err(e) => Action::Run(RunAction::LaunchFailed(format!("{e:#}"))),
     }
 }
 
@@ -467,11 +471,11 @@ pub fn to_action(ev: Event, app: &App) -> Option<Action> {
             }
             crate::app::keys::action_for(code, app)
         }
-        Event::Resize(w, h) => Some(Action::Resize(w, h)),
+        Event::Resize(w, h) => Some(Action::Nav(NavAction::Resize(w, h))),
         Event::Mouse(m) => match m.kind {
             MouseEventKind::Down(MouseButton::Left) => ui::click(app, m.column, m.row),
-            MouseEventKind::ScrollDown => Some(Action::SelectNext),
-            MouseEventKind::ScrollUp => Some(Action::SelectPrev),
+            MouseEventKind::ScrollDown => Some(Action::Nav(NavAction::SelectNext)),
+            MouseEventKind::ScrollUp => Some(Action::Nav(NavAction::SelectPrev)),
             _ => None,
         },
         _ => None,
@@ -481,6 +485,7 @@ pub fn to_action(ev: Event, app: &App) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::{ControlAction, SettingsAction, TimeAction, TreeAction};
     use crate::scenario::{Overrides, parse};
     use ratatui::crossterm::event::{MouseEvent, MouseEventKind};
 
@@ -516,7 +521,7 @@ mod tests {
         ] {
             a.confirm = Some(crate::app::Question::Kill(4242, "pool worker 1".into()));
             let act = press(&a, k).expect("every key answers");
-            assert_eq!(act, Action::Confirm(yes), "{k:?}");
+            assert_eq!(act, Action::Control(ControlAction::Confirm(yes)), "{k:?}");
             let eff = a.update(act);
             assert_eq!(matches!(eff, Effect::Signal(..)), yes, "{k:?}");
             if !yes {
@@ -536,21 +541,63 @@ mod tests {
             to_action(key(KeyCode::Char('c'), KeyModifiers::CONTROL), &a),
             Some(Action::Quit)
         );
-        assert_eq!(press(&a, KeyCode::Char('m')), Some(Action::NextMethod));
-        assert_eq!(press(&a, KeyCode::Char('r')), Some(Action::Rerun));
-        assert_eq!(press(&a, KeyCode::Char('?')), Some(Action::ToggleHelp));
-        assert_eq!(press(&a, KeyCode::Char(' ')), Some(Action::ToggleFreeze));
-        assert_eq!(press(&a, KeyCode::Char(']')), Some(Action::Faster));
-        assert_eq!(press(&a, KeyCode::Char('+')), Some(Action::MoreWorkers));
-        assert_eq!(press(&a, KeyCode::Char('/')), Some(Action::StartFilter));
-        assert_eq!(press(&a, KeyCode::Char('x')), Some(Action::MeasureScaling));
+        assert_eq!(
+            press(&a, KeyCode::Char('m')),
+            Some(Action::Run(RunAction::NextMethod))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('r')),
+            Some(Action::Run(RunAction::Rerun))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('?')),
+            Some(Action::Nav(NavAction::ToggleHelp))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char(' ')),
+            Some(Action::Settings(SettingsAction::ToggleFreeze))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char(']')),
+            Some(Action::Settings(SettingsAction::Faster))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('+')),
+            Some(Action::Settings(SettingsAction::MoreWorkers))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('/')),
+            Some(Action::Tree(TreeAction::StartFilter))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('x')),
+            Some(Action::Run(RunAction::MeasureScaling))
+        );
         assert_eq!(press(&a, KeyCode::Char('Z')), None);
-        assert_eq!(press(&a, KeyCode::Left), Some(Action::TimeBack));
-        assert_eq!(press(&a, KeyCode::Right), Some(Action::TimeForward));
-        assert_eq!(press(&a, KeyCode::PageDown), Some(Action::PageDown));
-        assert_eq!(press(&a, KeyCode::Char('G')), Some(Action::End));
-        assert_eq!(press(&a, KeyCode::Char('h')), Some(Action::ToggleEnded));
-        assert_eq!(press(&a, KeyCode::Char('I')), Some(Action::ReverseSort));
+        assert_eq!(
+            press(&a, KeyCode::Left),
+            Some(Action::Time(TimeAction::TimeBack))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Right),
+            Some(Action::Time(TimeAction::TimeForward))
+        );
+        assert_eq!(
+            press(&a, KeyCode::PageDown),
+            Some(Action::Nav(NavAction::PageDown))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('G')),
+            Some(Action::Nav(NavAction::End))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('h')),
+            Some(Action::Tree(TreeAction::ToggleEnded))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('I')),
+            Some(Action::Tree(TreeAction::ReverseSort))
+        );
         assert_eq!(press(&a, KeyCode::Esc), None, "Esc only closes or cancels");
         let click = Event::Mouse(MouseEvent {
             kind: MouseEventKind::Down(MouseButton::Left),
@@ -564,12 +611,27 @@ mod tests {
     #[test]
     fn while_typing_a_filter_keys_are_text() {
         let mut a = app();
-        a.update(Action::StartFilter);
-        assert_eq!(press(&a, KeyCode::Char('q')), Some(Action::FilterChar('q')));
-        assert_eq!(press(&a, KeyCode::Char('k')), Some(Action::FilterChar('k')));
-        assert_eq!(press(&a, KeyCode::Backspace), Some(Action::FilterBackspace));
-        assert_eq!(press(&a, KeyCode::Enter), Some(Action::FilterDone));
-        assert_eq!(press(&a, KeyCode::Esc), Some(Action::FilterCancel));
+        a.update(Action::Tree(TreeAction::StartFilter));
+        assert_eq!(
+            press(&a, KeyCode::Char('q')),
+            Some(Action::Tree(TreeAction::FilterChar('q')))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Char('k')),
+            Some(Action::Tree(TreeAction::FilterChar('k')))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Backspace),
+            Some(Action::Tree(TreeAction::FilterBackspace))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Enter),
+            Some(Action::Tree(TreeAction::FilterDone))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Esc),
+            Some(Action::Tree(TreeAction::FilterCancel))
+        );
         assert_eq!(
             to_action(key(KeyCode::Char('c'), KeyModifiers::CONTROL), &a),
             Some(Action::Quit),
@@ -580,29 +642,44 @@ mod tests {
     #[test]
     fn the_help_takes_arrows_and_closes_with_esc_or_q() {
         let mut a = app();
-        a.update(Action::ToggleHelp);
-        assert_eq!(press(&a, KeyCode::Down), Some(Action::ScrollHelp(1)));
+        a.update(Action::Nav(NavAction::ToggleHelp));
+        assert_eq!(
+            press(&a, KeyCode::Down),
+            Some(Action::Nav(NavAction::ScrollHelp(1)))
+        );
         assert_eq!(
             press(&a, KeyCode::Char('q')),
-            Some(Action::ToggleHelp),
+            Some(Action::Nav(NavAction::ToggleHelp)),
             "q closes the help"
         );
-        a.update(Action::ScrollHelp(5));
+        a.update(Action::Nav(NavAction::ScrollHelp(5)));
         assert_eq!(a.help_scroll, 5);
-        a.update(Action::ScrollHelp(-50));
+        a.update(Action::Nav(NavAction::ScrollHelp(-50)));
         assert_eq!(a.help_scroll, 0);
     }
 
     #[test]
     fn the_picker_takes_arrows_enter_and_esc() {
         let mut a = app();
-        a.update(Action::PickerItems(vec![("a.toml".into(), "A".into())]));
-        assert_eq!(press(&a, KeyCode::Down), Some(Action::SelectNext));
-        assert_eq!(press(&a, KeyCode::Enter), Some(Action::PickerChoose));
-        assert_eq!(press(&a, KeyCode::Esc), Some(Action::PickerCancel));
+        a.update(Action::Picker(PickerAction::PickerItems(vec![(
+            "a.toml".into(),
+            "A".into(),
+        )])));
+        assert_eq!(
+            press(&a, KeyCode::Down),
+            Some(Action::Nav(NavAction::SelectNext))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Enter),
+            Some(Action::Picker(PickerAction::PickerChoose))
+        );
+        assert_eq!(
+            press(&a, KeyCode::Esc),
+            Some(Action::Picker(PickerAction::PickerCancel))
+        );
         assert_eq!(
             press(&a, KeyCode::Char('q')),
-            Some(Action::PickerCancel),
+            Some(Action::Picker(PickerAction::PickerCancel)),
             "q closes, not quits"
         );
     }

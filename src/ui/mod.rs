@@ -19,7 +19,7 @@ mod snapshot_tests;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::app::{Action, App, Tab, Zoom};
+use crate::app::{Action, App, NavAction, Tab, Zoom};
 
 /// Width from which the bottom panels sit side by side in one row.
 const WIDE: u16 = 120;
@@ -133,7 +133,7 @@ pub fn click(app: &App, x: u16, y: u16) -> Option<Action> {
         return tabs
             .into_iter()
             .find(|(a, b, _)| (*a..*b).contains(&x))
-            .map(|(_, _, t)| Action::ShowTab(t));
+            .map(|(_, _, t)| Action::Nav(NavAction::ShowTab(t)));
     }
     if app.tab != Tab::Live {
         return None;
@@ -149,7 +149,9 @@ pub fn click(app: &App, x: u16, y: u16) -> Option<Action> {
     // The table scrolls so the selection stays visible, as ratatui does.
     let visible = table.height.saturating_sub(3) as usize;
     let offset = (app.selected + 1).saturating_sub(visible);
-    Some(Action::SelectRow(offset + (y - table.y - 2) as usize))
+    Some(Action::Nav(NavAction::SelectRow(
+        offset + (y - table.y - 2) as usize,
+    )))
 }
 
 pub fn draw(f: &mut Frame, app: &App) {

@@ -10,7 +10,9 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
-use crate::app::{Action, App};
+use crate::app::{
+    Action, App, DataAction, NavAction, PickerAction, RunAction, SettingsAction, TreeAction,
+};
 use crate::runtime::board::{ProcState, Role, StartMethod};
 use crate::scenario::{Overrides, parse};
 use crate::telemetry::board_view::{PoolView, ProcRow, QueueView};
@@ -20,10 +22,10 @@ use crate::telemetry::snapshot::{Live, Snapshot, SystemView};
 fn started(file: &str, text: &str, ov: &Overrides) -> App {
     let sc = parse(file, text, ov).unwrap();
     let mut app = App::new(Arc::new(sc), 4.0);
-    app.update(Action::RunStarted {
+    app.update(Action::Run(RunAction::RunStarted {
         run: 1,
         method: StartMethod::Fork,
-    });
+    }));
     app
 }
 
@@ -129,11 +131,11 @@ fn find(buf: &Buffer, text: &str) -> (u16, u16) {
 fn running_pool_wide() {
     let mut app = pool_app();
     for _ in 0..3 {
-        app.update(Action::Sample(Box::new(running_sample())));
+        app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
     }
-    app.update(Action::Output(
+    app.update(Action::Data(DataAction::Output(
         "Pool(2).map(primes, 64 chunks of [0, 50000000), chunksize=1) with fork".into(),
-    ));
+    )));
     let t = render(&app, 130, 32);
     assert_snapshot!(t.backend());
     let (x, y) = find(t.backend().buffer(), "running");
@@ -143,7 +145,7 @@ fn running_pool_wide() {
 #[test]
 fn running_pool_at_80_by_24() {
     let mut app = pool_app();
-    app.update(Action::Sample(Box::new(running_sample())));
+    app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
     assert_snapshot!(render(&app, 80, 24).backend());
 }
 
@@ -158,12 +160,12 @@ fn finished_with_a_killed_worker() {
     }
     s.procs[2].exitcode = Some(-9);
     s.live.clear();
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::RunEnded {
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Run(RunAction::RunEnded {
         exit: 0,
         wall: Duration::from_millis(6370),
         rows: Vec::new(),
-    });
+    }));
     let t = render(&app, 100, 26);
     assert_snapshot!(t.backend());
     let (x, y) = find(t.backend().buffer(), "killed SIGKILL");
@@ -189,7 +191,7 @@ fn pool_with_a_retired_worker_a_dead_one_and_failed_tasks() {
         p.retried = 1;
         p.failed = 2;
     }
-    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
     let t = render(&app, 130, 34);
     assert_snapshot!(t.backend());
     let (x, y) = find(
@@ -213,8 +215,8 @@ fn empty_before_the_first_sample() {
 #[test]
 fn help_over_the_dashboard() {
     let mut app = pool_app();
-    app.update(Action::Sample(Box::new(running_sample())));
-    app.update(Action::ToggleHelp);
+    app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
+    app.update(Action::Nav(NavAction::ToggleHelp));
     let t = render(&app, 100, 30);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "Switch to the next start method");
@@ -291,7 +293,7 @@ fn resources_with_an_owner_died_lock_and_a_broken_barrier() {
             is_array: false,
         },
     ];
-    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
     let t = render(&app, 130, 34);
     assert_snapshot!(t.backend());
     let (x, y) = find(t.backend().buffer(), "owner died");
@@ -345,10 +347,10 @@ fn manager_panel_with_objects_and_method_rates() {
     let mut s = running_sample();
     s.pool = None;
     s.resources = vec![manager(1000)];
-    app.update(Action::Sample(Box::new(s.clone())));
+    app.update(Action::Data(DataAction::Sample(Box::new(s.clone()))));
     s.elapsed += std::time::Duration::from_secs(1);
     s.resources = vec![manager(12_000)];
-    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
     let t = render(&app, 130, 34);
     assert_snapshot!(t.backend());
     find(
@@ -364,7 +366,7 @@ fn manager_panel_with_objects_and_method_rates() {
 fn compare_tab_with_three_runs() {
     use crate::telemetry::stats::RunStats;
     let mut app = pool_app();
-    app.update(Action::Sample(Box::new(running_sample())));
+    app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
     for (i, (m, start, pss, rss)) in [
         (StartMethod::Fork, 4639.0, 228.7, 2057.7),
         (StartMethod::Spawn, 13589.0, 3.9, 24.5),
@@ -401,16 +403,16 @@ fn compare_tab_with_three_runs() {
     killed.killed = 1;
     killed.workers_pss_mib = 0.7;
     app.runs.push(killed);
-    app.update(Action::ShowTab(crate::app::Tab::Compare));
+    app.update(Action::Nav(NavAction::ShowTab(crate::app::Tab::Compare)));
     let t = render(&app, 130, 30);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "1 worker killed");
     find(t.backend().buffer(), "1 of other scenarios (Enter)");
     // Enter shows the other scenario's run, then back to the current one.
-    app.update(Action::ToggleCollapse);
+    app.update(Action::Tree(TreeAction::ToggleCollapse));
     let t2 = render(&app, 130, 30);
     find(t2.backend().buffer(), "1 runs of another scenario");
-    app.update(Action::ToggleCollapse);
+    app.update(Action::Tree(TreeAction::ToggleCollapse));
     assert_eq!(app.compare_group, None);
     find(t.backend().buffer(), " 0.7 ");
     assert!(
@@ -429,7 +431,7 @@ fn compare_tab_with_three_runs() {
 #[test]
 fn compare_tab_before_any_run_ends() {
     let mut app = pool_app();
-    app.update(Action::NextTab);
+    app.update(Action::Nav(NavAction::NextTab));
     assert_snapshot!(render(&app, 90, 20).backend());
 }
 
@@ -443,11 +445,11 @@ fn scaling_tab_with_a_measurement() {
     )
     .unwrap();
     let mut app = App::new(Arc::new(sc), 4.0);
-    app.update(Action::ScaleStarted { run: 2 });
+    app.update(Action::Run(RunAction::ScaleStarted { run: 2 }));
     let mut s = running_sample();
     s.run = 2;
     s.pool = None;
-    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
     for (mode, walls) in [
         (Mode::Processes, [0.6, 0.31, 0.31, 0.31]),
         (Mode::GilThreads, [0.6, 0.61, 0.62, 0.62]),
@@ -462,14 +464,14 @@ fn scaling_tab_with_a_measurement() {
                 simulated: mode == Mode::GilThreads,
                 work_fraction: 1.0,
             };
-            app.update(Action::Output(
+            app.update(Action::Data(DataAction::Output(
                 format!(
                     "{}{}",
                     crate::scenario::main_process::SCALE_POINT,
                     serde_json::to_string(&p).unwrap()
                 )
                 .into(),
-            ));
+            )));
         }
     }
     assert_eq!(app.scale_points.len(), 12);
@@ -502,7 +504,7 @@ fn threads_of_a_process_get_rows_with_their_cpu() {
             },
         ],
     );
-    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
     let t = render(&app, 130, 30);
     let (x, _) = find(t.backend().buffer(), "↳ GIL thread 1");
     let (name_x, _) = find(t.backend().buffer(), "NAME");
@@ -513,7 +515,7 @@ fn threads_of_a_process_get_rows_with_their_cpu() {
 #[test]
 fn log_tab_after_a_worker_was_killed() {
     let mut app = pool_app();
-    app.update(Action::Sample(Box::new(running_sample())));
+    app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
     let mut s = running_sample();
     s.elapsed = Duration::from_millis(4500);
     s.procs[2].state = ProcState::Exited;
@@ -522,8 +524,8 @@ fn log_tab_after_a_worker_was_killed() {
         p.replaced = 1;
         p.retried = 1;
     }
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::ShowTab(crate::app::Tab::Log));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Nav(NavAction::ShowTab(crate::app::Tab::Log)));
     let t = render(&app, 100, 14);
     assert_snapshot!(t.backend());
     let (x, y) = find(
@@ -543,12 +545,12 @@ fn frozen_sorted_and_filtered() {
     let mut s = running_sample();
     s.procs
         .push(row(3, "pool worker 3", Role::PoolWorker, 103, 100));
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::CycleSort); // by CPU: worker 2 (100 %) before worker 1 (99 %)
-    app.update(Action::StartFilter);
-    app.update(Action::FilterChar('w'));
-    app.update(Action::FilterDone);
-    app.update(Action::ToggleFreeze);
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Tree(TreeAction::CycleSort)); // by CPU: worker 2 (100 %) before worker 1 (99 %)
+    app.update(Action::Tree(TreeAction::StartFilter));
+    app.update(Action::Tree(TreeAction::FilterChar('w')));
+    app.update(Action::Tree(TreeAction::FilterDone));
+    app.update(Action::Settings(SettingsAction::ToggleFreeze));
     let t = render(&app, 100, 24);
     assert_snapshot!(t.backend());
     let (x, y) = find(t.backend().buffer(), " AT ");
@@ -563,16 +565,16 @@ fn frozen_sorted_and_filtered() {
 #[test]
 fn a_folded_tree_and_a_zoomed_output() {
     let mut app = pool_app();
-    app.update(Action::Sample(Box::new(running_sample())));
-    app.update(Action::ToggleCollapse);
+    app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
+    app.update(Action::Tree(TreeAction::ToggleCollapse));
     for i in 0..30 {
-        app.update(Action::Output(format!("line {i}").into()));
+        app.update(Action::Data(DataAction::Output(format!("line {i}").into())));
     }
     let t = render(&app, 80, 24);
     find(t.backend().buffer(), "main [+2]");
-    app.update(Action::CycleZoom);
-    app.update(Action::CycleZoom);
-    app.update(Action::CycleZoom);
+    app.update(Action::Nav(NavAction::CycleZoom));
+    app.update(Action::Nav(NavAction::CycleZoom));
+    app.update(Action::Nav(NavAction::CycleZoom));
     let t = render(&app, 80, 24);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "line 29");
@@ -582,8 +584,8 @@ fn a_folded_tree_and_a_zoomed_output() {
 #[test]
 fn the_scenario_picker() {
     let mut app = pool_app();
-    app.update(Action::Sample(Box::new(running_sample())));
-    app.update(Action::PickerItems(vec![
+    app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
+    app.update(Action::Picker(PickerAction::PickerItems(vec![
         (
             "scenarios/manager.toml".into(),
             "Manager: shared objects in a server process".into(),
@@ -596,7 +598,7 @@ fn the_scenario_picker() {
             "scenarios/broken.toml".into(),
             "✗ line 3: unknown field `titel`".into(),
         ),
-    ]));
+    ])));
     let t = render(&app, 100, 24);
     assert_snapshot!(t.backend());
     let (x, y) = find(t.backend().buffer(), "pool.toml");
@@ -620,10 +622,10 @@ fn a_long_tree_scrolls_to_the_selection_and_a_click_picks_what_is_drawn() {
             100,
         ));
     }
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::Resize(100, 30));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Nav(NavAction::Resize(100, 30)));
     for _ in 0..70 {
-        app.update(Action::SelectNext);
+        app.update(Action::Nav(NavAction::SelectNext));
     }
     let t = render(&app, 100, 30);
     // Row 70 is "idle 67" (main and two workers come first).
@@ -640,13 +642,13 @@ fn a_long_tree_scrolls_to_the_selection_and_a_click_picks_what_is_drawn() {
 #[test]
 fn help_scrolls_on_a_small_terminal() {
     let mut app = pool_app();
-    app.update(Action::ToggleHelp);
+    app.update(Action::Nav(NavAction::ToggleHelp));
     let t = render(&app, 80, 24);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "PgUp/PgDn scroll");
     find(t.backend().buffer(), "Quit");
     for _ in 0..40 {
-        app.update(Action::ScrollHelp(1));
+        app.update(Action::Nav(NavAction::ScrollHelp(1)));
     }
     let t = render(&app, 80, 24);
     find(t.backend().buffer(), "Show or hide this help.");
@@ -663,10 +665,10 @@ fn a_watched_foreign_program() {
         4.0,
     );
     app.source = crate::session::Source::Command(argv);
-    app.update(Action::RunStarted {
+    app.update(Action::Run(RunAction::RunStarted {
         run: 1,
         method: StartMethod::Fork,
-    });
+    }));
     let mut guard = row(0, "watch guard", Role::Foreign, 500, 99);
     guard.method = None;
     let sh = row(1, "sh", Role::Foreign, 501, 500);
@@ -684,7 +686,7 @@ fn a_watched_foreign_program() {
         procs: vec![guard, sh, done, killed],
         ..Default::default()
     };
-    app.update(Action::Sample(Box::new(s)));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
     let t = render(&app, 100, 24);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "no queue, lock or pool panels");
@@ -692,7 +694,7 @@ fn a_watched_foreign_program() {
     let (x, y) = find(t.backend().buffer(), "killed SIGKILL");
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
     // No start method to switch for a foreign program.
-    app.update(Action::NextMethod);
+    app.update(Action::Run(RunAction::NextMethod));
     assert!(app.notice.as_deref().unwrap().contains("foreign command"));
 }
 
@@ -754,8 +756,8 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
     d.observe(&s.procs, &s.resources, now);
     s.stuck = d.observe(&s.procs, &s.resources, now);
     assert!(s.stuck.is_some(), "the detector sees the cycle");
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::Resize(130, 34));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Nav(NavAction::Resize(130, 34)));
     let t = render(&app, 130, 34);
     insta::assert_debug_snapshot!(t.backend());
     let buf = t.backend().buffer();
@@ -813,13 +815,13 @@ fn the_wait_for_graph_reads_as_sentences() {
     });
     // The sampler puts the graph on the snapshot (judged with zombies dead).
     s.graph = crate::telemetry::waits::graph(&s.procs, &s.resources);
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::Resize(120, 24));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Nav(NavAction::Resize(120, 24)));
     assert_eq!(
         crate::app::keys::action_for(ratatui::crossterm::event::KeyCode::Char('w'), &app),
-        Some(Action::ToggleWaits)
+        Some(Action::Nav(NavAction::ToggleWaits))
     );
-    app.update(Action::ToggleWaits);
+    app.update(Action::Nav(NavAction::ToggleWaits));
     let t = render(&app, 120, 24);
     insta::assert_debug_snapshot!(t.backend());
     find(
@@ -829,7 +831,7 @@ fn the_wait_for_graph_reads_as_sentences() {
     // w, q or Esc close it; nothing else leaks through to the dashboard.
     let k = |c| crate::app::keys::action_for(c, &app);
     use ratatui::crossterm::event::KeyCode;
-    assert_eq!(k(KeyCode::Esc), Some(Action::ToggleWaits));
+    assert_eq!(k(KeyCode::Esc), Some(Action::Nav(NavAction::ToggleWaits)));
     assert_eq!(k(KeyCode::Char('k')), None);
 }
 
@@ -859,25 +861,25 @@ fn every_tab_at_every_size_with_no_word_cut() {
     use crate::app::Tab;
     let mut app = pool_app();
     for _ in 0..3 {
-        app.update(Action::Sample(Box::new(running_sample())));
+        app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
     }
     let said = [
         "Pool(2).map(primes, 64 chunks of [0, 50000000), chunksize=1) with fork",
         "primes below 50000000: 3001134 (the count the main process checks against CPython's)",
     ];
     for l in said {
-        app.update(Action::Output(crate::app::Printed {
+        app.update(Action::Data(DataAction::Output(crate::app::Printed {
             pid: 100,
             line: l.into(),
-        }));
+        })));
     }
     let words = |t: &str| -> Vec<String> { t.split_whitespace().map(String::from).collect() };
     let explain_words = words(&app.scenario.explain);
     let output_words: Vec<String> = said.iter().flat_map(|l| words(l)).collect();
     for (w, h) in [(60, 15), (80, 24), (120, 36), (200, 50)] {
-        app.update(Action::Resize(w, h));
+        app.update(Action::Nav(NavAction::Resize(w, h)));
         for tab in Tab::ALL {
-            app.update(Action::ShowTab(tab));
+            app.update(Action::Nav(NavAction::ShowTab(tab)));
             let t = render(&app, w, h);
             insta::with_settings!({ snapshot_suffix => format!("{}_{w}x{h}", tab.title()) }, {
                 assert_snapshot!(t.backend());
@@ -924,10 +926,10 @@ fn a_python_program_with_a_lost_pool_task_value_pipe_and_manager() {
         4.0,
     );
     app.source = crate::session::Source::Python(argv);
-    app.update(Action::RunStarted {
+    app.update(Action::Run(RunAction::RunStarted {
         run: 1,
         method: StartMethod::Fork,
-    });
+    }));
     let mut s = running_sample();
     s.procs = vec![
         row(0, "MainProcess", Role::Main, 100, 99),
@@ -1015,8 +1017,8 @@ fn a_python_program_with_a_lost_pool_task_value_pipe_and_manager() {
         s.stuck.is_some(),
         "a lost task with a waiter is a diagnosis"
     );
-    app.update(Action::Sample(Box::new(s)));
-    app.update(Action::Resize(130, 40));
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app.update(Action::Nav(NavAction::Resize(130, 40)));
     let t = render(&app, 130, 40);
     insta::assert_debug_snapshot!(t.backend());
     let buf = t.backend().buffer();
