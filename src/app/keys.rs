@@ -51,7 +51,7 @@ fn ours_or_python(a: &App) -> bool {
 }
 
 fn asking(a: &App) -> bool {
-    a.confirm.is_some()
+    a.overlay.confirm.is_some()
 }
 
 pub struct Binding {
@@ -361,7 +361,7 @@ pub const BINDINGS: &[Binding] = &[
 /// The action a key stands for, if any. While a filter is typed or the
 /// picker is open, keys belong to them.
 pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
-    if app.editing_filter {
+    if app.live.editing_filter {
         return match code {
             KeyCode::Char(c) => Some(Action::Tree(TreeAction::FilterChar(c))),
             KeyCode::Backspace => Some(Action::Tree(TreeAction::FilterBackspace)),
@@ -370,7 +370,7 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
             _ => None,
         };
     }
-    if app.show_help {
+    if app.overlay.help {
         return match code {
             KeyCode::Up => Some(Action::Nav(NavAction::ScrollHelp(-1))),
             KeyCode::Down => Some(Action::Nav(NavAction::ScrollHelp(1))),
@@ -383,12 +383,12 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
         };
     }
     // A question takes the next key: y says yes, every other key says no.
-    if app.confirm.is_some() {
+    if app.overlay.confirm.is_some() {
         return Some(Action::Control(ControlAction::Confirm(
             code == KeyCode::Char('y'),
         )));
     }
-    if app.show_waits {
+    if app.live.show_waits {
         return match code {
             KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => {
                 Some(Action::Nav(NavAction::ToggleWaits))
@@ -396,7 +396,7 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
             _ => None,
         };
     }
-    if app.picker.is_some() {
+    if app.overlay.picker.is_some() {
         return match code {
             KeyCode::Up => Some(Action::Nav(NavAction::SelectPrev)),
             KeyCode::Down => Some(Action::Nav(NavAction::SelectNext)),

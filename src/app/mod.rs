@@ -301,6 +301,56 @@ impl Tab {
     }
 }
 
+/// The Live tab's view of the run: the selected row, the tree's sort,
+/// folds and filter, the zoomed panel, the wait-for graph.
+#[derive(Debug, Clone, Default)]
+pub struct LiveView {
+    pub selected: usize,
+    /// Sort, collapse and filter of the process tree.
+    pub tree: process_tree::TreeView,
+    /// Typing a filter: keys go into it.
+    pub editing_filter: bool,
+    pub zoom: Option<Zoom>,
+    /// The wait-for graph is open.
+    pub show_waits: bool,
+}
+
+/// The Compare tab's view.
+#[derive(Debug, Clone, Default)]
+pub struct CompareView {
+    /// The scenario whose runs are shown (`None`: the current one).
+    pub group: Option<String>,
+}
+
+/// The Scaling tab's view.
+#[derive(Debug, Clone, Default)]
+pub struct ScalingView {
+    /// First row of the Points table shown.
+    pub points_scroll: usize,
+}
+
+/// The Log tab's view.
+#[derive(Debug, Clone, Default)]
+pub struct LogView {
+    /// Lines scrolled up from the newest.
+    pub scroll: usize,
+    pub filter: String,
+}
+
+/// What is drawn over the tabs, whichever is shown.
+#[derive(Debug, Clone, Default)]
+pub struct Overlays {
+    /// The help is open, and its first line shown (small terminals scroll it).
+    pub help: bool,
+    pub help_scroll: usize,
+    /// The scenario picker (`o`).
+    pub picker: Option<Picker>,
+    /// A question waiting for `y`.
+    pub confirm: Option<Question>,
+    /// Why a key did nothing, shown in the hint bar until the next key.
+    pub notice: Option<String>,
+}
+
 /// The dashboard's state.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -321,13 +371,6 @@ pub struct App {
     /// The moment shown, when stepping through time (an index into
     /// `timeline`); `None`: the newest.
     pub travel: Option<usize>,
-    /// Compare tab: the scenario whose runs are shown (`None`: the current one).
-    pub compare_group: Option<String>,
-    /// Scaling tab: first row of the Points table shown.
-    pub points_scroll: usize,
-    /// Log tab: lines scrolled up from the newest, and its filter.
-    pub log_scroll: usize,
-    pub log_filter: String,
     /// Finished runs, for the Compare tab.
     pub runs: Vec<RunStats>,
     pub tab: Tab,
@@ -337,33 +380,19 @@ pub struct App {
     pub scaling_run: bool,
     /// Points of the latest scaling measurement, as they arrive.
     pub scale_points: Vec<Point>,
-    /// Why a key did nothing, shown in the hint bar until the next key.
-    pub notice: Option<String>,
     /// What happened, across runs (bounded).
     pub events: VecDeque<event_log::LogEvent>,
-    /// A question waiting for `y`.
-    pub confirm: Option<Question>,
     /// Queue depth per queue name, oldest first.
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
     pub queue_rates: HashMap<String, (f64, f64)>,
     /// Calls per second of each manager proxy method, by `manager/method`.
     pub method_rates: HashMap<String, f64>,
-    pub selected: usize,
-    pub show_help: bool,
-    /// The wait-for graph is open.
-    pub show_waits: bool,
     pub rate_hz: f64,
-    /// Sort, collapse and filter of the process tree.
-    pub tree: process_tree::TreeView,
-    /// Typing a filter: keys go into it.
-    pub editing_filter: bool,
     /// The display is frozen or stepping through time; the run goes on.
     pub frozen: bool,
-    pub zoom: Option<Zoom>,
     /// Pool workers for the next run (`+`/`-`).
     pub workers: usize,
-    pub picker: Option<Picker>,
     /// The terminal's size, for mouse clicks.
     pub term: (u16, u16),
     /// Where the runs come from: a scenario, a command, a Python program,
@@ -373,10 +402,13 @@ pub struct App {
     pub python: String,
     /// A run just ended: the next sample completes its last moment.
     refresh_after_end: bool,
-    /// First help line shown (small terminals scroll the help).
-    pub help_scroll: usize,
     /// See [`App::rows`].
     rows: Vec<Option<i32>>,
+    pub live: LiveView,
+    pub compare: CompareView,
+    pub scaling: ScalingView,
+    pub logs: LogView,
+    pub overlay: Overlays,
 }
 
 impl App {
@@ -393,36 +425,27 @@ impl App {
             printed: 0,
             timeline: Default::default(),
             travel: None,
-            log_scroll: 0,
-            points_scroll: 0,
-            compare_group: None,
-            log_filter: String::new(),
             runs: Vec::new(),
             tab: Tab::Live,
             peak_mem: (0, 0),
             scaling_run: false,
             scale_points: Vec::new(),
-            notice: None,
-            confirm: None,
             events: VecDeque::new(),
             depth_history: HashMap::new(),
-            tree: Default::default(),
-            editing_filter: false,
             frozen: false,
-            zoom: None,
             workers,
-            picker: None,
             term: (0, 0),
             source: Source::Scenario,
             python: "python3".into(),
             refresh_after_end: false,
-            help_scroll: 0,
             rows: Vec::new(),
+            live: Default::default(),
+            compare: Default::default(),
+            scaling: Default::default(),
+            logs: Default::default(),
+            overlay: Default::default(),
             queue_rates: HashMap::new(),
             method_rates: HashMap::new(),
-            selected: 0,
-            show_help: false,
-            show_waits: false,
             rate_hz,
         }
     }
@@ -505,7 +528,8 @@ impl App {
 
     /// The scenario whose runs the Compare tab shows.
     pub fn compare_title(&self) -> &str {
-        self.compare_group
+        self.compare
+            .group
             .as_deref()
             .unwrap_or(&self.scenario.title)
     }
@@ -527,12 +551,12 @@ impl App {
     }
 
     fn refresh_rows(&mut self) {
-        self.rows = process_tree::row_kinds(&self.snapshot, &self.tree);
+        self.rows = process_tree::row_kinds(&self.snapshot, &self.live.tree);
     }
 
     /// The selected row's pid, live or not.
     fn selected_pid(&self) -> Option<i32> {
-        self.rows().get(self.selected).copied().flatten()
+        self.rows().get(self.live.selected).copied().flatten()
     }
 
     /// The selected row's process, if it is a live process of this run.
@@ -553,7 +577,7 @@ impl App {
     }
 
     fn refuse(&mut self) -> Effect {
-        self.notice = Some("select a running process of this run first (↑/↓)".into());
+        self.overlay.notice = Some("select a running process of this run first (↑/↓)".into());
         Effect::Redraw
     }
 
@@ -563,9 +587,9 @@ impl App {
             action,
             Action::Data(DataAction::Sample(_)) | Action::Data(DataAction::Output(_))
         ) {
-            self.notice = None;
+            self.overlay.notice = None;
             if !matches!(action, Action::Control(ControlAction::Confirm(_))) {
-                self.confirm = None;
+                self.overlay.confirm = None;
             }
         }
         let runs = matches!(
@@ -581,7 +605,7 @@ impl App {
                 | Action::Settings(SettingsAction::FewerWorkers)
         );
         if runs && let Some(file) = self.source.replay() {
-            self.notice = Some(format!(
+            self.overlay.notice = Some(format!(
                 "a replay of {file}: nothing runs (← → step through it, q quits)"
             ));
             return Effect::Redraw;
@@ -594,7 +618,7 @@ impl App {
         ) || (action == Action::Picker(PickerAction::OpenPicker)
             && !self.source.is_probed());
         if choice && self.source.is_foreign() {
-            self.notice = Some(
+            self.overlay.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
                     .into(),
             );
@@ -608,12 +632,12 @@ impl App {
                 if !live {
                     return Effect::Quit;
                 }
-                self.confirm = Some(Question::Quit);
-                self.notice = Some("quit and kill the run's processes? y / n".into());
+                self.overlay.confirm = Some(Question::Quit);
+                self.overlay.notice = Some("quit and kill the run's processes? y / n".into());
                 Effect::Redraw
             }
             Action::Notice(n) => {
-                self.notice = Some(n);
+                self.overlay.notice = Some(n);
                 Effect::Redraw
             }
             Action::Run(a) => self.on_run(a),
@@ -743,7 +767,8 @@ mod tests {
             "nothing selected yet"
         );
         assert!(
-            a.notice
+            a.overlay
+                .notice
                 .as_deref()
                 .unwrap()
                 .contains("select a running process")
@@ -764,7 +789,8 @@ mod tests {
             Effect::Redraw
         );
         assert!(
-            a.notice
+            a.overlay
+                .notice
                 .as_deref()
                 .unwrap()
                 .contains("SIGKILL pool worker 1 (pid 42)? y / n")
@@ -796,9 +822,9 @@ mod tests {
     fn selection_stays_within_the_rows() {
         let mut a = app();
         a.update(Action::Nav(NavAction::SelectPrev));
-        assert_eq!(a.selected, 0);
+        assert_eq!(a.live.selected, 0);
         a.update(Action::Nav(NavAction::SelectNext));
-        assert_eq!(a.selected, 0);
+        assert_eq!(a.live.selected, 0);
     }
 
     fn pool_app() -> App {
@@ -976,12 +1002,15 @@ mod tests {
             method: StartMethod::Fork,
         }));
         assert_eq!(a.update(Action::AskQuit), Effect::Redraw);
-        assert_eq!(a.confirm, Some(Question::Quit));
+        assert_eq!(a.overlay.confirm, Some(Question::Quit));
         assert_eq!(
             a.update(Action::Control(ControlAction::Confirm(false))),
             Effect::Redraw
         );
-        assert_eq!(a.notice.as_deref(), Some("not quitting: only y confirms"));
+        assert_eq!(
+            a.overlay.notice.as_deref(),
+            Some("not quitting: only y confirms")
+        );
         a.update(Action::AskQuit);
         assert_eq!(
             a.update(Action::Control(ControlAction::Confirm(true))),
@@ -1002,11 +1031,11 @@ mod tests {
         a.update(Action::Data(DataAction::Sample(Box::new(sample(&many)))));
         a.update(Action::Nav(NavAction::Resize(80, 24)));
         a.update(Action::Nav(NavAction::PageDown));
-        assert_eq!(a.selected, 12);
+        assert_eq!(a.live.selected, 12);
         a.update(Action::Nav(NavAction::End));
-        assert_eq!(a.selected, 99);
+        assert_eq!(a.live.selected, 99);
         a.update(Action::Nav(NavAction::Home));
-        assert_eq!(a.selected, 0);
+        assert_eq!(a.live.selected, 0);
         a.update(Action::Tree(TreeAction::ToggleEnded));
         assert_eq!(a.rows().len(), 100, "none has ended");
         a.update(Action::Nav(NavAction::ShowTab(Tab::Log)));
@@ -1018,17 +1047,20 @@ mod tests {
             });
         }
         a.update(Action::Nav(NavAction::PageUp));
-        assert_eq!(a.log_scroll, 12);
+        assert_eq!(a.logs.scroll, 12);
         a.update(Action::Nav(NavAction::Home));
-        assert_eq!(a.log_scroll, a.shown_events().count() - 1, "at the oldest");
+        assert_eq!(a.logs.scroll, a.shown_events().count() - 1, "at the oldest");
         a.update(Action::Nav(NavAction::End));
-        assert_eq!(a.log_scroll, 0);
+        assert_eq!(a.logs.scroll, 0);
         a.update(Action::Tree(TreeAction::StartFilter));
         for c in "t 2".chars() {
             a.update(Action::Tree(TreeAction::FilterChar(c)));
         }
         assert_eq!(a.shown_events().count(), 11, "event 2, event 20..29");
-        assert!(a.tree.filter.is_empty(), "the Log's filter, not the tree's");
+        assert!(
+            a.live.tree.filter.is_empty(),
+            "the Log's filter, not the tree's"
+        );
     }
 
     #[test]
@@ -1068,7 +1100,7 @@ mod tests {
         assert_eq!(a.workers, 1);
         let mut plain = app();
         plain.update(Action::Settings(SettingsAction::MoreWorkers));
-        assert!(plain.notice.as_deref().unwrap().contains("no pool"));
+        assert!(plain.overlay.notice.as_deref().unwrap().contains("no pool"));
     }
 
     #[test]
@@ -1093,12 +1125,12 @@ mod tests {
             a.update(Action::Tree(TreeAction::FilterChar(c)));
         }
         a.update(Action::Tree(TreeAction::FilterDone));
-        assert!(!a.editing_filter);
+        assert!(!a.live.editing_filter);
         assert_eq!(a.rows(), [Some(10), Some(12)]);
         a.update(Action::Nav(NavAction::SelectNext));
         assert_eq!(a.selected_process().map(|p| p.0), Some(12));
         a.update(Action::Tree(TreeAction::FilterCancel));
-        assert!(a.tree.filter.is_empty());
+        assert!(a.live.tree.filter.is_empty());
     }
 
     /// A click as the run loop sees it: the view says what it means.
@@ -1119,9 +1151,12 @@ mod tests {
         ])))));
         // Header is 2 rows, then the table's border and column titles.
         click(&mut a, 10, 2 + 2 + 2);
-        assert_eq!(a.selected, 2);
+        assert_eq!(a.live.selected, 2);
         click(&mut a, 10, 1);
-        assert_eq!(a.selected, 2, "a click outside the table changes nothing");
+        assert_eq!(
+            a.live.selected, 2,
+            "a click outside the table changes nothing"
+        );
         // A click on a tab in the header shows it.
         let (_, tabs) = crate::ui::header::title(&a, a.term.0);
         let (x, _, tab) = tabs[3];
@@ -1134,11 +1169,11 @@ mod tests {
     fn zoom_cycles_and_the_picker_opens_a_scenario() {
         let mut a = pool_app();
         a.update(Action::Nav(NavAction::CycleZoom));
-        assert_eq!(a.zoom, Some(Zoom::Processes));
+        assert_eq!(a.live.zoom, Some(Zoom::Processes));
         for _ in 0..4 {
             a.update(Action::Nav(NavAction::CycleZoom));
         }
-        assert_eq!(a.zoom, None);
+        assert_eq!(a.live.zoom, None);
         assert_eq!(
             a.update(Action::Picker(PickerAction::OpenPicker)),
             Effect::ListScenarios
@@ -1148,7 +1183,7 @@ mod tests {
             ("scenarios/queue.toml".into(), "Queue".into()),
         ])));
         assert_eq!(
-            a.picker.as_ref().unwrap().selected,
+            a.overlay.picker.as_ref().unwrap().selected,
             0,
             "starts on the current file"
         );
@@ -1157,7 +1192,7 @@ mod tests {
             a.update(Action::Picker(PickerAction::PickerChoose)),
             Effect::Open("scenarios/queue.toml".into())
         );
-        assert!(a.picker.is_none());
+        assert!(a.overlay.picker.is_none());
         let sc = parse(
             "scenarios/queue.toml",
             include_str!("../../scenarios/queue.toml"),

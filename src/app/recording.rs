@@ -177,7 +177,7 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
     }
     let mut app = app.ok_or_else(|| bad(0, "empty: not an mpdash recording".into()))?;
     if !ended {
-        app.notice = Some(format!(
+        app.overlay.notice = Some(format!(
             "{path} ends early (cut off?): shown up to its last sample"
         ));
     }

@@ -11,7 +11,7 @@ impl App {
         match action {
             RunAction::Rerun => Effect::Launch(self.method),
             RunAction::NextMethod | RunAction::MeasureScaling if self.source.is_foreign() => {
-                self.notice = Some(
+                self.overlay.notice = Some(
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
                     .into(),
             );
@@ -79,7 +79,7 @@ impl App {
             }
             RunAction::MeasureScaling => {
                 if self.scenario.scaling.is_none() {
-                    self.notice = Some(
+                    self.overlay.notice = Some(
                         "this scenario has no [scaling] table (try scenarios/scaling.toml)".into(),
                     );
                     return Effect::Redraw;
@@ -124,7 +124,7 @@ impl App {
                 self.travel = None;
                 self.timeline.clear();
                 self.printed = 0;
-                self.log_scroll = 0;
+                self.logs.scroll = 0;
                 self.run = run;
                 self.method = method;
                 self.status = RunStatus::Running;
@@ -140,7 +140,7 @@ impl App {
                 self.queue_rates.clear();
                 self.method_rates.clear();
                 self.log.clear();
-                self.selected = 0;
+                self.live.selected = 0;
                 Effect::Redraw
             }
             RunAction::LaunchFailed(e) => {
@@ -151,9 +151,9 @@ impl App {
                 self.workers = sc.pool.workers;
                 self.method = sc.start_method;
                 self.scenario = sc;
-                self.tree = Default::default();
+                self.live.tree = Default::default();
                 self.refresh_rows();
-                self.zoom = None;
+                self.live.zoom = None;
                 self.tab = Tab::Live;
                 Effect::Launch(self.method)
             }
@@ -233,7 +233,7 @@ impl App {
     fn show_snapshot(&mut self, s: &Arc<Snapshot>) {
         self.snapshot = s.clone();
         self.refresh_rows();
-        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+        self.live.selected = self.live.selected.min(self.rows().len().saturating_sub(1));
     }
 
     /// Shows the moment `i` of the timeline: the sample, and the CPU and
@@ -276,7 +276,7 @@ impl App {
     pub(super) fn on_time(&mut self, action: TimeAction) -> Effect {
         let n = self.timeline.len();
         if n < 2 {
-            self.notice = Some("no samples of this run to step through yet".into());
+            self.overlay.notice = Some("no samples of this run to step through yet".into());
             return Effect::Redraw;
         }
         let newest = n - 1;
@@ -285,7 +285,7 @@ impl App {
         let to = match action {
             TimeAction::TimeBack => at.saturating_sub(1),
             _ if at >= newest => {
-                self.notice = Some("this is the newest moment (← steps back)".into());
+                self.overlay.notice = Some("this is the newest moment (← steps back)".into());
                 return Effect::Redraw;
             }
             _ => at + 1,
@@ -299,7 +299,7 @@ impl App {
         }
         self.show_moment(to);
         let t = self.snapshot.elapsed.as_secs_f64();
-        self.notice = Some(if live && to == newest {
+        self.overlay.notice = Some(if live && to == newest {
             "back to live".into()
         } else {
             format!(
@@ -315,8 +315,8 @@ impl App {
         match action {
             ControlAction::KillSelected => match self.selected_process() {
                 Some((pid, name)) => {
-                    self.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
-                    self.confirm = Some(Question::Kill(pid, name));
+                    self.overlay.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
+                    self.overlay.confirm = Some(Question::Kill(pid, name));
                     Effect::Redraw
                 }
                 None => self.refuse(),
@@ -329,24 +329,24 @@ impl App {
                         } else {
                             (nix::sys::signal::Signal::SIGCONT, "continued")
                         };
-                        self.notice = Some(format!("{name} (pid {pid}) {word}"));
+                        self.overlay.notice = Some(format!("{name} (pid {pid}) {word}"));
                         Effect::Signal(pid, sig)
                     }
                     None => self.refuse(),
                 }
             }
-            ControlAction::Confirm(yes) => match self.confirm.take() {
+            ControlAction::Confirm(yes) => match self.overlay.confirm.take() {
                 Some(Question::Kill(pid, name)) if yes => {
-                    self.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
+                    self.overlay.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
                     Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
                 }
                 Some(Question::Kill(_, name)) => {
-                    self.notice = Some(format!("{name} not killed: only y confirms"));
+                    self.overlay.notice = Some(format!("{name} not killed: only y confirms"));
                     Effect::Redraw
                 }
                 Some(Question::Quit) if yes => Effect::Quit,
                 Some(Question::Quit) => {
-                    self.notice = Some("not quitting: only y confirms".into());
+                    self.overlay.notice = Some("not quitting: only y confirms".into());
                     Effect::Redraw
                 }
                 None => Effect::Redraw,
@@ -358,19 +358,19 @@ impl App {
     pub(super) fn on_navigation(&mut self, action: NavAction) -> Effect {
         match action {
             NavAction::ToggleHelp => {
-                self.show_help = !self.show_help;
-                self.help_scroll = 0;
+                self.overlay.help = !self.overlay.help;
+                self.overlay.help_scroll = 0;
                 Effect::Redraw
             }
             NavAction::ToggleWaits => {
-                self.show_waits = !self.show_waits;
+                self.live.show_waits = !self.live.show_waits;
                 Effect::Redraw
             }
             NavAction::ScrollHelp(by) => {
                 // Wrapped lines, at most a few per key; the view clamps it.
                 let max = keys::BINDINGS.len() * 4;
-                self.help_scroll =
-                    (self.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
+                self.overlay.help_scroll =
+                    (self.overlay.help_scroll as i64 + i64::from(by)).clamp(0, max as i64) as usize;
                 Effect::Redraw
             }
             NavAction::SelectNext
@@ -391,31 +391,32 @@ impl App {
                 let step = |at: usize, n: usize| {
                     (at as i64 + by).clamp(0, n.saturating_sub(1) as i64) as usize
                 };
-                if let Some(p) = self.picker.as_mut() {
+                if let Some(p) = self.overlay.picker.as_mut() {
                     p.selected = step(p.selected, p.items.len());
                 } else if self.tab == Tab::Scaling {
                     // The view clamps it to the rows it has.
                     let n = self.scale_points.len() + 3;
-                    self.points_scroll = step(self.points_scroll, n);
+                    self.scaling.points_scroll = step(self.scaling.points_scroll, n);
                 } else if self.tab == Tab::Log {
                     // Scrolled up from the newest line: down is towards 0.
                     let n = self.shown_events().count();
-                    self.log_scroll =
-                        (self.log_scroll as i64 - by).clamp(0, n.saturating_sub(1) as i64) as usize;
+                    self.logs.scroll = (self.logs.scroll as i64 - by)
+                        .clamp(0, n.saturating_sub(1) as i64)
+                        as usize;
                 } else {
-                    self.selected = step(self.selected, self.rows().len());
+                    self.live.selected = step(self.live.selected, self.rows().len());
                 }
                 Effect::Redraw
             }
             NavAction::NextTab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
                 self.tab = Tab::ALL[(i + 1) % Tab::ALL.len()];
-                self.zoom = None;
+                self.live.zoom = None;
                 Effect::Redraw
             }
             NavAction::ShowTab(t) => {
                 if t != self.tab {
-                    self.zoom = None;
+                    self.live.zoom = None;
                 }
                 self.tab = t;
                 Effect::Redraw
@@ -425,30 +426,30 @@ impl App {
                 Effect::Redraw
             }
             NavAction::CycleZoom if self.tab == Tab::Log => {
-                self.notice = Some("the Log has the whole screen already".into());
+                self.overlay.notice = Some("the Log has the whole screen already".into());
                 Effect::Redraw
             }
             NavAction::CycleZoom if self.tab != Tab::Live => {
                 // The tab's own panel takes the whole tab, then back.
-                self.zoom = match self.zoom {
+                self.live.zoom = match self.live.zoom {
                     None => Some(Zoom::Panel),
                     Some(_) => None,
                 };
                 Effect::Redraw
             }
             NavAction::CycleZoom => {
-                self.zoom = Zoom::next(self.zoom);
-                if self.zoom == Some(Zoom::Panel)
+                self.live.zoom = Zoom::next(self.live.zoom);
+                if self.live.zoom == Some(Zoom::Panel)
                     && !self.shows_pool()
                     && self.snapshot.resources.is_empty()
                 {
-                    self.zoom = Zoom::next(self.zoom);
+                    self.live.zoom = Zoom::next(self.live.zoom);
                 }
                 Effect::Redraw
             }
             NavAction::SelectRow(row) => {
                 if row < self.rows().len() {
-                    self.selected = row;
+                    self.live.selected = row;
                 }
                 Effect::Redraw
             }
@@ -460,24 +461,28 @@ impl App {
         match action {
             TreeAction::CycleSort | TreeAction::ReverseSort => {
                 if action == TreeAction::CycleSort {
-                    self.tree.sort = self.tree.sort.next();
+                    self.live.tree.sort = self.live.tree.sort.next();
                 } else {
-                    self.tree.reverse = !self.tree.reverse;
+                    self.live.tree.reverse = !self.live.tree.reverse;
                 }
                 self.refresh_rows();
-                let order = if self.tree.reverse { ", reversed" } else { "" };
-                self.notice = Some(format!(
+                let order = if self.live.tree.reverse {
+                    ", reversed"
+                } else {
+                    ""
+                };
+                self.overlay.notice = Some(format!(
                     "processes sorted by {}{order}",
-                    self.tree.sort.label()
+                    self.live.tree.sort.label()
                 ));
                 Effect::Redraw
             }
             TreeAction::ToggleEnded => {
-                self.tree.hide_ended = !self.tree.hide_ended;
+                self.live.tree.hide_ended = !self.live.tree.hide_ended;
                 self.refresh_rows();
-                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
-                self.notice = Some(
-                    if self.tree.hide_ended {
+                self.live.selected = self.live.selected.min(self.rows().len().saturating_sub(1));
+                self.overlay.notice = Some(
+                    if self.live.tree.hide_ended {
                         "ended processes hidden (h shows them)"
                     } else {
                         "ended processes shown"
@@ -499,8 +504,8 @@ impl App {
                     .position(|g| g == self.compare_title())
                     .unwrap_or(0);
                 let next = groups[(at + 1) % groups.len()].clone();
-                self.notice = Some(format!("Compare: runs of {next}"));
-                self.compare_group = (next != self.scenario.title).then_some(next);
+                self.overlay.notice = Some(format!("Compare: runs of {next}"));
+                self.compare.group = (next != self.scenario.title).then_some(next);
                 Effect::Redraw
             }
             TreeAction::ToggleCollapse | TreeAction::Collapse | TreeAction::Expand => {
@@ -510,19 +515,19 @@ impl App {
                 let fold = match action {
                     TreeAction::Collapse => true,
                     TreeAction::Expand => false,
-                    _ => !self.tree.collapsed.contains(&pid),
+                    _ => !self.live.tree.collapsed.contains(&pid),
                 };
                 if fold {
-                    self.tree.collapsed.insert(pid);
+                    self.live.tree.collapsed.insert(pid);
                 } else {
-                    self.tree.collapsed.remove(&pid);
+                    self.live.tree.collapsed.remove(&pid);
                 }
                 self.refresh_rows();
-                self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+                self.live.selected = self.live.selected.min(self.rows().len().saturating_sub(1));
                 Effect::Redraw
             }
             TreeAction::StartFilter => {
-                self.editing_filter = true;
+                self.live.editing_filter = true;
                 Effect::Redraw
             }
             TreeAction::FilterChar(c) => {
@@ -531,8 +536,8 @@ impl App {
                     f.push(c);
                 }
                 self.refresh_rows();
-                self.selected = 0;
-                self.log_scroll = 0;
+                self.live.selected = 0;
+                self.logs.scroll = 0;
                 Effect::Redraw
             }
             TreeAction::FilterBackspace => {
@@ -541,11 +546,11 @@ impl App {
                 Effect::Redraw
             }
             TreeAction::FilterDone => {
-                self.editing_filter = false;
+                self.live.editing_filter = false;
                 Effect::Redraw
             }
             TreeAction::FilterCancel => {
-                self.editing_filter = false;
+                self.live.editing_filter = false;
                 self.filter_mut().clear();
                 self.refresh_rows();
                 Effect::Redraw
@@ -566,7 +571,7 @@ impl App {
                 } else if let Some(newest) = self.timeline.len().checked_sub(1) {
                     self.travel = Some(newest);
                     self.frozen = true;
-                    self.notice =
+                    self.overlay.notice =
                         Some("frozen: ← → step through the run, space: back to now".into());
                 }
                 Effect::Redraw
@@ -582,12 +587,13 @@ impl App {
                     i.saturating_sub(1)
                 };
                 self.rate_hz = RATES[i];
-                self.notice = Some(format!("sampling at {} Hz", self.rate_hz));
+                self.overlay.notice = Some(format!("sampling at {} Hz", self.rate_hz));
                 Effect::SetRate(self.rate_hz)
             }
             SettingsAction::MoreWorkers | SettingsAction::FewerWorkers => {
                 if !self.scenario.uses_pool() {
-                    self.notice = Some("this scenario has no pool: +/- set pool workers".into());
+                    self.overlay.notice =
+                        Some("this scenario has no pool: +/- set pool workers".into());
                     return Effect::Redraw;
                 }
                 let max = crate::scenario::MAX_WORKERS as usize;
@@ -596,7 +602,7 @@ impl App {
                 } else {
                     self.workers.saturating_sub(1).max(1)
                 };
-                self.notice = Some(format!(
+                self.overlay.notice = Some(format!(
                     "{} pool workers for the next run (r to rerun now)",
                     self.workers
                 ));
@@ -614,10 +620,10 @@ impl App {
                     .iter()
                     .position(|(p, _)| *p == self.scenario.file)
                     .unwrap_or(0);
-                self.picker = Some(Picker { items, selected });
+                self.overlay.picker = Some(Picker { items, selected });
                 Effect::Redraw
             }
-            PickerAction::PickerChoose => match self.picker.take() {
+            PickerAction::PickerChoose => match self.overlay.picker.take() {
                 Some(p) => match p.items.get(p.selected) {
                     Some((path, _)) => Effect::Open(path.clone()),
                     None => Effect::Redraw,
@@ -625,7 +631,7 @@ impl App {
                 None => Effect::Redraw,
             },
             PickerAction::PickerCancel => {
-                self.picker = None;
+                self.overlay.picker = None;
                 Effect::Redraw
             }
         }
@@ -636,15 +642,15 @@ impl App {
     /// The filter `/` types into: the Log's on the Log tab, else the tree's.
     fn filter_mut(&mut self) -> &mut String {
         if self.tab == Tab::Log {
-            &mut self.log_filter
+            &mut self.logs.filter
         } else {
-            &mut self.tree.filter
+            &mut self.live.tree.filter
         }
     }
 
     /// The Log's events that match its filter, oldest first.
     pub fn shown_events(&self) -> impl DoubleEndedIterator<Item = &event_log::LogEvent> {
-        let f = self.log_filter.to_lowercase();
+        let f = self.logs.filter.to_lowercase();
         self.events
             .iter()
             .filter(move |e| f.is_empty() || e.text.to_lowercase().contains(&f))

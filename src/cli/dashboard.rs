@@ -106,8 +106,8 @@ pub fn run_replay(path: &str, rate_hz: f64) -> anyhow::Result<i32> {
     if let Some((w, h)) = screen.size() {
         app.update(Action::Nav(NavAction::Resize(w, h)));
     }
-    if app.notice.is_none() {
-        app.notice = Some(format!(
+    if app.overlay.notice.is_none() {
+        app.overlay.notice = Some(format!(
             "replay of {path}: ← → step through the run, q quits"
         ));
     }
@@ -316,7 +316,7 @@ fn save_recording(app: &mut App, path: &str) {
         Ok(()) => format!("run saved to {path} (mpdash replay {path})"),
         Err(e) => format!("{e}"),
     };
-    app.notice = Some(said);
+    app.overlay.notice = Some(said);
 }
 
 /// The scenario files and Python programs beside `current` (its directory,
@@ -519,14 +519,14 @@ mod tests {
             (KeyCode::Esc, false),
             (KeyCode::Char('q'), false),
         ] {
-            a.confirm = Some(crate::app::Question::Kill(4242, "pool worker 1".into()));
+            a.overlay.confirm = Some(crate::app::Question::Kill(4242, "pool worker 1".into()));
             let act = press(&a, k).expect("every key answers");
             assert_eq!(act, Action::Control(ControlAction::Confirm(yes)), "{k:?}");
             let eff = a.update(act);
             assert_eq!(matches!(eff, Effect::Signal(..)), yes, "{k:?}");
             if !yes {
                 assert_eq!(
-                    a.notice.as_deref(),
+                    a.overlay.notice.as_deref(),
                     Some("pool worker 1 not killed: only y confirms")
                 );
             }
@@ -653,9 +653,9 @@ mod tests {
             "q closes the help"
         );
         a.update(Action::Nav(NavAction::ScrollHelp(5)));
-        assert_eq!(a.help_scroll, 5);
+        assert_eq!(a.overlay.help_scroll, 5);
         a.update(Action::Nav(NavAction::ScrollHelp(-50)));
-        assert_eq!(a.help_scroll, 0);
+        assert_eq!(a.overlay.help_scroll, 0);
     }
 
     #[test]

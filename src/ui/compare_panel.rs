@@ -46,7 +46,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .skip(mine.len().saturating_sub(chart_fit.min(table_fit)))
         .collect();
     // `z`: the table alone, every run of this scenario.
-    let zoomed = app.zoom.is_some();
+    let zoomed = app.live.zoom.is_some();
     let shown: Vec<&RunStats> = if zoomed { mine.clone() } else { shown };
     let table_h = if zoomed {
         area.height

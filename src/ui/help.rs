@@ -39,7 +39,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } else {
         (popup.height as usize).saturating_sub(4).max(1)
     };
-    let first = app.help_scroll.min(all.len().saturating_sub(rows));
+    let first = app.overlay.help_scroll.min(all.len().saturating_sub(rows));
     let footer: Vec<String> = if rows < all.len() {
         vec![format!(
             " lines {}–{} of {} · ↑/↓ PgUp/PgDn scroll · Esc close",

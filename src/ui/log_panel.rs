@@ -16,7 +16,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let events: Vec<_> = app.shown_events().collect();
     let total = events.len();
     // The newest entry shown is `log_scroll` entries up from the newest.
-    let end = total.saturating_sub(app.log_scroll);
+    let end = total.saturating_sub(app.logs.scroll);
     let mut lines: Vec<Line> = Vec::new();
     let mut first = end;
     for e in events[..end].iter().rev() {
@@ -48,11 +48,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         " Log ".bold(),
         format!("{}–{}/{total} ", (first + 1).min(total), end).into(),
     ];
-    if !app.log_filter.is_empty() || (app.editing_filter && app.tab == crate::app::Tab::Log) {
-        title.push(format!("filter /{} ", app.log_filter).yellow().bold());
+    if !app.logs.filter.is_empty() || (app.live.editing_filter && app.tab == crate::app::Tab::Log) {
+        title.push(format!("filter /{} ", app.logs.filter).yellow().bold());
     }
-    if app.log_scroll > 0 {
-        title.push(format!("↓ {} newer (End) ", app.log_scroll).yellow());
+    if app.logs.scroll > 0 {
+        title.push(format!("↓ {} newer (End) ", app.logs.scroll).yellow());
     }
     title.push("times are the run's clock when a sample saw it ".dark_gray());
     f.render_widget(

@@ -54,7 +54,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
     let banner_h = stuck_banner::height(app, body.width).min(body.height / 2);
     let [banner, body] =
         Layout::vertical([Constraint::Length(banner_h), Constraint::Min(0)]).areas(body);
-    if let Some(z) = app.zoom {
+    if let Some(z) = app.live.zoom {
         let mut a = LiveAreas {
             banner,
             ..Default::default()
@@ -125,7 +125,7 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
 /// What a left click at (column, row) means, from where things are drawn:
 /// a tab in the header, or a row of the process table.
 pub fn click(app: &App, x: u16, y: u16) -> Option<Action> {
-    if app.picker.is_some() || app.show_help {
+    if app.overlay.picker.is_some() || app.overlay.help {
         return None;
     }
     if y == 0 {
@@ -148,7 +148,7 @@ pub fn click(app: &App, x: u16, y: u16) -> Option<Action> {
     }
     // The table scrolls so the selection stays visible, as ratatui does.
     let visible = table.height.saturating_sub(3) as usize;
-    let offset = (app.selected + 1).saturating_sub(visible);
+    let offset = (app.live.selected + 1).saturating_sub(visible);
     Some(Action::Nav(NavAction::SelectRow(
         offset + (y - table.y - 2) as usize,
     )))
@@ -193,11 +193,11 @@ pub fn draw(f: &mut Frame, app: &App) {
             }
         }
     }
-    if let Some(p) = &app.picker {
+    if let Some(p) = &app.overlay.picker {
         help::draw_picker(f, f.area(), p);
-    } else if app.show_help {
+    } else if app.overlay.help {
         help::draw(f, f.area(), app);
-    } else if app.show_waits {
+    } else if app.live.show_waits {
         help::draw_waits(f, f.area(), app);
     }
 }

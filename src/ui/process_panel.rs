@@ -82,7 +82,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .procs
         .iter()
         .any(|p| p.alive() && p.wait.is_some());
-    let order = tree_order(&snap.procs, &snap.live, &app.tree);
+    let order = tree_order(&snap.procs, &snap.live, &app.live.tree);
     // NAME as wide as its longest entry (with the tree's branches), so the
     // other columns are not pushed off while NAME stays half empty.
     let name_w = order
@@ -106,7 +106,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .unwrap_or(0)
         .clamp(COLUMNS[3].1 as usize, 48) as u16;
     let cols = visible_columns(area.width.saturating_sub(name_w - COLUMNS[3].1), waits);
-    let sorted_col = match app.tree.sort {
+    let sorted_col = match app.live.tree.sort {
         SortKey::Start => None,
         SortKey::Cpu => Some("CPU%"),
         SortKey::Rss => Some("RSS"),
@@ -117,7 +117,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         let t = COLUMNS[i].0;
         if Some(t) == sorted_col {
             // CPU and RSS sort biggest first, PID and NAME smallest first.
-            let down = matches!(app.tree.sort, SortKey::Cpu | SortKey::Rss) != app.tree.reverse;
+            let down =
+                matches!(app.live.tree.sort, SortKey::Cpu | SortKey::Rss) != app.live.tree.reverse;
             Cell::from(format!("{t}{}", if down { "▼" } else { "▲" }))
         } else {
             Cell::from(t)
@@ -128,7 +129,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     // Only the rows in view are built (500 processes, 40 lines): the table
     // scrolls so the selection stays visible, as ratatui's would.
     let visible = area.height.saturating_sub(3) as usize;
-    let offset = (app.selected + 1).saturating_sub(visible.max(1));
+    let offset = (app.live.selected + 1).saturating_sub(visible.max(1));
     let in_view = |i: usize| i >= offset && i < offset + visible;
     let mut at = 0;
     for TreeRow {
@@ -190,7 +191,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(Style::new().bg(Color::Rgb(40, 44, 60)));
-    let mut state = TableState::default().with_selected(Some(app.selected - offset));
+    let mut state = TableState::default().with_selected(Some(app.live.selected - offset));
     f.render_stateful_widget(table, area, &mut state);
 }
 
@@ -279,16 +280,16 @@ fn table_title(app: &App, width: u16) -> Line<'static> {
     let rows = app.rows().len();
     let mut title = vec![
         " Processes ".bold(),
-        format!("{}/{rows} ", (app.selected + 1).min(rows)).into(),
+        format!("{}/{rows} ", (app.live.selected + 1).min(rows)).into(),
     ];
     let ended = snap.procs.iter().filter(|p| !p.alive()).count();
-    if app.tree.hide_ended && ended > 0 {
+    if app.live.tree.hide_ended && ended > 0 {
         title.push(format!("{ended} ended hidden (h) ").cyan());
     }
-    if !app.tree.filter.is_empty() || app.editing_filter {
-        let cursor = if app.editing_filter { "▏" } else { "" };
+    if !app.live.tree.filter.is_empty() || app.live.editing_filter {
+        let cursor = if app.live.editing_filter { "▏" } else { "" };
         title.push(
-            format!("filter /{}{cursor} ", app.tree.filter)
+            format!("filter /{}{cursor} ", app.live.tree.filter)
                 .yellow()
                 .bold(),
         );

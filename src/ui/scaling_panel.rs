@@ -24,7 +24,7 @@ fn color(m: Mode) -> Color {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     // `z`: the measurement takes the whole tab (no process tree above it).
-    let bottom = if app.zoom.is_some() {
+    let bottom = if app.live.zoom.is_some() {
         area
     } else {
         let most = (area.height * 2 / 5).max(3);
@@ -212,7 +212,7 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
     }
     let rows = table_area.height.saturating_sub(2) as usize;
     let total = lines.len();
-    let first = app.points_scroll.min(total.saturating_sub(rows));
+    let first = app.scaling.points_scroll.min(total.saturating_sub(rows));
     let mut title = vec![" Points ".bold()];
     if total > rows {
         title.push(

@@ -413,7 +413,7 @@ fn compare_tab_with_three_runs() {
     let t2 = render(&app, 130, 30);
     find(t2.backend().buffer(), "1 runs of another scenario");
     app.update(Action::Tree(TreeAction::ToggleCollapse));
-    assert_eq!(app.compare_group, None);
+    assert_eq!(app.compare.group, None);
     find(t.backend().buffer(), " 0.7 ");
     assert!(
         !format!("{:?}", t.backend()).contains("│4 "),
@@ -695,7 +695,13 @@ fn a_watched_foreign_program() {
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
     // No start method to switch for a foreign program.
     app.update(Action::Run(RunAction::NextMethod));
-    assert!(app.notice.as_deref().unwrap().contains("foreign command"));
+    assert!(
+        app.overlay
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("foreign command")
+    );
 }
 
 #[test]

@@ -114,7 +114,7 @@ pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
-    if let Some(n) = &app.notice {
+    if let Some(n) = &app.overlay.notice {
         f.render_widget(
             Paragraph::new(Line::styled(
                 format!(" {n}"),
@@ -125,14 +125,14 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let mut spans = Vec::new();
-    if app.editing_filter {
+    if app.live.editing_filter {
         spans.push(Span::styled(
             format!(
                 " filter: {}▏ ",
                 if app.tab == crate::app::Tab::Log {
-                    &app.log_filter
+                    &app.logs.filter
                 } else {
-                    &app.tree.filter
+                    &app.live.tree.filter
                 }
             ),
             Style::new().fg(Color::Yellow).bold(),
