@@ -351,13 +351,14 @@ pub struct Overlays {
     pub notice: Option<String>,
 }
 
-/// The dashboard's state.
+/// The current run, as the dashboard knows it: which it is, how it goes,
+/// and every sample and line it produced.
 #[derive(Debug, Clone)]
-pub struct App {
-    pub scenario: Arc<Scenario>,
-    pub method: StartMethod,
-    pub run: u64,
+pub struct RunState {
+    /// The run's number (0: none yet).
+    pub id: u64,
     pub status: RunStatus,
+    /// The moment shown.
     pub snapshot: Arc<Snapshot>,
     /// CPU % of one core per pid, oldest first.
     pub cpu_history: HashMap<i32, VecDeque<f64>>,
@@ -371,37 +372,70 @@ pub struct App {
     /// The moment shown, when stepping through time (an index into
     /// `timeline`); `None`: the newest.
     pub travel: Option<usize>,
-    /// Finished runs, for the Compare tab.
-    pub runs: Vec<RunStats>,
-    pub tab: Tab,
-    /// Peak summed PSS and RSS of the current run's workers.
+    /// The display is frozen or stepping through time; the run goes on.
+    pub frozen: bool,
+    /// Peak summed PSS and RSS of the run's workers.
     pub peak_mem: (u64, u64),
-    /// Whether the current run measures scaling rather than running `[main]`.
-    pub scaling_run: bool,
-    /// Points of the latest scaling measurement, as they arrive.
-    pub scale_points: Vec<Point>,
-    /// What happened, across runs (bounded).
-    pub events: VecDeque<event_log::LogEvent>,
+    /// The run measures scaling rather than running `[main]`.
+    pub scaling: bool,
     /// Queue depth per queue name, oldest first.
     pub depth_history: HashMap<String, VecDeque<u64>>,
     /// Puts and gets per second per queue, between the last two samples.
     pub queue_rates: HashMap<String, (f64, f64)>,
     /// Calls per second of each manager proxy method, by `manager/method`.
     pub method_rates: HashMap<String, f64>,
-    pub rate_hz: f64,
-    /// The display is frozen or stepping through time; the run goes on.
-    pub frozen: bool,
-    /// Pool workers for the next run (`+`/`-`).
-    pub workers: usize,
-    /// The terminal's size, for mouse clicks.
-    pub term: (u16, u16),
+    /// The run just ended: the next sample completes its last moment.
+    pub(super) refresh_after_end: bool,
+}
+
+impl Default for RunState {
+    fn default() -> RunState {
+        RunState {
+            id: 0,
+            status: RunStatus::Starting,
+            snapshot: Default::default(),
+            cpu_history: HashMap::new(),
+            log: VecDeque::new(),
+            printed: 0,
+            timeline: Default::default(),
+            travel: None,
+            frozen: false,
+            peak_mem: (0, 0),
+            scaling: false,
+            depth_history: HashMap::new(),
+            queue_rates: HashMap::new(),
+            method_rates: HashMap::new(),
+            refresh_after_end: false,
+        }
+    }
+}
+
+/// The dashboard's state: what runs and how (the source, the scenario, the
+/// settings for the next run), the current run, what finished runs left,
+/// each tab's view, and the overlays.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub scenario: Arc<Scenario>,
     /// Where the runs come from: a scenario, a command, a Python program,
     /// or a recording played back.
     pub source: Source,
+    /// The start method of the current (and next) run.
+    pub method: StartMethod,
+    /// Pool workers for the next run (`+`/`-`).
+    pub workers: usize,
     /// The interpreter a Python program chosen in the picker runs with.
     pub python: String,
-    /// A run just ended: the next sample completes its last moment.
-    refresh_after_end: bool,
+    pub rate_hz: f64,
+    pub current: RunState,
+    /// Finished runs, for the Compare tab.
+    pub runs: Vec<RunStats>,
+    /// Points of the latest scaling measurement, as they arrive.
+    pub scale_points: Vec<Point>,
+    /// What happened, across runs (bounded).
+    pub events: VecDeque<event_log::LogEvent>,
+    pub tab: Tab,
+    /// The terminal's size, for mouse clicks.
+    pub term: (u16, u16),
     /// See [`App::rows`].
     rows: Vec<Option<i32>>,
     pub live: LiveView,
@@ -417,36 +451,22 @@ impl App {
         App {
             method: scenario.start_method,
             scenario,
-            run: 0,
-            status: RunStatus::Starting,
-            snapshot: Default::default(),
-            cpu_history: HashMap::new(),
-            log: VecDeque::new(),
-            printed: 0,
-            timeline: Default::default(),
-            travel: None,
+            source: Source::Scenario,
+            workers,
+            python: "python3".into(),
+            rate_hz,
+            current: RunState::default(),
             runs: Vec::new(),
-            tab: Tab::Live,
-            peak_mem: (0, 0),
-            scaling_run: false,
             scale_points: Vec::new(),
             events: VecDeque::new(),
-            depth_history: HashMap::new(),
-            frozen: false,
-            workers,
+            tab: Tab::Live,
             term: (0, 0),
-            source: Source::Scenario,
-            python: "python3".into(),
-            refresh_after_end: false,
             rows: Vec::new(),
             live: Default::default(),
             compare: Default::default(),
             scaling: Default::default(),
             logs: Default::default(),
             overlay: Default::default(),
-            queue_rates: HashMap::new(),
-            method_rates: HashMap::new(),
-            rate_hz,
         }
     }
 
@@ -454,14 +474,16 @@ impl App {
     /// one before it.
     fn absorb(&mut self, prev: &Snapshot, s: &Snapshot) {
         for (pid, live) in &s.live {
-            let h = self.cpu_history.entry(*pid).or_default();
+            let h = self.current.cpu_history.entry(*pid).or_default();
             if h.len() == HISTORY {
                 h.pop_front();
             }
             h.push_back(live.cpu_pct);
         }
         let known: std::collections::HashSet<i32> = s.procs.iter().map(|p| p.pid).collect();
-        self.cpu_history.retain(|pid, _| known.contains(pid));
+        self.current
+            .cpu_history
+            .retain(|pid, _| known.contains(pid));
         self.track_queues(prev, s);
     }
 
@@ -482,7 +504,7 @@ impl App {
                         .and_then(|b| b.iter().find(|x| x.method == m.method))
                         .map_or(0, |x| x.calls);
                     if dt > 0.0 {
-                        self.method_rates.insert(
+                        self.current.method_rates.insert(
                             format!("{name}/{}", m.method),
                             m.calls.saturating_sub(c0) as f64 / dt,
                         );
@@ -500,7 +522,7 @@ impl App {
             else {
                 continue;
             };
-            let h = self.depth_history.entry(name.clone()).or_default();
+            let h = self.current.depth_history.entry(name.clone()).or_default();
             if h.len() == HISTORY {
                 h.pop_front();
             }
@@ -515,7 +537,7 @@ impl App {
                 _ => None,
             });
             if let (Some((p0, g0)), true) = (before, dt > 0.0) {
-                self.queue_rates.insert(
+                self.current.queue_rates.insert(
                     name.clone(),
                     (
                         puts.saturating_sub(p0) as f64 / dt,
@@ -551,7 +573,7 @@ impl App {
     }
 
     fn refresh_rows(&mut self) {
-        self.rows = process_tree::row_kinds(&self.snapshot, &self.live.tree);
+        self.rows = process_tree::row_kinds(&self.current.snapshot, &self.live.tree);
     }
 
     /// The selected row's pid, live or not.
@@ -563,12 +585,13 @@ impl App {
     /// Whether the Live tab has a Pool panel: the scenario runs a pool, or
     /// a probed Python program made one.
     pub fn shows_pool(&self) -> bool {
-        self.scenario.uses_pool() || self.snapshot.pool.is_some()
+        self.scenario.uses_pool() || self.current.snapshot.pool.is_some()
     }
 
     pub fn selected_process(&self) -> Option<(i32, String)> {
         let pid = self.selected_pid()?;
         let p = self
+            .current
             .snapshot
             .procs
             .iter()
@@ -627,8 +650,10 @@ impl App {
         match action {
             Action::Quit => Effect::Quit,
             Action::AskQuit => {
-                let live =
-                    matches!(self.status, RunStatus::Running | RunStatus::Starting) && self.run > 0;
+                let live = matches!(
+                    self.current.status,
+                    RunStatus::Running | RunStatus::Starting
+                ) && self.current.id > 0;
                 if !live {
                     return Effect::Quit;
                 }
@@ -719,14 +744,17 @@ mod tests {
             );
             a.update(Action::Data(DataAction::Sample(Box::new(s))));
         }
-        assert_eq!(a.cpu_history[&7].len(), HISTORY);
-        assert_eq!(*a.cpu_history[&7].back().unwrap(), (HISTORY + 9) as f64);
+        assert_eq!(a.current.cpu_history[&7].len(), HISTORY);
+        assert_eq!(
+            *a.current.cpu_history[&7].back().unwrap(),
+            (HISTORY + 9) as f64
+        );
         for i in 0..(LOG_LINES + 5) {
             a.update(Action::Data(DataAction::Output(i.to_string().into())));
         }
-        assert_eq!(a.log.len(), LOG_LINES);
-        assert_eq!(a.log.front().unwrap().line, "5");
-        assert_eq!(a.printed, (LOG_LINES + 5) as u64);
+        assert_eq!(a.current.log.len(), LOG_LINES);
+        assert_eq!(a.current.log.front().unwrap().line, "5");
+        assert_eq!(a.current.printed, (LOG_LINES + 5) as u64);
     }
 
     #[test]
@@ -751,7 +779,10 @@ mod tests {
             rows: Vec::new(),
         }));
         assert_eq!(a.runs.len(), 1);
-        assert!(matches!(a.status, RunStatus::Finished { exit: 0, .. }));
+        assert!(matches!(
+            a.current.status,
+            RunStatus::Finished { exit: 0, .. }
+        ));
     }
 
     #[test]
@@ -869,7 +900,7 @@ mod tests {
             a.update(Action::Settings(SettingsAction::ToggleFreeze)),
             Effect::Redraw
         );
-        assert!(a.frozen);
+        assert!(a.current.frozen);
         let newer = sample(&[(10, 1, "main"), (11, 10, "pool worker 1")]);
         assert_eq!(
             a.update(Action::Data(DataAction::Sample(Box::new(newer)))),
@@ -879,15 +910,19 @@ mod tests {
             a.update(Action::Data(DataAction::Output("later".into()))),
             Effect::None
         );
-        assert_eq!(a.snapshot.procs.len(), 1, "the display stays as it was");
+        assert_eq!(
+            a.current.snapshot.procs.len(),
+            1,
+            "the display stays as it was"
+        );
         assert_eq!(
             a.shown_log().count(),
             0,
             "output after the moment shown is not shown"
         );
-        assert_eq!(a.log.len(), 1, "but it is kept");
+        assert_eq!(a.current.log.len(), 1, "but it is kept");
         a.update(Action::Settings(SettingsAction::ToggleFreeze));
-        assert_eq!(a.snapshot.procs.len(), 2, "thawing catches up");
+        assert_eq!(a.current.snapshot.procs.len(), 2, "thawing catches up");
         assert_eq!(a.shown_log().last().map(|p| p.line.as_str()), Some("later"));
     }
 
@@ -930,7 +965,7 @@ mod tests {
             )))));
             a.update(Action::Data(DataAction::Output(format!("line {i}").into())));
         }
-        let rows = a.snapshot.procs.clone();
+        let rows = a.current.snapshot.procs.clone();
         a.update(Action::Run(RunAction::RunEnded {
             exit: 0,
             wall: Duration::from_secs(1),
@@ -941,19 +976,25 @@ mod tests {
         a.update(Action::Data(DataAction::Sample(Box::new(queue_sample(
             1100, 4, false,
         )))));
-        assert_eq!(a.depth_history["q"].back(), Some(&4));
+        assert_eq!(a.current.depth_history["q"].back(), Some(&4));
         a.update(Action::Data(DataAction::Sample(Box::new(queue_sample(
             2000, 0, false,
         )))));
-        assert_eq!(a.depth_history["q"].back(), Some(&4));
+        assert_eq!(a.current.depth_history["q"].back(), Some(&4));
         for _ in 0..8 {
             a.update(Action::Time(TimeAction::TimeBack));
         }
-        assert_eq!(a.travel, Some(3));
-        assert_eq!(a.snapshot.elapsed, Duration::from_millis(300));
-        assert!(a.snapshot.procs[1].alive(), "the producer was alive then");
+        assert_eq!(a.current.travel, Some(3));
+        assert_eq!(a.current.snapshot.elapsed, Duration::from_millis(300));
+        assert!(
+            a.current.snapshot.procs[1].alive(),
+            "the producer was alive then"
+        );
         assert_eq!(
-            a.depth_history["q"].iter().copied().collect::<Vec<_>>(),
+            a.current.depth_history["q"]
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             [0, 1, 2, 3]
         );
         assert_eq!(
@@ -964,7 +1005,7 @@ mod tests {
         for _ in 0..20 {
             a.update(Action::Time(TimeAction::TimeForward));
         }
-        assert_eq!(a.travel, None);
+        assert_eq!(a.current.travel, None);
         assert_eq!(a.shown_log().count(), 10);
     }
 

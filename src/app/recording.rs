@@ -73,13 +73,13 @@ pub fn save(app: &App, path: &str) -> anyhow::Result<()> {
         foreign: app.source.argv().map(<[String]>::to_vec),
         probed: app.source.is_probed(),
     })?;
-    let first = app.printed - app.log.len() as u64;
+    let first = app.current.printed - app.current.log.len() as u64;
     let line_at = |i: u64| -> Option<(i32, String)> {
-        let p = app.log.get(i.checked_sub(first)? as usize)?;
+        let p = app.current.log.get(i.checked_sub(first)? as usize)?;
         Some((p.pid, p.line.clone()))
     };
     let mut sent = first;
-    for f in app.timeline.frames() {
+    for f in app.current.timeline.frames() {
         let output = (sent..f.printed).filter_map(line_at).collect();
         sent = sent.max(f.printed);
         put(&Line::Sample {
@@ -87,12 +87,12 @@ pub fn save(app: &App, path: &str) -> anyhow::Result<()> {
             snapshot: Box::new((*f.snap).clone()),
         })?;
     }
-    let (exit, wall_s) = match &app.status {
+    let (exit, wall_s) = match &app.current.status {
         RunStatus::Finished { exit, wall } => (Some(*exit), wall.as_secs_f64()),
-        _ => (None, app.snapshot.elapsed.as_secs_f64()),
+        _ => (None, app.current.snapshot.elapsed.as_secs_f64()),
     };
     put(&Line::End {
-        output: (sent..app.printed).filter_map(line_at).collect(),
+        output: (sent..app.current.printed).filter_map(line_at).collect(),
         exit,
         wall_s,
     })?;
@@ -166,7 +166,7 @@ pub fn load(path: &str, rate_hz: f64) -> anyhow::Result<App> {
                     return Err(bad(n, format!("impossible wall time {wall_s}")));
                 }
                 let wall = Duration::from_secs_f64(wall_s.min(1e9));
-                a.status = match exit {
+                a.current.status = match exit {
                     Some(exit) => RunStatus::Finished { exit, wall },
                     // Recorded while it ran: it ends where the recording does.
                     None => RunStatus::Finished { exit: -1, wall },
@@ -256,10 +256,13 @@ mod tests {
         let path = path.to_str().unwrap();
         save(&a, path).unwrap();
         let mut b = load(path, 4.0).unwrap();
-        assert_eq!(b.timeline.len(), a.timeline.len());
-        assert_eq!(b.timeline.get(4).unwrap().snap.live[&10].cpu_pct, 4.0);
+        assert_eq!(b.current.timeline.len(), a.current.timeline.len());
+        assert_eq!(
+            b.current.timeline.get(4).unwrap().snap.live[&10].cpu_pct,
+            4.0
+        );
         assert_eq!(b.method, StartMethod::Spawn);
-        assert_eq!(b.status, a.status);
+        assert_eq!(b.current.status, a.current.status);
         let lines = |x: &App| {
             x.shown_log()
                 .map(|p| (p.pid, p.line.clone()))

@@ -19,7 +19,7 @@ impl App {
             }
             RunAction::NextMethod => Effect::Launch(self.method.next()),
             RunAction::RunEnded { exit, wall, rows } => {
-                self.status = RunStatus::Finished { exit, wall };
+                self.current.status = RunStatus::Finished { exit, wall };
                 if self.events.len() == event_log::LOG_EVENTS {
                     self.events.pop_front();
                 }
@@ -27,7 +27,7 @@ impl App {
                     at: wall,
                     text: format!(
                         "run {} {} after {:.2} s",
-                        self.run,
+                        self.current.id,
                         match exit {
                             0 => "finished".to_string(),
                             e => format!("failed (exit {e})"),
@@ -38,15 +38,16 @@ impl App {
                 });
                 // The board outlives its run: the next sample has the final
                 // counts (the last one may be a quarter second old).
-                self.refresh_after_end = self.source.replay().is_none();
+                self.current.refresh_after_end = self.source.replay().is_none();
                 // The board as the run left it is its last moment.
-                if self.run > 0 {
+                if self.current.id > 0 {
                     let mut last = self
+                        .current
                         .timeline
                         .last()
                         .map(|f| (*f.snap).clone())
                         .unwrap_or_default();
-                    last.run = self.run;
+                    last.run = self.current.id;
                     last.elapsed = last.elapsed.max(wall);
                     if !rows.is_empty() {
                         last.procs = end_rows(&rows, &last.procs);
@@ -61,12 +62,12 @@ impl App {
                     last.threads.retain(|pid, _| alive.contains(pid));
                     self.record(Arc::new(last));
                 }
-                if self.scaling_run {
+                if self.current.scaling {
                     return Effect::Redraw;
                 }
-                let (pss, rss) = self.peak_mem;
+                let (pss, rss) = self.current.peak_mem;
                 self.runs.push(summarise(
-                    self.run,
+                    self.current.id,
                     &self.scenario,
                     self.method,
                     &rows,
@@ -91,22 +92,27 @@ impl App {
                     run,
                     method: self.method,
                 });
-                self.scaling_run = true;
+                self.current.scaling = true;
                 self.scale_points.clear();
                 self.tab = Tab::Scaling;
                 Effect::Redraw
             }
             RunAction::RunStarted { run, method } => {
-                if self.run > 0 && matches!(self.status, RunStatus::Running | RunStatus::Starting) {
+                if self.current.id > 0
+                    && matches!(
+                        self.current.status,
+                        RunStatus::Running | RunStatus::Starting
+                    )
+                {
                     // The run shown is replaced before its end: say so.
                     if self.events.len() == event_log::LOG_EVENTS {
                         self.events.pop_front();
                     }
                     self.events.push_back(event_log::LogEvent {
-                        at: self.snapshot.elapsed,
+                        at: self.current.snapshot.elapsed,
                         text: format!(
                             "run {} stopped before its end (its processes killed for the next run)",
-                            self.run
+                            self.current.id
                         ),
                         alarm: false,
                     });
@@ -119,32 +125,32 @@ impl App {
                     text: format!("── run {run} of {} with {method} ──", self.scenario.title),
                     alarm: false,
                 });
-                self.scaling_run = false;
-                self.frozen = false;
-                self.travel = None;
-                self.timeline.clear();
-                self.printed = 0;
+                self.current.scaling = false;
+                self.current.frozen = false;
+                self.current.travel = None;
+                self.current.timeline.clear();
+                self.current.printed = 0;
                 self.logs.scroll = 0;
-                self.run = run;
+                self.current.id = run;
                 self.method = method;
-                self.status = RunStatus::Running;
-                self.snapshot = Arc::new(Snapshot {
+                self.current.status = RunStatus::Running;
+                self.current.snapshot = Arc::new(Snapshot {
                     run,
-                    system: self.snapshot.system.clone(),
+                    system: self.current.snapshot.system.clone(),
                     ..Default::default()
                 });
                 self.refresh_rows();
-                self.cpu_history.clear();
-                self.peak_mem = (0, 0);
-                self.depth_history.clear();
-                self.queue_rates.clear();
-                self.method_rates.clear();
-                self.log.clear();
+                self.current.cpu_history.clear();
+                self.current.peak_mem = (0, 0);
+                self.current.depth_history.clear();
+                self.current.queue_rates.clear();
+                self.current.method_rates.clear();
+                self.current.log.clear();
                 self.live.selected = 0;
                 Effect::Redraw
             }
             RunAction::LaunchFailed(e) => {
-                self.status = RunStatus::Failed(e);
+                self.current.status = RunStatus::Failed(e);
                 Effect::Redraw
             }
             RunAction::ScenarioLoaded(sc) => {
@@ -164,18 +170,20 @@ impl App {
     pub(super) fn on_data(&mut self, action: DataAction) -> Effect {
         match action {
             DataAction::Sample(s) => {
-                if s.run != self.run && !s.procs.is_empty() {
+                if s.run != self.current.id && !s.procs.is_empty() {
                     return Effect::None;
                 }
                 // Once a run has ended its last moment stays on screen:
                 // nothing scrolls itself flat.
-                if matches!(self.status, RunStatus::Finished { .. }) && !self.timeline.is_empty() {
+                if matches!(self.current.status, RunStatus::Finished { .. })
+                    && !self.current.timeline.is_empty()
+                {
                     // Except once: the first sample after the end completes
                     // the last moment (the queues' final depths; for a probed
                     // Python program its objects' final counts and the exit
                     // statuses its parents reaped).
-                    if std::mem::take(&mut self.refresh_after_end)
-                        && let Some(f) = self.timeline.last()
+                    if std::mem::take(&mut self.current.refresh_after_end)
+                        && let Some(f) = self.current.timeline.last()
                     {
                         let mut last = (*f.snap).clone();
                         last.procs = end_rows(&last.procs, &s.procs);
@@ -187,7 +195,7 @@ impl App {
                     return Effect::None;
                 }
                 self.record(Arc::new(*s));
-                if self.travel.is_some() {
+                if self.current.travel.is_some() {
                     Effect::None
                 } else {
                     Effect::Redraw
@@ -200,12 +208,12 @@ impl App {
                     self.scale_points.push(point);
                     return Effect::Redraw;
                 }
-                if self.log.len() == LOG_LINES {
-                    self.log.pop_front();
+                if self.current.log.len() == LOG_LINES {
+                    self.current.log.pop_front();
                 }
-                self.log.push_back(p);
-                self.printed += 1;
-                if self.travel.is_some() {
+                self.current.log.push_back(p);
+                self.current.printed += 1;
+                if self.current.travel.is_some() {
                     Effect::None
                 } else {
                     Effect::Redraw
@@ -218,20 +226,20 @@ impl App {
     /// on screen unless the user is looking at another moment.
     pub(super) fn record(&mut self, s: Arc<Snapshot>) {
         let empty = Snapshot::default();
-        let prev = self.timeline.last().map(|f| f.snap.clone());
+        let prev = self.current.timeline.last().map(|f| f.snap.clone());
         let prev = prev.as_deref().unwrap_or(&empty);
         event_log::diff(prev, &s, &mut self.events);
-        self.peak_mem.0 = self.peak_mem.0.max(s.workers_mem.0);
-        self.peak_mem.1 = self.peak_mem.1.max(s.workers_mem.1);
-        self.timeline.push(s.clone(), self.printed);
-        if self.travel.is_none() {
+        self.current.peak_mem.0 = self.current.peak_mem.0.max(s.workers_mem.0);
+        self.current.peak_mem.1 = self.current.peak_mem.1.max(s.workers_mem.1);
+        self.current.timeline.push(s.clone(), self.current.printed);
+        if self.current.travel.is_none() {
             self.absorb(prev, &s);
             self.show_snapshot(&s);
         }
     }
 
     fn show_snapshot(&mut self, s: &Arc<Snapshot>) {
-        self.snapshot = s.clone();
+        self.current.snapshot = s.clone();
         self.refresh_rows();
         self.live.selected = self.live.selected.min(self.rows().len().saturating_sub(1));
     }
@@ -239,11 +247,12 @@ impl App {
     /// Shows the moment `i` of the timeline: the sample, and the CPU and
     /// depth histories as they were then.
     fn show_moment(&mut self, i: usize) {
-        self.cpu_history.clear();
-        self.depth_history.clear();
-        self.queue_rates.clear();
-        self.method_rates.clear();
+        self.current.cpu_history.clear();
+        self.current.depth_history.clear();
+        self.current.queue_rates.clear();
+        self.current.method_rates.clear();
         let frames: Vec<Arc<Snapshot>> = self
+            .current
             .timeline
             .window(i, HISTORY + 1)
             .into_iter()
@@ -263,25 +272,26 @@ impl App {
     /// The output lines of the moment shown: all of them, or those printed
     /// before the sample being looked at.
     pub fn shown_log(&self) -> impl DoubleEndedIterator<Item = &Printed> {
-        let first = self.printed - self.log.len() as u64;
+        let first = self.current.printed - self.current.log.len() as u64;
         let upto = self
+            .current
             .travel
-            .and_then(|i| self.timeline.printed_at(i))
-            .unwrap_or(self.printed);
+            .and_then(|i| self.current.timeline.printed_at(i))
+            .unwrap_or(self.current.printed);
         let n = upto.saturating_sub(first) as usize;
-        self.log.iter().take(n)
+        self.current.log.iter().take(n)
     }
 
     /// Stepping through the run's samples.
     pub(super) fn on_time(&mut self, action: TimeAction) -> Effect {
-        let n = self.timeline.len();
+        let n = self.current.timeline.len();
         if n < 2 {
             self.overlay.notice = Some("no samples of this run to step through yet".into());
             return Effect::Redraw;
         }
         let newest = n - 1;
-        let at = self.travel.unwrap_or(newest);
-        let live = !matches!(self.status, RunStatus::Finished { .. });
+        let at = self.current.travel.unwrap_or(newest);
+        let live = !matches!(self.current.status, RunStatus::Finished { .. });
         let to = match action {
             TimeAction::TimeBack => at.saturating_sub(1),
             _ if at >= newest => {
@@ -291,14 +301,14 @@ impl App {
             _ => at + 1,
         };
         if to == newest {
-            self.travel = None;
-            self.frozen = false;
+            self.current.travel = None;
+            self.current.frozen = false;
         } else {
-            self.travel = Some(to);
-            self.frozen = true;
+            self.current.travel = Some(to);
+            self.current.frozen = true;
         }
         self.show_moment(to);
-        let t = self.snapshot.elapsed.as_secs_f64();
+        let t = self.current.snapshot.elapsed.as_secs_f64();
         self.overlay.notice = Some(if live && to == newest {
             "back to live".into()
         } else {
@@ -441,7 +451,7 @@ impl App {
                 self.live.zoom = Zoom::next(self.live.zoom);
                 if self.live.zoom == Some(Zoom::Panel)
                     && !self.shows_pool()
-                    && self.snapshot.resources.is_empty()
+                    && self.current.snapshot.resources.is_empty()
                 {
                     self.live.zoom = Zoom::next(self.live.zoom);
                 }
@@ -562,15 +572,15 @@ impl App {
     pub(super) fn on_settings(&mut self, action: SettingsAction) -> Effect {
         match action {
             SettingsAction::ToggleFreeze => {
-                if self.travel.is_some() {
-                    self.travel = None;
-                    self.frozen = false;
-                    if let Some(newest) = self.timeline.len().checked_sub(1) {
+                if self.current.travel.is_some() {
+                    self.current.travel = None;
+                    self.current.frozen = false;
+                    if let Some(newest) = self.current.timeline.len().checked_sub(1) {
                         self.show_moment(newest);
                     }
-                } else if let Some(newest) = self.timeline.len().checked_sub(1) {
-                    self.travel = Some(newest);
-                    self.frozen = true;
+                } else if let Some(newest) = self.current.timeline.len().checked_sub(1) {
+                    self.current.travel = Some(newest);
+                    self.current.frozen = true;
                     self.overlay.notice =
                         Some("frozen: ← → step through the run, space: back to now".into());
                 }

@@ -291,7 +291,7 @@ pub fn run_on(
         // must still restore the terminal and take the run down with us.
         if cfg!(debug_assertions)
             && std::env::var_os("MPDASH_TEST_PANIC").is_some()
-            && app.snapshot.live.len() >= 2
+            && app.current.snapshot.live.len() >= 2
         {
             panic!("MPDASH_TEST_PANIC: a panic while the run is live");
         }
@@ -300,7 +300,7 @@ pub fn run_on(
     session::reap_remaining(Duration::from_millis(300));
     drop(screen);
     if let Some(path) = &record
-        && !matches!(app.status, crate::app::RunStatus::Finished { .. })
+        && !matches!(app.current.status, crate::app::RunStatus::Finished { .. })
     {
         // The run was still going: save what was seen of it.
         if let Err(e) = crate::app::recording::save(&app, path) {

@@ -13,12 +13,12 @@ use crate::app::{App, RunStatus, Tab};
 /// `start..end`), so a click lands on the tab it shows.
 /// `width`: the terminal's columns (a narrow one names only the tab shown).
 pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
-    let status = match &app.status {
+    let status = match &app.current.status {
         RunStatus::Starting => Span::styled("starting", Style::new().fg(Color::Yellow)),
         RunStatus::Running => Span::styled(
             format!(
                 "running {}",
-                format::secs(app.snapshot.elapsed.as_secs_f64())
+                format::secs(app.current.snapshot.elapsed.as_secs_f64())
             ),
             Style::new().fg(Color::Green).bold(),
         ),
@@ -71,12 +71,12 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
             Style::new().fg(Color::Magenta).bold(),
         ),
         sep(),
-        Span::raw(format!("run {} ", app.run)),
+        Span::raw(format!("run {} ", app.current.id)),
         status,
     ];
-    if app.travel.is_some() {
+    if app.current.travel.is_some() {
         title.push(Span::styled(
-            format!(" AT {:.2} s ", app.snapshot.elapsed.as_secs_f64()),
+            format!(" AT {:.2} s ", app.current.snapshot.elapsed.as_secs_f64()),
             Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
         ));
     }
@@ -120,7 +120,7 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let (title, _) = title(app, area.width);
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
-    let sys = &app.snapshot.system;
+    let sys = &app.current.snapshot.system;
     if let Some(line) = slider(app, area.width) {
         f.render_widget(Paragraph::new(vec![title, line]), area);
         return;
@@ -150,11 +150,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 /// Where the moment shown sits in the run, while stepping through time:
 /// `◀ 3.20 s ━━━━━━●────── 10.12 s ▶  ← → step · space: now`.
 fn slider(app: &App, width: u16) -> Option<Line<'static>> {
-    let at = app.travel?;
-    let n = app.timeline.len();
-    let first = app.timeline.elapsed_at(0)?.as_secs_f64();
-    let last = app.timeline.last()?.snap.elapsed.as_secs_f64();
-    let now = app.snapshot.elapsed.as_secs_f64();
+    let at = app.current.travel?;
+    let n = app.current.timeline.len();
+    let first = app.current.timeline.elapsed_at(0)?.as_secs_f64();
+    let last = app.current.timeline.last()?.snap.elapsed.as_secs_f64();
+    let now = app.current.snapshot.elapsed.as_secs_f64();
     let help = "  ← → step · space: now";
     let ends = format!(" ◀ {first:.2} s  {last:.2} s ▶ at {now:.2} s");
     let w = (width as usize)

@@ -97,7 +97,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// The scenario picker (`o`): every file of `scenarios/` with its title.
 /// Who waits for whom: a chain per blocked process, read off the board.
 pub fn draw_waits(f: &mut Frame, area: Rect, app: &App) {
-    let snap = &app.snapshot;
+    let snap = &app.current.snapshot;
     let chains = snap.graph.clone();
     let mut lines: Vec<Line> = if chains.is_empty() {
         vec![Line::styled(

@@ -172,7 +172,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 process_panel::draw(f, a.procs, app);
             }
             if has(a.panel) {
-                if app.shows_pool() && app.snapshot.resources.is_empty() {
+                if app.shows_pool() && app.current.snapshot.resources.is_empty() {
                     pool_panel::draw(f, a.panel, app);
                 } else if app.shows_pool() {
                     // A Python program's pool and its other objects.

@@ -24,7 +24,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .title(" Pool ".bold());
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let Some(pool) = &app.snapshot.pool else {
+    let Some(pool) = &app.current.snapshot.pool else {
         f.render_widget(Paragraph::new("no pool yet".dark_gray()), inner);
         return;
     };
@@ -72,7 +72,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     bar(f, queue, label, ratio(q.depth as u64, of), Color::Cyan);
     let mut lines = vec![];
     let gone = |code: fn(i32) -> bool| {
-        app.snapshot
+        app.current
+            .snapshot
             .procs
             .iter()
             .filter(|p| p.role == Some(Role::PoolWorker) && p.exitcode.is_some_and(code))
@@ -80,6 +81,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     // Workers that exit 0 while the pool runs retired (maxtasksperchild).
     let retired = if app
+        .current
         .snapshot
         .procs
         .iter()
@@ -120,6 +122,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .dark_gray(),
     ]));
     let rows: Vec<_> = app
+        .current
         .snapshot
         .procs
         .iter()

@@ -76,8 +76,9 @@ pub fn visible_columns(width: u16, waits: bool) -> Vec<usize> {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let snap = &app.snapshot;
+    let snap = &app.current.snapshot;
     let waits = app
+        .current
         .snapshot
         .procs
         .iter()
@@ -197,10 +198,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 
 /// The row of one process: its cells in the columns that fit.
 fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'static> {
-    let snap = &app.snapshot;
+    let snap = &app.current.snapshot;
     let live = snap.live.get(&p.pid).filter(|_| p.alive());
     let (state, color) = state_label(p, live);
     let hist = app
+        .current
         .cpu_history
         .get(&p.pid)
         .filter(|_| p.alive())
@@ -258,7 +260,7 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
 /// (empty) 1.2 s`, `acquire A (held by b) 4.1 s`; red when it is part of a
 /// stuck run's diagnosis.
 fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
-    let snap = &app.snapshot;
+    let snap = &app.current.snapshot;
     let Some(w) = p.wait.as_ref().filter(|_| p.alive()) else {
         return (String::new(), Color::Reset);
     };
@@ -276,7 +278,7 @@ fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
 
 /// The table's title: count, sort, filter, and what the units mean.
 fn table_title(app: &App, width: u16) -> Line<'static> {
-    let snap = &app.snapshot;
+    let snap = &app.current.snapshot;
     let rows = app.rows().len();
     let mut title = vec![
         " Processes ".bold(),

@@ -38,12 +38,13 @@ fn label(name: &str) -> Span<'static> {
 /// One line per resource (a manager gets a line per object and per method too).
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let mut out: Vec<Line<'static>> = app
+        .current
         .snapshot
         .resources
         .iter()
         .map(|r| line(app, r))
         .collect();
-    for r in &app.snapshot.resources {
+    for r in &app.current.snapshot.resources {
         manager_details(app, r, &mut out);
     }
     out
@@ -117,18 +118,25 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
     else {
         return Line::default();
     };
-    let (pr, gr) = app.queue_rates.get(name).copied().unwrap_or_default();
+    let (pr, gr) = app
+        .current
+        .queue_rates
+        .get(name)
+        .copied()
+        .unwrap_or_default();
     // An unbounded queue is drawn against the deepest it has been.
     let scale = if *capacity > 0 {
         *capacity
     } else {
-        app.depth_history
+        app.current
+            .depth_history
             .get(name)
             .and_then(|h| h.iter().max().copied())
             .map_or(0, |m| m as usize)
             .max(*depth)
     };
     let hist = app
+        .current
         .depth_history
         .get(name)
         .map(|h| {
@@ -191,7 +199,8 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
 
 /// A process of the run by name (`consumer 1`), or its pid when unknown.
 fn process_name(app: &App, pid: i32) -> String {
-    app.snapshot
+    app.current
+        .snapshot
         .procs
         .iter()
         .rev()
@@ -203,6 +212,7 @@ fn process_name(app: &App, pid: i32) -> String {
 /// primitive's count when they cannot be named (threads, foreign waiters).
 fn waiting_text(app: &App, resource: &str, count: u32) -> String {
     let names: Vec<&str> = app
+        .current
         .snapshot
         .procs
         .iter()
@@ -224,7 +234,8 @@ fn waiting_text(app: &App, resource: &str, count: u32) -> String {
 
 /// The processes blocked in `op` on the resource, by name.
 fn waiters_by_op(app: &App, resource: &str, op: WaitOp) -> Vec<String> {
-    app.snapshot
+    app.current
+        .snapshot
         .procs
         .iter()
         .filter(|p| p.alive())
@@ -446,6 +457,7 @@ fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
     }
     for m in methods {
         let rate = app
+            .current
             .method_rates
             .get(&format!("{name}/{}", m.method))
             .copied()

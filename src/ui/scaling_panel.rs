@@ -28,7 +28,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         area
     } else {
         let most = (area.height * 2 / 5).max(3);
-        let procs_h = (app.snapshot.procs.len() as u16 + 3).max(5).min(most);
+        let procs_h = (app.current.snapshot.procs.len() as u16 + 3)
+            .max(5)
+            .min(most);
         let [procs, bottom] =
             Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(area);
         super::process_panel::draw(f, procs, app);
@@ -67,7 +69,7 @@ fn draw_empty(f: &mut Frame, area: Rect, app: &App) {
 
 /// Speedup against workers, a curve per mode, with the ideal and the cores.
 fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
-    let cpus = app.snapshot.system.cpus.max(1) as f64;
+    let cpus = app.current.snapshot.system.cpus.max(1) as f64;
     let max_w = app.scenario.scaling.map_or(1, |s| s.max_workers).max(
         app.scale_points
             .iter()

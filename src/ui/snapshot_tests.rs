@@ -475,7 +475,7 @@ fn scaling_tab_with_a_measurement() {
         }
     }
     assert_eq!(app.scale_points.len(), 12);
-    assert!(app.log.is_empty(), "points are parsed, not logged");
+    assert!(app.current.log.is_empty(), "points are parsed, not logged");
     assert_eq!(app.tab, crate::app::Tab::Scaling);
     let t = render(&app, 130, 36);
     assert_snapshot!(t.backend());

@@ -15,7 +15,7 @@ const MAX_CHAIN: usize = 4;
 
 /// Rows the banner takes at this width (0 when the run is not stuck).
 pub fn height(app: &App, width: u16) -> u16 {
-    let Some(d) = &app.snapshot.stuck else {
+    let Some(d) = &app.current.snapshot.stuck else {
         return 0;
     };
     let inner = width.saturating_sub(2).max(1) as usize;
@@ -25,7 +25,7 @@ pub fn height(app: &App, width: u16) -> u16 {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let Some(d) = &app.snapshot.stuck else {
+    let Some(d) = &app.current.snapshot.stuck else {
         return;
     };
     let title = match d.kind {

@@ -19,12 +19,12 @@ pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     let width = area.width.saturating_sub(2) as usize;
     // Names from the newest sample (a process printing before the first
     // sample that saw it still has its name), else the moment shown.
-    let newest = app.timeline.last().map(|f| f.snap.clone());
+    let newest = app.current.timeline.last().map(|f| f.snap.clone());
     let name_of = |pid: i32| {
         newest
             .iter()
             .flat_map(|s| s.procs.iter())
-            .chain(app.snapshot.procs.iter())
+            .chain(app.current.snapshot.procs.iter())
             .find(|p| p.pid == pid)
             .map(|p| p.name.clone())
     };
@@ -74,7 +74,11 @@ pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     shown.reverse();
     let shown: Vec<Line> = shown.into_iter().skip(cut).collect();
     let mut title = vec![" Output ".bold()];
-    let before = above as u64 + app.printed.saturating_sub(app.log.len() as u64);
+    let before = above as u64
+        + app
+            .current
+            .printed
+            .saturating_sub(app.current.log.len() as u64);
     if before > 0 || cut > 0 {
         title.push(format!("↑ {before} earlier (z) ").dark_gray());
     }
