@@ -31,7 +31,8 @@ pub struct ManagerShared {
     /// Bytes of `key` in use (1..=32).
     pub(super) key_len: AtomicU32,
     /// Connections refused or dropped: a wrong authkey, no handshake in time,
-    /// too many at once, garbage. Counted here, never printed one by one.
+    /// evicted to make room for a newer one, too many at once, garbage.
+    /// Counted here, never printed one by one.
     pub refused: AtomicU32,
     pub(super) addr: [AtomicU64; 8],
     pub server_pid: AtomicU32,

@@ -17,6 +17,7 @@
 
 mod board_block;
 mod client;
+mod gate;
 mod objects;
 mod protocol;
 mod server;
@@ -50,6 +51,9 @@ pub const MAX_FRAME: usize = 1 << 20;
 /// Names of the listening sockets handed to the server process.
 pub(super) const UNIX_FD: &str = "manager unix";
 pub(super) const TCP_FD: &str = "manager tcp";
+/// Connections the kernel queues for the TCP listener before it drops SYNs
+/// (capped by `net.core.somaxconn`).
+pub(super) const TCP_BACKLOG: i32 = 1024;
 /// How often a client blocked on a call checks that the server still lives.
 pub(super) const ALIVE_CHECK: Duration = Duration::from_millis(200);
 
@@ -138,6 +142,14 @@ impl Manager {
         board_block::store_bytes(&shared.addr, addr.as_bytes());
         let unix = UnixListener::bind_addr(&SocketAddr::from_abstract_name(addr.as_bytes())?)?;
         let tcp_listener = tcp.map(TcpListener::bind).transpose()?;
+        if let Some(l) = &tcp_listener {
+            // std listens with a queue of 128: a crowd connecting in a burst
+            // overflows it, and the kernel then drops every SYN, a real
+            // client's too, which retries only a second later.
+            nix::sys::socket::Backlog::new(TCP_BACKLOG)
+                .and_then(|b| nix::sys::socket::listen(l, b))
+                .map_err(std::io::Error::from)?;
+        }
         let tcp_addr = tcp_listener.as_ref().map(|l| l.local_addr()).transpose()?;
         if let Some(a) = tcp_addr {
             shared

@@ -1,17 +1,23 @@
 //! The manager's server process: accept connections (Unix and TCP), check
 //! the authkey, and answer requests, one thread per connection.
+//!
+//! Anyone who reaches the TCP port can open connections, so those that have
+//! not proven the authkey are held at a [`Gate`]: the oldest of them makes
+//! room for a newcomer, and for an `accept` that failed for want of fds, so
+//! idle connections cannot lock a legitimate client out.
 
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::gate::{Gate, Guest};
 use super::*;
 use super::{board_block::*, objects::*, protocol::*};
 use crate::board::Board;
-use crate::pipe::{Connection, PipeError, authenticate};
+use crate::pipe::{Connection, PipeError, answer_challenge, deliver_challenge};
 use crate::pyvalue::PyValue;
 use crate::registry::Child;
 
@@ -179,7 +185,7 @@ pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<Ow
         server,
         key: Arc::new(key),
         next: Arc::new(AtomicU64::new(1)),
-        open: Arc::new(AtomicU32::new(0)),
+        gate: Gate::new(MAX_CONNECTIONS, HANDSHAKE_TIMEOUT),
         done: done_tx,
     };
     if let Some(fd) = tcp {
@@ -212,9 +218,11 @@ pub fn serve(board: &Board, offset: usize, unix: Option<OwnedFd>, tcp: Option<Ow
     0
 }
 
-/// Accepts until the listener fails for good; when fds run out (EMFILE,
-/// ENFILE) it backs off instead of spinning, so the clients it already has
-/// keep being served.
+/// Accepts until the listener fails for good. When fds run out (EMFILE,
+/// ENFILE) the oldest connection still in its handshake is evicted to free
+/// one and `accept` is tried again at once; only when there is none to
+/// evict (every fd is a proven client's) does it back off, instead of
+/// spinning, so the clients it already has keep being served.
 fn accept_loop(mut accept: impl FnMut() -> std::io::Result<(OwnedFd, String)>, a: &Acceptor) {
     let mut backoff = Duration::from_millis(10);
     loop {
@@ -224,6 +232,9 @@ fn accept_loop(mut accept: impl FnMut() -> std::io::Result<(OwnedFd, String)>, a
                 a.spawn_conn(fd, peer);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                    && a.gate.make_room(ROOM_WAIT) => {}
             Err(_) => {
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(1));
@@ -232,10 +243,19 @@ fn accept_loop(mut accept: impl FnMut() -> std::io::Result<(OwnedFd, String)>, a
     }
 }
 
-/// Most connections served at once; more are closed at once and counted.
-pub const MAX_CONNECTIONS: u32 = 64;
-/// An unauthenticated connection is closed after this long.
+/// Most connections at once, in their handshake or proven. When it is
+/// reached, the oldest connection still in its handshake is closed to make
+/// room; a newcomer is refused (closed at once, and counted) only when every
+/// one of them has proven the authkey.
+pub const MAX_CONNECTIONS: usize = 64;
+/// An unauthenticated connection is closed when one read of its handshake
+/// waits this long; one that has not answered the challenge this long after
+/// it was accepted is evicted by the next arrival (bytes trickled slowly do
+/// not keep it).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the acceptor, out of fds, waits for an evicted connection to
+/// close its fd before it backs off.
+const ROOM_WAIT: Duration = Duration::from_millis(100);
 
 /// What every connection thread shares.
 #[derive(Clone)]
@@ -243,44 +263,47 @@ pub(super) struct Acceptor {
     pub(super) server: Arc<Server>,
     pub(super) key: Arc<Vec<u8>>,
     pub(super) next: Arc<AtomicU64>,
-    /// Connections open now.
-    pub(super) open: Arc<AtomicU32>,
+    /// The connections open now, and which are still in their handshake.
+    pub(super) gate: Arc<Gate>,
     pub(super) done: crossbeam_channel::Sender<()>,
 }
 
 impl Acceptor {
+    /// Admits a new connection at the gate (which may evict the oldest one
+    /// still in its handshake) and serves it on a thread of its own.
     pub(super) fn spawn_conn(&self, fd: OwnedFd, _peer: String) {
         let refused = || {
             if let Some(s) = self.server.shared() {
                 s.refused.fetch_add(1, Ordering::Relaxed);
             }
         };
-        if self.open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            self.open.fetch_sub(1, Ordering::AcqRel);
+        let timeout = nix::sys::time::TimeVal::new(HANDSHAKE_TIMEOUT.as_secs() as i64, 0);
+        let _ =
+            nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &timeout);
+        // No spinning in the handshake: a crowd would burn a core on it.
+        let conn = Connection::from_fd(fd, true, true).with_max_frame(MAX_FRAME);
+        let conn_id = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(guest) = self.gate.admit(conn_id, conn) else {
             refused();
             return; // closing the fd is the polite "no"
-        }
+        };
         let (server, key, done) = (self.server.clone(), self.key.clone(), self.done.clone());
-        let open = self.open.clone();
-        let conn_id = self.next.fetch_add(1, Ordering::Relaxed);
-        let spawned = std::thread::Builder::new().spawn(move || {
-            serve_conn(&server, &key, &done, fd, conn_id);
-            open.fetch_sub(1, Ordering::AcqRel);
-        });
+        let spawned = std::thread::Builder::new()
+            .spawn(move || serve_conn(&server, &key, &done, guest, conn_id));
         if spawned.is_err() {
-            self.open.fetch_sub(1, Ordering::AcqRel);
             refused();
         }
     }
 }
 
-/// One client: the handshake (within [`HANDSHAKE_TIMEOUT`]), then requests
-/// until it leaves.
+/// One client: the handshake (each read within [`HANDSHAKE_TIMEOUT`]), then
+/// requests until it leaves. The peer proves it knows the authkey first;
+/// from then on the gate never evicts it.
 fn serve_conn(
     server: &Arc<Server>,
     key: &[u8],
     done: &crossbeam_channel::Sender<()>,
-    fd: OwnedFd,
+    mut guest: Guest<Connection>,
     conn_id: u64,
 ) {
     let count_refusal = || {
@@ -288,15 +311,17 @@ fn serve_conn(
             s.refused.fetch_add(1, Ordering::Relaxed);
         }
     };
-    let timeout = nix::sys::time::TimeVal::new(HANDSHAKE_TIMEOUT.as_secs() as i64, 0);
-    let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &timeout);
-    let mut conn = Connection::from_fd(fd, true, true)
-        .with_max_frame(MAX_FRAME)
-        .with_spin(SPIN);
-    if authenticate(&mut conn, key, true).is_err() {
+    // CPython's server-side `authenticate`, in two halves so that the peer
+    // is safe from eviction as soon as it has answered our challenge.
+    if deliver_challenge(guest.conn(), key).is_err()
+        || !guest.prove()
+        || answer_challenge(guest.conn(), key).is_err()
+    {
         count_refusal();
         return;
     }
+    guest.map(|c| c.with_spin(SPIN));
+    let conn = guest.conn();
     let forever = nix::sys::time::TimeVal::new(0, 0);
     let _ = nix::sys::socket::setsockopt(
         &conn.fd(),
