@@ -59,6 +59,11 @@ pub struct WaitRow {
     /// Where the program waits (`prog.py:12`), when a probe said so.
     #[serde(default)]
     pub at: Option<String>,
+    /// Why the wait is no proof that the process can never move: something
+    /// outside the tracked waits could end it (another thread of the
+    /// process, a signal handler, a client outside the tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escape: Option<String>,
 }
 
 impl ProcRow {
@@ -142,6 +147,7 @@ fn wait_row(board: &Board, s: &crate::runtime::board::ProcSlot) -> Option<WaitRo
     let w = s.wait()?;
     let res = w.res.and_then(|i| board.res(i));
     Some(WaitRow {
+        escape: None,
         op: w.op,
         resource: res.map(|r| r.name()),
         kind: res.and_then(|r| ResKind::from_u32(r.kind.load(Ordering::Relaxed))),

@@ -6,6 +6,7 @@
 
 pub mod board_view;
 pub mod discovery;
+pub mod escapes;
 pub mod labels;
 pub mod memory;
 pub mod observer;

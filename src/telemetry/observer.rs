@@ -118,6 +118,7 @@ impl Observer {
             let alive: HashSet<i32> = procs.iter().filter(|p| p.alive()).map(|p| p.pid).collect();
             let f = p.read(&|pid| alive.contains(&pid), sys::now_ns());
             super::probe::overlay(&mut procs, &f);
+            super::escapes::mark(&mut procs, &f);
             self.facts = Some(f);
         }
         let now = Instant::now();

@@ -106,9 +106,13 @@ fn is_helper(r: &ProcRow) -> bool {
     )
 }
 
-/// A wait that can end only when another process acts.
+/// A wait that can end only when another process acts: no timeout, and
+/// nothing outside the tracked waits could end it (see
+/// [`super::escapes`]).
 fn blocking_wait(r: &ProcRow) -> Option<&WaitRow> {
-    r.wait.as_ref().filter(|w| !w.deadline)
+    r.wait
+        .as_ref()
+        .filter(|w| !w.deadline && w.escape.is_none())
 }
 
 /// How a wait reads in the table and the diagnosis: `get work (empty)`,
@@ -594,6 +598,7 @@ mod tests {
 
     fn wait(op: WaitOp, res: Option<&str>, kind: Option<ResKind>, target: i64) -> Option<WaitRow> {
         Some(WaitRow {
+            escape: None,
             op,
             resource: res.map(str::to_string),
             kind,

@@ -716,6 +716,7 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
     );
     let wait = |op, res: &str, since_s| {
         Some(WaitRow {
+            escape: None,
             op,
             resource: Some(res.into()),
             kind: Some(ResKind::Lock),
@@ -733,6 +734,7 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
         row(2, "b", Role::Process, 102, 100),
     ];
     s.procs[0].wait = Some(WaitRow {
+        escape: None,
         op: WaitOp::Join,
         resource: None,
         kind: None,
@@ -800,6 +802,7 @@ fn the_wait_for_graph_reads_as_sentences() {
         row(2, "consumer", Role::Process, 102, 100),
     ];
     s.procs[0].wait = Some(WaitRow {
+        escape: None,
         op: WaitOp::Join,
         resource: None,
         kind: None,
@@ -811,6 +814,7 @@ fn the_wait_for_graph_reads_as_sentences() {
     s.procs[1].state = ProcState::Exited;
     s.procs[1].exitcode = Some(-9);
     s.procs[2].wait = Some(WaitRow {
+        escape: None,
         op: WaitOp::Get,
         resource: Some("work".into()),
         kind: Some(ResKind::Queue),
@@ -949,6 +953,7 @@ fn a_python_program_with_a_lost_pool_task_value_pipe_and_manager() {
     s.procs[2].current_task = Some(7);
     s.procs[2].tasks_done = 3;
     s.procs[0].wait = Some(WaitRow {
+        escape: None,
         op: WaitOp::PoolResult,
         resource: Some("pool".into()),
         kind: None,

@@ -53,13 +53,16 @@ def _mpdash_probe():
     OBJ_AT = 64
     WAIT_AT = OBJ_AT + OBJ_SLOTS * SLOT
     SIZE = WAIT_AT + WAIT_SLOTS * SLOT
+    # A thread's Python ident as a wait slot holds it.
+    IDENT_MASK = (1 << 62) - 1
     # Wait operations, as mpdash numbers them (runtime::board::WaitOp).
     (GET, PUT, JOIN_QUEUE, RECV, ACQUIRE, COND_WAIT, EVENT_WAIT, BARRIER_WAIT, JOIN, POOL_RESULT,
      MANAGER_CALL, FLUSH) = range(1, 13)
     pack = struct.Struct("<q").pack_into
     now = time.monotonic_ns
 
-    state = {"pid": None, "mm": None, "log": None, "slots": {}, "off": False}
+    state = {"pid": None, "mm": None, "log": None, "slots": {}, "off": False,
+             "main_tid": threading.get_native_id()}
     locs = {}
     ident = threading.get_ident
     wait_lock = threading.Lock()
@@ -94,6 +97,14 @@ def _mpdash_probe():
         pack(state["mm"], 8, 1)
         pack(state["mm"], 16, pid)
         state["log"] = open(base + ".jsonl", "a", buffering=1)
+        # The main thread by its native id and Python ident, so mpdash can
+        # tell which threads a wait slot belongs to (after a fork, the thread
+        # that forked is the child's main thread).
+        # (`main_thread().native_id` is the parent's after a fork in 3.11.)
+        main = threading.main_thread()
+        state["log"].write(json.dumps({
+            "t": "thread", "tid": state["main_tid"] or pid, "name": main.name,
+            "ident": (main.ident or 0) & IDENT_MASK}, separators=(",", ":")) + "\n")
 
     def emit(record):
         if state["mm"] is None:
@@ -230,7 +241,7 @@ def _mpdash_probe():
                 w = Slot.from_buffer(state["mm"], WAIT_AT + i * SLOT)
                 if w[0] == 0 or w[0] not in used and w[0] not in live:
                     w[1] = 0
-                    w[0] = tid & ((1 << 62) - 1)
+                    w[0] = tid & IDENT_MASK
                     wslots[tid] = w
                     return w
         return None
@@ -1171,7 +1182,8 @@ def _mpdash_probe():
 
     def _bootstrap_inner(self):
         try:
-            emit({"t": "thread", "tid": threading.get_native_id(), "name": self.name})
+            emit({"t": "thread", "tid": threading.get_native_id(), "name": self.name,
+                  "ident": ident() & IDENT_MASK, "cls": type(self).__name__})
         except Exception:
             pass
         return bootstrap_inner(self)
@@ -1184,6 +1196,8 @@ def _mpdash_probe():
 
     def after_fork():
         me[0] = os.getpid()
+        # The thread that forked is the child's only, and main, thread.
+        state["main_tid"] = threading.get_native_id()
         # A forked child writes its own files (the parent's mapping is shared).
         state["pid"] = None
         state["mm"] = None

@@ -67,6 +67,12 @@ enum Record {
     Thread {
         tid: i32,
         name: String,
+        /// Python's `threading.get_ident()` (masked as in the wait slots).
+        #[serde(default)]
+        ident: Option<i64>,
+        /// The thread's class (`_ExecutorManagerThread`…).
+        #[serde(default)]
+        cls: Option<String>,
     },
     /// A pool's number of worker processes.
     Workers {
@@ -153,6 +159,8 @@ struct Counts([i64; 7]);
 
 #[derive(Debug, Clone, Copy)]
 struct PyWait {
+    /// The waiting thread's Python ident (masked).
+    ident: i64,
     op: i64,
     obj: i64,
     loc: i64,
@@ -189,6 +197,8 @@ pub struct ProbeReader {
     exits: HashMap<i32, i32>,
     ends: HashMap<i32, (i32, f64)>,
     threads: HashMap<i32, String>,
+    /// (pid, Python ident) → native thread id.
+    idents: HashMap<(i32, i64), i32>,
     /// Each Value's and Array's elements, as last read.
     values: HashMap<i64, Vec<String>>,
     /// The largest queue depth and number of lock waiters seen, by name
@@ -221,6 +231,10 @@ pub struct Facts {
     pub ends: HashMap<i32, (i32, f64)>,
     /// Threads by Python's names, by native thread id.
     pub threads: HashMap<i32, String>,
+    /// Per process, each thread in a wait the probe tracks: its native id
+    /// (when the probe said it) and whether only another process can end
+    /// it (no timeout).
+    pub thread_waits: HashMap<i32, Vec<(Option<i32>, bool)>>,
 }
 
 impl Facts {
@@ -245,6 +259,7 @@ impl ProbeReader {
             exits: HashMap::new(),
             ends: HashMap::new(),
             threads: HashMap::new(),
+            idents: HashMap::new(),
             values: HashMap::new(),
             peaks: HashMap::new(),
             bad_lines: 0,
@@ -348,8 +363,23 @@ impl ProbeReader {
                     },
                 );
             }
-            Record::Thread { tid, name } => {
+            Record::Thread {
+                tid,
+                name,
+                ident,
+                cls,
+            } => {
+                // CPython's serving threads are known by their class.
+                let name = match cls.as_deref() {
+                    Some(c @ ("_ExecutorManagerThread" | "_QueueManagerThread")) => {
+                        format!("{c} ({name})")
+                    }
+                    _ => name,
+                };
                 self.threads.insert(tid, name);
+                if let Some(ident) = ident {
+                    self.idents.insert((pid, ident), tid);
+                }
             }
             Record::Workers { id, n } => {
                 if let Some(o) = self.objs.get_mut(&id) {
@@ -425,6 +455,7 @@ impl ProbeReader {
                         waits.push((
                             pid,
                             PyWait {
+                                ident: word(at),
                                 op,
                                 obj: word(at + 16),
                                 loc: word(at + 24),
@@ -453,6 +484,14 @@ impl ProbeReader {
         facts.exits = self.exits.clone();
         facts.ends = self.ends.clone();
         facts.threads = self.threads.clone();
+        for (pid, w) in &waits {
+            let tid = self.idents.get(&(*pid, w.ident)).copied();
+            facts
+                .thread_waits
+                .entry(*pid)
+                .or_default()
+                .push((tid, !w.deadline));
+        }
         self.peaks_of(&mut facts);
         facts
     }

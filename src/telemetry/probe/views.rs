@@ -60,6 +60,7 @@ impl ProbeReader {
                 _ => None,
             });
             let row = WaitRow {
+                escape: None,
                 op,
                 resource: names.get(&w.obj).cloned(),
                 kind,
