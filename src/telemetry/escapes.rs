@@ -59,7 +59,7 @@ fn escape_of(pid: i32, facts: &Facts) -> Option<String> {
         let names: Vec<String> = (1..=64)
             .filter(|n| mask & (1 << (n - 1)) != 0)
             .map(|n| {
-                nix::sys::signal::Signal::try_from(n as i32)
+                nix::sys::signal::Signal::try_from(n)
                     .map_or(format!("signal {n}"), |s| s.as_str().to_string())
             })
             .collect();
