@@ -59,3 +59,21 @@ fn a_lock_released_by_a_timer_thread_is_not_a_deadlock() {
 fn a_wait_a_sigalrm_handler_ends_is_not_a_hang() {
     healthy("sigalrm");
 }
+
+#[test]
+fn a_proven_hang_ends_with_the_exit_status_ci_chose_and_says_so() {
+    let (v, out) = run_json(&["--stuck-exit", "42", "scenarios/python/lock_order.py"]);
+    assert_eq!(
+        out.status.code(),
+        Some(42),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = v.iter().find(|l| l["type"] == "run").expect("a run line");
+    assert_eq!(run["stuck"], true);
+    assert_eq!(run["exit"], 42);
+    let (v, out) = run_json(&["--stuck-exit", "42", "tests/py/healthy/timer_lock.py"]);
+    assert_eq!(out.status.code(), Some(0));
+    let run = v.iter().find(|l| l["type"] == "run").expect("a run line");
+    assert_eq!(run["stuck"], false);
+}

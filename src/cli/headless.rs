@@ -162,6 +162,7 @@ pub fn run(
     as_json: bool,
     trace: Option<&str>,
     stuck_after: Option<Duration>,
+    stuck_exit: i32,
 ) -> anyhow::Result<i32> {
     let scenario = Arc::new(scenario);
     let out = std::io::stdout();
@@ -172,6 +173,9 @@ pub fn run(
         stuck_after,
         |process, line| print_output(&mut out.lock(), as_json, process, line),
     )?;
+    if outcome.stuck.is_some() && !outcome.interrupted {
+        outcome.exit = stuck_exit;
+    }
     if let (Some(path), Some(events)) = (trace, outcome.trace.take()) {
         crate::telemetry::trace::write(path, events)?;
     }
@@ -201,6 +205,7 @@ pub fn run(
                 "wall_s": outcome.wall_s,
                 "exit": outcome.exit,
                 "interrupted": outcome.interrupted,
+                "stuck": outcome.stuck.is_some(),
                 "ok": outcome.exit == 0,
             })
         )?;
@@ -213,7 +218,7 @@ pub fn run(
             scenario.title,
             match (outcome.interrupted, outcome.exit) {
                 (true, _) => "interrupted".to_string(),
-                (false, EXIT_STUCK) if outcome.stuck.is_some() => "stopped: stuck".to_string(),
+                (false, _) if outcome.stuck.is_some() => "stopped: stuck".to_string(),
                 (false, 0) => "finished".to_string(),
                 (false, c) => format!("failed (main exit {c})"),
             },

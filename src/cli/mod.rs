@@ -103,6 +103,12 @@ enum Cmd {
         /// (stop: print why and exit 3; wait: hang as CPython does)
         #[arg(long, value_enum, default_value = "stop", requires = "headless")]
         on_stuck: OnStuck,
+        /// With --headless: the exit status of a run stopped because it could
+        /// never move again (default 3; choose one the program never uses,
+        /// so CI can tell mpdash's verdict from the program's own exit)
+        #[arg(long, value_name = "CODE", default_value_t = headless::EXIT_STUCK,
+              value_parser = clap::value_parser!(i32).range(1..=255), requires = "headless")]
+        stuck_exit: i32,
         #[command(flatten)]
         args: RunArgs,
     },
@@ -318,6 +324,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             trace,
             on_stuck,
+            stuck_exit,
             args,
         }) => {
             if headless && let Some(argv) = python_argv(&args) {
@@ -328,7 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
                     OnStuck::Wait => None,
                 };
-                return python::run(argv, json, stuck_after);
+                return python::run(argv, json, stuck_after, stuck_exit);
             }
             if headless {
                 if args.record.is_some() {
@@ -342,7 +349,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
                     OnStuck::Wait => None,
                 };
-                headless::run(sc, m, json, trace.as_deref(), stuck_after)
+                headless::run(sc, m, json, trace.as_deref(), stuck_after, stuck_exit)
             } else {
                 dashboard(&args)
             }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::headless::{EXIT_INTERRUPTED, EXIT_STUCK, end_run, print_output, typed};
+use crate::cli::headless::{EXIT_INTERRUPTED, end_run, print_output, typed};
 use crate::session::{self, Happened, Session};
 use crate::telemetry::observer::Observer;
 use crate::telemetry::probe::{Facts, overlay};
@@ -18,7 +18,12 @@ use crate::telemetry::probe::{Facts, overlay};
 /// How often the program's processes and the probe are read.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
 
-pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> anyhow::Result<i32> {
+pub fn run(
+    argv: Vec<String>,
+    as_json: bool,
+    stuck_after: Option<Duration>,
+    stuck_exit: i32,
+) -> anyhow::Result<i32> {
     let file = argv.get(1).cloned().unwrap_or_default();
     let (tx, rx) = crossbeam_channel::unbounded();
     session::start_reaper(tx.clone())?;
@@ -93,7 +98,7 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
     let exit = if interrupted {
         EXIT_INTERRUPTED
     } else if stuck.is_some() {
-        EXIT_STUCK
+        stuck_exit
     } else {
         i32::from(crate::cli::shell_status(s.main_exit.unwrap_or(1)))
     };
@@ -130,6 +135,7 @@ pub fn run(argv: Vec<String>, as_json: bool, stuck_after: Option<Duration>) -> a
                 "wall_s": s.elapsed().as_secs_f64(),
                 "exit": exit,
                 "interrupted": interrupted,
+                "stuck": stuck.is_some(),
                 "ok": exit == 0,
             })
         )?;
