@@ -263,6 +263,9 @@ pub enum Effect {
     ListScenarios,
     /// Load this scenario file; launch it if it is valid.
     Open(String),
+    /// The run's last moment is complete (the first sample after its end
+    /// gave the final depths and counts): redraw, and save it if recording.
+    RunSettled,
     Quit,
 }
 

@@ -190,7 +190,7 @@ impl App {
                         last.resources = s.resources;
                         last.pool = s.pool.or(last.pool);
                         self.record(Arc::new(last));
-                        return Effect::Redraw;
+                        return Effect::RunSettled;
                     }
                     return Effect::None;
                 }

@@ -261,7 +261,7 @@ pub fn run_on(
                 }
                 screen.draw(&app, &mut frames)?;
             }
-            Effect::Redraw => screen.draw(&app, &mut frames)?,
+            Effect::Redraw | Effect::RunSettled => screen.draw(&app, &mut frames)?,
             Effect::None => {}
         }
         let action = select! {
@@ -284,7 +284,11 @@ pub fn run_on(
         };
         let ended = matches!(action, Action::Run(RunAction::RunEnded { .. }));
         effect = app.update(action);
-        if ended && let Some(path) = &record {
+        // Saved at the end, and again once the end is settled (the next
+        // sample completes the last moment), so the file ends as the screen.
+        if (ended || effect == Effect::RunSettled)
+            && let Some(path) = &record
+        {
             save_recording(&mut app, path);
         }
         // Fault injection for the tests (debug builds only): a panic mid-run
