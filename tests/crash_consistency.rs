@@ -1,13 +1,17 @@
 //! Primitives under faults, under every start method: a producer or consumer
 //! frozen or killed inside a queue operation, a lock holder killed, a barrier
 //! party killed. Each must end with the documented outcome, never a hang.
-//! One test function, so this binary forks from a single test thread.
+//! One test per case and start method; they take turns (`common::serial`),
+//! so this binary forks while no other test thread is doing anything.
+
+mod common;
+use common::{PATIENCE, serial, wait_until};
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mpdash::runtime::board::{Board, BoardSize, ProcState, StartMethod};
+use mpdash::runtime::board::{Board, BoardSize, StartMethod};
 use mpdash::runtime::process::{Context, Process};
 use mpdash::runtime::queue::Queue;
 use mpdash::runtime::sync::{Acquired, Barrier, Lock};
@@ -31,14 +35,6 @@ fn start(ctx: &Context, name: &str, steps: Vec<Work>) -> Process {
     p
 }
 
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 fn decode(m: &[u8]) -> u64 {
     u64::from_le_bytes(m.try_into().expect("8-byte message, never torn"))
 }
@@ -49,11 +45,14 @@ fn producer_killed_mid_put(m: StartMethod) {
     let ctx = ctx(m);
     let q = Queue::create(ctx.board(), "q", 8, 16).unwrap();
     let mut frozen = start(&ctx, "frozen producer", vec![Work::StallInPut("q".into())]);
-    wait_until("the frozen claim", Duration::from_secs(5), || {
-        q.header().enqueue.load(Ordering::SeqCst) == 1
+    wait_until(&format!("{m}: the frozen claim"), PATIENCE, || {
+        match q.header().enqueue.load(Ordering::SeqCst) {
+            1 => Ok(()),
+            n => Err(format!("enqueue counter {n}")),
+        }
     });
     frozen.kill();
-    assert_eq!(frozen.join(Some(Duration::from_secs(5))), Some(-9));
+    assert_eq!(frozen.join(Some(PATIENCE)), Some(-9));
     for i in 0..20u64 {
         q.put(&i.to_le_bytes(), Some(Duration::from_secs(5)))
             .unwrap_or_else(|e| panic!("{m}: put {i}: {e}"));
@@ -86,11 +85,14 @@ fn consumer_killed_mid_get(m: StartMethod) {
     let q = Queue::create(ctx.board(), "q", 4, 16).unwrap();
     q.put(&99u64.to_le_bytes(), None).unwrap();
     let mut frozen = start(&ctx, "frozen consumer", vec![Work::StallInGet("q".into())]);
-    wait_until("the frozen get", Duration::from_secs(5), || {
-        q.header().dequeue.load(Ordering::SeqCst) == 1
+    wait_until(&format!("{m}: the frozen get"), PATIENCE, || {
+        match q.header().dequeue.load(Ordering::SeqCst) {
+            1 => Ok(()),
+            n => Err(format!("dequeue counter {n}")),
+        }
     });
     frozen.kill();
-    frozen.join(Some(Duration::from_secs(5)));
+    assert_eq!(frozen.join(Some(PATIENCE)), Some(-9));
     // Fill the ring all the way round, through the slot the dead consumer held.
     for i in 0..12u64 {
         q.put(&i.to_le_bytes(), Some(Duration::from_secs(2)))
@@ -123,31 +125,37 @@ fn producer_killed_under_load(m: StartMethod) {
     let mut survivor = start(&ctx, "survivor", put_many(20_000));
     let mut got: HashMap<u64, Vec<u64>> = HashMap::new();
     let mut killed = false;
-    let t = Instant::now();
-    loop {
-        match q.get(Some(Duration::from_millis(200))) {
-            Ok(msg) => {
-                // PutMany sends Python ints as JSON: index * 1e6 + k.
-                let v: mpdash::runtime::pyvalue::PyValue =
-                    serde_json::from_slice(&msg).expect("whole JSON message");
-                let mpdash::runtime::pyvalue::PyValue::Int(v) = v else {
-                    panic!("{v:?}")
-                };
-                got.entry(v as u64 / 1_000_000)
-                    .or_default()
-                    .push(v as u64 % 1_000_000);
+    // Each try drains the queue until it stays empty for 200 ms, killing the
+    // victim once 5 000 of its messages came; done when it is killed and
+    // the survivor has ended (both producers then put nothing more).
+    wait_until(&format!("{m}: the survivor's end"), PATIENCE, || {
+        while let Ok(msg) = q.get(Some(Duration::from_millis(200))) {
+            // PutMany sends Python ints as JSON: index * 1e6 + k.
+            let v: mpdash::runtime::pyvalue::PyValue =
+                serde_json::from_slice(&msg).expect("whole JSON message");
+            let mpdash::runtime::pyvalue::PyValue::Int(v) = v else {
+                panic!("{v:?}")
+            };
+            got.entry(v as u64 / 1_000_000)
+                .or_default()
+                .push(v as u64 % 1_000_000);
+            if !killed && got.get(&1).is_some_and(|v| v.len() > 5_000) {
+                victim.kill();
+                assert_eq!(victim.join(Some(PATIENCE)), Some(-9), "{m}");
+                killed = true;
             }
-            Err(_) if killed && survivor.exitcode().is_some() => break,
-            Err(_) => {}
         }
-        if !killed && got.get(&1).is_some_and(|v| v.len() > 5_000) {
-            victim.kill();
-            victim.join(Some(Duration::from_secs(5)));
-            killed = true;
+        // is_alive() reaps the survivor when it has ended.
+        if killed && !survivor.is_alive() {
+            Ok(())
+        } else {
+            Err(format!(
+                "victim killed: {killed}, survivor exit code {:?}, messages from each: {:?}",
+                survivor.exitcode(),
+                got.iter().map(|(k, v)| (k, v.len())).collect::<Vec<_>>()
+            ))
         }
-        survivor.is_alive();
-        assert!(t.elapsed() < Duration::from_secs(60), "{m}: hung");
-    }
+    });
     assert_eq!(survivor.join(None), Some(0));
     assert_eq!(
         got[&0],
@@ -164,8 +172,9 @@ fn producer_killed_under_load(m: StartMethod) {
     ctx.shutdown();
 }
 
-/// A lock holder SIGKILLed: the next acquirer gets it within 10 ms, told the owner died.
-fn lock_holder_killed(m: StartMethod) -> Duration {
+/// A lock holder SIGKILLed: the next acquirer gets it, told the owner died
+/// (how soon is a figure for `mpdash bench`; printed here, not asserted).
+fn lock_holder_killed(m: StartMethod) {
     let ctx = ctx(m);
     let lock = Lock::create(ctx.board(), "l", false).unwrap();
     let mut holder = start(
@@ -174,38 +183,48 @@ fn lock_holder_killed(m: StartMethod) -> Duration {
         vec![Work::Acquire("l".into()), Work::SleepMs(60_000)],
     );
     let pid = holder.pid().unwrap().as_raw();
-    wait_until("the holder", Duration::from_secs(5), || {
-        lock.shared().holder_pid() == pid
+    wait_until(&format!("{m}: the holder"), PATIENCE, || {
+        match lock.shared().holder_pid() {
+            p if p == pid => Ok(()),
+            p => Err(format!("holder pid {p}, not {pid}")),
+        }
     });
     assert!(lock.try_acquire().is_err(), "{m}: held");
     let lock2 = lock.clone();
     let waiter = std::thread::spawn(move || {
-        let r = lock2.acquire_raw(true, Some(Duration::from_secs(5)));
+        let r = lock2.acquire_raw(true, Some(PATIENCE));
         let at = Instant::now();
         if r.is_ok() {
             lock2.release().unwrap();
         }
         (r, at)
     });
-    std::thread::sleep(Duration::from_millis(50));
+    wait_until(
+        &format!("{m}: the waiter, blocked"),
+        PATIENCE,
+        || match lock.shared().waiters.load(Ordering::SeqCst) {
+            0 => Err("no waiter yet".to_string()),
+            _ => Ok(()),
+        },
+    );
     let killed_at = Instant::now();
     holder.kill();
     let (r, got_at) = waiter.join().unwrap();
     assert_eq!(r, Ok(Acquired::PreviousOwnerDied { pid }), "{m}");
     assert_eq!(lock.shared().owner_died.load(Ordering::Relaxed), 1);
-    drop(
-        lock.acquire(Some(Duration::from_secs(1)))
-            .expect("usable again"),
-    );
-    holder.join(None);
+    drop(lock.acquire(Some(PATIENCE)).expect("usable again"));
+    assert_eq!(holder.join(Some(PATIENCE)), Some(-9), "{m}");
     ctx.shutdown();
-    got_at - killed_at
+    eprintln!(
+        "{m}: lock handed to the next acquirer {:?} after its holder was SIGKILLed",
+        got_at - killed_at
+    );
 }
 
 /// A party killed before it arrives: the others are told the barrier broke.
 fn barrier_party_killed(m: StartMethod) {
     let ctx = ctx(m);
-    Barrier::create(ctx.board(), "b", 3).unwrap();
+    let barrier = Barrier::create(ctx.board(), "b", 3).unwrap();
     let mut late = start(
         &ctx,
         "late",
@@ -214,41 +233,83 @@ fn barrier_party_killed(m: StartMethod) {
     let mut waiters: Vec<Process> = (0..2)
         .map(|i| start(&ctx, &format!("w{i}"), vec![Work::BarrierWait("b".into())]))
         .collect();
-    wait_until("all started", Duration::from_secs(5), || {
-        (0..ctx.board().procs_used())
-            .all(|i| ctx.board().proc(i).unwrap().state() == ProcState::Running)
-    });
-    std::thread::sleep(Duration::from_millis(100));
+    // Every party registered (late too: at its start), both waiters arrived.
+    wait_until(
+        &format!("{m}: two parties at the barrier"),
+        PATIENCE,
+        || {
+            let s = barrier.shared();
+            let registered = s
+                .parties
+                .iter()
+                .filter(|p| p.load(Ordering::SeqCst) != 0)
+                .count();
+            let arrived = s.arrived.load(Ordering::SeqCst);
+            if registered == 3 && arrived == 2 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{registered} parties registered, {arrived} arrived"
+                ))
+            }
+        },
+    );
     late.kill();
-    let t = Instant::now();
     for w in &mut waiters {
         assert_eq!(
-            w.join(Some(Duration::from_secs(2))),
+            w.join(Some(PATIENCE)),
             Some(1),
             "{m}: a waiter ends with the broken-barrier error"
         );
     }
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "{m}: took {:?}",
-        t.elapsed()
-    );
-    late.join(None);
+    assert_eq!(late.join(Some(PATIENCE)), Some(-9), "{m}");
     ctx.shutdown();
 }
 
+/// One test per case and start method, each named after both.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        mod fork {
+            $(#[test]
+            fn $case() {
+                let _turn = super::serial();
+                super::$case(super::StartMethod::Fork);
+            })*
+        }
+        mod spawn {
+            $(#[test]
+            fn $case() {
+                let _turn = super::serial();
+                super::$case(super::StartMethod::Spawn);
+            })*
+        }
+        mod forkserver {
+            $(#[test]
+            fn $case() {
+                let _turn = super::serial();
+                super::$case(super::StartMethod::Forkserver);
+            })*
+        }
+    };
+}
+
+cases!(
+    producer_killed_mid_put,
+    consumer_killed_mid_get,
+    producer_killed_under_load,
+    lock_holder_killed,
+    barrier_party_killed,
+);
+
 #[test]
-fn primitives_survive_killed_processes_under_every_method() {
-    for m in StartMethod::ALL {
-        producer_killed_mid_put(m);
-        consumer_killed_mid_get(m);
-        producer_killed_under_load(m);
-        let d = lock_holder_killed(m);
-        eprintln!("{m}: lock handed to the next acquirer {d:?} after its holder was SIGKILLed");
-        assert!(
-            d < Duration::from_millis(10),
-            "{m}: the lock came back after {d:?}"
-        );
-        barrier_party_killed(m);
-    }
+fn every_start_method_is_covered() {
+    assert_eq!(
+        StartMethod::ALL,
+        [
+            StartMethod::Fork,
+            StartMethod::Spawn,
+            StartMethod::Forkserver
+        ],
+        "a new start method needs its module of cases above"
+    );
 }

@@ -5,7 +5,6 @@ mod common;
 use common::*;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 struct Tmux {
     socket: String,
@@ -63,10 +62,15 @@ impl Tmux {
     }
 
     /// `q`, and `y` when the dashboard asks (it asks while a run is live).
+    /// Either way the dashboard's exit is left for the caller to wait for.
     fn quit(&self) {
         self.keys("q");
-        std::thread::sleep(Duration::from_millis(400));
-        if self.screen().contains("quit and kill") {
+        let asked = self
+            .wait_for("the quit question or the exit", |s| {
+                s.contains("quit and kill") || s.contains("MPDASH-EXITED:")
+            })
+            .contains("quit and kill");
+        if asked {
             self.keys("y");
         }
     }
@@ -77,20 +81,18 @@ impl Tmux {
             .to_string()
     }
 
-    /// Waits until `pred` holds for the screen; returns that screen.
+    /// Waits until `pred` holds for the screen; returns that screen (fails
+    /// with the last screen seen).
+    #[track_caller]
     fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
+        wait_until(what, PATIENCE, || {
             let s = self.screen();
             if pred(&s) {
-                return s;
+                Ok(s)
+            } else {
+                Err(format!("screen:\n{s}"))
             }
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "waited for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
     }
 }
 
@@ -99,6 +101,11 @@ impl Drop for Tmux {
         self.run(&["kill-server"]);
     }
 }
+
+/// Makes `scenarios/pool.toml` take minutes (primes below 400 000 000): a
+/// process that outlived the dashboard cannot pass for one that ended on
+/// its own before [`GONE`].
+const LONG: &str = "--set task.below=400000000";
 
 /// PIDs of the rows named `pool worker N` that the screen shows running.
 fn running_worker_pids(screen: &str) -> Vec<i32> {
@@ -117,8 +124,9 @@ fn running_worker_pids(screen: &str) -> Vec<i32> {
 
 #[test]
 fn dashboard_shows_live_workers_switches_method_quits_and_restores_the_terminal() {
-    let cmd =
-        format!("{BIN} scenarios/pool.toml --workers 2; echo MPDASH-EXITED:$?; stty -a; sleep 60");
+    let cmd = format!(
+        "{BIN} scenarios/pool.toml --workers 2 {LONG}; echo MPDASH-EXITED:$?; stty -a; sleep 60"
+    );
     let Some(tmux) = Tmux::start("keys", &cmd) else {
         return;
     };
@@ -148,11 +156,7 @@ fn dashboard_shows_live_workers_switches_method_quits_and_restores_the_terminal(
         spawn_pids.iter().all(|p| !pids.contains(p)),
         "new run, new workers"
     );
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        pids.iter().all(|p| !alive(*p)),
-        "the fork run's workers were killed on rerun"
-    );
+    wait_gone("the fork run's workers, killed on rerun", &pids);
 
     // q asks while the run is live; n (any key but y) says no.
     tmux.keys("q");
@@ -175,16 +179,14 @@ fn dashboard_shows_live_workers_switches_method_quits_and_restores_the_terminal(
         !stty.contains("-icanon") && !stty.contains("-echo "),
         "raw mode left on:\n{stty}"
     );
-    std::thread::sleep(Duration::from_millis(300));
-    for p in pids.iter().chain(&spawn_pids) {
-        assert!(!alive(*p), "worker {p} outlived the dashboard");
-    }
+    let workers: Vec<i32> = pids.iter().chain(&spawn_pids).copied().collect();
+    wait_gone("the workers, after the dashboard quit", &workers);
 }
 
 #[test]
 fn sigterm_restores_the_terminal_and_kills_the_run() {
     let cmd = format!(
-        "{BIN} scenarios/pool.toml --workers 2 --start-method forkserver; echo MPDASH-EXITED:$?; sleep 60"
+        "{BIN} scenarios/pool.toml --workers 2 --start-method forkserver {LONG}; echo MPDASH-EXITED:$?; sleep 60"
     );
     let Some(tmux) = Tmux::start("sigterm", &cmd) else {
         return;
@@ -207,57 +209,51 @@ fn sigterm_restores_the_terminal_and_kills_the_run() {
     .unwrap();
     tmux.wait_for("the shell after SIGTERM", |s| s.contains("MPDASH-EXITED:"));
     assert_eq!(tmux.format("#{alternate_on}"), "0");
-    std::thread::sleep(Duration::from_millis(300));
-    for p in pids.iter().chain(&run) {
-        assert!(!alive(*p), "{p} outlived the dashboard");
-    }
+    let all: Vec<i32> = pids.iter().chain(&run).copied().collect();
+    wait_gone("the run, after the dashboard's SIGTERM", &all);
 }
 
 #[test]
 fn a_panic_restores_the_terminal_and_kills_the_run() {
     let cmd = format!(
-        "MPDASH_TEST_PANIC=1 {BIN} scenarios/pool.toml --workers 2 --rate 20; echo MPDASH-EXITED:$?; sleep 60"
+        "MPDASH_TEST_PANIC=1 {BIN} scenarios/pool.toml --workers 2 --rate 20 {LONG}; echo MPDASH-EXITED:$?; sleep 60"
     );
     let Some(tmux) = Tmux::start("panic", &cmd) else {
         return;
     };
     let shell: i32 = tmux.format("#{pane_pid}").parse().unwrap();
     // Collect the run's processes while it is alive (the panic comes quickly).
+    // Each try looks at the tree many times between two looks at the screen.
     let mut seen = Vec::new();
-    let t = Instant::now();
-    while !tmux.screen().contains("MPDASH-EXITED:") {
-        for p in descendants(shell) {
-            if !seen.contains(&p) {
-                seen.push(p);
+    let screen = wait_until("the panic's exit", PATIENCE, || {
+        for _ in 0..20 {
+            for p in descendants(shell) {
+                if !seen.contains(&p) {
+                    seen.push(p);
+                }
             }
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no panic exit:\n{}",
-            tmux.screen()
-        );
-    }
+        let s = tmux.screen();
+        if s.contains("MPDASH-EXITED:") {
+            Ok(s)
+        } else {
+            Err(format!("screen:\n{s}"))
+        }
+    });
     assert!(seen.len() >= 3, "saw the dashboard and its run: {seen:?}");
-    let screen = tmux.screen();
     assert!(screen.contains("MPDASH-EXITED:101"), "{screen}");
     assert!(
         screen.contains("MPDASH_TEST_PANIC"),
         "the panic message is readable:\n{screen}"
     );
     assert_eq!(tmux.format("#{alternate_on}"), "0");
-    std::thread::sleep(Duration::from_millis(1000));
-    let left: Vec<i32> = seen
+    // Everything seen but the shell and its `sleep 60` (a pid is named
+    // now, while the process lives, so a sleep is not mistaken later).
+    let run: Vec<i32> = seen
         .into_iter()
-        .filter(|p| alive(*p) && *p != shell)
+        .filter(|p| *p != shell && !comm(*p).starts_with("sleep"))
         .collect();
-    let left: Vec<i32> = left
-        .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| !c.starts_with("sleep"))
-        })
-        .collect();
-    assert!(left.is_empty(), "left behind after a panic: {left:?}");
+    wait_gone("the run, after a panic", &run);
 }
 
 #[test]
@@ -335,14 +331,13 @@ fn killing_a_worker_from_the_dashboard_gets_it_replaced_and_the_count_stays_exac
     tmux.quit();
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
     assert_eq!(tmux.format("#{alternate_on}"), "0", "alternate screen left");
-    std::thread::sleep(Duration::from_millis(300));
-    for p in spawned.iter().chain(&run) {
-        let what = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-        assert!(
-            !alive(*p) || what.starts_with("sleep"),
-            "{p} ({what}) outlived the dashboard"
-        );
-    }
+    let all: Vec<i32> = spawned
+        .iter()
+        .chain(&run)
+        .copied()
+        .filter(|p| !comm(*p).starts_with("sleep"))
+        .collect();
+    wait_gone("both runs, after the dashboard quit", &all);
 }
 
 /// (pid, parent, name, state) of the process rows on screen.
@@ -391,11 +386,9 @@ fn watch_shows_a_foreign_pipeline_with_parents_and_exit_status_and_leaves_nothin
     assert!(screen.contains("no queue, lock or pool panels"), "{screen}");
     let screen = tmux.wait_for("the root's exit status", |s| s.contains("exited 3"));
     assert!(screen.contains("failed (exit 3)"), "{screen}");
-    // The background pipeline outlived the shell: it went with the run.
-    std::thread::sleep(Duration::from_millis(300));
-    for pid in &sleeps {
-        assert!(!alive(*pid), "sleep {pid} was left behind");
-    }
+    // The background pipeline outlived the shell: it went with the run
+    // (on its own the first sleep would end 30 s after it started).
+    wait_gone("the background pipeline, after its shell ended", &sleeps);
     tmux.quit();
     tmux.wait_for("exit", |s| s.contains("MPDASH-EXITED:0"));
 }
@@ -427,18 +420,9 @@ fn sigkill_of_a_watching_dashboard_takes_the_foreign_tree_down_even_a_setsid_one
     )
     .unwrap();
     // (The screen is left as it was: nothing restores a terminal after SIGKILL.)
-    let t = Instant::now();
-    while alive(dash) {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "the dashboard survived SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    for p in &tree {
-        assert!(!alive(*p), "{p} outlived the dashboard");
-    }
+    wait_gone("the dashboard, after SIGKILL", &[dash]);
+    // (The sleeps would end on their own 40 s after they started.)
+    wait_gone("the watched tree, after the dashboard's SIGKILL", &tree);
 }
 
 #[test]
@@ -470,10 +454,14 @@ fn a_deadlock_appears_on_screen_and_q_leaves_nothing() {
     tmux.quit();
     let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
     assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
-    std::thread::sleep(Duration::from_millis(300));
-    for p in &pids {
-        assert!(!alive(*p), "{p} outlived the dashboard");
-    }
+    wait_gone("the deadlocked run, after the dashboard quit", &pids);
+}
+
+/// Which sample the display shows after a step through time: K of
+/// `at 1.23 s, sample K/N (← → step, …)`.
+fn sample(screen: &str) -> Option<u32> {
+    let rest = &screen[screen.find(", sample ")? + ", sample ".len()..];
+    rest.split('/').next()?.parse().ok()
 }
 
 /// The queue depth climbing in a run, read back after the run has ended:
@@ -502,23 +490,38 @@ fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
         s.lines()
             .any(|l| l.contains("─ producer 0") && !l.contains("exited"))
     };
-    // The last moment settles on the final depth within a sample.
-    let end = tmux.wait_for("the run's end, drained", |s| {
-        s.contains("finished in") && work_depth(s) == Some(0)
-    });
-    assert!(!producer_alive(&end), "{end}");
-    assert!(end.contains("consumer 1 got 150 messages"), "{end}");
-    let step_back = |tmux: &Tmux| {
-        let mut earlier = String::new();
-        for _ in 0..60 {
+    // The settled end: the run finished, the queue drained (the last moment
+    // is completed by the first sample after the end), the producers
+    // exited and both consumers' last lines printed.
+    let settled = |s: &str| {
+        s.contains("finished in")
+            && work_depth(s) == Some(0)
+            && !producer_alive(s)
+            && s.contains("consumer 0 got 150 messages")
+            && s.contains("consumer 1 got 150 messages")
+    };
+    tmux.wait_for("the run's settled end", settled);
+    // One step back at a time, each one waited for on screen (the notice
+    // says "sample K/N"), until a moment when the queue held messages and a
+    // producer was alive.
+    let step_back = |tmux: &Tmux| -> String {
+        let mut at: Option<u32> = None;
+        loop {
             tmux.keys("Left");
-            std::thread::sleep(Duration::from_millis(50));
-            earlier = tmux.screen();
-            if work_depth(&earlier).is_some_and(|d| d > 0) && producer_alive(&earlier) {
-                break;
+            let screen = tmux.wait_for("the previous sample", |s| {
+                sample(s).is_some_and(|k| at.is_none_or(|a| k < a))
+            });
+            if work_depth(&screen).is_some_and(|d| d > 0) && producer_alive(&screen) {
+                return screen;
             }
+            let k = sample(&screen).unwrap();
+            assert!(
+                k > 1,
+                "back at the first sample, and no moment with messages queued \
+                 and a producer alive:\n{screen}"
+            );
+            at = Some(k);
         }
-        earlier
     };
     let earlier = step_back(&tmux);
     assert!(
@@ -550,8 +553,12 @@ fn after_the_end_stepping_back_shows_an_earlier_queue_and_the_producer_alive() {
         rec.display()
     );
     let tmux = Tmux::start("replay", &cmd).expect("tmux ran a moment ago");
-    let end = tmux.wait_for("the replayed end", |s| s.contains("finished in"));
-    assert_eq!(work_depth(&end), Some(0), "{end}");
+    // The replay opens at the same settled end: the recording must hold the
+    // completed last moment (work 0/32), not the sample before the run ended.
+    tmux.wait_for(
+        "the replayed settled end (the recorded last moment completed, work 0/32)",
+        settled,
+    );
     tmux.keys("r");
     tmux.wait_for("nothing runs", |s| s.contains("nothing runs"));
     let back = step_back(&tmux);
@@ -602,27 +609,31 @@ fn a_python_pool_that_lost_a_task_is_named_on_screen_and_q_leaves_nothing() {
         s.contains("Start methods") && s.contains("spawn child")
     });
     assert!(!screen.contains("LOST TASK"), "{screen}");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(!alive(main_pid), "{main_pid} outlived its run");
+    wait_gone("the hung program's MainProcess, replaced", &[main_pid]);
     tmux.quit();
     let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
     assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
-    std::thread::sleep(Duration::from_millis(300));
     let dashboard = tmux.format("#{pane_pid}");
-    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("mpdash-probe-") && !dashboard.is_empty())
-        .filter(|n| {
-            // Ours: made by a dashboard that is gone now.
-            n.split('-')
-                .nth(2)
-                .and_then(|p| p.parse::<i32>().ok())
-                .is_some_and(|p| !alive(p))
-        })
-        .collect();
-    assert!(left.is_empty(), "probe directories left: {left:?}");
+    wait_until("no probe directory left", GONE, || {
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("mpdash-probe-") && !dashboard.is_empty())
+            .filter(|n| {
+                // Ours: made by a dashboard that is gone now.
+                n.split('-')
+                    .nth(2)
+                    .and_then(|p| p.parse::<i32>().ok())
+                    .is_some_and(|p| !alive(p))
+            })
+            .collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("probe directories left: {left:?}"))
+        }
+    });
 }
 
 /// SIGKILL of the dashboard on a probed Python program in a deadlock: the
@@ -662,14 +673,17 @@ fn sigkill_of_the_dashboard_on_a_python_program_leaves_no_process_and_no_probe_d
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let t = Instant::now();
-    while alive(dash) || !dirs(dash).is_empty() || tree.iter().any(|p| alive(*p)) {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "left after SIGKILL: dirs {:?}, processes {:?}",
-            dirs(dash),
-            tree.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_gone("the dashboard, after SIGKILL", &[dash]);
+    wait_gone(
+        "the program's processes, after the dashboard's SIGKILL",
+        &tree,
+    );
+    wait_until(
+        "the probe's directory gone",
+        GONE,
+        || match dirs(dash)[..] {
+            [] => Ok(()),
+            ref left => Err(format!("left after SIGKILL: {left:?}")),
+        },
+    );
 }

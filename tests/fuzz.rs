@@ -3,8 +3,15 @@
 //! (pipe frames, manager frames, the board's own words as the sampler reads
 //! them). Thousands of cases, no panics, no hangs. By hand, longer:
 //! `MPDASH_FUZZ_CASES=200000 MPDASH_FUZZ_SEED=5 cargo test --test fuzz`.
+//!
+//! Bounded: a fixed number of cases (3 000 per target unless
+//! `MPDASH_FUZZ_CASES` says otherwise), from a fixed seed; a failing case is
+//! named with its seed, its number and its input, and a case that hangs
+//! stops the binary after [`STALL`], named the same way.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mpdash::runtime::board::{Board, BoardSize};
 use mpdash::runtime::manager::{Request, Response};
@@ -28,12 +35,77 @@ impl Rng {
 }
 
 /// `MPDASH_FUZZ_SEED=N` shifts every generator, for longer runs by hand.
-fn seed(base: u64) -> Rng {
-    let shift = std::env::var("MPDASH_FUZZ_SEED")
+fn shift() -> u64 {
+    std::env::var("MPDASH_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    Rng((base ^ shift.wrapping_mul(0x9e37_79b9_7f4a_7c15)).max(1))
+        .unwrap_or(0)
+}
+
+fn seed(base: u64) -> Rng {
+    Rng((base ^ shift().wrapping_mul(0x9e37_79b9_7f4a_7c15)).max(1))
+}
+
+/// A case that has run this long is a hang.
+const STALL: Duration = Duration::from_secs(60);
+
+/// One target's run: the case it is on and that case's input, said when
+/// the case fails (a panic: on drop) or hangs (a watchdog thread).
+struct Fuzzing {
+    what: Arc<str>,
+    now: Arc<Mutex<(usize, String)>>,
+    done: Arc<AtomicBool>,
+}
+
+impl Fuzzing {
+    /// Starts target `name`, whose generator is `seed(base)`; returns it and
+    /// the generator.
+    fn start(name: &str, base: u64) -> (Fuzzing, Rng) {
+        let rng = seed(base);
+        let what: Arc<str> = format!(
+            "fuzz target {name} (generator state {:#x}; replay: MPDASH_FUZZ_SEED={} \
+             MPDASH_FUZZ_CASES={} cargo test --test fuzz {name})",
+            rng.0,
+            shift(),
+            cases(3000)
+        )
+        .into();
+        let f = Fuzzing {
+            what: what.clone(),
+            now: Arc::new(Mutex::new((0, String::new()))),
+            done: Arc::new(AtomicBool::new(false)),
+        };
+        let (now, done) = (f.now.clone(), f.done.clone());
+        std::thread::spawn(move || {
+            let mut last = (usize::MAX, Instant::now());
+            while !done.load(Ordering::Relaxed) {
+                let (case, input) = now.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if case != last.0 {
+                    last = (case, Instant::now());
+                } else if last.1.elapsed() > STALL {
+                    eprintln!("{what}: case {case} still runs after {STALL:?}; its input: {input}");
+                    std::process::exit(101);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        (f, rng)
+    }
+
+    /// Case `i` begins, on `input` (shown as escaped text if it fails).
+    fn case(&self, i: usize, input: &[u8]) {
+        *self.now.lock().unwrap() = (i, format!("{:?}", String::from_utf8_lossy(input)));
+    }
+}
+
+impl Drop for Fuzzing {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if std::thread::panicking() {
+            let (case, input) = self.now.lock().map(|g| g.clone()).unwrap_or_default();
+            eprintln!("{}: case {case} failed; its input: {input}", self.what);
+        }
+    }
 }
 
 fn cases(default: usize) -> usize {
@@ -84,13 +156,19 @@ fn mutated_scenarios_are_errors_never_panics() {
     );
     files.retain(|p| p.extension().is_some_and(|x| x == "toml"));
     files.sort();
-    let mut rng = seed(0x6d70_6461_7368);
+    let (fuzz, mut rng) = Fuzzing::start(
+        "mutated_scenarios_are_errors_never_panics",
+        0x6d70_6461_7368,
+    );
     let per_file = cases(3000) / files.len();
     let mut refused = 0;
+    let mut case = 0;
     for f in &files {
         let text = std::fs::read(f).unwrap();
         for _ in 0..per_file {
             let m = mutate(&mut rng, &text);
+            fuzz.case(case, &m);
+            case += 1;
             let Ok(s) = String::from_utf8(m) else {
                 continue;
             };
@@ -125,9 +203,10 @@ fn mutated_frames_are_errors_never_panics_or_hangs() {
         ))
         .unwrap(),
     ];
-    let mut rng = seed(42);
+    let (fuzz, mut rng) = Fuzzing::start("mutated_frames_are_errors_never_panics_or_hangs", 42);
     for i in 0..cases(3000) {
         let body = mutate(&mut rng, &samples[i % samples.len()]);
+        fuzz.case(i, &body);
         let _ = serde_json::from_slice::<Request>(&body);
         let _ = serde_json::from_slice::<Response>(&body);
         // The same bytes behind a length prefix that may lie, on a real socket.
@@ -135,6 +214,7 @@ fn mutated_frames_are_errors_never_panics_or_hangs() {
         let mut frame = (body.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(&body);
         let frame = mutate(&mut rng, &frame);
+        fuzz.case(i, &frame);
         let fd: std::os::fd::OwnedFd = b.into();
         let mut raw = std::fs::File::from(fd);
         std::io::Write::write_all(&mut raw, &frame).unwrap();
@@ -153,8 +233,11 @@ fn a_scrambled_board_is_read_without_panics() {
     })
     .unwrap();
     let words = board.region().len() / 8;
-    let mut rng = seed(7);
-    for _ in 0..cases(3000) / 10 {
+    let (fuzz, mut rng) = Fuzzing::start("a_scrambled_board_is_read_without_panics", 7);
+    for case in 0..cases(3000) / 10 {
+        // The board carries every earlier case's scribbles: the seed and the
+        // case number replay it, the input says what this case wrote.
+        let mut wrote = String::new();
         // Scribble on random words, as a hostile or dying process could;
         // the sampler's readers must check every offset and kind they meet.
         for _ in 0..64 {
@@ -167,8 +250,10 @@ fn a_scrambled_board_is_read_without_panics() {
                     _ => (rng.below(words) * 8) as u64,
                 };
                 w.store(v, Ordering::Relaxed);
+                wrote.push_str(&format!("@{at}={v:#x} "));
             }
         }
+        fuzz.case(case, wrote.as_bytes());
         let _ = read_procs(&board);
         let _ = read_resources(&board);
         let _ = read_pool(&board);

@@ -5,23 +5,28 @@ mod common;
 use common::*;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+/// CPU time a process has used, in clock ticks (utime + stime).
+fn cpu_ticks(pid: i32) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    let Some(close) = s.rfind(')') else { return 0 };
+    let f: Vec<&str> = s[close + 1..].split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); f[0] is field 3 (state).
+    f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
 /// A headless pool run (primes below 12 000 000, two workers) in which the
 /// process `pick` chooses among the run's descendants is SIGKILLed once it
-/// exists; returns its pid and the run's JSON lines (the run must succeed).
+/// exists and the workers are on their tasks; returns its pid and the run's
+/// JSON lines (the run must succeed).
 fn kill_during_pool_run(
     method: &str,
     pick: impl Fn(&[i32]) -> Option<i32>,
 ) -> (i32, Vec<serde_json::Value>) {
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args([
             "run",
             "--headless",
@@ -36,24 +41,65 @@ fn kill_during_pool_run(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    let victim = loop {
-        if let Some(v) = pick(&descendants(child.id() as i32)) {
-            break v;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "{method}: nothing to kill"
+    let dash = child.id() as i32;
+    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let victim = wait_until(&format!("{method}: something to kill"), PATIENCE, || {
+            let d = descendants(dash);
+            pick(&d).ok_or_else(|| format!("the run's processes: {d:?}"))
+        });
+        // Mid-task: every worker has computed for a while (20 ms of CPU).
+        wait_until(
+            &format!("{method}: the workers on their tasks"),
+            PATIENCE,
+            || {
+                let workers: Vec<(i32, u64)> = descendants(dash)
+                    .into_iter()
+                    .filter(|p| comm(*p).starts_with("pool worker"))
+                    .map(|p| (p, cpu_ticks(p)))
+                    .collect();
+                if !workers.is_empty() && workers.iter().all(|(_, t)| *t >= 2) {
+                    Ok(())
+                } else {
+                    Err(format!("workers and their CPU ticks: {workers:?}"))
+                }
+            },
         );
-        std::thread::sleep(Duration::from_millis(20));
+        victim
+    }));
+    let victim = match found {
+        Ok(v) => v,
+        Err(panic) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::panic::resume_unwind(panic)
+        }
     };
-    std::thread::sleep(Duration::from_millis(150));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(victim),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let out = child.wait_with_output().unwrap();
+    // Read the output on threads, so the run never blocks on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let read_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).map(|_| v)
+    });
+    let read_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut v).map(|_| v)
+    });
+    let status = wait_exit(
+        &format!("{method}: the run after the kill"),
+        &mut child,
+        PATIENCE,
+    );
+    let out = std::process::Output {
+        status,
+        stdout: read_out.join().unwrap().unwrap(),
+        stderr: read_err.join().unwrap().unwrap(),
+    };
     assert!(
         out.status.success(),
         "{method}: {}",

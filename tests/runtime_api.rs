@@ -1,6 +1,9 @@
 //! The runtime used as a library: CPython's Process and Pool vocabulary under
 //! each start method. One test, so this binary forks from a single test thread.
 
+mod common;
+use common::{PATIENCE, wait_until, within};
+
 use std::time::{Duration, Instant};
 
 use mpdash::runtime::board::{Board, BoardSize, StartMethod};
@@ -225,21 +228,20 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     );
     drop(p);
 
-    // terminate: unfinished tasks get an error at once.
+    // terminate: unfinished tasks get an error at once (the task would sleep
+    // ten minutes: far past the generous deadlines here).
     let mut p = pool(ctx, "terminated", PoolOptions::with_workers(2));
     let job = p
-        .apply_async(&SLEEP, &[20_000], Callbacks::default())
+        .apply_async(&SLEEP, &[600_000], Callbacks::default())
         .unwrap();
-    std::thread::sleep(Duration::from_millis(50));
-    let t = Instant::now();
-    p.terminate();
+    wait_until(&format!("{m}: a worker on the sleep"), PATIENCE, || {
+        running_tasks(ctx, &p).ok_or_else(|| "no worker on a task".to_string())
+    });
+    within(&format!("{m}: terminate"), PATIENCE, || p.terminate());
     assert_eq!(
-        p.outcomes(job, None).unwrap(),
+        p.outcomes(job, Some(PATIENCE))
+            .unwrap_or_else(|e| panic!("{m}: the terminated task's outcome: {e}")),
         vec![Err(TaskError::Terminated)]
-    );
-    assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "{m}: terminate is prompt"
     );
     p.join().unwrap();
     drop(p);
@@ -251,33 +253,40 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     let job = p
         .map_async(
             &SLEEP,
-            Items::singles(vec![5_000, 10, 10, 10]),
+            Items::singles(vec![600_000, 10, 10, 10]),
             Some(1),
             Callbacks::default(),
         )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let victim = p
-        .workers()
-        .iter()
-        .find(|w| {
-            ctx.board()
-                .proc(w.slot().unwrap())
-                .unwrap()
-                .current_task
-                .load(Ordering::Relaxed)
-                >= 0
-        })
-        .expect("a worker runs the long task")
-        .pid()
-        .unwrap();
-    nix::sys::signal::kill(victim, nix::sys::signal::Signal::SIGKILL).unwrap();
-    let t = Instant::now();
-    let out = p.outcomes(job, Some(Duration::from_secs(20))).unwrap();
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "{m}: noticed promptly"
+    // The three short tasks done, a worker on the long one: that is the victim.
+    let victim = wait_until(
+        &format!("{m}: a worker on the long task alone"),
+        PATIENCE,
+        || {
+            let done: u64 = p
+                .workers()
+                .iter()
+                .map(|w| {
+                    ctx.board()
+                        .proc(w.slot().unwrap())
+                        .unwrap()
+                        .tasks_done
+                        .load(Ordering::Relaxed)
+                })
+                .sum();
+            match running_tasks(ctx, &p) {
+                Some(pid) if done == 3 => Ok(pid),
+                running => Err(format!(
+                    "{done} tasks done, a worker on a task: {running:?}"
+                )),
+            }
+        },
     );
+    nix::sys::signal::kill(victim, nix::sys::signal::Signal::SIGKILL).unwrap();
+    // Noticed, not waited out: the long task would sleep ten minutes.
+    let out = p
+        .outcomes(job, Some(PATIENCE))
+        .unwrap_or_else(|e| panic!("{m}: the outcomes after the worker died: {e}"));
     assert!(
         matches!(&out[0], Err(TaskError::WorkerDied(e)) if e.contains("SIGKILL")),
         "{m}: {out:?}"
@@ -285,6 +294,26 @@ fn pool_api(ctx: &Context, m: StartMethod) {
     assert_eq!(out[1..], [Ok(10), Ok(10), Ok(10)]);
     p.close();
     p.join().unwrap();
+}
+
+/// The pid of the one pool worker running a task (its board slot names
+/// one), if exactly one does.
+fn running_tasks(ctx: &Context, p: &Pool) -> Option<nix::unistd::Pid> {
+    let busy: Vec<_> = p
+        .workers()
+        .iter()
+        .filter(|w| {
+            w.slot().is_some_and(|s| {
+                ctx.board()
+                    .proc(s)
+                    .is_some_and(|slot| slot.current_task.load(Ordering::Relaxed) >= 0)
+            })
+        })
+        .collect();
+    match busy[..] {
+        [w] => w.pid(),
+        _ => None,
+    }
 }
 
 fn index_and_value(r: Result<(usize, Outcome), PoolError>) -> (usize, i64) {

@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests: run the real binary, read /proc.
 #![allow(dead_code)]
 
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mpdash");
 
@@ -34,6 +34,139 @@ pub fn mpdash(args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stdout)
     );
     out
+}
+
+/// How long a test waits for something that must happen: generous, so that
+/// it fires only when the thing never happens, never on a slow-but-correct
+/// run (a loaded 2-core CI machine). Latency targets are `mpdash bench`'s.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long processes may take to be gone after their run was killed. Shorter
+/// than `PATIENCE` (the runs the tests kill would end on their own after
+/// longer than this, which would hide a process that was not killed), and
+/// still far above the milliseconds a SIGKILL takes on a loaded machine.
+pub const GONE: Duration = Duration::from_secs(20);
+
+/// Polls `probe` until it returns `Ok`, and returns that value. `Err` says
+/// what was seen instead; at `deadline` the test fails with `what` and the
+/// last thing seen. The pause between tries grows from 5 to 100 ms.
+///
+/// The one way the tests wait: never a fixed sleep followed by one look,
+/// never an upper bound on wall time.
+#[track_caller]
+pub fn wait_until<T>(
+    what: &str,
+    deadline: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let t = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        let seen = match probe() {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
+        if t.elapsed() >= deadline {
+            panic!(
+                "waited {:.1} s ({tries} tries) for {what}; last seen:\n{seen}",
+                t.elapsed().as_secs_f64()
+            );
+        }
+        std::thread::sleep(pause.min(deadline.saturating_sub(t.elapsed())));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Waits (up to [`GONE`]) until none of `pids` runs; fails naming the ones
+/// left, after killing them (a failing test leaves nothing behind).
+#[track_caller]
+pub fn wait_gone(what: &str, pids: &[i32]) {
+    let what = format!("{what} [{}]", std::panic::Location::caller());
+    let left = || -> Vec<i32> { pids.iter().copied().filter(|p| alive(*p)).collect() };
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(&what, GONE, || match left()[..] {
+            [] => Ok(()),
+            ref left => Err(format!(
+                "still running: {}",
+                left.iter()
+                    .map(|p| format!("{p} ({})", comm(*p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
+    }));
+    if let Err(panic) = waited {
+        for p in left() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::panic::resume_unwind(panic)
+    }
+}
+
+/// A child's exit status, waited for up to `deadline` (the child is killed
+/// when the test fails, so nothing is left behind).
+#[track_caller]
+pub fn wait_exit(what: &str, child: &mut Child, deadline: Duration) -> ExitStatus {
+    let what = format!("{what} [{}]", std::panic::Location::caller());
+    let pid = child.id() as i32;
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(&what, deadline, || match child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => Err(format!("pid {pid} ({}) still runs", comm(pid))),
+            Err(e) => Err(format!("wait for pid {pid}: {e}")),
+        })
+    }));
+    match waited {
+        Ok(status) => status,
+        Err(panic) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+/// Runs `f`, which must return within `deadline`: a call that blocks in this
+/// process (no probe can look at it) and must not hang. If it does, the
+/// test binary stops with `what` (a thread cannot fail another thread's test).
+pub fn within<T>(what: &str, deadline: Duration, f: impl FnOnce() -> T) -> T {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let what = what.to_string();
+    let watchdog = std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(deadline) {
+            eprintln!("{what}: still not done after {deadline:?}; stopping the test binary");
+            std::process::exit(101);
+        }
+    });
+    let out = f();
+    drop(tx);
+    let _ = watchdog.join();
+    out
+}
+
+/// Takes this test binary's turn, held for a test's whole run by tests that
+/// must not run beside each other: one that forks from the test process (the
+/// runtime as a library, `fork` start method; a fork child gets only the
+/// forking thread, so no other test thread may be in the middle of
+/// something, holding a lock, when it forks: the others wait here, holding
+/// nothing), or a bench. A failed test does not stop the next ones (the
+/// lock's poison is ignored).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A process's name (`/proc/PID/comm`), empty once it is gone.
+pub fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// JSON lines of `mpdash run --headless --json ARGS`.
