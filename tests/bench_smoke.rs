@@ -57,9 +57,10 @@ const IPC: Bench = Bench {
 
 const UI: Bench = Bench {
     sub: "ui",
-    tiny: &[],
+    tiny: &["--window", "1"],
     figures: &[
         "/many_cpu_pct",
+        "/many_ms_per_sample",
         "/many_rss_mib",
         "/first_frame_ms",
         "/max_frame_ms",

@@ -216,6 +216,15 @@ enum BenchCmd {
         /// Print one JSON object on the last line
         #[arg(long)]
         json: bool,
+        /// Seconds each figure is measured over, once the processes run
+        #[arg(long, default_value_t = 10.0, value_name = "SECS",
+              value_parser = |s: &str| -> Result<f64, String> {
+                  match s.parse::<f64>() {
+                      Ok(v) if (0.5..=600.0).contains(&v) => Ok(v),
+                      _ => Err(format!("{s:?}: seconds from 0.5 to 600")),
+                  }
+              })]
+        window: f64,
     },
     /// How soon a run that can no longer move is diagnosed, per kind of hang
     Stuck {
@@ -445,8 +454,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             what: BenchCmd::Pool { json },
         }) => bench::pool::run(json),
         Some(Cmd::Bench {
-            what: BenchCmd::Ui { json },
-        }) => bench::ui::run(json),
+            what: BenchCmd::Ui { json, window },
+        }) => bench::ui::run(json, std::time::Duration::from_secs_f64(window)),
         Some(Cmd::Bench {
             what: BenchCmd::Stuck { runs, json },
         }) => bench::stuck::run(runs, json),

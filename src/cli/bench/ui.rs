@@ -140,28 +140,25 @@ fn measure_top(warmup: Duration, window: Duration) -> Option<f64> {
     (n1 > n0).then(|| 1000.0 * (c1 - c0) / (n1 - n0) as f64)
 }
 
-pub fn run(as_json: bool) -> anyhow::Result<i32> {
+pub fn run(as_json: bool, window: Duration) -> anyhow::Result<i32> {
     let file = "scenarios/many.toml";
     anyhow::ensure!(
         std::path::Path::new(file).exists(),
         "{file} not found: run from the project's directory"
     );
     // top measured over the same processes, in the same window.
-    let top = std::thread::spawn(|| measure_top(Duration::from_secs(4), Duration::from_secs(9)));
-    let many = measure(
-        file,
-        &[],
-        10.0,
-        Duration::from_secs(4),
-        Duration::from_secs(10),
-    )?;
+    let top_window = window
+        .saturating_sub(Duration::from_secs(1))
+        .max(Duration::from_millis(400));
+    let top = std::thread::spawn(move || measure_top(Duration::from_secs(4), top_window));
+    let many = measure(file, &[], 10.0, Duration::from_secs(4), window)?;
     let top_ms = top.join().ok().flatten();
     let idle = measure(
         file,
         &["process.0.count=1", "process.1.count=1"],
         4.0,
         Duration::from_secs(2),
-        Duration::from_secs(8),
+        window.mul_f64(0.8),
     )?;
     let mut out = BTreeMap::new();
     println!("{:<56} {:>10}", "measure", "figure");
