@@ -416,38 +416,32 @@ def _mpdash_probe():
     # Queues: puts and gets counted where the program calls them (a put
     # still in the feeder thread's buffer is counted, as the issue asks).
     def carry_id(cls):
-        # An object's id rides through pickling (spawn, forkserver). It is
-        # set before the original __setstate__ runs: a SemLock's makes its
-        # methods there, and instruments them only if it has an id.
-        getstate, setstate = cls.__getstate__, cls.__setstate__
+        # An object's id rides through pickling (spawn, forkserver) beside
+        # its state, never inside it: the state keeps the exact shape the
+        # class gives it (JoinableQueue's __getstate__ adds to Queue's; a
+        # user's subclass may too), and __getstate__/__setstate__ are left
+        # alone. The id is set before the original __setstate__ runs: a
+        # SemLock's makes its methods there, and instruments them only if it
+        # has an id. (A pool's or an executor's task queue carries the
+        # pool's id too.)
+        if "__reduce_ex__" in cls.__dict__:
+            return
 
-        # (A pool's or an executor's task queue carries the pool's id too.)
-        def __getstate__(self):
-            ids = (getattr(self, "_mpdash_id", None), getattr(self, "_mpdash_pool", None))
-            return {"_mpdash": ids, "state": getstate(self)}
+        def __reduce_ex__(self, protocol):
+            rv = object.__reduce_ex__(self, protocol)
+            ids = (self.__dict__.get("_mpdash_id"), self.__dict__.get("_mpdash_pool"))
+            # (make, args[, state[, None, None]]): anything more (list or
+            # dict items, a state setter) is pickled as it is, without the id.
+            if (ids == (None, None) or not isinstance(rv, tuple) or not 2 <= len(rv) <= 5
+                    or any(x is not None for x in rv[3:])):
+                return rv
+            return _mpdash_rebuild, (rv[0], rv[1], rv[2] if len(rv) > 2 else None) + ids
 
-        def __setstate__(self, st):
-            if isinstance(st, dict) and "_mpdash" in st:
-                oid, pool = st["_mpdash"]
-                if oid is not None:
-                    self._mpdash_id = oid
-                if pool is not None:
-                    self._mpdash_pool = pool
-                setstate(self, st["state"])
-            else:
-                setstate(self, st)
+        cls.__reduce_ex__ = __reduce_ex__
 
-        cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
-
-    def patch_queue(cls, kind, UNBOUNDED):
-        init, put_, get_ = cls.__init__, cls.put, cls.get
-
-        def __init__(self, *args, **kw):
-            init(self, *args, **kw)
-            if not internal("queues.py"):
-                safely(register)(self, kind, maxsize=getattr(self, "_maxsize", 0) or 0)
-
-        # Only a bounded queue's put can wait; a get can always.
+    def counted_put(put_, UNBOUNDED):
+        # A put counted where it is made; only a bounded queue's put can
+        # wait. (JoinableQueue.put is its own, not Queue.put: wrapped too.)
         def queue_put(self, obj, block=True, timeout=None):
             oid = self.__dict__.get("_mpdash_id")
             if oid is None or not on:
@@ -462,6 +456,18 @@ def _mpdash_probe():
                     w[1] = 0
             (views.get(oid) or view_of(oid))[1] += 1
             return r
+
+        return queue_put
+
+    def patch_queue(cls, kind, UNBOUNDED):
+        init, put_, get_ = cls.__init__, cls.put, cls.get
+
+        def __init__(self, *args, **kw):
+            init(self, *args, **kw)
+            if not internal("queues.py"):
+                safely(register)(self, kind, maxsize=getattr(self, "_maxsize", 0) or 0)
+
+        queue_put = counted_put(put_, UNBOUNDED)
 
         def queue_get(self, block=True, timeout=None):
             oid = self.__dict__.get("_mpdash_id")
@@ -528,6 +534,31 @@ def _mpdash_probe():
                 emit({"t": "kind", "id": oid, "kind": "JoinableQueue"})
 
         mp_queues.JoinableQueue.__init__ = jq_init
+        JQ = mp_queues.JoinableQueue
+        JQ.put = counted_put(JQ.put, SEM_VALUE_MAX)
+        task_done_, join_ = JQ.task_done, JQ.join
+
+        def task_done(self):
+            r = task_done_(self)
+            oid = self.__dict__.get("_mpdash_id")
+            if oid is not None and on:
+                (views.get(oid) or view_of(oid))[3] += 1
+            return r
+
+        # q.join() waits until every item put was marked done: a wait only
+        # the consumers' task_done() can end.
+        def join(self):
+            oid = self.__dict__.get("_mpdash_id")
+            if oid is None or not on:
+                return join_(self)
+            w = noted(JOIN_QUEUE, oid, sys._getframe(1), None)
+            try:
+                return join_(self)
+            finally:
+                if w is not None:
+                    w[1] = 0
+
+        JQ.task_done, JQ.join = task_done, join
 
         # A process that put on a queue cannot exit before the queue's
         # feeder thread has written everything into the pipe: noted as a
@@ -1209,6 +1240,23 @@ def _mpdash_probe():
 
     os.register_at_fork(after_in_child=after_fork)
     open_files()
+
+
+def _mpdash_rebuild(make, args, state, oid, pool):
+    # Unpickles an object the probe follows: made as pickle would, its id
+    # set, then its own state restored as pickle would.
+    obj = make(*args)
+    if oid is not None:
+        obj._mpdash_id = oid
+    if pool is not None:
+        obj._mpdash_pool = pool
+    if state is not None:
+        setstate = getattr(obj, "__setstate__", None)
+        if setstate is not None:
+            setstate(state)
+        else:
+            obj.__dict__.update(state)
+    return obj
 
 
 try:

@@ -189,7 +189,11 @@ impl ProbeReader {
                         waiting_getters: waiting(WaitOp::Get),
                         waiting_putters: waiting(WaitOp::Put),
                     },
-                    serde_json::json!({"puts": puts, "gets": gets, "maxsize": o.maxsize}),
+                    if o.kind == "JoinableQueue" {
+                        serde_json::json!({"puts": puts, "gets": gets, "task_done": sum(2), "maxsize": o.maxsize})
+                    } else {
+                        serde_json::json!({"puts": puts, "gets": gets, "maxsize": o.maxsize})
+                    },
                 )
             }
             "Lock" | "RLock" | "Semaphore" | "BoundedSemaphore" => {
