@@ -73,3 +73,61 @@ fn a_consumer_that_never_calls_task_done_is_named() {
         "the join's line: {chain}"
     );
 }
+
+#[test]
+fn each_process_s_cpu_is_its_own_not_its_children_s() {
+    let (v, out) = run_json(&["tests/py/burn.py"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rows = process_rows(&v);
+    let main = rows.iter().find(|r| r["role"] == "main").expect("main");
+    let main_cpu = main["cpu_s"]
+        .as_f64()
+        .expect("main's own CPU, said at its exit");
+    assert!(main_cpu < 1.0, "main is credited its workers' 4 s: {main}");
+    let workers: Vec<_> = rows.iter().filter(|r| r["role"] == "pool_worker").collect();
+    assert_eq!(workers.len(), 2, "{rows:?}");
+    // A worker terminated by the pool's exit before it could say its CPU has
+    // none (null): never a made-up 0.
+    let known: Vec<f64> = workers.iter().filter_map(|w| w["cpu_s"].as_f64()).collect();
+    assert!(
+        known.iter().any(|c| *c >= 0.9),
+        "a worker burnt at least one task's second: {workers:?}"
+    );
+}
+
+/// Runs `file` with Python's development mode and every warning an error,
+/// plain and under mpdash: the probe closes or never makes what a warning
+/// would name (it left a file object open: a ResourceWarning, a traceback
+/// under -W error, in every process).
+fn same_in_development_mode(file: &str) {
+    let run = |cmd: &mut std::process::Command| {
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PYTHONDEVMODE", "1")
+            .env("PYTHONWARNINGS", "error")
+            .output()
+            .expect("runs")
+    };
+    let plain = run(std::process::Command::new("python3").arg(file));
+    let ours = run(std::process::Command::new(BIN).args(["run", "--headless", "--json", file]));
+    assert_eq!(plain.status.code(), Some(0), "{plain:?}");
+    let v: Vec<serde_json::Value> = String::from_utf8_lossy(&ours.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut lines = output_lines(&v);
+    let mut theirs: Vec<String> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&plain.stderr).lines())
+        .map(String::from)
+        .collect();
+    lines.sort();
+    theirs.sort();
+    assert_eq!(lines, theirs, "{file}: not the same in development mode");
+    assert_eq!(ours.status.code(), Some(0));
+}
+
+#[test]
+fn nothing_is_printed_in_development_mode_with_warnings_as_errors() {
+    same_in_development_mode("scenarios/python/queue_example.py");
+    same_in_development_mode("tests/py/joinable.py");
+}

@@ -127,11 +127,16 @@ fn read_slots(board: &Board) -> Vec<ProcRow> {
                     .then(|| s.wait_status.load(Ordering::Relaxed))
                     .filter(|w| *w != crate::telemetry::discovery::STATUS_UNKNOWN)
                     .map(sys::exit_code_of),
-                cpu_s: exited.then(|| {
-                    (s.cpu_user_us.load(Ordering::Relaxed) as f64
-                        + s.cpu_sys_us.load(Ordering::Relaxed) as f64)
-                        / 1e6
-                }),
+                // Measured only by whoever reaped it with wait4: a process
+                // another reaped (a Python parent) has no figure here.
+                cpu_s: (exited
+                    && s.wait_status.load(Ordering::Relaxed)
+                        != crate::telemetry::discovery::STATUS_UNKNOWN)
+                    .then(|| {
+                        (s.cpu_user_us.load(Ordering::Relaxed) as f64
+                            + s.cpu_sys_us.load(Ordering::Relaxed) as f64)
+                            / 1e6
+                    }),
                 current_task: (task >= 0 && !exited).then_some(task as u64),
                 tasks_done: s.tasks_done.load(Ordering::Relaxed),
                 t_request_ns: t_req,

@@ -90,6 +90,11 @@ enum Record {
         code: i32,
         cpu_s: f64,
     },
+    /// A process's own CPU time at its exit (its children's left out).
+    Cpu {
+        pid: i32,
+        cpu_s: f64,
+    },
     /// An exit status a Python parent reaped itself (`Popen.poll`).
     Exit {
         pid: i32,
@@ -198,6 +203,7 @@ pub struct ProbeReader {
     ends: HashMap<i32, (i32, f64)>,
     threads: HashMap<i32, String>,
     /// (pid, Python ident) → native thread id.
+    own_cpu: HashMap<i32, f64>,
     idents: HashMap<(i32, i64), i32>,
     /// Each Value's and Array's elements, as last read.
     values: HashMap<i64, Vec<String>>,
@@ -229,6 +235,8 @@ pub struct Facts {
     pub exits: HashMap<i32, i32>,
     /// Children's own ends: (status, CPU seconds).
     pub ends: HashMap<i32, (i32, f64)>,
+    /// Each process's own CPU seconds, said at its exit.
+    pub own_cpu: HashMap<i32, f64>,
     /// Threads by Python's names, by native thread id.
     pub threads: HashMap<i32, String>,
     /// Per process, each thread in a wait the probe tracks: its native id
@@ -259,6 +267,7 @@ impl ProbeReader {
             exits: HashMap::new(),
             ends: HashMap::new(),
             threads: HashMap::new(),
+            own_cpu: HashMap::new(),
             idents: HashMap::new(),
             values: HashMap::new(),
             peaks: HashMap::new(),
@@ -392,6 +401,9 @@ impl ProbeReader {
             Record::End { pid, code, cpu_s } => {
                 self.ends.insert(pid, (code, cpu_s));
             }
+            Record::Cpu { pid, cpu_s } => {
+                self.own_cpu.insert(pid, cpu_s);
+            }
             Record::Exit { pid, code } => {
                 self.exits.insert(pid, code);
             }
@@ -483,6 +495,7 @@ impl ProbeReader {
         self.pool_facts(&mut facts, &counts, &waits, alive, &names);
         facts.exits = self.exits.clone();
         facts.ends = self.ends.clone();
+        facts.own_cpu = self.own_cpu.clone();
         facts.threads = self.threads.clone();
         for (pid, w) in &waits {
             let tid = self.idents.get(&(*pid, w.ident)).copied();

@@ -73,9 +73,14 @@ pub fn overlay(procs: &mut Vec<ProcRow>, facts: &Facts) {
                 // Reaped by its Python parent: the status Python got.
                 p.exitcode = facts.exits.get(&p.pid).copied();
             }
-            if let Some((code, cpu)) = facts.ends.get(&p.pid) {
+            if let Some((code, _)) = facts.ends.get(&p.pid) {
                 p.exitcode = p.exitcode.or(Some(*code));
-                p.cpu_s = p.cpu_s.or(Some(*cpu));
+            }
+            // The process's own count, said at its exit: what the kernel
+            // gives whoever reaps it includes the children it reaped.
+            let own = facts.own_cpu.get(&p.pid).copied();
+            if let Some(cpu) = own.or_else(|| facts.ends.get(&p.pid).map(|e| e.1)) {
+                p.cpu_s = Some(cpu);
             }
         }
         if let Some((task, done)) = facts.workers.get(&p.pid) {
