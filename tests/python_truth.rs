@@ -131,3 +131,53 @@ fn nothing_is_printed_in_development_mode_with_warnings_as_errors() {
     same_in_development_mode("scenarios/python/queue_example.py");
     same_in_development_mode("tests/py/joinable.py");
 }
+
+#[test]
+fn not_a_byte_of_the_program_s_output_is_changed() {
+    let dir = std::env::temp_dir().join(format!("mpdash-unchanged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (plain_log, our_log) = (dir.join("plain.log"), dir.join("ours.log"));
+    let plain = std::process::Command::new("python3")
+        .args(["tests/py/unchanged.py", plain_log.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python3 runs");
+    assert!(plain.status.success(), "{plain:?}");
+    let (v, out) = run_json(&["tests/py/unchanged.py", "--", our_log.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ours = output_lines(&v);
+    let mut theirs: Vec<String> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&plain.stderr).lines())
+        .map(String::from)
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert!(ours.contains(&"captured 42".to_string()), "{ours:?}");
+    assert!(
+        ours.contains(&"\u{1e}123\u{1e} kept as printed".to_string()),
+        "{ours:?}"
+    );
+    assert!(
+        ours.contains(&"stdout is TextIOWrapper True".to_string()),
+        "{ours:?}"
+    );
+    let (a, b) = (
+        std::fs::read(&plain_log).unwrap(),
+        std::fs::read(&our_log).unwrap(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(b, a, "the dup2'ed log differs");
+    // Who printed: the child's line is the child's.
+    let by_child = v
+        .iter()
+        .find(|l| l["type"] == "output" && l["line"] == "from the child")
+        .expect("the child's line");
+    assert_eq!(by_child["process"], "Process-1");
+}

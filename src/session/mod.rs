@@ -5,12 +5,12 @@
 //! a run that loses its parent comes back to it to be reaped.
 
 pub mod command;
+pub mod output;
 pub mod python;
 pub mod source;
 
 pub use source::Source;
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -115,7 +115,7 @@ impl Session {
         // The spec (the whole scenario) goes by fd, not argv: no size limit,
         // and not on display in `ps`.
         let spec = sys::text_fd(&serde_json::to_string(&spec)?).context("writing the spec")?;
-        let (main_pid, reader) = spawn_self(
+        let (main_pid, reader, key) = spawn_self(
             "mpdash: main",
             &[MAIN_ARG, SPEC_ON_FD],
             &board,
@@ -128,7 +128,7 @@ impl Session {
             s.pid
                 .store(main_pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
         }
-        relay_output(id, reader, events);
+        output::relay(id, reader, key, true, None, events);
         Ok(Session::new(
             id,
             scenario,
@@ -202,7 +202,12 @@ impl Session {
         }
         guard_args.push(prog.as_str());
         guard_args.extend(args.iter().map(String::as_str));
-        let (main_pid, reader) = spawn_self(
+        // A probed program's processes hand us pipes of their own here.
+        let listener = match &probe_dir {
+            Some(d) => Some(d.listen_output()?),
+            None => None,
+        };
+        let (main_pid, reader, key) = spawn_self(
             "mpdash: watch guard",
             &guard_args,
             &board,
@@ -216,7 +221,7 @@ impl Session {
             s.os_ppid.store(me, std::sync::atomic::Ordering::Relaxed);
             s.set_state(ProcState::Running);
         }
-        relay_output(id, reader, events);
+        output::relay(id, reader, key, false, listener, events);
         let source = Source::command(argv.to_vec(), probe);
         let mut s = Session::new(id, scenario, StartMethod::Fork, board, main_pid, source);
         s.probe = probe_dir;
@@ -355,8 +360,9 @@ fn spawn_self(
     board: &Board,
     deathsig: i32,
     extra: Option<std::os::fd::RawFd>,
-) -> anyhow::Result<(Pid, std::io::PipeReader)> {
+) -> anyhow::Result<(Pid, std::io::PipeReader, Option<output::PipeKey>)> {
     let (reader, writer) = std::io::pipe().context("creating the output pipe")?;
+    let key = output::key_of(&writer);
     let writer2 = writer.try_clone()?;
     let board_fd = board.region().fd().as_raw_fd();
     let mut cmd = Command::new("/proc/self/exe");
@@ -370,55 +376,7 @@ fn spawn_self(
     places.push((board_fd, BOARD_FD));
     sys::on_exec_die_with_parent(&mut cmd, deathsig, places);
     let child = cmd.spawn()?;
-    Ok((Pid::from_raw(child.id() as i32), reader))
-}
-
-fn relay_output(run: u64, reader: std::io::PipeReader, events: Sender<SessionEvent>) {
-    let spawned = std::thread::Builder::new()
-        .name(format!("output-{run}"))
-        .spawn(move || {
-            let mut r = BufReader::new(reader);
-            let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                // A little more than a line may take, for the tag naming who printed it.
-                match (&mut r)
-                    .take(MAX_LINE as u64 + 16)
-                    .read_until(b'\n', &mut buf)
-                {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if buf.last() != Some(&b'\n') {
-                            // Cut: skip the rest of this long line.
-                            let mut rest = Vec::new();
-                            let _ = r.read_until(b'\n', &mut rest);
-                        }
-                        let text = String::from_utf8_lossy(&buf);
-                        let (pid, untagged) =
-                            crate::scenario::steps::untag(text.trim_end_matches('\n'));
-                        let mut line: &str = &untagged;
-                        if line.len() > MAX_LINE {
-                            let mut cut = MAX_LINE;
-                            while !line.is_char_boundary(cut) {
-                                cut -= 1;
-                            }
-                            line = &line[..cut];
-                        }
-                        let line = line.to_string();
-                        if events
-                            .send(SessionEvent::Output { run, pid, line })
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = events.send(SessionEvent::OutputClosed { run });
-        });
-    if let Err(e) = spawned {
-        eprintln!("mpdash: cannot start the output thread: {e}");
-    }
+    Ok((Pid::from_raw(child.id() as i32), reader, key))
 }
 
 /// Where the process-wide reaper and signal threads deliver their events:

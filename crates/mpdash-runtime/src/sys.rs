@@ -402,3 +402,32 @@ pub unsafe fn spec_text(arg: &str, marker: &str, fd: RawFd) -> std::io::Result<S
     }
     text
 }
+
+/// Accepts one connection on the listening socket `listener`, as an owned
+/// descriptor (close-on-exec).
+pub fn accept_owned(listener: RawFd) -> nix::Result<OwnedFd> {
+    let fd = nix::sys::socket::accept4(listener, nix::sys::socket::SockFlag::SOCK_CLOEXEC)?;
+    // SAFETY: accept4 just made this descriptor; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Receives one message into `buf` and the descriptors passed with it
+/// (`SCM_RIGHTS`, at most 4), owned and close-on-exec. `(0, [])` at the end.
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            // SAFETY: SCM_RIGHTS just installed these descriptors in our
+            // table; nobody else owns them.
+            fds.extend(
+                raw.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    Ok((msg.bytes, fds))
+}

@@ -6,6 +6,7 @@
 //! to the user's site-packages; the directory goes when the run does (the
 //! watch guard removes it if the dashboard was killed).
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// The probe's source.
@@ -66,6 +67,22 @@ impl ProbeDir {
     /// Where the probe writes (`MPDASH_PROBE_DIR`).
     pub fn out(&self) -> PathBuf {
         self.root.join("out")
+    }
+
+    /// The socket where the program's processes hand over their own output
+    /// pipes (`out/out.sock`; see [`crate::session::output`]).
+    pub fn listen_output(&self) -> anyhow::Result<std::os::fd::OwnedFd> {
+        use nix::sys::socket::{AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+        let path = self.out().join("out.sock");
+        let fd = nix::sys::socket::socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )?;
+        nix::sys::socket::bind(fd.as_raw_fd(), &UnixAddr::new(&path)?)?;
+        nix::sys::socket::listen(&fd, Backlog::new(128)?)?;
+        Ok(fd)
     }
 }
 

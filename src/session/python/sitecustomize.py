@@ -1179,43 +1179,59 @@ def _mpdash_probe():
     when_imported("concurrent.futures.process", patch_executor)
     when_imported("concurrent.futures._base", patch_futures)
 
-    # Who printed a line: each line a process starts on sys.stdout or
-    # sys.stderr begins with an invisible tag, "\x1e<pid>\x1e", which mpdash's
-    # reader removes (the text is exactly what was printed). Bytes written
-    # to sys.stdout.buffer or to fd 1 directly are not tagged.
+    # Who printed a line, without changing a byte of it: a process whose
+    # stdout or stderr is mpdash's pipe (mpdash says so: asked once at start
+    # and in a forked child) gets a pipe of its own, whose reading end goes
+    # to mpdash, which then knows who wrote what it reads there. stdout and
+    # stderr on one pipe stay on one pipe; a stream redirected elsewhere (a
+    # subprocess capture, a file dup2'ed onto fd 1) is left alone; sys.stdout
+    # and sys.stderr are the interpreter's own objects.
     me = [os.getpid()]
 
-    class Tagged(object):
-        def __init__(self, stream):
-            self.__dict__["_mpdash_stream"] = stream
-            self.__dict__["_mpdash_bol"] = True
+    def own_output():
+        import _socket
+        import stat as stat_
+        keys = []
+        for fd in (1, 2):
+            try:
+                st = os.fstat(fd)
+                pipe = stat_.S_ISFIFO(st.st_mode)
+                keys.append("%d:%d" % (st.st_dev, st.st_ino) if pipe else "-")
+            except OSError:
+                keys.append("-")
+        if keys == ["-", "-"]:
+            return
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        try:
+            sock.settimeout(5)
+            sock.connect(os.path.join(directory, "out.sock"))
+            sock.send(("Q %d %s %s" % (os.getpid(), keys[0], keys[1])).encode())
+            mine = sock.recv(64).decode().split()[1:]
+            groups = {}
+            for fd, key, m in zip((1, 2), keys, mine):
+                if m == "1":
+                    groups.setdefault(key, []).append(fd)
+            for fds in groups.values():
+                r, w = os.pipe()
+                try:
+                    sock.sendmsg([("F %d" % os.getpid()).encode()],
+                                 [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", r))])
+                    for fd in fds:
+                        os.dup2(w, fd)
+                finally:
+                    os.close(r)
+                    os.close(w)
+        finally:
+            sock.close()
 
-        def write(self, text):
-            stream = self._mpdash_stream
-            if not on or not text or not isinstance(text, str):
-                return stream.write(text)
-            tag = "\x1e%d\x1e" % me[0]
-            out = text.replace("\n", "\n" + tag)
-            if text.endswith("\n"):
-                out = out[:-len(tag)]
-            if self._mpdash_bol:
-                out = tag + out
-            self.__dict__["_mpdash_bol"] = text.endswith("\n")
-            stream.write(out)
-            return len(text)
+    def try_own_output():
+        # Without it, output is still relayed, only not attributed.
+        try:
+            own_output()
+        except Exception:
+            pass
 
-        def writelines(self, lines):
-            for line in lines:
-                self.write(line)
-
-        def __getattr__(self, name):
-            return getattr(self._mpdash_stream, name)
-
-        def __setattr__(self, name, value):
-            setattr(self._mpdash_stream, name, value)
-
-        def __iter__(self):
-            return iter(self._mpdash_stream)
+    try_own_output()
 
     # Threads by Python's names (a Queue's feeder thread, a Pool's handler
     # threads), said once each when they start.
@@ -1231,12 +1247,10 @@ def _mpdash_probe():
 
     threading.Thread._bootstrap_inner = _bootstrap_inner
 
-    for stream in ("stdout", "stderr"):
-        if getattr(sys, stream, None) is not None:
-            setattr(sys, stream, Tagged(getattr(sys, stream)))
 
     def after_fork():
         me[0] = os.getpid()
+        try_own_output()
         # The thread that forked is the child's only, and main, thread.
         state["main_tid"] = threading.get_native_id()
         # A forked child writes its own files (the parent's mapping is shared).
