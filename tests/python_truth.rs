@@ -181,3 +181,56 @@ fn not_a_byte_of_the_program_s_output_is_changed() {
         .expect("the child's line");
     assert_eq!(by_child["process"], "Process-1");
 }
+
+#[test]
+fn an_interpreter_wrapper_is_not_a_process_of_the_program() {
+    // A wrapper like pyenv's shims: a shell that runs helpers, then execs
+    // the interpreter.
+    let dir = std::env::temp_dir().join(format!("mpdash-wrapper-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wrapper = dir.join("python3");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nv=$(/bin/sh -c 'sleep 0.4; echo 3')\n/bin/sleep 0.4\nexec python3 \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (v, out) = run_json(&[
+        "--python",
+        wrapper.to_str().unwrap(),
+        "scenarios/python/process.py",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = process_rows(&v);
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(
+        rows.iter().all(|r| r["role"] != "foreign"),
+        "the wrapper's helpers shown as the program's: {names:?}"
+    );
+    assert!(names.contains(&"MainProcess"), "{names:?}");
+}
+
+#[test]
+fn helpers_end_by_themselves_and_keep_their_own_exit_status() {
+    // The fork server and the resource tracker exit once the program has:
+    // mpdash waits for them instead of killing them (they showed -9, its own
+    // kill, and a killed tracker cannot unlink what the program leaked).
+    let (v, out) = run_json(&["tests/py/joinable.py", "--", "forkserver"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rows = process_rows(&v);
+    let helpers: Vec<_> = rows
+        .iter()
+        .filter(|r| r["role"] == "fork_server" || r["name"] == "resource tracker")
+        .collect();
+    assert_eq!(helpers.len(), 2, "{rows:?}");
+    for h in helpers {
+        assert_eq!(h["exitcode"], 0, "{h}");
+    }
+}

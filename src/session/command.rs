@@ -89,6 +89,10 @@ pub const GUARD_ARG: &str = "__guard";
 /// orphaned; it reaps them, writes their exit statuses on the board, and when
 /// the command ends, or the dashboard goes (SIGTERM by `PR_SET_PDEATHSIG`),
 /// it kills whatever is left before it leaves. It exits as the command did.
+/// How long what a command left behind may take to end by itself once the
+/// command has ended, before it is killed.
+pub const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn guard_main(args: &[String]) -> i32 {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
@@ -168,6 +172,25 @@ pub fn guard_main(args: &[String]) -> i32 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Helpers end by themselves once the command has (a Python program's
+    // resource tracker and fork server see their pipe close, and the
+    // tracker unlinks what the program leaked): they get a grace before
+    // anything is killed, and their own exit statuses are kept.
+    if status.is_some() && !term.load(Ordering::Relaxed) {
+        let grace = std::time::Instant::now() + LEFTOVER_GRACE;
+        while std::time::Instant::now() < grace && !descendants(me).is_empty() {
+            while let Ok(Some(r)) = crate::runtime::sys::wait4(-1, true) {
+                reaped(&r, &mut status);
+            }
+            if term.load(Ordering::Relaxed) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        while let Ok(Some(r)) = crate::runtime::sys::wait4(-1, true) {
+            reaped(&r, &mut status);
+        }
     }
     // Whatever the command left goes with it (and with us).
     for _ in 0..50 {

@@ -359,7 +359,7 @@ def _mpdash_probe():
     @safely
     def announce(name, role, method=None):
         emit({"t": "proc", "pid": os.getpid(), "ppid": os.getppid(), "name": name,
-              "role": role, "method": method})
+              "role": role, "method": method, "t0": time.monotonic_ns()})
 
     cmd = cmdline()
     if "resource_tracker" in cmd:

@@ -42,6 +42,8 @@ enum Record {
         name: String,
         role: String,
         method: Option<String>,
+        #[serde(default)]
+        t0: u64,
     },
     Obj {
         id: i64,
@@ -141,6 +143,9 @@ pub struct PyProc {
     pub name: String,
     pub role: String,
     pub method: Option<StartMethod>,
+    /// When the interpreter (its probe) started, CLOCK_MONOTONIC ns; 0
+    /// when not said.
+    pub t0: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +336,7 @@ impl ProbeReader {
                 name,
                 role,
                 method,
+                t0,
             } => {
                 let method = match method.as_deref() {
                     Some("fork") => Some(StartMethod::Fork),
@@ -345,6 +351,7 @@ impl ProbeReader {
                         name,
                         role,
                         method,
+                        t0,
                     },
                 );
             }
@@ -581,6 +588,7 @@ mod tests {
                 name: "MainProcess".into(),
                 role: "main".into(),
                 method: None,
+                t0: 0,
             },
         );
         f.threads.insert(11, "QueueFeederThread".into());

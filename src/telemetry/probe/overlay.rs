@@ -88,4 +88,37 @@ pub fn overlay(procs: &mut Vec<ProcRow>, facts: &Facts) {
             p.tasks_done = *done;
         }
     }
+    drop_wrappers(procs, facts, &guard);
+}
+
+/// Interpreter wrappers (a pyenv shim, `env`, a shell script that execs
+/// python) are not processes of the program: a row that is not Python and
+/// ended before the interpreter above it started — the wrapper's helpers,
+/// run by the pid that later became Python — goes.
+fn drop_wrappers(procs: &mut Vec<ProcRow>, facts: &Facts, guard: &[i32]) {
+    if facts.procs.is_empty() {
+        return;
+    }
+    let parent: std::collections::HashMap<i32, i32> =
+        procs.iter().map(|p| (p.pid, p.os_ppid)).collect();
+    // The nearest Python process above `pid`, and when its interpreter began.
+    let python_above = |mut pid: i32| {
+        for _ in 0..64 {
+            match parent.get(&pid) {
+                Some(&pp) if pp != pid => pid = pp,
+                _ => return None,
+            }
+            if let Some(py) = facts.procs.get(&pid) {
+                return Some(py.t0);
+            }
+        }
+        None
+    };
+    procs.retain(|p| {
+        let python = facts.procs.contains_key(&p.pid);
+        let before_python = !p.alive()
+            && p.t_exit_ns != 0
+            && python_above(p.pid).is_some_and(|t0| t0 > p.t_exit_ns);
+        python || guard.contains(&p.pid) || p.role == Some(Role::Helper) || !before_python
+    });
 }
