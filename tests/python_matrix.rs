@@ -338,3 +338,86 @@ fn everything_is_counted_exactly_on_debian_trixies_python3_13() {
 fn everything_is_counted_exactly_on_debian_sids_python3_14() {
     everything_on(2, Some("3.14"));
 }
+
+/// The probe's promises on one interpreter: a JoinableQueue handed to spawn
+/// and forkserver children is unharmed and counted exactly; a slow healthy
+/// program (a producer thread) is not called stuck; a lock-order deadlock
+/// is.
+fn promises_on(nth: usize, want: Option<&str>) {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let (py, version) = interpreter(nth, want);
+    let json = |args: &[&str]| -> (Output, Vec<serde_json::Value>) {
+        let mut all = vec![
+            "run",
+            "--headless",
+            "--json",
+            "--stuck-after",
+            "1",
+            "--python",
+            &py,
+        ];
+        all.extend_from_slice(args);
+        let (out, hung) = run(Command::new(BIN).args(&all));
+        assert!(!hung, "{py} (Python {version}) {args:?}: hung");
+        let v = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect();
+        (out, v)
+    };
+    for method in ["spawn", "forkserver"] {
+        let who = format!("{py} (Python {version}), JoinableQueue under {method}");
+        let (out, v) = json(&["tests/py/joinable.py", "--", method]);
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let q = v
+            .iter()
+            .find(|l| l["type"] == "resource" && l["name"] == "q")
+            .unwrap_or_else(|| panic!("{who}: no q in {v:?}"));
+        for k in ["puts", "gets", "task_done"] {
+            assert_eq!(q[k], 42, "{who}: {k} in {q}");
+        }
+        let lines: Vec<&str> = v
+            .iter()
+            .filter(|l| l["type"] == "output")
+            .filter_map(|l| l["line"].as_str())
+            .collect();
+        assert_eq!(lines, ["sum 780 exits [0, 0]"], "{who}");
+    }
+    let (out, v) = json(&["tests/py/healthy/thread_producer.py"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{py}: a healthy program was stopped: {v:?}"
+    );
+    assert!(v.iter().all(|l| l["type"] != "stuck"), "{py}: {v:?}");
+    let (out, v) = json(&["scenarios/python/lock_order.py"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{py}: the deadlock was not found: {v:?}"
+    );
+    let stuck = v
+        .iter()
+        .find(|l| l["type"] == "stuck")
+        .expect("a stuck line");
+    assert_eq!(stuck["kind"], "deadlock", "{py}: {stuck}");
+}
+
+#[test]
+fn the_probe_keeps_its_promises_on_the_machines_python3() {
+    promises_on(0, None);
+}
+
+#[test]
+fn the_probe_keeps_its_promises_on_debian_trixies_python3_13() {
+    promises_on(1, Some("3.13"));
+}
+
+#[test]
+fn the_probe_keeps_its_promises_on_debian_sids_python3_14() {
+    promises_on(2, Some("3.14"));
+}
