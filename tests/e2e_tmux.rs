@@ -384,8 +384,11 @@ fn watch_shows_a_foreign_pipeline_with_parents_and_exit_status_and_leaves_nothin
         assert_eq!(comm.trim(), "sleep", "the pid on screen is a real sleep");
     }
     assert!(screen.contains("no queue, lock or pool panels"), "{screen}");
-    let screen = tmux.wait_for("the root's exit status", |s| s.contains("exited 3"));
-    assert!(screen.contains("failed (exit 3)"), "{screen}");
+    // The run ends once what the root left has had its grace to end by
+    // itself (a second), then was killed.
+    tmux.wait_for("the root's exit status and the run's end", |s| {
+        s.contains("exited 3") && s.contains("failed (exit 3)")
+    });
     // The background pipeline outlived the shell: it went with the run
     // (on its own the first sleep would end 30 s after it started).
     wait_gone("the background pipeline, after its shell ended", &sleeps);

@@ -144,7 +144,10 @@ pub fn relay(
             }];
             let mut ours: HashSet<PipeKey> = main_key.into_iter().collect();
             let mut conns: Vec<OwnedFd> = Vec::new();
-            while !streams.is_empty() {
+            // Until every pipe has ended and every process that was handing
+            // one over has finished (its pipe may come with its last message,
+            // after the pipes we knew have ended).
+            while !streams.is_empty() || !conns.is_empty() {
                 let mut fds: Vec<PollFd> = Vec::new();
                 if let Some(l) = &listener {
                     fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));

@@ -206,14 +206,17 @@ def _mpdash_probe():
     # store, so under the GIL threads of one process do not lose counts.
     Slot = ctypes.c_int64 * 8
     views = {}
-    nowhere = Slot()
+    nowhere = memoryview(bytearray(SLOT)).cast("q")
 
     def view_of(oid):
         v = views.get(oid)
         if v is None:
             s = slot_of(oid)
             # Out of slots: counted nowhere rather than failing.
-            v = views[oid] = nowhere if s is None else Slot.from_buffer(state["mm"], s)
+            # A memoryview of 64-bit words: a count is one store, a little
+            # cheaper than through ctypes.
+            v = views[oid] = (nowhere if s is None
+                              else memoryview(state["mm"])[s:s + SLOT].cast("q"))
         return v
 
     def add(obj, field, n=1):
@@ -613,64 +616,76 @@ def _mpdash_probe():
             c_acquire, c_release = self._semlock.acquire, self._semlock.release
             oid = self._mpdash_id
 
-            # The slot: [id, acquisitions, depth, since, where, acquisitions
-            # that had to wait, longest hold, release calls]; the holder
-            # writes its hold, with the lock held.
-            # `f` is the caller's frame: `lock.acquire()` or `with lock:`.
-            def take(f, block, timeout):
-                if c_acquire(False):
-                    got = True
-                elif not block:
-                    return False
-                else:
-                    # Contended: it had to wait.
-                    w = noted(ACQUIRE, oid, f, timeout)
-                    try:
-                        got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
-                    finally:
-                        if w is not None:
-                            w[1] = 0
-                    if on:
-                        (views.get(oid) or view_of(oid))[5] += 1
+            # The slot: [id, acquisitions, -, -, -, acquisitions that had to
+            # wait, -, releases]. The hot path is one count each way: who
+            # holds a lock is the process whose acquisitions outnumber its
+            # releases, and how long it has held it mpdash measures by
+            # watching (where a thread is, its stack says).
+            def slow(f, timeout):
+                # Contended: it had to wait (noted as a wait, with the line).
+                w = noted(ACQUIRE, oid, f, timeout)
+                try:
+                    got = c_acquire(True, timeout) if timeout is not None else c_acquire(True)
+                finally:
+                    if w is not None:
+                        w[1] = 0
                 if got and on:
                     try:
                         v = views.get(oid) or view_of(oid)
+                        v[5] += 1
                         v[1] += 1
-                        if v[2] == 0:
-                            v[3] = now()
-                            k = locs.get((f.f_code.co_filename, f.f_lineno))
-                            v[4] = k if k is not None else where_from(f)
-                        v[2] += 1
                     except Exception as e:
                         off("%s: %s" % (type(e).__name__, e))
                 return got
 
             def acquire(block=True, timeout=None):
-                return take(getframe(1), block, timeout)
+                if c_acquire(False):
+                    if on:
+                        try:
+                            (views.get(oid) or view_of(oid))[1] += 1
+                        except Exception as e:
+                            off("%s: %s" % (type(e).__name__, e))
+                    return True
+                if not block:
+                    return False
+                return slow(getframe(1), timeout)
+
+            def enter():
+                # `with lock:` — the same, its caller two frames up.
+                if c_acquire(False):
+                    if on:
+                        try:
+                            (views.get(oid) or view_of(oid))[1] += 1
+                        except Exception as e:
+                            off("%s: %s" % (type(e).__name__, e))
+                    return True
+                return slow(getframe(2), None)
 
             def release():
+                # Counted before the release (the next holder may count its
+                # acquisition at once), taken back if the release fails.
+                # Every release counts: a semaphore is often released by a
+                # process that did not acquire it.
+                v = None
                 if on:
                     try:
                         v = views.get(oid) or view_of(oid)
-                        # Every release counts (a semaphore is often
-                        # released by a process that did not acquire it).
                         v[7] += 1
-                        if v[2] > 0:
-                            v[2] -= 1
-                            if v[2] == 0:
-                                held = now() - v[3]
-                                if held > v[6]:
-                                    v[6] = held
-                                v[3] = 0
                     except Exception as e:
                         off("%s: %s" % (type(e).__name__, e))
-                return c_release()
+                        v = None
+                try:
+                    return c_release()
+                except BaseException:
+                    if v is not None:
+                        v[7] -= 1
+                    raise
 
-            self.acquire, self.release, self._mpdash_take = acquire, release, take
+            self.acquire, self.release, self._mpdash_enter = acquire, release, enter
 
         def enter(self):
-            take = self.__dict__.get("_mpdash_take")
-            return take(getframe(1), True, None) if take is not None else self.acquire()
+            e = self.__dict__.get("_mpdash_enter")
+            return e() if e is not None else self.acquire()
 
         def exit_(self, *args):
             return self.release()

@@ -24,8 +24,7 @@ impl ProbeReader {
         for id in ids {
             let o = &self.objs[id];
             let name = names[id].clone();
-            let Some((view, extra)) = self.object_view(*id, o, &name, counts, waits, now_ns, names)
-            else {
+            let Some((view, extra)) = self.object_view(*id, o, &name, counts, waits, names) else {
                 continue;
             };
             let mut line = serde_json::json!({
@@ -89,13 +88,13 @@ impl ProbeReader {
         name: &str,
         per: &[(i32, Counts)],
         waiters: u32,
-        now_ns: u64,
     ) -> (ResourceView, serde_json::Value) {
-        // c: [acquisitions, depth, since, loc, contended, max_hold, release calls]
-        let holder = per.iter().find(|(_, c)| c.0[1] > 0);
-        let held_ms = holder.map(|(_, c)| now_ns.saturating_sub(c.0[2].max(0) as u64) / 1_000_000);
-        let held_at = holder.and_then(|(p, c)| self.locs.get(&(*p, c.0[3])).cloned());
-        let max_hold_ms = per.iter().map(|(_, c)| c.0[5].max(0)).max().unwrap_or(0) as f64 / 1e6;
+        // c: [acquisitions, -, -, -, contended, -, releases]. The holder is
+        // the process whose acquisitions outnumber its releases; how long it
+        // has held the lock is timed by the observer, from the samples (the
+        // probe keeps its hot path to one count each way).
+        let holder = per.iter().find(|(_, c)| c.0[0] > c.0[6].max(0));
+        let held_ms = None;
         let acquisitions = per.iter().map(|(_, c)| c.0[0].max(0) as u64).sum::<u64>();
         let releases = per.iter().map(|(_, c)| c.0[6].max(0)).sum::<i64>();
         let contended = per.iter().map(|(_, c)| c.0[4].max(0) as u64).sum::<u64>();
@@ -125,10 +124,8 @@ impl ProbeReader {
         let mut extra = serde_json::json!({
             "acquisitions": acquisitions,
             "contended": contended,
-            "max_hold_ms": max_hold_ms,
             "waiters": waiters,
             "held_by": holder.map(|(p, _)| *p),
-            "held_at": held_at,
         });
         if let ResourceView::Semaphore { value, bound, .. } = &view {
             extra["value"] = serde_json::json!(value);
@@ -149,7 +146,6 @@ impl ProbeReader {
         name: &str,
         counts: &HashMap<i64, Vec<(i32, Counts)>>,
         waits: &[(i32, PyWait)],
-        now_ns: u64,
         names: &HashMap<i64, String>,
     ) -> Option<(Option<ResourceView>, serde_json::Value)> {
         let none = Vec::new();
@@ -197,7 +193,7 @@ impl ProbeReader {
                 )
             }
             "Lock" | "RLock" | "Semaphore" | "BoundedSemaphore" => {
-                self.lock_view(o, &name, per, waiting(WaitOp::Acquire), now_ns)
+                self.lock_view(o, &name, per, waiting(WaitOp::Acquire))
             }
             "Pipe" => {
                 let (msgs, bytes) = ([sum(0), sum(2)], [sum(1), sum(3)]);
