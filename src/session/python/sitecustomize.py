@@ -117,12 +117,21 @@ def _mpdash_probe():
     seen = {}
 
     def ours(filename):
-        # Per file name, once: multiprocessing's, concurrent.futures' or ours.
+        # Per file name, once: multiprocessing's, concurrent.futures' or ours,
+        # or any library's (the standard library, site-packages: joblib,
+        # loky…) — not the program's own. What a library makes is its own
+        # business; where it was asked for is the program's line.
         r = seen.get(filename)
         if r is None:
             r = seen[filename] = (filename.startswith(mp_dir) or filename.startswith(here)
-                                  or filename.startswith(cf_dir))
+                                  or filename.startswith(cf_dir) or filename.startswith(stdlib_dir)
+                                  or "/site-packages/" in filename
+                                  or "/dist-packages/" in filename)
         return r
+
+    def multiprocessing_s(filename):
+        return (filename.startswith(mp_dir) or filename.startswith(here)
+                or filename.startswith(cf_dir))
 
     def user_frame():
         # The program's frame that led here: the first outside
@@ -132,18 +141,24 @@ def _mpdash_probe():
             f = f.f_back
         return f
 
-    def internal(module):
+    def internal(module, libraries=True):
         # Whether the object being made belongs to multiprocessing itself (a
-        # Queue's locks, a Condition's semaphores, an executor's queues)
-        # rather than to the program: past the probe, the class's own module
-        # and one context.py frame (`mp.Lock()`), who called?
+        # Queue's locks, a Condition's semaphores, an executor's queues) or
+        # to a library (joblib's, loky's queues and pipes) rather than to
+        # the program: past the probe, the class's own module and one
+        # context.py frame (`mp.Lock()`), who called? A pool or an executor
+        # a library starts for the program is the program's (`libraries`
+        # False): its workers and tasks are what the program asked for.
         f = sys._getframe(1)
         while f is not None and (f.f_code.co_filename.startswith(here)
-                                 or f.f_code.co_filename.endswith(module)):
+                                 or (f.f_code.co_filename.endswith(module)
+                                     and multiprocessing_s(f.f_code.co_filename))):
             f = f.f_back
         if f is not None and f.f_code.co_filename.endswith("context.py") and ours(f.f_code.co_filename):
             f = f.f_back
-        return f is not None and ours(f.f_code.co_filename)
+        if f is None:
+            return False
+        return ours(f.f_code.co_filename) if libraries else multiprocessing_s(f.f_code.co_filename)
 
     def where():
         return where_from(sys._getframe(1))
@@ -349,6 +364,7 @@ def _mpdash_probe():
     # when the program first imports it (a program that does not use it
     # pays almost nothing).
     stdlib = os.path.dirname(os.path.abspath(os.__file__))
+    stdlib_dir = stdlib + os.sep
     mp_dir = os.path.join(stdlib, "multiprocessing") + os.sep
     cf_dir = os.path.join(stdlib, "concurrent") + os.sep
 
@@ -1027,7 +1043,7 @@ def _mpdash_probe():
 
         def _setup_queues(self):
             setup(self)
-            if internal("pool.py"):
+            if internal("pool.py", libraries=False):
                 return
             oid = safely(register)(self, "Pool")
             if oid is None:
@@ -1120,7 +1136,7 @@ def _mpdash_probe():
 
         def __init__(self, *args, **kw):
             init(self, *args, **kw)
-            if internal("process.py"):
+            if internal("process.py", libraries=False):
                 return
             oid = safely(register)(self, "ProcessPoolExecutor")
             if oid is None:
