@@ -234,3 +234,22 @@ fn helpers_end_by_themselves_and_keep_their_own_exit_status() {
         assert_eq!(h["exitcode"], 0, "{h}");
     }
 }
+
+#[test]
+fn objects_made_two_to_a_line_have_their_own_names_and_no_sentinel_is_a_number() {
+    let (v, out) = run_json(&["tests/py/names.py"]);
+    assert_eq!(out.status.code(), Some(0));
+    for name in ["a", "b", "q1", "q2"] {
+        resource(&v, name);
+    }
+    assert_eq!(resource(&v, "a")["acquisitions"], 1);
+    assert_eq!(resource(&v, "b")["acquisitions"], 0);
+    assert!(resource(&v, "q1")["maxsize"].is_null(), "unbounded: null");
+    assert_eq!(resource(&v, "q2")["maxsize"], 3);
+    for p in process_rows(&v) {
+        assert!(
+            p["slot"].is_null() || p["slot"].as_u64().unwrap() < u64::from(u32::MAX),
+            "{p}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! `watch`, `client`, `bench`, and the dashboard's run loop. The top layer:
 //! everything else is below it.
 
+pub mod attach;
 pub mod bench;
 pub mod compare;
 pub mod dashboard;
@@ -186,6 +187,34 @@ enum Cmd {
         /// Seconds to wait for the connection, the handshake and the answer
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
+    },
+    /// Print the stacks of a running Python process tree (not started by
+    /// mpdash): every process, every thread, and what each waits for
+    Dump {
+        /// The tree's root process
+        pid: i32,
+        /// JSON lines: one per process, then a `dump` line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow a running Python process tree (not started by mpdash) from
+    /// outside, never pausing it; with --headless, say when it is stuck
+    Attach {
+        /// The tree's root process
+        pid: i32,
+        /// No terminal: a line per process, then a verdict (required for now)
+        #[arg(long)]
+        headless: bool,
+        /// JSON lines instead of text
+        #[arg(long, requires = "headless")]
+        json: bool,
+        /// Stop after SECS seconds (default: until the tree ends)
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+        /// Seconds every process must stand still, blocked, before the tree
+        /// is called stuck (exit 3)
+        #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+        stuck_after: f64,
     },
     /// Measure mpdash itself
     Bench {
@@ -443,6 +472,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 v => println!("{v}"),
             }
             Ok(0)
+        }
+        Some(Cmd::Dump { pid, json }) => attach::dump(pid, json),
+        Some(Cmd::Attach {
+            pid,
+            headless,
+            json,
+            for_secs,
+            stuck_after: grace,
+        }) => {
+            if !headless {
+                anyhow::bail!("attach: only --headless for now (the dashboard comes later)");
+            }
+            attach::headless(pid, json, for_secs, stuck_after(grace)?)
         }
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },

@@ -13,9 +13,32 @@ use crate::runtime::pool::{
 use crate::runtime::queue::{QueueHeader, depth_of};
 use crate::runtime::sys;
 
+/// The slot of a row that has none on the board.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// `slot` in JSON: a number, or null — never the sentinel.
+mod slot_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(slot: &u32, s: S) -> Result<S::Ok, S::Error> {
+        if *slot == super::NO_SLOT {
+            s.serialize_none()
+        } else {
+            s.serialize_u32(*slot)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        Ok(Option::<u32>::deserialize(d)?.unwrap_or(super::NO_SLOT))
+    }
+}
+
 /// One process as the board describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ProcRow {
+    /// Its board slot; [`NO_SLOT`] (null in JSON) for a process known only
+    /// from the probe.
+    #[serde(with = "slot_or_null")]
     pub slot: u32,
     pub name: String,
     pub role: Option<Role>,

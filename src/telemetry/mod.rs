@@ -14,6 +14,7 @@ pub mod probe;
 pub mod proc_stat;
 pub mod sampler;
 pub mod snapshot;
+pub mod stacks;
 pub mod stats;
 pub mod trace;
 pub mod waits;

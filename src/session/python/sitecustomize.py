@@ -178,6 +178,29 @@ def _mpdash_probe():
     assign = re.compile(r"^\s*(?:self\.)?([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
     two = re.compile(r"^\s*\(?\s*([A-Za-z_]\w*)\s*,\s*([A-Za-z_]\w*)\s*\)?\s*=(?!=)")
     with_as = re.compile(r"\bas\s+([A-Za-z_]\w*)\s*[:,)]")
+    several = re.compile(r"^\s*\(?\s*[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)+\s*,?\s*\)?\s*=(?!=)")
+
+    def unpacked_name(f, text):
+        # `a, b = Lock(), Lock()`: the name at the place, among the targets,
+        # of the call being made (its column, from the frame's position).
+        try:
+            import ast
+            positions = list(f.f_code.co_positions())
+            col = positions[f.f_lasti // 2][2]
+            indent = len(text) - len(text.lstrip())
+            node = ast.parse(text.strip()).body[0]
+            if col is None or not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                return None
+            names, values = node.targets[0], node.value
+            if not isinstance(names, ast.Tuple) or not isinstance(values, ast.Tuple):
+                return None
+            for target, value in zip(names.elts, values.elts):
+                if (value.col_offset <= col - indent < value.end_col_offset
+                        and isinstance(target, ast.Name)):
+                    return target.id
+        except Exception:
+            return None
+        return None
 
     def register(obj, kind, fixed=None, **extra):
         oid = ((state["pid"] or 0) << 24) ^ id(obj) ^ (now() & 0xFFFFFF)
@@ -192,6 +215,8 @@ def _mpdash_probe():
             m = two.match(text) if pair else None
             if m:
                 name = "%s ⇄ %s" % (m.group(1), m.group(2))
+            elif several.match(text):
+                name = unpacked_name(f, text)
             else:
                 m = assign.match(text) or with_as.search(text)
                 if m:

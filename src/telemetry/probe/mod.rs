@@ -521,12 +521,16 @@ impl ProbeReader {
         for line in &mut facts.summary {
             let name = line["name"].as_str().unwrap_or_default().to_string();
             let (key, now) = match line["kind"].as_str() {
+                // Counts are read from each process's file in turn (a get
+                // may be counted before the put it took): a bounded queue
+                // never holds more than its maxsize.
                 Some("Queue" | "JoinableQueue" | "SimpleQueue") => (
                     "max_depth",
                     line["puts"]
                         .as_u64()
                         .unwrap_or(0)
-                        .saturating_sub(line["gets"].as_u64().unwrap_or(0)),
+                        .saturating_sub(line["gets"].as_u64().unwrap_or(0))
+                        .min(line["maxsize"].as_u64().unwrap_or(u64::MAX)),
                 ),
                 Some("Lock" | "RLock" | "Semaphore" | "BoundedSemaphore") => {
                     ("max_waiters", line["waiters"].as_u64().unwrap_or(0))

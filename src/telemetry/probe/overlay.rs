@@ -20,7 +20,7 @@ fn add_missed(procs: &mut Vec<ProcRow>, facts: &Facts) {
     for (pid, py) in missed {
         let end = facts.ends.get(pid);
         procs.push(ProcRow {
-            slot: u32::MAX,
+            slot: crate::telemetry::board_view::NO_SLOT,
             name: py.name.clone(),
             pid: *pid,
             os_ppid: py.ppid,

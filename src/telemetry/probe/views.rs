@@ -168,11 +168,13 @@ impl ProbeReader {
         let (view, extra) = match o.kind.as_str() {
             "Queue" | "JoinableQueue" | "SimpleQueue" => {
                 let (puts, gets) = (sum(0), sum(1));
+                // Unbounded (CPython's SEM_VALUE_MAX) is null, not a number.
+                let maxsize = (o.maxsize > 0 && o.maxsize < UNBOUNDED).then_some(o.maxsize);
                 (
                     ResourceView::Queue {
                         name: name.clone(),
                         joinable: o.kind == "JoinableQueue",
-                        depth: puts.saturating_sub(gets) as usize,
+                        depth: puts.saturating_sub(gets).min(maxsize.unwrap_or(u64::MAX)) as usize,
                         capacity: if o.maxsize >= UNBOUNDED {
                             0
                         } else {
@@ -186,9 +188,9 @@ impl ProbeReader {
                         waiting_putters: waiting(WaitOp::Put),
                     },
                     if o.kind == "JoinableQueue" {
-                        serde_json::json!({"puts": puts, "gets": gets, "task_done": sum(2), "maxsize": o.maxsize})
+                        serde_json::json!({"puts": puts, "gets": gets, "task_done": sum(2), "maxsize": maxsize})
                     } else {
-                        serde_json::json!({"puts": puts, "gets": gets, "maxsize": o.maxsize})
+                        serde_json::json!({"puts": puts, "gets": gets, "maxsize": maxsize})
                     },
                 )
             }
