@@ -253,3 +253,32 @@ fn objects_made_two_to_a_line_have_their_own_names_and_no_sentinel_is_a_number()
         );
     }
 }
+
+#[test]
+fn a_program_the_probe_cannot_reach_is_said_so_not_shown_empty() {
+    let dir = std::env::temp_dir().join(format!("mpdash-isolated-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wrapper = dir.join("python3");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec python3 -I \"$@\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (v, out) = run_json(&[
+        "--python",
+        wrapper.to_str().unwrap(),
+        "scenarios/python/process.py",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let probe = v
+        .iter()
+        .find(|l| l["type"] == "probe")
+        .expect("a probe line");
+    assert_eq!(probe["loaded"], false, "{probe}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-I, -E or -S"));
+    let (v, _) = run_json(&["scenarios/python/process.py"]);
+    let probe = v
+        .iter()
+        .find(|l| l["type"] == "probe")
+        .expect("a probe line");
+    assert_eq!(probe["loaded"], true, "{probe}");
+}

@@ -196,7 +196,13 @@ pub fn headless(
 // The stuck detector.
 
 /// One blocked process's waits, as compared from sample to sample.
-type WaitKey = Vec<(u64, &'static str, String, Option<(String, i32)>, Option<usize>)>;
+type WaitKey = Vec<(
+    u64,
+    &'static str,
+    String,
+    Option<(String, i32)>,
+    Option<usize>,
+)>;
 
 /// The verdict.
 #[derive(Debug, Clone)]
@@ -234,12 +240,15 @@ impl Verdict {
     }
 }
 
+/// Every blocked process's waits, by (pid, start ticks).
+type Blocked = BTreeMap<(i32, u64), WaitKey>;
+
 /// Proof before alarm, from outside.
 struct Detector {
     grace: Duration,
     /// The tree as it stood when it was last seen all blocked: every
     /// process's waits, and the tree's CPU ticks; with since when.
-    still: Option<(BTreeMap<(i32, u64), WaitKey>, u64, Instant)>,
+    still: Option<(Blocked, u64, Instant)>,
 }
 
 impl Detector {
@@ -258,7 +267,7 @@ impl Detector {
         match &self.still {
             Some((b, c, since)) if *b == blocked && *c == cpu => {
                 let d = now.duration_since(*since);
-                (d >= self.grace).then(|| Verdict {
+                (d >= self.grace).then_some(Verdict {
                     for_secs: d.as_secs_f64(),
                     waits,
                 })
@@ -274,8 +283,7 @@ impl Detector {
 /// Every process of the program (helpers left out) is blocked: their waits
 /// as keys, and as a list for the verdict. `None` when any could still
 /// move, or when there is no one.
-#[allow(clippy::type_complexity)]
-fn all_blocked(seen: &[Seen]) -> Option<(BTreeMap<(i32, u64), WaitKey>, Vec<(i32, Wait)>)> {
+fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
     let mut keys = BTreeMap::new();
     let mut list = Vec::new();
     for s in seen {
@@ -445,12 +453,7 @@ fn process_text(s: &Seen) -> String {
                 let user = t.user_frame();
                 for (k, f) in t.frames.iter().enumerate() {
                     let mark = if Some(k) == user { "→" } else { " " };
-                    out += &format!(
-                        "    {mark} {} ({}:{})\n",
-                        f.function,
-                        show_file(f),
-                        f.line
-                    );
+                    out += &format!("    {mark} {} ({}:{})\n", f.function, show_file(f), f.line);
                 }
             }
         }

@@ -115,7 +115,21 @@ pub fn run(
             eprintln!("  {line}");
         }
     }
+    // A program that ran but never heard from the probe: its interpreter
+    // ignored PYTHONPATH or site (`-I`, `-E`, `-S`), or is not CPython.
+    let unprobed = facts.procs.is_empty() && !interrupted;
+    let why = "the probe did not load: the interpreter ignores PYTHONPATH or site \
+               (-I, -E or -S), so no process, object or wait of the program is known \
+               from inside; only its output and exit are";
+    if unprobed {
+        eprintln!("mpdash: {file}: {why}");
+    }
     if as_json {
+        writeln!(
+            o,
+            "{}",
+            json!({"type": "probe", "loaded": !unprobed, "why": unprobed.then_some(why)})
+        )?;
         for r in &rows {
             writeln!(o, "{}", typed("process", r)?)?;
         }

@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn with_lock_is_an_acquire_at_the_users_line() {
-        let frames = vec![
+        let frames = [
             frame(
                 "SemLock.__enter__",
                 &format!("{LIB}/multiprocessing/synchronize.py"),
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn the_outermost_api_names_the_wait() {
-        let frames = vec![
+        let frames = [
             frame(
                 "Connection._recv",
                 &format!("{LIB}/multiprocessing/connection.py"),
@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn join_and_a_timeout() {
-        let mut frames = vec![
+        let mut frames = [
             frame(
                 "Popen.poll",
                 &format!("{LIB}/multiprocessing/popen_fork.py"),
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn own_code_and_sleep_are_no_wait() {
         assert_eq!(wait_of(&[frame("work", "/tmp/prog.py", 3)]), None);
-        let frames = vec![
+        let frames = [
             frame(
                 "Queue.get",
                 &format!("{LIB}/multiprocessing/queues.py"),
@@ -370,7 +370,7 @@ mod tests {
         ];
         assert!(wait_of(&frames[1..]).is_none());
         // Computing inside a library function that is not a wait.
-        let frames = vec![
+        let frames = [
             frame("dumps", &format!("{LIB}/json/__init__.py"), 231),
             frame("work", "/tmp/prog.py", 3),
         ];
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn a_feeder_thread_is_the_queues() {
-        let frames = vec![
+        let frames = [
             frame("Condition.wait", &format!("{LIB}/threading.py"), 320),
             frame(
                 "Queue._feed",
