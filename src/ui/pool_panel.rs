@@ -91,7 +91,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } else {
         0
     };
-    let died = gone(|c| c != 0);
+    // A pool whose every task is done and none lost, its workers ended by
+    // SIGTERM: the pool's own terminate() (`with Pool() as p:` ends so), not
+    // a death.
+    let closed = pool.done >= pool.total && pool.lost == 0;
+    let died = if closed {
+        gone(|c| c != 0 && c != -libc::SIGTERM)
+    } else {
+        gone(|c| c != 0)
+    };
     if died + pool.lost + pool.retried > 0 {
         lines.push(Line::styled(
             format!(

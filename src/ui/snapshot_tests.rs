@@ -1042,3 +1042,41 @@ fn a_python_program_with_a_lost_pool_task_value_pipe_and_manager() {
     find(buf, "4000");
     find(buf, "here ⇄ there");
 }
+
+/// `with Pool() as p:` ends with the pool's own terminate(): its workers
+/// end by SIGTERM after every task is done. That is a pool closed, drawn
+/// calmly — not workers that died (it said "workers died: 2").
+#[test]
+fn a_pool_closed_by_its_own_terminate_is_not_workers_that_died() {
+    let mut app = pool_app();
+    let mut s = running_sample();
+    for p in s.procs.iter_mut() {
+        p.state = ProcState::Exited;
+        p.exitcode = Some(if p.role == Some(Role::PoolWorker) {
+            -15
+        } else {
+            0
+        });
+        p.current_task = None;
+    }
+    if let Some(p) = s.pool.as_mut() {
+        p.done = p.total;
+        p.tasks.depth = 0;
+    }
+    s.live.clear();
+    app.update(Action::Data(DataAction::Sample(Box::new(s.clone()))));
+    let t = render(&app, 100, 26);
+    let text = format!("{:?}", t.backend().buffer());
+    assert!(!text.contains("workers died"), "{}", t.backend());
+    // A worker killed while tasks are left is still a death.
+    if let Some(p) = s.pool.as_mut() {
+        p.done = p.total - 1;
+    }
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    let t = render(&app, 100, 26);
+    assert!(
+        format!("{:?}", t.backend().buffer()).contains("workers died"),
+        "{}",
+        t.backend()
+    );
+}
