@@ -7,5 +7,9 @@ def burn(n):
         pass
     return n
 if __name__ == "__main__":
-    with mp.Pool(2) as p:
-        print(p.map(burn, range(4)))
+    p = mp.Pool(2)
+    print(p.map(burn, range(4)))
+    # close and join: the workers end by themselves and say their CPU
+    # (terminate(), what `with Pool()` does, SIGTERMs them first).
+    p.close()
+    p.join()
