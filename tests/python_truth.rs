@@ -7,6 +7,20 @@
 mod common;
 use common::*;
 
+/// Every line a plain run printed (stdout, then stderr), sorted, beside
+/// mpdash's output lines, sorted: processes print in their own order.
+fn same_lines(plain: &std::process::Output, v: &[serde_json::Value]) -> (Vec<String>, Vec<String>) {
+    let mut ours = output_lines(v);
+    let mut theirs: Vec<String> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&plain.stderr).lines())
+        .map(String::from)
+        .collect();
+    ours.sort();
+    theirs.sort();
+    (ours, theirs)
+}
+
 fn resource<'a>(v: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
     v.iter()
         .find(|l| l["type"] == "resource" && l["name"] == name)
@@ -121,14 +135,7 @@ fn same_in_development_mode(file: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let mut lines = output_lines(&v);
-    let mut theirs: Vec<String> = String::from_utf8_lossy(&plain.stdout)
-        .lines()
-        .chain(String::from_utf8_lossy(&plain.stderr).lines())
-        .map(String::from)
-        .collect();
-    lines.sort();
-    theirs.sort();
+    let (lines, theirs) = same_lines(&plain, &v);
     assert_eq!(lines, theirs, "{file}: not the same in development mode");
     assert_eq!(ours.status.code(), Some(0));
 }
@@ -157,14 +164,7 @@ fn not_a_byte_of_the_program_s_output_is_changed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut ours = output_lines(&v);
-    let mut theirs: Vec<String> = String::from_utf8_lossy(&plain.stdout)
-        .lines()
-        .chain(String::from_utf8_lossy(&plain.stderr).lines())
-        .map(String::from)
-        .collect();
-    ours.sort();
-    theirs.sort();
+    let (ours, theirs) = same_lines(&plain, &v);
     assert_eq!(ours, theirs);
     assert!(ours.contains(&"captured 42".to_string()), "{ours:?}");
     assert!(
