@@ -290,6 +290,25 @@ fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
         if s.info.state == 'Z' || s.info.helper().is_some() {
             continue;
         }
+        // A wrapper (a pyenv shim's bash, a shell) waiting for its child.
+        if matches!(s.read, Err(ReadError::NotPython))
+            && s.info.threads == 1
+            && stacks::waiting_for_child(s.info.pid)
+        {
+            let w = Wait {
+                op: "wait for child",
+                call: "wait4".into(),
+                at: None,
+                object: None,
+                ends_by_itself: false,
+            };
+            keys.insert(
+                (s.info.pid, s.info.start_ticks),
+                vec![(0, w.op, w.call.clone(), None, None)],
+            );
+            list.push((s.info.pid, w));
+            continue;
+        }
         // A process we cannot read (not Python, not yet readable) may serve.
         let st = s.read.as_ref().ok()?;
         if st.threads.is_empty()
@@ -355,7 +374,8 @@ fn wait_text(w: &Wait) -> String {
     let mut s = format!("{} ({})", w.op, w.call);
     match w.at_str() {
         Some(at) => s += &format!(" at {at}"),
-        None => s += " (the library's own thread or exit)",
+        None if w.op == "wait for child" => {}
+        None => s += " (the library's own thread, or at exit)",
     }
     if w.ends_by_itself {
         s += ", with a timeout";

@@ -107,6 +107,9 @@ pub struct ProcInfo {
     /// The kernel's count of its threads.
     pub threads: u64,
     pub cmdline: String,
+    /// A helper of `multiprocessing` ([`helper_of`]); not one for a child
+    /// the fork server forked, which keeps the server's command line.
+    pub helper: Option<&'static str>,
 }
 
 impl ProcInfo {
@@ -135,13 +138,14 @@ impl ProcInfo {
             cpu_ticks: st.cpu_ticks,
             state: st.state,
             threads: st.threads,
+            helper: helper_of(&cmdline),
             cmdline,
         })
     }
 
     /// `multiprocessing`'s helpers, which wait forever by design.
     pub fn helper(&self) -> Option<&'static str> {
-        helper_of(&self.cmdline)
+        self.helper
     }
 }
 
@@ -155,6 +159,24 @@ pub fn own_signal_handlers(pid: i32) -> Option<Vec<i32>> {
     let line = text.lines().find(|l| l.starts_with("SigCgt:"))?;
     let mask = u64::from_str_radix(line["SigCgt:".len()..].trim(), 16).ok()? & !NOT_THE_PROGRAM_S;
     (mask != 0).then(|| (1..=64).filter(|n| mask & (1 << (n - 1)) != 0).collect())
+}
+
+/// Asleep in `wait4`/`waitid` without WNOHANG (a shell or an interpreter
+/// wrapper waiting for its child): it can serve nothing, only its children
+/// can end that wait (`/proc/PID/syscall`, readable by whoever may read its
+/// memory).
+pub fn waiting_for_child(pid: i32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let Some(nr) = text
+        .split_ascii_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    nr == libc::SYS_wait4 || nr == libc::SYS_waitid
 }
 
 /// A helper of `multiprocessing`, by its command line.
@@ -178,6 +200,14 @@ pub fn tree(root: i32) -> Option<Vec<ProcInfo>> {
         .collect();
     all.sort_by_key(|p| (p.start_ticks, p.pid));
     all.insert(0, first);
+    // The fork server's children run the program, under its command line.
+    let helpers: HashMap<i32, Option<&'static str>> =
+        all.iter().map(|p| (p.pid, p.helper)).collect();
+    for p in &mut all {
+        if p.helper.is_some() && helpers.get(&p.ppid).copied().flatten() == p.helper {
+            p.helper = None;
+        }
+    }
     Some(all)
 }
 

@@ -1,0 +1,343 @@
+//! `mpdash dump PID` and `mpdash attach --headless PID` on Python trees
+//! mpdash did not start: programs from `tests/py/attach/` run with plain
+//! `python3` (and 3.14 from `scripts/pythons`), then mpdash reads them from
+//! outside. Every tree a test starts is killed by a guard, also when the
+//! test fails.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+
+use common::{PATIENCE, mpdash, wait_until};
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A program's process tree, killed whole on drop.
+struct Tree {
+    root: Child,
+}
+
+impl Tree {
+    fn start(python: &str, file: &str, args: &[&str]) -> Tree {
+        let root = Command::new(python)
+            .arg(format!("{ROOT}/tests/py/attach/{file}"))
+            .args(args)
+            .current_dir(ROOT)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {python} {file}: {e}"));
+        Tree { root }
+    }
+
+    fn pid(&self) -> i32 {
+        self.root.id() as i32
+    }
+}
+
+/// Every descendant of `root`, from `/proc`.
+fn descendants(root: i32) -> Vec<i32> {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(ppid) = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        parent.insert(pid, ppid);
+    }
+    parent
+        .keys()
+        .copied()
+        .filter(|&p| {
+            let mut q = p;
+            for _ in 0..64 {
+                match parent.get(&q) {
+                    Some(&pp) if pp == root => return true,
+                    Some(&pp) if pp > 1 => q = pp,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect()
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let root = self.pid();
+        // Stop first, so nothing forks while the tree is listed.
+        let _ = kill(Pid::from_raw(root), Signal::SIGSTOP);
+        let all = descendants(root);
+        for p in &all {
+            let _ = kill(Pid::from_raw(*p), Signal::SIGSTOP);
+        }
+        for p in descendants(root).iter().chain(&all).chain([&root]) {
+            let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+        }
+        let _ = self.root.wait();
+    }
+}
+
+/// The line of `file` (in tests/py/attach) that holds `marker`: `file:N`.
+fn line_of(file: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(format!("{ROOT}/tests/py/attach/{file}")).unwrap();
+    let n = text
+        .lines()
+        .position(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("{file} has no line with {marker:?}"));
+    format!("{file}:{}", n + 1)
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Every wait of every thread `dump --json` says, as (op, at).
+fn dump_waits(pid: i32) -> Result<Vec<(String, String)>, String> {
+    let out = mpdash(&["dump", "--json", &pid.to_string()]);
+    if !out.status.success() {
+        return Err(format!(
+            "dump exited {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut waits = Vec::new();
+    for v in json_lines(&out.stdout) {
+        for t in v["threads"].as_array().into_iter().flatten() {
+            let w = &t["wait"];
+            if w.is_object() {
+                waits.push((
+                    w["op"].as_str().unwrap_or("").to_string(),
+                    w["at"].as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+    }
+    Ok(waits)
+}
+
+/// Polls `dump` until every wait in `want` is there.
+fn wait_for_waits(pid: i32, want: &[(&str, &str)]) {
+    wait_until(
+        &format!("waits {want:?} in pid {pid}'s tree"),
+        PATIENCE,
+        || {
+            let waits = dump_waits(pid)?;
+            let all = want
+                .iter()
+                .all(|(op, at)| waits.iter().any(|(o, a)| o == op && a == at));
+            if all {
+                Ok(())
+            } else {
+                Err(format!("{waits:?}"))
+            }
+        },
+    );
+}
+
+/// `attach --headless --json --for 10 PID`: (exit status, JSON lines).
+fn attach(pid: i32, secs: &str) -> (i32, Vec<Value>, String) {
+    let out = mpdash(&[
+        "attach",
+        "--headless",
+        "--json",
+        "--for",
+        secs,
+        &pid.to_string(),
+    ]);
+    (
+        out.status.code().unwrap_or(-1),
+        json_lines(&out.stdout),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stuck_waits(lines: &[Value]) -> Vec<(String, String)> {
+    let stuck: Vec<&Value> = lines.iter().filter(|v| v["type"] == "stuck").collect();
+    assert_eq!(stuck.len(), 1, "one stuck line: {lines:#?}");
+    assert_eq!(stuck[0]["kind"], "nobody_can_serve");
+    stuck[0]["waits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["op"].as_str().unwrap_or("").to_string(),
+                w["at"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn lock_order_on(python: &str, method: &str) {
+    let tree = Tree::start(python, "lock_order.py", &[method]);
+    let fwd = line_of("lock_order.py", "waits for b");
+    let bwd = line_of("lock_order.py", "waits for a");
+    let join = line_of("lock_order.py", "p.join()");
+    wait_for_waits(tree.pid(), &[("acquire", &fwd), ("acquire", &bwd)]);
+
+    let (code, lines, err) = attach(tree.pid(), "10");
+    assert_eq!(code, 3, "stuck: exit 3; stderr: {err}; {lines:#?}");
+    let waits = stuck_waits(&lines);
+    for want in [("acquire", &fwd), ("acquire", &bwd), ("join", &join)] {
+        assert!(
+            waits.iter().any(|(o, a)| o == want.0 && a == want.1),
+            "{want:?} among the stuck waits {waits:?}"
+        );
+    }
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "attach");
+    assert_eq!(last["stuck"], true);
+    // Attaching paused nothing and quitting killed nothing.
+    assert!(tree.root.id() > 0 && common::alive(tree.pid()));
+}
+
+#[test]
+fn a_lock_order_deadlock_is_stuck_naming_both_acquires() {
+    lock_order_on("python3", "fork");
+}
+
+#[test]
+fn a_lock_order_deadlock_on_3_14_under_forkserver() {
+    let out = Command::new(format!("{ROOT}/scripts/pythons"))
+        .current_dir(ROOT)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scripts/pythons");
+    assert!(
+        out.status.success(),
+        "scripts/pythons: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paths = String::from_utf8_lossy(&out.stdout).into_owned();
+    let py = paths.lines().nth(2).expect("a third line (3.14)");
+    // The fork server and the resource tracker are in the tree: helpers,
+    // never parties; the server's children run the program.
+    lock_order_on(py, "forkserver");
+}
+
+#[test]
+fn dump_prints_the_acquire_frame_and_the_users_line() {
+    let tree = Tree::start("python3", "lock_order.py", &["fork"]);
+    let fwd = line_of("lock_order.py", "waits for b");
+    let bwd = line_of("lock_order.py", "waits for a");
+    wait_for_waits(tree.pid(), &[("acquire", &fwd), ("acquire", &bwd)]);
+    let out = mpdash(&["dump", &tree.pid().to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SemLock.__enter__"), "{text}");
+    assert!(
+        text.contains(&format!("waits: acquire (SemLock.__enter__) at {fwd}")),
+        "{text}"
+    );
+    // The program's own frame is marked, with its full path.
+    let (file, line) = fwd.split_once(':').unwrap();
+    assert!(
+        text.contains(&format!("→ forward ({ROOT}/tests/py/attach/{file}:{line})")),
+        "{text}"
+    );
+    // JSON: a process line per process, then the dump line.
+    let out = mpdash(&["dump", "--json", &tree.pid().to_string()]);
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.last().unwrap()["type"], "dump");
+    let python = lines
+        .iter()
+        .filter(|v| v["type"] == "process" && v["python"].is_string())
+        .count();
+    assert!(python >= 3, "{lines:#?}");
+}
+
+#[test]
+fn a_consumer_whose_producer_left_is_stuck() {
+    let tree = Tree::start("python3", "lost_producer.py", &[]);
+    let get = line_of("lost_producer.py", "q.get()");
+    let join = line_of("lost_producer.py", "cons.join()");
+    wait_for_waits(tree.pid(), &[("get", &get), ("join", &join)]);
+    let (code, lines, err) = attach(tree.pid(), "10");
+    assert_eq!(code, 3, "stuck: exit 3; stderr: {err}; {lines:#?}");
+    let waits = stuck_waits(&lines);
+    for want in [("get", &get), ("join", &join)] {
+        assert!(
+            waits.iter().any(|(o, a)| o == want.0 && a == want.1),
+            "{want:?} among the stuck waits {waits:?}"
+        );
+    }
+}
+
+#[test]
+fn a_slow_healthy_program_is_not_stuck() {
+    let tree = Tree::start("python3", "slow_healthy.py", &["fork", "20"]);
+    let get = line_of("slow_healthy.py", "q.get()");
+    wait_for_waits(tree.pid(), &[("get", &get)]);
+    let (code, lines, err) = attach(tree.pid(), "10");
+    assert_eq!(code, 0, "healthy: exit 0; stderr: {err}; {lines:#?}");
+    assert!(lines.iter().all(|v| v["type"] != "stuck"), "{lines:#?}");
+    let python = lines
+        .iter()
+        .filter(|v| v["type"] == "process" && v["python"].is_string())
+        .count();
+    assert!(python >= 3, "3 Python processes listed: {lines:#?}");
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (&last["type"], &last["stuck"]),
+        (&"attach".into(), &false.into())
+    );
+}
+
+#[test]
+fn a_missing_pid_is_named() {
+    // A pid that was just used and is gone.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id().to_string();
+    child.wait().unwrap();
+    for args in [
+        vec!["attach", "--headless", "--for", "2", pid.as_str()],
+        vec!["dump", pid.as_str()],
+    ] {
+        let out = mpdash(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("no process with pid {pid}")), "{err}");
+    }
+}
+
+#[test]
+fn a_process_that_is_not_python_is_listed() {
+    let tree = Tree {
+        root: Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let (code, lines, err) = attach(tree.pid(), "2");
+    assert_eq!(code, 0, "{err} {lines:#?}");
+    let p = lines
+        .iter()
+        .find(|v| v["type"] == "process")
+        .unwrap_or_else(|| panic!("a process line: {lines:#?}"));
+    assert_eq!(p["pid"], tree.pid());
+    assert_eq!(p["error"], "not a Python process");
+    assert!(p["name"].as_str().unwrap().starts_with("sleep 30"), "{p}");
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "attach");
+    assert_eq!(last["stuck"], false);
+    // The for-seconds bound held.
+    assert!(last["seconds"].as_f64().unwrap() < 30.0, "{last}");
+}
