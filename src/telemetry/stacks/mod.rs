@@ -368,7 +368,14 @@ fn classify(pid: i32, e: &anyhow::Error) -> ReadError {
             }
     });
     if refused {
-        return ReadError::Permission(format!("{e:#}"));
+        let mut why = format!(
+            "{} — reading another process's memory needs ptrace permission",
+            e.root_cause()
+        );
+        if let Ok(scope) = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope") {
+            why += &format!(" (kernel.yama.ptrace_scope is {})", scope.trim());
+        }
+        return ReadError::Permission(why);
     }
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
         return ReadError::Gone;
