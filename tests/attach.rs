@@ -168,11 +168,14 @@ fn attach(pid: i32, secs: &str) -> (i32, Vec<Value>, String) {
     )
 }
 
-fn stuck_waits(lines: &[Value]) -> Vec<(String, String)> {
+fn stuck_line(lines: &[Value]) -> &Value {
     let stuck: Vec<&Value> = lines.iter().filter(|v| v["type"] == "stuck").collect();
     assert_eq!(stuck.len(), 1, "one stuck line: {lines:#?}");
-    assert_eq!(stuck[0]["kind"], "nobody_can_serve");
-    stuck[0]["waits"]
+    stuck[0]
+}
+
+fn stuck_waits(lines: &[Value]) -> Vec<(String, String)> {
+    stuck_line(lines)["waits"]
         .as_array()
         .unwrap()
         .iter()
@@ -185,7 +188,12 @@ fn stuck_waits(lines: &[Value]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn lock_order_on(python: &str, method: &str) {
+/// `kind`: what the stuck line must say — `deadlock` under fork, where the
+/// main process has the locks at the addresses its children wait on, so
+/// every process's share of each lock is read; `nobody_can_serve` when the
+/// holders cannot all be proved (forkserver: the main process's locks are
+/// its globals, which no frame shows).
+fn lock_order_on(python: &str, method: &str, kind: &str) {
     let tree = Tree::start(python, "lock_order.py", &[method]);
     let fwd = line_of("lock_order.py", "waits for b");
     let bwd = line_of("lock_order.py", "waits for a");
@@ -201,6 +209,23 @@ fn lock_order_on(python: &str, method: &str) {
             "{want:?} among the stuck waits {waits:?}"
         );
     }
+    let stuck = stuck_line(&lines);
+    assert_eq!(stuck["kind"], kind, "{stuck:#}");
+    if kind == "deadlock" {
+        let cycle = stuck["cycle"].as_array().expect("a cycle");
+        assert_eq!(cycle.len(), 2, "{stuck:#}");
+        let at: Vec<&str> = cycle.iter().map(|c| c["at"].as_str().unwrap()).collect();
+        assert!(
+            at.contains(&fwd.as_str()) && at.contains(&bwd.as_str()),
+            "{stuck:#}"
+        );
+        // Each waits for the lock the other holds.
+        assert_eq!(cycle[0]["held_by"], cycle[1]["pid"], "{stuck:#}");
+        assert_eq!(cycle[1]["held_by"], cycle[0]["pid"], "{stuck:#}");
+        assert_ne!(cycle[0]["lock"], cycle[1]["lock"], "{stuck:#}");
+    } else {
+        assert!(stuck["cycle"].is_null(), "{stuck:#}");
+    }
     let last = lines.last().unwrap();
     assert_eq!(last["type"], "attach");
     assert_eq!(last["stuck"], true);
@@ -210,11 +235,11 @@ fn lock_order_on(python: &str, method: &str) {
 
 #[test]
 fn a_lock_order_deadlock_is_stuck_naming_both_acquires() {
-    lock_order_on("python3", "fork");
+    lock_order_on("python3", "fork", "deadlock");
 }
 
 #[test]
-fn a_lock_order_deadlock_on_3_14_under_forkserver() {
+fn a_lock_order_deadlock_on_3_14_under_forkserver_and_fork() {
     let out = Command::new(format!("{ROOT}/scripts/pythons"))
         .current_dir(ROOT)
         .stdin(Stdio::null())
@@ -227,9 +252,12 @@ fn a_lock_order_deadlock_on_3_14_under_forkserver() {
     );
     let paths = String::from_utf8_lossy(&out.stdout).into_owned();
     let py = paths.lines().nth(2).expect("a third line (3.14)");
-    // The fork server and the resource tracker are in the tree: helpers,
-    // never parties; the server's children run the program.
-    lock_order_on(py, "forkserver");
+    // 3.14's own default: the fork server and the resource tracker are in
+    // the tree — helpers, never parties; the server's children run the
+    // program.
+    lock_order_on(py, "forkserver", "nobody_can_serve");
+    // 3.14's object layout (inline values): the holders are read.
+    lock_order_on(py, "fork", "deadlock");
 }
 
 #[test]
@@ -272,6 +300,7 @@ fn a_consumer_whose_producer_left_is_stuck() {
     let (code, lines, err) = attach(tree.pid(), "10");
     assert_eq!(code, 3, "stuck: exit 3; stderr: {err}; {lines:#?}");
     let waits = stuck_waits(&lines);
+    assert_eq!(stuck_line(&lines)["kind"], "nobody_can_serve");
     for want in [("get", &get), ("join", &join)] {
         assert!(
             waits.iter().any(|(o, a)| o == want.0 && a == want.1),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::telemetry::stacks::semlock::CycleStep;
 use crate::telemetry::stacks::{
     self, PERMISSION_FIX, ProcInfo, ReadError, StackReader, Stacks, ThreadStack, Wait,
 };
@@ -211,13 +212,22 @@ pub struct Verdict {
     pub for_secs: f64,
     /// (pid, wait) of every thread of every blocked process.
     pub waits: Vec<(i32, Wait)>,
+    /// A lock-order deadlock, when who holds what is proved.
+    pub cycle: Option<Vec<CycleStep>>,
 }
 
 impl Verdict {
     fn json(&self) -> Value {
         json!({
             "type": "stuck",
-            "kind": "nobody_can_serve",
+            "kind": if self.cycle.is_some() { "deadlock" } else { "nobody_can_serve" },
+            "cycle": self.cycle.as_ref().map(|c| c.iter().map(|s| json!({
+                "pid": s.pid,
+                "op": "acquire",
+                "at": s.at,
+                "lock": s.lock,
+                "held_by": s.held_by,
+            })).collect::<Vec<_>>()),
             "for_secs": round2(self.for_secs),
             "waits": self.waits.iter().map(|(pid, w)| {
                 let mut v = wait_json(w);
@@ -228,9 +238,26 @@ impl Verdict {
     }
 
     fn text(&self) -> String {
-        let mut s = format!(
-            "stuck: nobody can serve — every process of the program has waited for {:.1} s \
-             and the tree used no CPU:\n",
+        let mut s = String::new();
+        if let Some(cycle) = &self.cycle {
+            s += "stuck: deadlock — each process holds a lock the next one waits for:\n";
+            for c in cycle {
+                s += &format!(
+                    "  pid {} waits at {} for lock {}, held by pid {}\n",
+                    c.pid,
+                    c.at.as_deref().unwrap_or("?"),
+                    c.lock,
+                    c.held_by
+                );
+            }
+        }
+        s += &format!(
+            "{}every process of the program has waited for {:.1} s and the tree used no CPU:\n",
+            if self.cycle.is_some() {
+                ""
+            } else {
+                "stuck: nobody can serve — "
+            },
             self.for_secs
         );
         for (pid, w) in &self.waits {
@@ -267,9 +294,18 @@ impl Detector {
         match &self.still {
             Some((b, c, since)) if *b == blocked && *c == cpu => {
                 let d = now.duration_since(*since);
-                (d >= self.grace).then_some(Verdict {
+                if d < self.grace {
+                    return None;
+                }
+                let python: Vec<(i32, &Stacks)> = seen
+                    .iter()
+                    .filter(|s| s.info.helper().is_none() && s.info.state != 'Z')
+                    .filter_map(|s| Some((s.info.pid, s.read.as_ref().ok()?)))
+                    .collect();
+                Some(Verdict {
                     for_secs: d.as_secs_f64(),
                     waits,
+                    cycle: stacks::semlock::lock_cycle(&python),
                 })
             }
             _ => {

@@ -4,6 +4,7 @@
 //! (`LockingStrategy::NonBlocking`), and the wait each thread is in
 //! ([`waits`]).
 
+pub mod semlock;
 pub mod waits;
 
 use std::collections::HashMap;
