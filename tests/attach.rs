@@ -370,3 +370,30 @@ fn a_process_that_is_not_python_is_listed() {
     // The for-seconds bound held.
     assert!(last["seconds"].as_f64().unwrap() < 30.0, "{last}");
 }
+
+#[test]
+fn attach_ends_with_the_tree() {
+    let tree = Tree {
+        root: Command::new("python3")
+            .args(["-c", "import time; time.sleep(1.5)"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let pid = tree.pid();
+    // No --for: until the tree ends (here the root stays a zombie until
+    // the guard reaps it: a zombie has ended).
+    let out = mpdash(&["attach", "--headless", "--json", &pid.to_string()]);
+    let lines = json_lines(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{lines:#?}");
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (&last["ended"], &last["stuck"]),
+        (&true.into(), &false.into()),
+        "{last}"
+    );
+    assert!(
+        lines.iter().any(|v| v["type"] == "exit" && v["pid"] == pid),
+        "{lines:#?}"
+    );
+}

@@ -114,6 +114,10 @@ pub fn headless(
             if first {
                 return Err(no_such(pid));
             }
+            for (key, gone) in listed.iter_mut().filter(|(_, g)| !**g) {
+                *gone = true;
+                say_exit(&mut out, json, key.0)?;
+            }
             break (true, None);
         };
         first = false;
@@ -136,14 +140,15 @@ pub fn headless(
                 .any(|s| (s.info.pid, s.info.start_ticks) == *key && s.info.state != 'Z');
             if !*gone && !alive {
                 *gone = true;
-                if json {
-                    writeln!(out, "{}", json!({"type": "exit", "pid": key.0}))?;
-                } else {
-                    writeln!(out, "process {} ended", key.0)?;
-                }
+                say_exit(&mut out, json, key.0)?;
             }
         }
         out.flush()?;
+        // The root ended (a zombie until its parent reaps it): so did the
+        // tree, as far as attaching goes (its orphans leave it).
+        if seen[0].info.state == 'Z' {
+            break (true, None);
+        }
         if let Some(v) = detector.sample(tick, &seen) {
             break (false, Some(v));
         }
@@ -191,6 +196,14 @@ pub fn headless(
         )?;
     }
     Ok(if stuck.is_some() { EXIT_STUCK } else { 0 })
+}
+
+fn say_exit(out: &mut impl Write, json: bool, pid: i32) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", json!({"type": "exit", "pid": pid}))
+    } else {
+        writeln!(out, "process {pid} ended")
+    }
 }
 
 // ---------------------------------------------------------------------------
