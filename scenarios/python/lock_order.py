@@ -8,19 +8,18 @@ The fix: take locks in one global order everywhere (both take `one`, then
 """
 
 import multiprocessing as mp
-import time
 
 
-def a(one, two):
+def a(one, two, both_hold_one):
     with one:
-        time.sleep(0.3)
+        both_hold_one.wait()  # (so the hang happens every time)
         with two:
             print("a got both")
 
 
-def b(one, two):
+def b(one, two, both_hold_one):
     with two:
-        time.sleep(0.3)
+        both_hold_one.wait()
         with one:
             print("b got both")
 
@@ -28,8 +27,9 @@ def b(one, two):
 if __name__ == "__main__":
     one = mp.Lock()
     two = mp.Lock()
-    pa = mp.Process(target=a, args=(one, two), name="taker a")
-    pb = mp.Process(target=b, args=(one, two), name="taker b")
+    both_hold_one = mp.Barrier(2)
+    pa = mp.Process(target=a, args=(one, two, both_hold_one), name="taker a")
+    pb = mp.Process(target=b, args=(one, two, both_hold_one), name="taker b")
     pa.start()
     pb.start()
     print("both started")

@@ -170,15 +170,9 @@ pub fn relay(
                     .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                     .collect();
                 drop(fds);
-                let mut at = 0;
-                if let Some(l) = &listener {
-                    if ready[0]
-                        && let Ok(c) = crate::runtime::sys::accept_owned(l.as_raw_fd())
-                    {
-                        conns.push(c);
-                    }
-                    at = 1;
-                }
+                // Readiness is in poll's order: the listener, the
+                // connections as they were, then the pipes.
+                let at = usize::from(listener.is_some());
                 let (conn_ready, stream_ready) = ready[at..].split_at(conns.len());
                 let mut keep_conns = Vec::new();
                 for (c, r) in std::mem::take(&mut conns).into_iter().zip(conn_ready) {
@@ -187,6 +181,14 @@ pub fn relay(
                     }
                 }
                 conns = keep_conns;
+                // A connection accepted now is read from the next round on
+                // (its first message may already wait: poll says so then).
+                if let Some(l) = &listener
+                    && ready[0]
+                    && let Ok(c) = crate::runtime::sys::accept_owned(l.as_raw_fd())
+                {
+                    conns.push(c);
+                }
                 // Pipes handed over this round (past the end of
                 // `stream_ready`) are read from the next round on.
                 let mut alive = Vec::with_capacity(streams.len());
