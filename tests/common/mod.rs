@@ -266,3 +266,24 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The same output, printed by several processes: the same lines in any
+/// order — or, where two processes of the plain run printed at the same
+/// instant and their bytes interleaved mid-line (mpdash reads each process
+/// from its own pipe, so its lines never are), the same bytes.
+pub fn same_output(ours: &[String], theirs: &[String]) -> bool {
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    if sorted(ours) == sorted(theirs) {
+        return true;
+    }
+    let bytes = |v: &[String]| {
+        let mut b: Vec<u8> = v.concat().into_bytes();
+        b.sort_unstable();
+        b
+    };
+    bytes(ours) == bytes(theirs)
+}
