@@ -196,22 +196,12 @@ fn not_a_byte_of_the_program_s_output_is_changed() {
 fn an_interpreter_wrapper_is_not_a_process_of_the_program() {
     // A wrapper like pyenv's shims: a shell that runs helpers, then execs
     // the interpreter.
-    let dir = std::env::temp_dir().join(format!("mpdash-wrapper-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let wrapper = dir.join("python3");
-    std::fs::write(
-        &wrapper,
+    let w = Wrapper::new(
+        "wrapper",
         "#!/bin/sh\nv=$(/bin/sh -c 'sleep 0.4; echo 3')\n/bin/sleep 0.4\nexec python3 \"$@\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (v, out) = run_json(&[
-        "--python",
-        wrapper.to_str().unwrap(),
-        "scenarios/python/process.py",
-    ]);
-    std::fs::remove_dir_all(&dir).unwrap();
+    );
+    let (v, out) = run_json(&["--python", w.path(), "scenarios/python/process.py"]);
+    drop(w);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -266,18 +256,9 @@ fn objects_made_two_to_a_line_have_their_own_names_and_no_sentinel_is_a_number()
 
 #[test]
 fn a_program_the_probe_cannot_reach_is_said_so_not_shown_empty() {
-    let dir = std::env::temp_dir().join(format!("mpdash-isolated-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let wrapper = dir.join("python3");
-    std::fs::write(&wrapper, "#!/bin/sh\nexec python3 -I \"$@\"\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (v, out) = run_json(&[
-        "--python",
-        wrapper.to_str().unwrap(),
-        "scenarios/python/process.py",
-    ]);
-    std::fs::remove_dir_all(&dir).unwrap();
+    let w = Wrapper::new("isolated", "#!/bin/sh\nexec python3 -I \"$@\"\n");
+    let (v, out) = run_json(&["--python", w.path(), "scenarios/python/process.py"]);
+    drop(w);
     assert_eq!(out.status.code(), Some(0));
     let probe = v
         .iter()
@@ -291,4 +272,31 @@ fn a_program_the_probe_cannot_reach_is_said_so_not_shown_empty() {
         .find(|l| l["type"] == "probe")
         .expect("a probe line");
     assert_eq!(probe["loaded"], true, "{probe}");
+}
+
+/// An interpreter wrapper script `python3` in a scratch directory of its
+/// own, removed when dropped (also when the test fails).
+struct Wrapper(std::path::PathBuf, String);
+
+impl Wrapper {
+    fn new(what: &str, script: &str) -> Wrapper {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("mpdash-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("python3");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        Wrapper(dir, path)
+    }
+
+    fn path(&self) -> &str {
+        &self.1
+    }
+}
+
+impl Drop for Wrapper {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
