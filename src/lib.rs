@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod i18n;
 pub mod scenario;
 pub mod session;
 pub mod telemetry;

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::runtime::board::ProcState;
+use crate::t;
 use crate::telemetry::board_view::ResourceView;
 use crate::telemetry::labels::{exit_label, ms_label};
 use crate::telemetry::snapshot::Snapshot;
@@ -49,12 +50,12 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
         let was_started = old.is_some_and(|o| o.start_us.is_some());
         if p.start_us.is_some() && !was_started {
             push(
-                format!(
-                    "{} started (pid {}, {}) in {}",
-                    p.name,
-                    p.pid,
-                    p.method.map_or("?", |m| m.name()),
-                    ms_label(p.start_us)
+                t!(
+                    "log-started",
+                    name = &p.name,
+                    pid = p.pid.to_string(),
+                    method = p.method.map_or("?", |m| m.name()),
+                    latency = ms_label(p.start_us)
                 ),
                 false,
             );
@@ -65,12 +66,17 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
             let how = match p.exitcode {
                 // Reaped by its own parent (a watched program): only that
                 // parent saw its status.
-                None => "ended (its parent reaped it; the status is the parent's to see)".into(),
-                Some(_) if killed => format!("killed by {}", exit_label(p.exitcode)),
-                Some(_) => format!("exited {}", exit_label(p.exitcode)),
+                None => t!("log-ended-reaped"),
+                Some(_) if killed => t!("log-killed-by", signal = exit_label(p.exitcode)),
+                Some(_) => t!("log-exited", code = exit_label(p.exitcode)),
             };
             push(
-                format!("{} (pid {}) {how}", p.name, p.pid),
+                t!(
+                    "log-exit",
+                    name = &p.name,
+                    pid = p.pid.to_string(),
+                    how = how
+                ),
                 killed || p.exitcode.is_some_and(|c| c > 0),
             );
         }
@@ -89,8 +95,10 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
                     owner_died: was, ..
                 }),
             ) if owner_died > was => push(
-                format!(
-                    "{name}: holder {last_dead_owner} died holding it; the next acquirer got it"
+                t!(
+                    "log-owner-died",
+                    name = name,
+                    holder = last_dead_owner.to_string()
                 ),
                 true,
             ),
@@ -107,10 +115,11 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
                     ..
                 }),
             ) if lost_put + lost_get > lp + lg => push(
-                format!(
-                    "{name}: {} message(s) lost with a dead producer, {} with a dead consumer",
-                    lost_put - lp,
-                    lost_get - lg
+                t!(
+                    "log-lost",
+                    name = name,
+                    put = lost_put - lp,
+                    get = lost_get - lg
                 ),
                 true,
             ),
@@ -119,7 +128,7 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
                     name, broken: true, ..
                 },
                 Some(ResourceView::Barrier { broken: false, .. }),
-            ) => push(format!("{name}: the barrier is broken"), true),
+            ) => push(t!("log-barrier-broken", name = name), true),
             _ => {}
         }
     }
@@ -127,10 +136,10 @@ pub fn diff(before: &Snapshot, now: &Snapshot, log: &mut VecDeque<LogEvent>) {
         && p.replaced > o.replaced
     {
         push(
-            format!(
-                "pool: {} worker(s) died and were replaced; tasks run again so far: {}",
-                p.replaced - o.replaced,
-                p.retried
+            t!(
+                "log-pool-replaced",
+                n = p.replaced - o.replaced,
+                retried = p.retried
             ),
             true,
         );

@@ -40,6 +40,12 @@ fn scaling(a: &App) -> bool {
     a.scenario.scaling.is_some()
 }
 
+/// A process is selected in a run mpdash started (an attached tree is the
+/// user's: never signalled).
+fn signalable(a: &App) -> bool {
+    selected(a) && a.source.attached().is_none()
+}
+
 /// A scenario of ours, not a watched command.
 fn ours(a: &App) -> bool {
     !a.source.is_foreign()
@@ -56,11 +62,13 @@ fn asking(a: &App) -> bool {
 
 pub struct Binding {
     pub keys: &'static [KeyCode],
-    /// How the key is written on screen.
+    /// How the key is written on screen (a key with a name, `space`,
+    /// `Enter`, is named in the user's language by [`Binding::key`]).
     pub label: &'static str,
-    /// Short word for the hint bar.
+    /// The message id (`locales/*/mpdash.ftl`) of the hint bar's short
+    /// word; empty: not in the hint bar.
     pub hint: &'static str,
-    /// Sentence for the help screen.
+    /// The message id of the help screen's sentence.
     pub help: &'static str,
     pub action: Action,
     /// Whether the key applies in the app's current state.
@@ -71,32 +79,32 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[KeyCode::Char('q')],
         label: "q",
-        hint: "quit",
-        help: "Quit: asks first while a run is live (its processes are killed and the terminal restored); Ctrl-C quits without asking. Esc never quits: it only closes or cancels.",
+        hint: "hint-quit",
+        help: "help-quit",
         action: Action::AskQuit,
         when: always,
     },
     Binding {
         keys: &[KeyCode::Char('r')],
         label: "r",
-        hint: "rerun",
-        help: "Kill the current run and start the scenario again.",
+        hint: "hint-rerun",
+        help: "help-rerun",
         action: Action::Run(RunAction::Rerun),
         when: always,
     },
     Binding {
         keys: &[KeyCode::Char('m')],
         label: "m",
-        hint: "method",
-        help: "Switch to the next start method (fork → spawn → forkserver) and rerun.",
+        hint: "hint-method",
+        help: "help-method",
         action: Action::Run(RunAction::NextMethod),
         when: ours,
     },
     Binding {
         keys: &[KeyCode::Tab],
         label: "Tab",
-        hint: "tabs",
-        help: "Next tab: Live, Compare (every finished run side by side), Scaling, Log.",
+        hint: "hint-tab",
+        help: "help-tab",
         action: Action::Nav(NavAction::NextTab),
         when: always,
     },
@@ -104,7 +112,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('1')],
         label: "1",
         hint: "",
-        help: "Live tab: the current run.",
+        help: "help-tab-live",
         action: Action::Nav(NavAction::ShowTab(Tab::Live)),
         when: always,
     },
@@ -112,7 +120,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('2')],
         label: "2",
         hint: "",
-        help: "Compare tab: start latency, memory and wall time of every finished run.",
+        help: "help-tab-compare",
         action: Action::Nav(NavAction::ShowTab(Tab::Compare)),
         when: always,
     },
@@ -120,7 +128,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('3')],
         label: "3",
         hint: "",
-        help: "Scaling tab: speedup against workers of the last scaling measurement.",
+        help: "help-tab-scaling",
         action: Action::Nav(NavAction::ShowTab(Tab::Scaling)),
         when: always,
     },
@@ -128,47 +136,47 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('4')],
         label: "4",
         hint: "",
-        help: "Log tab: starts, exits with their signals, deaths, losses and recoveries.",
+        help: "help-tab-log",
         action: Action::Nav(NavAction::ShowTab(Tab::Log)),
         when: always,
     },
     Binding {
         keys: &[KeyCode::Char('x')],
         label: "x",
-        hint: "scaling",
-        help: "Measure scaling ([scaling] scenarios): processes, threads under a simulated GIL, free threads.",
+        hint: "hint-scaling",
+        help: "help-scaling",
         action: Action::Run(RunAction::MeasureScaling),
         when: scaling,
     },
     Binding {
         keys: &[KeyCode::Char('k')],
         label: "k",
-        hint: "kill",
-        help: "SIGKILL the selected process (asks y/n): watch the pool replace it, a lock pass on.",
+        hint: "hint-kill",
+        help: "help-kill",
         action: Action::Control(ControlAction::KillSelected),
-        when: selected,
+        when: signalable,
     },
     Binding {
         keys: &[KeyCode::Char('s')],
         label: "s",
         hint: "",
-        help: "SIGSTOP the selected process (stop a consumer and watch its queue fill).",
+        help: "help-stop",
         action: Action::Control(ControlAction::StopSelected),
-        when: selected,
+        when: signalable,
     },
     Binding {
         keys: &[KeyCode::Char('c')],
         label: "c",
         hint: "",
-        help: "SIGCONT the selected process.",
+        help: "help-cont",
         action: Action::Control(ControlAction::ContinueSelected),
-        when: selected,
+        when: signalable,
     },
     Binding {
         keys: &[KeyCode::Char('y')],
         label: "y",
         hint: "",
-        help: "Answer yes to a question (kill this process? quit while the run is live?).",
+        help: "help-yes",
         action: Action::Control(ControlAction::Confirm(true)),
         when: asking,
     },
@@ -176,7 +184,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('n')],
         label: "n",
         hint: "",
-        help: "Answer no to a question (every key but y does too, and says so).",
+        help: "help-no",
         action: Action::Control(ControlAction::Confirm(false)),
         when: asking,
     },
@@ -184,7 +192,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Down, KeyCode::Char('j')],
         label: "↓",
         hint: "",
-        help: "Select the next process (on the Log tab: scroll down).",
+        help: "help-down",
         action: Action::Nav(NavAction::SelectNext),
         when: lists,
     },
@@ -192,7 +200,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Up],
         label: "↑",
         hint: "",
-        help: "Select the previous process (on the Log tab: scroll up).",
+        help: "help-up",
         action: Action::Nav(NavAction::SelectPrev),
         when: lists,
     },
@@ -200,7 +208,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::PageDown],
         label: "PgDn",
         hint: "",
-        help: "A page down the list (processes, the Log, the picker).",
+        help: "help-page-down",
         action: Action::Nav(NavAction::PageDown),
         when: lists,
     },
@@ -208,7 +216,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::PageUp],
         label: "PgUp",
         hint: "",
-        help: "A page up the list.",
+        help: "help-page-up",
         action: Action::Nav(NavAction::PageUp),
         when: lists,
     },
@@ -216,7 +224,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Home, KeyCode::Char('g')],
         label: "Home/g",
         hint: "",
-        help: "The top of the list (the Log's oldest entry).",
+        help: "help-home",
         action: Action::Nav(NavAction::Home),
         when: lists,
     },
@@ -224,15 +232,15 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::End, KeyCode::Char('G')],
         label: "End/G",
         hint: "",
-        help: "The bottom of the list (the Log's newest entry).",
+        help: "help-end",
         action: Action::Nav(NavAction::End),
         when: lists,
     },
     Binding {
         keys: &[KeyCode::Left],
         label: "←",
-        hint: "back",
-        help: "Step back one sample through the run (the display freezes; the run goes on): every panel shows that moment — tree, CPU, queues, locks, waits, output.",
+        hint: "hint-back",
+        help: "help-back",
         action: Action::Time(TimeAction::TimeBack),
         when: always,
     },
@@ -240,7 +248,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Right],
         label: "→",
         hint: "",
-        help: "Step forward one sample; at the newest, back to live.",
+        help: "help-forward",
         action: Action::Time(TimeAction::TimeForward),
         when: always,
     },
@@ -248,15 +256,15 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Enter],
         label: "Enter",
         hint: "",
-        help: "Fold or unfold the selected process's children; on the Compare tab, show the next scenario's runs (the current one first).",
+        help: "help-enter",
         action: Action::Tree(TreeAction::ToggleCollapse),
         when: lists_or_compare,
     },
     Binding {
         keys: &[KeyCode::Char('/')],
         label: "/",
-        hint: "filter",
-        help: "Filter processes by name or pid, or on the Log tab its entries by text (Enter keeps it, Esc clears it).",
+        hint: "hint-filter",
+        help: "help-filter",
         action: Action::Tree(TreeAction::StartFilter),
         when: lists,
     },
@@ -264,7 +272,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('S')],
         label: "S",
         hint: "",
-        help: "Sort siblings by CPU, RSS, PID, name, or start order (cycles; the column header shows it).",
+        help: "help-sort",
         action: Action::Tree(TreeAction::CycleSort),
         when: live,
     },
@@ -272,7 +280,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('I')],
         label: "I",
         hint: "",
-        help: "Reverse the sort order.",
+        help: "help-reverse",
         action: Action::Tree(TreeAction::ReverseSort),
         when: live,
     },
@@ -280,23 +288,23 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('h')],
         label: "h",
         hint: "",
-        help: "Hide or show processes that have ended (a live one under an ended one stays).",
+        help: "help-hide-ended",
         action: Action::Tree(TreeAction::ToggleEnded),
         when: live,
     },
     Binding {
         keys: &[KeyCode::Char(' ')],
         label: "space",
-        hint: "freeze",
-        help: "Freeze the display while the run goes on (← → then step through it); again to catch up.",
+        hint: "hint-freeze",
+        help: "help-freeze",
         action: Action::Settings(SettingsAction::ToggleFreeze),
         when: always,
     },
     Binding {
         keys: &[KeyCode::Char('z')],
         label: "z",
-        hint: "zoom",
-        help: "Give one panel the whole screen: on Live the processes, pool/resources, output, explanation, back; on Scaling the measurement (no tree); on Compare the table.",
+        hint: "hint-zoom",
+        help: "help-zoom",
         action: Action::Nav(NavAction::CycleZoom),
         when: always,
     },
@@ -304,7 +312,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char(']')],
         label: "]",
         hint: "",
-        help: "Sample more often (up to 30 Hz).",
+        help: "help-faster",
         action: Action::Settings(SettingsAction::Faster),
         when: always,
     },
@@ -312,7 +320,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('[')],
         label: "[",
         hint: "",
-        help: "Sample less often (down to 0.5 Hz).",
+        help: "help-slower",
         action: Action::Settings(SettingsAction::Slower),
         when: always,
     },
@@ -320,7 +328,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('+'), KeyCode::Char('=')],
         label: "+",
         hint: "",
-        help: "One pool worker more for the next run (r reruns now).",
+        help: "help-more-workers",
         action: Action::Settings(SettingsAction::MoreWorkers),
         when: pool,
     },
@@ -328,35 +336,64 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[KeyCode::Char('-')],
         label: "-",
         hint: "",
-        help: "One pool worker fewer for the next run.",
+        help: "help-fewer-workers",
         action: Action::Settings(SettingsAction::FewerWorkers),
         when: pool,
     },
     Binding {
         keys: &[KeyCode::Char('o')],
         label: "o",
-        hint: "open",
-        help: "Open another scenario or Python program from scenarios/ (a list with each title).",
+        hint: "hint-open",
+        help: "help-open",
         action: Action::Picker(PickerAction::OpenPicker),
         when: ours_or_python,
     },
     Binding {
         keys: &[KeyCode::Char('w')],
         label: "w",
-        hint: "waits",
-        help: "Who waits for whom: each blocked process's chain of waits, as sentences, to what could end it (or why nothing can).",
+        hint: "hint-waits",
+        help: "help-waits",
         action: Action::Nav(NavAction::ToggleWaits),
         when: live,
     },
     Binding {
         keys: &[KeyCode::Char('?'), KeyCode::F(1)],
         label: "?",
-        hint: "help",
-        help: "Show or hide this help.",
+        hint: "hint-help",
+        help: "help-help",
         action: Action::Nav(NavAction::ToggleHelp),
         when: always,
     },
 ];
+
+impl Binding {
+    /// The key as the user's keyboard names it (`espace`, `Entrée` in French).
+    pub fn key(&self) -> String {
+        match self.label {
+            "space" => crate::t!("key-space"),
+            "Enter" => crate::t!("key-enter"),
+            "PgDn" => crate::t!("key-page-down"),
+            "PgUp" => crate::t!("key-page-up"),
+            "Home/g" => crate::t!("key-home"),
+            "End/G" => crate::t!("key-end"),
+            other => other.to_string(),
+        }
+    }
+
+    /// The hint bar's word, in the user's language (empty: none).
+    pub fn hint_text(&self) -> String {
+        if self.hint.is_empty() {
+            String::new()
+        } else {
+            crate::i18n::tr(self.hint, &[])
+        }
+    }
+
+    /// The help screen's sentence, in the user's language.
+    pub fn help_text(&self) -> String {
+        crate::i18n::tr(self.help, &[])
+    }
+}
 
 /// The action a key stands for, if any. While a filter is typed or the
 /// picker is open, keys belong to them.
@@ -420,6 +457,19 @@ pub fn action_for(code: KeyCode, app: &App) -> Option<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every binding's words are messages of every language.
+    #[test]
+    fn every_hint_and_help_is_a_message() {
+        use crate::i18n::{Lang, tr_in};
+        for b in BINDINGS {
+            for id in [b.hint, b.help].into_iter().filter(|id| !id.is_empty()) {
+                for lang in Lang::ALL {
+                    assert_ne!(tr_in(lang, id, &[]), id, "{id} in {lang:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn no_key_is_bound_twice() {

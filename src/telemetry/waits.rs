@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::board::{ProcState, ResKind, Role, WaitOp};
+use crate::t;
 use crate::telemetry::board_view::{ProcRow, ResourceView, WaitRow};
 use crate::telemetry::labels::exit_label;
 
@@ -119,7 +120,7 @@ fn blocking_wait(r: &ProcRow) -> Option<&WaitRow> {
 /// `acquire A`, `join producer 0`, `map: 3 tasks left`.
 pub fn describe(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> String {
     match &w.at {
-        Some(at) => format!("{} at {at}", describe_op(w, procs, resources)),
+        Some(at) => t!("wait-at", what = describe_op(w, procs, resources), at = at),
         None => describe_op(w, procs, resources),
     }
 }
@@ -128,30 +129,35 @@ fn describe_op(w: &WaitRow, procs: &[ProcRow], resources: &[ResourceView]) -> St
     let res = w.resource.as_deref().unwrap_or("?");
     let view = resources.iter().find(|v| v.name() == res);
     match w.op {
-        WaitOp::Get => format!("get {res} (empty)"),
-        WaitOp::Put => format!("put {res} (full)"),
-        WaitOp::JoinQueue => format!("join {res} (unfinished items)"),
-        WaitOp::Recv => format!("recv {res}"),
+        WaitOp::Get => t!("wait-get", res = res),
+        WaitOp::Put => t!("wait-put", res = res),
+        WaitOp::JoinQueue => t!("wait-join-queue", res = res),
+        WaitOp::Recv => t!("wait-recv", res = res),
         WaitOp::Acquire => match holder_of(view, procs) {
-            Some(h) => format!("acquire {res} (held by {h})"),
-            None => format!("acquire {res}"),
+            Some(h) => t!("wait-acquire-held", res = res, holder = h),
+            None => t!("wait-acquire", res = res),
         },
-        WaitOp::ConditionWait => format!("wait {res} (notify)"),
-        WaitOp::EventWait => format!("wait {res} (set)"),
+        WaitOp::ConditionWait => t!("wait-condition", res = res),
+        WaitOp::EventWait => t!("wait-event", res = res),
         WaitOp::BarrierWait => match view {
             Some(ResourceView::Barrier {
                 parties, arrived, ..
-            }) => format!("barrier {res} {arrived}/{parties}"),
-            _ => format!("barrier {res}"),
+            }) => t!(
+                "wait-barrier-count",
+                res = res,
+                arrived = arrived.to_string(),
+                parties = parties.to_string()
+            ),
+            _ => t!("wait-barrier", res = res),
         },
-        WaitOp::Join => format!("join {}", name_of(w.target as i32, procs)),
-        WaitOp::PoolResult => format!("pool: {} tasks left", w.target),
-        WaitOp::ManagerCall => "a manager call (blocked)".to_string(),
+        WaitOp::Join => t!("wait-join", name = name_of(w.target as i32, procs)),
+        WaitOp::PoolResult => t!("pool-tasks-left", n = w.target),
+        WaitOp::ManagerCall => t!("wait-manager"),
         WaitOp::Flush => match view {
             Some(ResourceView::Queue { depth, .. }) => {
-                format!("exit: flush {res} ({depth} unread) into its pipe")
+                t!("wait-flush-unread", res = res, n = *depth)
             }
-            _ => format!("exit: flush {res} into its pipe"),
+            _ => t!("wait-flush", res = res),
         },
     }
 }
@@ -345,13 +351,13 @@ fn deadlock(cycle: &[i32], procs: &[ProcRow], resources: &[ResourceView]) -> Dia
         .iter()
         .any(|p| p.wait.as_ref().is_some_and(|w| w.op == WaitOp::Acquire));
     let how = if locks {
-        "each holds what the next one waits for (locks taken in opposite orders)"
+        t!("stuck-how-locks")
     } else {
-        "each joins the next"
+        t!("stuck-how-joins")
     };
     Diagnosis {
         kind: StuckKind::Deadlock,
-        summary: format!("Deadlock: {}: {how}.", names.join(" → ")),
+        summary: t!("stuck-deadlock", cycle = names.join(" → "), how = how),
         waits: facts(&who, procs, resources),
         cycle: names,
         chain,
@@ -366,10 +372,10 @@ fn gone(procs: &[ProcRow]) -> Vec<String> {
         .iter()
         .filter(|p| !p.alive() && !is_helper(p) && p.role != Some(Role::Main))
         .map(|p| match p.exitcode {
-            Some(c) if c < 0 => format!("{} died ({})", p.name, exit_label(Some(c))),
-            Some(c) => format!("{} exited {c}", p.name),
-            None if p.state == ProcState::Exited => format!("{} ended", p.name),
-            None => format!("{} never started", p.name),
+            Some(c) if c < 0 => t!("gone-died", name = &p.name, signal = exit_label(Some(c))),
+            Some(c) => t!("gone-exited", name = &p.name, code = c.to_string()),
+            None if p.state == ProcState::Exited => t!("gone-ended", name = &p.name),
+            None => t!("gone-never-started", name = &p.name),
         })
         .collect()
 }
@@ -390,30 +396,30 @@ fn join_before_get(
         blocking_wait(p).is_some_and(|w| w.op == WaitOp::Join && w.target as i32 == child.pid)
     })?;
     let join = parent.wait.as_ref()?;
-    let q = flush.resource.as_deref().unwrap_or("its queue");
+    let its_queue = t!("stuck-its-queue");
+    let q = flush.resource.as_deref().unwrap_or(&its_queue);
     let at = join
         .at
         .as_deref()
-        .map_or(String::new(), |a| format!(" at {a}"));
+        .map_or(String::new(), |a| format!(" {}", t!("at-place", at = a)));
     Some(Diagnosis {
         kind: StuckKind::NobodyCanServe,
-        summary: format!(
-            "Stuck: {} cannot exit until the feeder thread of the Queue {q} has written what it \
-             put into the pipe, and nobody reads it: {} joins {}{at} before getting from {q}. \
-             Get the items before join() (\"joining processes that use queues\" in the \
-             multiprocessing docs).",
-            child.name, parent.name, child.name
+        summary: t!(
+            "stuck-join-before-get",
+            child = &child.name,
+            parent = &parent.name,
+            queue = q,
+            at = at
         ),
         waits: facts(&[*parent, child], procs, resources),
         cycle: Vec::new(),
         chain: vec![
             format!("{} → {}", parent.name, describe(join, procs, resources)),
-            format!(
-                "{} → {} → nobody can read it: {} waits for {} to end",
-                child.name,
-                describe(flush, procs, resources),
-                parent.name,
-                child.name
+            t!(
+                "stuck-flush-chain",
+                child = &child.name,
+                flush = describe(flush, procs, resources),
+                parent = &parent.name
             ),
         ],
         culprits: vec![parent.pid, child.pid],
@@ -426,36 +432,37 @@ fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceV
     }
     let gone = gone(procs);
     let why = if gone.is_empty() {
-        "every live process waits".to_string()
+        t!("stuck-every-waits")
     } else {
-        format!("every live process waits; {}", gone.join("; "))
+        t!("stuck-every-waits-gone", gone = gone.join("; "))
     };
     let mut chain = Vec::new();
     for p in live {
         if let Some(w) = &p.wait {
             chain.push(format!(
-                "{} → {} → nobody can {}: {why}",
+                "{} → {} → {}",
                 p.name,
                 describe(w, procs, resources),
-                serve_verb(w.op)
+                t!("serve-nobody", verb = serve_verb(w.op), why = &why)
             ));
         }
     }
     let doing: Vec<String> = live
         .iter()
         .filter_map(|p| {
-            Some(format!(
-                "{} waits to {}",
-                p.name,
-                describe(p.wait.as_ref()?, procs, resources)
+            Some(t!(
+                "stuck-waits-to",
+                name = &p.name,
+                what = describe(p.wait.as_ref()?, procs, resources)
             ))
         })
         .collect();
     Diagnosis {
         kind: StuckKind::NobodyCanServe,
-        summary: format!(
-            "Stuck: {}, and nobody can serve them ({why}).",
-            doing.join(", ")
+        summary: t!(
+            "stuck-nobody-can-serve",
+            doing = doing.join(", "),
+            why = &why
         ),
         waits: facts(live, procs, resources),
         cycle: Vec::new(),
@@ -485,7 +492,7 @@ pub fn graph(procs: &[ProcRow], resources: &[ResourceView]) -> Vec<String> {
         let mut cur: &ProcRow = start;
         loop {
             let Some(w) = &cur.wait else {
-                parts.push(format!("{} runs", cur.name));
+                parts.push(t!("graph-runs", name = &cur.name));
                 break;
             };
             parts.push(describe(w, procs, resources));
@@ -498,7 +505,7 @@ pub fn graph(procs: &[ProcRow], resources: &[ResourceView]) -> Vec<String> {
                     cur = n;
                 }
                 Some(_) => {
-                    parts.push("a cycle: deadlock".into());
+                    parts.push(t!("graph-cycle"));
                     break;
                 }
                 None => {
@@ -523,7 +530,7 @@ fn join_target(p: &ProcRow) -> Option<i32> {
 /// are not blocked, or why nobody can.
 fn servers(me: &ProcRow, w: &WaitRow, procs: &[ProcRow]) -> String {
     if w.deadline {
-        return "ends by itself (a timeout)".into();
+        return t!("graph-timeout");
     }
     let free: Vec<&str> = procs
         .iter()
@@ -533,31 +540,37 @@ fn servers(me: &ProcRow, w: &WaitRow, procs: &[ProcRow]) -> String {
     if !free.is_empty() {
         let shown: Vec<&str> = free.iter().take(4).copied().collect();
         let more = if free.len() > 4 { ", …" } else { "" };
-        return format!("can {}: {}{more}", serve_verb(w.op), shown.join(", "));
+        return t!(
+            "serve-can",
+            n = free.len(),
+            verb = serve_verb(w.op),
+            names = format!("{}{more}", shown.join(", "))
+        );
     }
     let gone = gone(procs);
-    if gone.is_empty() {
-        format!("nobody can {}: every live process waits", serve_verb(w.op))
+    let why = if gone.is_empty() {
+        t!("stuck-every-waits")
     } else {
-        format!("nobody can {}: {}", serve_verb(w.op), gone.join("; "))
-    }
+        gone.join("; ")
+    };
+    t!("serve-nobody", verb = serve_verb(w.op), why = why)
 }
 
 /// What would have to happen for a wait to end: `put`, `set`, `arrive`…
-fn serve_verb(op: WaitOp) -> &'static str {
+fn serve_verb(op: WaitOp) -> String {
     match op {
-        WaitOp::Get => "put",
-        WaitOp::Put => "get",
-        WaitOp::JoinQueue => "call task_done",
-        WaitOp::Recv => "send",
-        WaitOp::Acquire => "release",
-        WaitOp::ConditionWait => "notify",
-        WaitOp::EventWait => "set it",
-        WaitOp::BarrierWait => "arrive",
-        WaitOp::Join => "end",
-        WaitOp::PoolResult => "run the tasks",
-        WaitOp::ManagerCall => "answer",
-        WaitOp::Flush => "read it",
+        WaitOp::Get => t!("serve-put"),
+        WaitOp::Put => t!("serve-get"),
+        WaitOp::JoinQueue => t!("serve-task-done"),
+        WaitOp::Recv => t!("serve-send"),
+        WaitOp::Acquire => t!("serve-release"),
+        WaitOp::ConditionWait => t!("serve-notify"),
+        WaitOp::EventWait => t!("serve-set"),
+        WaitOp::BarrierWait => t!("serve-arrive"),
+        WaitOp::Join => t!("serve-end"),
+        WaitOp::PoolResult => t!("serve-run-tasks"),
+        WaitOp::ManagerCall => t!("serve-answer"),
+        WaitOp::Flush => t!("serve-read"),
     }
 }
 

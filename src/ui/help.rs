@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::app::keys::BINDINGS;
 use crate::app::{App, Picker};
+use crate::t;
 
 /// The keys, each with its sentence wrapped under it: nothing is cut at any
 /// width; a small terminal scrolls it (↑/↓, PgUp/PgDn).
@@ -17,9 +18,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let text_w = (popup_w as usize).saturating_sub(2 + 10).max(8);
     let mut all: Vec<Line> = Vec::new();
     for b in BINDINGS {
-        for (n, piece) in super::format::wrap(b.help, text_w).into_iter().enumerate() {
+        let help = b.help_text();
+        for (n, piece) in super::format::wrap(&help, text_w).into_iter().enumerate() {
             let key = if n == 0 {
-                format!(" {:>7}  ", b.label)
+                format!(" {:>7}  ", b.key())
             } else {
                 " ".repeat(10)
             };
@@ -29,8 +31,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ]));
         }
     }
-    let note = "CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row or a tab.";
-    let note = super::format::wrap(note, (popup_w as usize).saturating_sub(3));
+    let note = t!("help-note");
+    let note = super::format::wrap(&note, (popup_w as usize).saturating_sub(3));
     let h = (all.len() + note.len() + 3) as u16;
     let popup = centered(area, popup_w, h.min(area.height));
     let fits = all.len() + note.len() + 3 <= popup.height as usize;
@@ -42,16 +44,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let first = app.overlay.help_scroll.min(all.len().saturating_sub(rows));
     let footer: Vec<String> = if rows < all.len() {
         vec![format!(
-            " lines {}–{} of {} · ↑/↓ PgUp/PgDn scroll · Esc close",
-            first + 1,
-            (first + rows).min(all.len()),
-            all.len()
+            " {}",
+            t!(
+                "help-scroll",
+                first = first + 1,
+                last = (first + rows).min(all.len()),
+                total = all.len()
+            )
         )]
     } else {
         note.iter().map(|l| format!(" {l}")).collect()
     };
     let lines = all.into_iter().skip(first).take(rows).collect();
-    popup_with_footer(f, popup, " Keys ", lines, &footer);
+    popup_with_footer(f, popup, &format!(" {} ", t!("help-title")), lines, &footer);
 }
 
 /// Draws `lines`, a blank line and a dim `footer` in a bordered popup.
@@ -101,7 +106,7 @@ pub fn draw_waits(f: &mut Frame, area: Rect, app: &App) {
     let chains = snap.graph.clone();
     let mut lines: Vec<Line> = if chains.is_empty() {
         vec![Line::styled(
-            " Nobody is blocked: every live process computes, sleeps or runs.",
+            format!(" {}", t!("waits-nobody-blocked")),
             Style::new().fg(Color::Green),
         )]
     } else {
@@ -126,8 +131,8 @@ pub fn draw_waits(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Who waits for whom ".bold())
-                .title_bottom(" w or Esc close ".dark_gray()),
+                .title(format!(" {} ", t!("waits-title")).bold())
+                .title_bottom(format!(" {} ", t!("waits-close")).dark_gray()),
         ),
         popup,
     );
@@ -158,18 +163,15 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker) {
         .collect();
     if p.items.is_empty() {
         lines.push(Line::styled(
-            " no scenario files in scenarios/",
+            format!(" {}", t!("picker-empty")),
             Style::new().fg(Color::DarkGray),
         ));
     }
     popup_with_footer(
         f,
         popup,
-        " Open a scenario ",
+        &format!(" {} ", t!("picker-title")),
         lines,
-        &[
-            " ↑/↓ choose · Enter open (checked first; the current run is replaced) · Esc close"
-                .into(),
-        ],
+        &[format!(" {}", t!("picker-keys"))],
     );
 }

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::format;
 use crate::app::App;
+use crate::t;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let rows = area.height.saturating_sub(2) as usize;
@@ -45,16 +46,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     lines.reverse();
     let mut title = vec![
-        " Log ".bold(),
+        format!(" {} ", t!("log-title")).bold(),
         format!("{}–{}/{total} ", (first + 1).min(total), end).into(),
     ];
     if !app.logs.filter.is_empty() || (app.live.editing_filter && app.tab == crate::app::Tab::Log) {
-        title.push(format!("filter /{} ", app.logs.filter).yellow().bold());
+        title.push(
+            format!("{} ", t!("log-filter", filter = &app.logs.filter))
+                .yellow()
+                .bold(),
+        );
     }
     if app.logs.scroll > 0 {
-        title.push(format!("↓ {} newer (End) ", app.logs.scroll).yellow());
+        title.push(format!("{} ", t!("log-newer", n = app.logs.scroll)).yellow());
     }
-    title.push("times are the run's clock when a sample saw it ".dark_gray());
+    title.push(format!("{} ", t!("log-times")).dark_gray());
     f.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         area,

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::App;
 use crate::runtime::board::{ProcState, Role};
+use crate::t;
 
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
@@ -21,11 +22,11 @@ fn ratio(a: u64, b: u64) -> f64 {
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" Pool ".bold());
+        .title(format!(" {} ", t!("pool-title")).bold());
     let inner = block.inner(area);
     f.render_widget(block, area);
     let Some(pool) = &app.current.snapshot.pool else {
-        f.render_widget(Paragraph::new("no pool yet".dark_gray()), inner);
+        f.render_widget(Paragraph::new(t!("pool-none").dark_gray()), inner);
         return;
     };
     let [progress, queue, workers] = Layout::vertical([
@@ -35,9 +36,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     ])
     .areas(inner);
     // Gauges as bars (not hairlines told apart by colour only), each with
-    // its words beside it.
+    // its words beside it, the words as wide as the longer one.
+    let (done_word, queue_word) = (t!("pool-done-label"), t!("pool-queue-label"));
+    let word_w = done_word.chars().count().max(queue_word.chars().count());
+    let label_w = word_w as u16 + 11;
     let bar = |f: &mut Frame, at: Rect, label: String, r: f64, color: Color| {
-        let [l, g] = Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(at);
+        let [l, g] =
+            Layout::horizontal([Constraint::Length(label_w), Constraint::Min(0)]).areas(at);
         f.render_widget(Paragraph::new(label), l);
         // Drawn by hand: a Gauge leaves a gap where its (empty) label goes.
         let filled = ((r * f64::from(g.width)).round() as u16).min(g.width);
@@ -55,17 +60,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     bar(
         f,
         progress,
-        format!("done  {:>4}/{:<4} ", pool.done, pool.total),
+        format!("{done_word:<word_w$} {:>4}/{:<4} ", pool.done, pool.total),
         ratio(pool.done, pool.total),
         Color::Green,
     );
     let q = &pool.tasks;
     // An unbounded task queue (a Python Pool's) is drawn against the tasks.
     let (label, of) = if q.capacity == 0 {
-        (format!("queue {:>4}      ", q.depth), pool.total)
+        (
+            format!("{queue_word:<word_w$} {:>4}      ", q.depth),
+            pool.total,
+        )
     } else {
         (
-            format!("queue {:>4}/{:<4} ", q.depth, q.capacity),
+            format!("{queue_word:<word_w$} {:>4}/{:<4} ", q.depth, q.capacity),
             q.capacity as u64,
         )
     };
@@ -102,9 +110,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     if died + pool.lost + pool.retried > 0 {
         lines.push(Line::styled(
-            format!(
-                "workers died: {died} · tasks lost {} · run again {}",
-                pool.lost, pool.retried
+            t!(
+                "pool-deaths",
+                died = died,
+                lost = pool.lost,
+                retried = pool.retried
             ),
             Style::new().fg(Color::Red).bold(),
         ));
@@ -112,10 +122,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if retired > 0 || pool.failed > 0 {
         let mut parts = vec![];
         if retired > 0 {
-            parts.push(format!("retired {retired} (maxtasksperchild)"));
+            parts.push(t!("pool-retired", n = retired));
         }
         if pool.failed > 0 {
-            parts.push(format!("tasks failed {}", pool.failed));
+            parts.push(t!("pool-failed", n = pool.failed));
         }
         lines.push(Line::styled(
             parts.join(" · "),
@@ -123,9 +133,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ));
     }
     lines.push(Line::from(vec![
-        Span::raw(format!(
-            "queued {} · taken {} · results waiting {}",
-            q.puts, q.gets, pool.results.depth
+        Span::raw(t!(
+            "pool-counts",
+            queued = q.puts,
+            taken = q.gets,
+            results = pool.results.depth
         ))
         .dark_gray(),
     ]));
@@ -152,12 +164,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Span::styled(text, Style::new().fg(color))
             }
             (_, Some(t)) => Span::styled(format!("#{t:<5}"), Style::new().fg(Color::Green)),
-            (_, None) => Span::styled("idle  ", Style::new().fg(Color::Blue)),
+            (_, None) => Span::styled(
+                format!("{:<6}", t!("pool-idle")),
+                Style::new().fg(Color::Blue),
+            ),
         };
         lines.push(Line::from(vec![
             Span::raw(format!("{:<name_w$} {:<6} ", w.name, w.pid)),
             doing,
-            Span::raw(format!(" {:>3} done", w.tasks_done)),
+            Span::raw(format!(
+                " {:>3} {}",
+                w.tasks_done,
+                t!("pool-worker-done", n = w.tasks_done)
+            )),
         ]));
     }
     f.render_widget(Paragraph::new(lines), workers);

@@ -8,6 +8,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::app::App;
+use crate::t;
 use crate::telemetry::waits::{Diagnosis, StuckKind};
 
 /// Lines of the chain shown under the sentence at most.
@@ -29,9 +30,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let title = match d.kind {
-        StuckKind::Deadlock => " DEADLOCK ",
-        StuckKind::NobodyCanServe => " STUCK ",
-        StuckKind::LostTask => " LOST TASK ",
+        StuckKind::Deadlock => t!("banner-deadlock"),
+        StuckKind::NobodyCanServe => t!("banner-stuck"),
+        StuckKind::LostTask => t!("banner-lost-task"),
     };
     let mut lines = vec![Line::from(d.summary.clone()).bold()];
     lines.extend(chain_lines(d));
@@ -41,8 +42,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .borders(Borders::ALL)
                 .border_style(Style::new().fg(Color::Red))
                 .title(vec![
-                    title.white().on_red().bold(),
-                    " the run will never move again · k kills, r reruns, q quits ".dark_gray(),
+                    format!(" {title} ").white().on_red().bold(),
+                    format!(" {} ", t!("banner-keys")).dark_gray(),
                 ]),
         ),
         area,
@@ -58,7 +59,7 @@ fn chain_lines(d: &Diagnosis) -> Vec<Line<'static>> {
         .collect();
     if d.chain.len() > MAX_CHAIN {
         out.push(Line::styled(
-            format!("  … and {} more (Log tab)", d.chain.len() - MAX_CHAIN),
+            format!("  {}", t!("banner-more", n = d.chain.len() - MAX_CHAIN)),
             Style::new().fg(Color::DarkGray),
         ));
     }

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::format;
 use crate::app::keys::BINDINGS;
 use crate::app::{App, Printed};
+use crate::t;
 
 /// The run's output, newest at the bottom, each line after the name of the
 /// process that printed it (in that process's colour), wrapped: a line is
@@ -73,14 +74,14 @@ pub fn draw_output(f: &mut Frame, area: Rect, app: &App) {
     let cut = shown.len().saturating_sub(rows);
     shown.reverse();
     let shown: Vec<Line> = shown.into_iter().skip(cut).collect();
-    let mut title = vec![" Output ".bold()];
+    let mut title = vec![format!(" {} ", t!("output-title")).bold()];
     let before = above as u64
         + app
             .current
             .printed
             .saturating_sub(app.current.log.len() as u64);
     if before > 0 || cut > 0 {
-        title.push(format!("↑ {before} earlier (z) ").dark_gray());
+        title.push(format!("{} ", t!("output-earlier", n = before)).dark_gray());
     }
     let p = Paragraph::new(shown).block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(p, area);
@@ -101,9 +102,9 @@ pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     let lines = format::wrap(&text.join("\n\n"), area.width.saturating_sub(2) as usize);
     let more = lines.len().saturating_sub(rows);
-    let mut title = vec![" What to watch ".bold()];
+    let mut title = vec![format!(" {} ", t!("explain-title")).bold()];
     if more > 0 {
-        title.push(format!("↓ {more} more lines (z) ").yellow());
+        title.push(format!("{} ", t!("explain-more", n = more)).yellow());
     }
     let p = Paragraph::new(
         lines
@@ -132,7 +133,8 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
     if app.live.editing_filter {
         spans.push(Span::styled(
             format!(
-                " filter: {}▏ ",
+                " {} {}▏ ",
+                t!("filter-label"),
                 if app.tab == crate::app::Tab::Log {
                     &app.logs.filter
                 } else {
@@ -141,7 +143,7 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
             ),
             Style::new().fg(Color::Yellow).bold(),
         ));
-        spans.push(Span::raw(" Enter keep · Esc clear "));
+        spans.push(Span::raw(format!(" {} ", t!("filter-keys"))));
         f.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
@@ -149,12 +151,15 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
         .iter()
         .filter(|b| !b.hint.is_empty() && (b.when)(app))
         .map(|b| {
-            let hint = if b.hint == "method" {
-                format!(" method → {} ", app.method.next())
+            let hint = if b.hint == "hint-method" {
+                format!(
+                    " {} ",
+                    t!("hint-method", method = app.method.next().to_string())
+                )
             } else {
-                format!(" {} ", b.hint)
+                format!(" {} ", b.hint_text())
             };
-            (format!(" {} ", b.label), hint)
+            (format!(" {} ", b.key()), hint)
         })
         .collect();
     // Hints that do not fit are left out, but `? help` (the last) always shows.

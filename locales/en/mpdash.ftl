@@ -1,0 +1,177 @@
+# mpdash's words in English. Every message here has its twin in
+# locales/fr/mpdash.ftl with the same placeholders (a test checks both).
+# Leading and trailing spaces are the code's, never the message's.
+
+## Keys: the hint bar's words and the ? help (src/app/keys.rs)
+
+hint-quit = quit
+help-quit = Quit: asks first while a run is live (its processes are killed and the terminal restored); Ctrl-C quits without asking. Esc never quits: it only closes or cancels.
+hint-rerun = rerun
+help-rerun = Kill the current run and start the scenario again.
+hint-method = method → { $method }
+help-method = Switch to the next start method (fork → spawn → forkserver) and rerun.
+hint-tab = tabs
+help-tab = Next tab: Live, Compare (every finished run side by side), Scaling, Log.
+help-tab-live = Live tab: the current run.
+help-tab-compare = Compare tab: start latency, memory and wall time of every finished run.
+help-tab-scaling = Scaling tab: speedup against workers of the last scaling measurement.
+help-tab-log = Log tab: starts, exits with their signals, deaths, losses and recoveries.
+hint-scaling = scaling
+help-scaling = Measure scaling ([scaling] scenarios): processes, threads under a simulated GIL, free threads.
+hint-kill = kill
+help-kill = SIGKILL the selected process (asks y/n): watch the pool replace it, a lock pass on.
+help-stop = SIGSTOP the selected process (stop a consumer and watch its queue fill).
+help-cont = SIGCONT the selected process.
+help-yes = Answer yes to a question (kill this process? quit while the run is live?).
+help-no = Answer no to a question (every key but y does too, and says so).
+help-down = Select the next process (on the Log tab: scroll down).
+help-up = Select the previous process (on the Log tab: scroll up).
+help-page-down = A page down the list (processes, the Log, the picker).
+help-page-up = A page up the list.
+help-home = The top of the list (the Log's oldest entry).
+help-end = The bottom of the list (the Log's newest entry).
+hint-back = back
+help-back = Step back one sample through the run (the display freezes; the run goes on): every panel shows that moment — tree, CPU, queues, locks, waits, output.
+help-forward = Step forward one sample; at the newest, back to live.
+help-enter = Fold or unfold the selected process's children; on the Compare tab, show the next scenario's runs (the current one first).
+hint-filter = filter
+help-filter = Filter processes by name or pid, or on the Log tab its entries by text (Enter keeps it, Esc clears it).
+help-sort = Sort siblings by CPU, RSS, PID, name, or start order (cycles; the column header shows it).
+help-reverse = Reverse the sort order.
+help-hide-ended = Hide or show processes that have ended (a live one under an ended one stays).
+hint-freeze = freeze
+help-freeze = Freeze the display while the run goes on (← → then step through it); again to catch up.
+hint-zoom = zoom
+help-zoom = Give one panel the whole screen: on Live the processes, pool/resources, output, explanation, back; on Scaling the measurement (no tree); on Compare the table.
+help-faster = Sample more often (up to 30 Hz).
+help-slower = Sample less often (down to 0.5 Hz).
+help-more-workers = One pool worker more for the next run (r reruns now).
+help-fewer-workers = One pool worker fewer for the next run.
+hint-open = open
+help-open = Open another scenario or Python program from scenarios/ (a list with each title).
+hint-waits = waits
+help-waits = Who waits for whom: each blocked process's chain of waits, as sentences, to what could end it (or why nothing can).
+hint-help = help
+help-help = Show or hide this help.
+key-space = space
+key-enter = Enter
+key-page-down = PgDn
+key-page-up = PgUp
+key-home = Home/g
+key-end = End/G
+
+## Popups: help, who waits for whom, the scenario picker (src/ui/help.rs)
+
+help-title = Keys
+help-note = CPU% is percent of one core, from /proc/<pid>/stat; START is request → first instruction. Mouse: click a row or a tab.
+help-scroll = lines { $first }–{ $last } of { $total } · ↑/↓ PgUp/PgDn scroll · Esc close
+waits-title = Who waits for whom
+waits-close = w or Esc close
+waits-nobody-blocked = Nobody is blocked: every live process computes, sleeps or runs.
+picker-title = Open a scenario
+picker-empty = no scenario files in scenarios/
+picker-keys = ↑/↓ choose · Enter open (checked first; the current run is replaced) · Esc close
+
+## Text panels and the hint bar (src/ui/text_panels.rs)
+
+output-title = Output
+output-earlier = ↑ { $n } earlier (z)
+explain-title = What to watch
+explain-more = ↓ { $n } more lines (z)
+filter-label = filter:
+filter-keys = Enter keep · Esc clear
+
+## Waits and diagnoses (src/telemetry/waits.rs): how a wait reads in the
+## table, the red banner and `w`
+
+wait-at = { $what } at { $at }
+at-place = at { $at }
+wait-get = get { $res } (empty)
+wait-put = put { $res } (full)
+wait-join-queue = join { $res } (unfinished items)
+wait-recv = recv { $res }
+wait-acquire = acquire { $res }
+wait-acquire-held = acquire { $res } (held by { $holder })
+wait-condition = wait { $res } (notify)
+wait-event = wait { $res } (set)
+wait-barrier = barrier { $res }
+wait-barrier-count = barrier { $res } { $arrived }/{ $parties }
+wait-join = join { $name }
+pool-tasks-left = pool: { $n } tasks left
+wait-manager = a manager call (blocked)
+wait-flush = exit: flush { $res } into its pipe
+wait-flush-unread = exit: flush { $res } ({ $n } unread) into its pipe
+stuck-how-locks = each holds what the next one waits for (locks taken in opposite orders)
+stuck-how-joins = each joins the next
+stuck-deadlock = Deadlock: { $cycle }: { $how }.
+gone-died = { $name } died ({ $signal })
+gone-exited = { $name } exited { $code }
+gone-ended = { $name } ended
+gone-never-started = { $name } never started
+stuck-its-queue = its queue
+stuck-join-before-get = Stuck: { $child } cannot exit until the feeder thread of the Queue { $queue } has written what it put into the pipe, and nobody reads it: { $parent } joins { $child }{ $at } before getting from { $queue }. Get the items before join() ("joining processes that use queues" in the multiprocessing docs).
+stuck-flush-chain = { $child } → { $flush } → nobody can read it: { $parent } waits for { $child } to end
+stuck-every-waits = every live process waits
+stuck-every-waits-gone = every live process waits; { $gone }
+stuck-waits-to = { $name } waits to { $what }
+stuck-nobody-can-serve = Stuck: { $doing }, and nobody can serve them ({ $why }).
+serve-nobody = nobody can { $verb }: { $why }
+# $n, the number of names, chooses the verb's form in other languages.
+serve-can = { $n ->
+   *[other] can
+} { $verb }: { $names }
+graph-runs = { $name } runs
+graph-cycle = a cycle: deadlock
+graph-timeout = ends by itself (a timeout)
+serve-put = put
+serve-get = get
+serve-task-done = call task_done
+serve-send = send
+serve-release = release
+serve-notify = notify
+serve-set = set it
+serve-arrive = arrive
+serve-end = end
+serve-run-tasks = run the tasks
+serve-answer = answer
+serve-read = read it
+
+## The red banner (src/ui/stuck_banner.rs)
+
+banner-deadlock = DEADLOCK
+banner-stuck = STUCK
+banner-lost-task = LOST TASK
+banner-keys = the run will never move again · k kills, r reruns, q quits
+banner-more = … and { $n } more (Log tab)
+
+## The Log tab (src/ui/log_panel.rs, src/app/event_log.rs)
+
+log-title = Log
+log-filter = filter /{ $filter }
+log-newer = ↓ { $n } newer (End)
+log-times = times are the run's clock when a sample saw it
+log-started = { $name } started (pid { $pid }, { $method }) in { $latency }
+log-exit = { $name } (pid { $pid }) { $how }
+log-ended-reaped = ended (its parent reaped it; the status is the parent's to see)
+log-killed-by = killed by { $signal }
+log-exited = exited { $code }
+log-owner-died = { $name }: holder { $holder } died holding it; the next acquirer got it
+log-lost = { $name }: { $put } message(s) lost with a dead producer, { $get } with a dead consumer
+log-barrier-broken = { $name }: the barrier is broken
+log-pool-replaced = pool: { $n } worker(s) died and were replaced; tasks run again so far: { $retried }
+
+## The Pool panel (src/ui/pool_panel.rs)
+
+pool-title = Pool
+pool-none = no pool yet
+pool-done-label = done
+pool-queue-label = queue
+pool-deaths = workers died: { $died } · tasks lost { $lost } · run again { $retried }
+pool-retired = retired { $n } (maxtasksperchild)
+pool-failed = tasks failed { $n }
+pool-counts = queued { $queued } · taken { $taken } · results waiting { $results }
+pool-idle = idle
+# A worker's tasks done, after their number.
+pool-worker-done = { $n ->
+   *[other] done
+}

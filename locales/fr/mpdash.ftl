@@ -1,0 +1,210 @@
+# Les mots de mpdash en français. Chaque message a son jumeau dans
+# locales/en/mpdash.ftl, avec les mêmes variables (un test vérifie les deux).
+# Typographie : on écrit une espace ordinaire avant « : ; ? ! » et à
+# l'intérieur des guillemets ; l'affichage en fait une espace insécable
+# (src/i18n), pour qu'aucune ligne ne commence par un deux-points.
+# Les espaces en début et en fin de ligne sont celles du code, jamais du message.
+# Les noms de l'API Python (get, put, acquire, join, Queue, Lock…) restent
+# tels qu'on les écrit dans le programme.
+
+## Touches : la barre d'aide et l'aide « ? » (src/app/keys.rs)
+
+hint-quit = quitter
+help-quit = Quitter : une question d'abord si une exécution est en cours (ses processus sont tués et le terminal est rétabli) ; Ctrl-C quitte sans demander. Échap ne quitte jamais : il ferme ou annule seulement.
+hint-rerun = relancer
+help-rerun = Tuer l'exécution en cours et relancer le scénario.
+hint-method = méthode → { $method }
+help-method = Passer à la méthode de démarrage suivante (fork → spawn → forkserver) et relancer.
+hint-tab = onglets
+help-tab = Onglet suivant : Direct, Comparer (toutes les exécutions terminées côte à côte), Échelle, Journal.
+help-tab-live = Onglet Direct : l'exécution en cours.
+help-tab-compare = Onglet Comparer : latence de démarrage, mémoire et durée de chaque exécution terminée.
+help-tab-scaling = Onglet Échelle : l'accélération en fonction du nombre de workers, lors de la dernière mesure.
+help-tab-log = Onglet Journal : démarrages, fins avec leur signal, morts, pertes et reprises.
+hint-scaling = mesurer
+help-scaling = Mesurer le passage à l'échelle (scénarios avec [scaling]) : processus, threads sous un GIL simulé, threads libres.
+hint-kill = tuer
+help-kill = Envoyer SIGKILL au processus choisi (demande y/n) : regardez le pool le remplacer, un verrou passer au suivant.
+help-stop = Envoyer SIGSTOP au processus choisi (arrêtez un consommateur et regardez sa file se remplir).
+help-cont = Envoyer SIGCONT au processus choisi.
+help-yes = Répondre oui à une question (tuer ce processus ? quitter pendant l'exécution ?).
+help-no = Répondre non à une question (toute autre touche que y aussi, et le dit).
+help-down = Choisir le processus suivant (dans l'onglet Journal : descendre).
+help-up = Choisir le processus précédent (dans l'onglet Journal : remonter).
+help-page-down = Une page plus bas dans la liste (processus, Journal, sélecteur).
+help-page-up = Une page plus haut dans la liste.
+help-home = Le haut de la liste (l'entrée la plus ancienne du Journal).
+help-end = Le bas de la liste (l'entrée la plus récente du Journal).
+hint-back = reculer
+help-back = Reculer d'un échantillon dans l'exécution (l'affichage se fige ; l'exécution continue) : chaque panneau montre cet instant — arbre, CPU, files, verrous, attentes, sortie.
+help-forward = Avancer d'un échantillon ; après le plus récent, retour au direct.
+help-enter = Replier ou déplier les enfants du processus choisi ; dans l'onglet Comparer, montrer les exécutions du scénario suivant (le scénario courant d'abord).
+hint-filter = filtrer
+help-filter = Filtrer les processus par nom ou par pid, ou, dans l'onglet Journal, ses entrées par texte (Entrée garde le filtre, Échap l'efface).
+help-sort = Trier les processus frères par CPU, RSS, PID, nom ou ordre de démarrage (à tour de rôle ; l'en-tête de colonne l'indique).
+help-reverse = Inverser l'ordre du tri.
+help-hide-ended = Masquer ou montrer les processus terminés (un processus vivant sous un processus terminé reste affiché).
+hint-freeze = figer
+help-freeze = Figer l'affichage pendant que l'exécution continue (puis ← → pour s'y déplacer) ; encore une fois pour revenir au présent.
+hint-zoom = zoom
+help-zoom = Donner tout l'écran à un panneau : dans Direct, les processus, le pool ou les ressources, la sortie, l'explication, puis retour ; dans Échelle, la mesure (sans l'arbre) ; dans Comparer, le tableau.
+help-faster = Échantillonner plus souvent (jusqu'à 30 Hz).
+help-slower = Échantillonner moins souvent (jusqu'à 0,5 Hz).
+help-more-workers = Un worker de plus dans le pool à la prochaine exécution (r relance tout de suite).
+help-fewer-workers = Un worker de moins dans le pool à la prochaine exécution.
+hint-open = ouvrir
+help-open = Ouvrir un autre scénario ou programme Python de scenarios/ (une liste avec le titre de chacun).
+hint-waits = attentes
+help-waits = Qui attend qui : pour chaque processus bloqué, sa chaîne d'attentes, en phrases, jusqu'à ce qui pourrait y mettre fin (ou pourquoi rien ne le peut).
+hint-help = aide
+help-help = Montrer ou masquer cette aide.
+key-space = espace
+key-enter = Entrée
+key-page-down = PgSuiv
+key-page-up = PgPréc
+key-home = Début/g
+key-end = Fin/G
+
+## Fenêtres : aide, qui attend qui, choix d'un scénario (src/ui/help.rs)
+
+help-title = Touches
+help-note = CPU% : pourcentage d'un cœur, lu dans /proc/<pid>/stat ; DÉMARRAGE : de la demande à la première instruction. Souris : cliquez sur une ligne ou un onglet.
+help-scroll = lignes { $first } à { $last } sur { $total } · ↑/↓ PgPréc/PgSuiv pour défiler · Échap pour fermer
+waits-title = Qui attend qui
+waits-close = w ou Échap pour fermer
+waits-nobody-blocked = Personne n'est bloqué : chaque processus vivant calcule, dort ou s'exécute.
+picker-title = Ouvrir un scénario
+picker-empty = aucun fichier de scénario dans scenarios/
+picker-keys = ↑/↓ choisir · Entrée ouvrir (vérifié d'abord ; l'exécution en cours est remplacée) · Échap fermer
+
+## Panneaux de texte et barre d'aide (src/ui/text_panels.rs)
+
+output-title = Sortie
+output-earlier = ↑ { $n } { $n ->
+    [one] ligne
+   *[other] lignes
+} avant (z)
+explain-title = À observer
+explain-more = ↓ encore { $n ->
+    [one] { $n } ligne
+   *[other] { $n } lignes
+} (z)
+filter-label = filtre :
+filter-keys = Entrée garder · Échap effacer
+
+## Attentes et diagnostics (src/telemetry/waits.rs) : une attente telle
+## qu'on la lit dans le tableau, le bandeau rouge et « w »
+
+wait-at = { $what } à { $at }
+at-place = à { $at }
+wait-get = get { $res } (vide)
+wait-put = put { $res } (pleine)
+wait-join-queue = join { $res } (éléments non traités)
+wait-recv = recv { $res }
+wait-acquire = acquire { $res }
+wait-acquire-held = acquire { $res } (tenu par { $holder })
+wait-condition = wait { $res } (attend un notify)
+wait-event = wait { $res } (attend un set)
+wait-barrier = barrière { $res }
+wait-barrier-count = barrière { $res } { $arrived }/{ $parties }
+wait-join = join { $name }
+pool-tasks-left = pool : { $n } { $n ->
+    [one] tâche restante
+   *[other] tâches restantes
+}
+wait-manager = un appel au Manager (bloqué)
+wait-flush = fin : vidage de { $res } dans son tube
+wait-flush-unread = fin : vidage de { $res } ({ $n } { $n ->
+    [one] non lu
+   *[other] non lus
+}) dans son tube
+stuck-how-locks = chacun tient ce que le suivant attend (verrous pris dans des ordres opposés)
+stuck-how-joins = chacun attend la fin du suivant (join)
+stuck-deadlock = Interblocage : { $cycle } : { $how }.
+gone-died = { $name } est mort ({ $signal })
+gone-exited = { $name } s'est terminé avec le code { $code }
+gone-ended = { $name } s'est terminé
+gone-never-started = { $name } n'a jamais démarré
+stuck-its-queue = sa file
+stuck-join-before-get = Bloqué : { $child } ne peut pas se terminer tant que le thread d'alimentation (feeder) de la Queue { $queue } n'a pas écrit dans le tube ce qu'il y a déposé, et personne ne le lit : { $parent } fait join sur { $child }{ $at } avant de faire get sur { $queue }. Récupérez les éléments avant join() (« Joining processes that use queues » dans la documentation de multiprocessing).
+stuck-flush-chain = { $child } → { $flush } → personne ne peut le lire : { $parent } attend la fin de { $child }
+stuck-every-waits = tous les processus vivants attendent
+stuck-every-waits-gone = tous les processus vivants attendent ; { $gone }
+stuck-waits-to = { $name } est bloqué sur { $what }
+stuck-nobody-can-serve = Bloqué : { $doing }, et personne ne peut les servir ({ $why }).
+serve-nobody = personne ne peut { $verb } : { $why }
+serve-can = { $n ->
+    [one] peut
+   *[other] peuvent
+} { $verb } : { $names }
+graph-runs = { $name } s'exécute
+graph-cycle = un cycle : interblocage
+graph-timeout = l'attente finira d'elle-même (délai)
+serve-put = déposer (put)
+serve-get = retirer (get)
+serve-task-done = appeler task_done
+serve-send = envoyer (send)
+serve-release = le libérer (release)
+serve-notify = notifier (notify)
+serve-set = le positionner (set)
+serve-arrive = arriver
+serve-end = se terminer
+serve-run-tasks = exécuter les tâches
+serve-answer = répondre
+serve-read = le lire
+
+## Le bandeau rouge (src/ui/stuck_banner.rs)
+
+banner-deadlock = INTERBLOCAGE
+banner-stuck = BLOQUÉ
+banner-lost-task = TÂCHE PERDUE
+banner-keys = l'exécution n'avancera plus jamais · k tue, r relance, q quitte
+banner-more = … et { $n } de plus (onglet Journal)
+
+## L'onglet Journal (src/ui/log_panel.rs, src/app/event_log.rs)
+
+log-title = Journal
+log-filter = filtre /{ $filter }
+log-newer = ↓ { $n } { $n ->
+    [one] plus récente
+   *[other] plus récentes
+} (Fin)
+log-times = heures : l'horloge de l'exécution quand un échantillon l'a vu
+log-started = { $name } a démarré (pid { $pid }, { $method }) en { $latency }
+log-exit = { $name } (pid { $pid }) { $how }
+log-ended-reaped = s'est terminé (son parent l'a récupéré ; lui seul connaît son code de sortie)
+log-killed-by = tué par { $signal }
+log-exited = s'est terminé avec le code { $code }
+log-owner-died = { $name } : son détenteur { $holder } est mort en le tenant ; le suivant à faire acquire l'a obtenu
+log-lost = { $name } : { $put } { $put ->
+    [one] message perdu
+   *[other] messages perdus
+} avec un producteur mort, { $get } avec un consommateur mort
+log-barrier-broken = { $name } : la barrière est rompue
+log-pool-replaced = pool : { $n } { $n ->
+    [one] worker est mort et a été remplacé
+   *[other] workers sont morts et ont été remplacés
+} ; tâches relancées jusqu'ici : { $retried }
+
+## Le panneau Pool (src/ui/pool_panel.rs)
+
+pool-title = Pool
+pool-none = pas encore de pool
+pool-done-label = finies
+pool-queue-label = file
+pool-deaths = workers morts : { $died } · tâches perdues : { $lost } · relancées : { $retried }
+pool-retired = { $n } { $n ->
+    [one] retiré
+   *[other] retirés
+} (maxtasksperchild)
+pool-failed = { $n } { $n ->
+    [one] tâche en échec
+   *[other] tâches en échec
+}
+pool-counts = déposées { $queued } · prises { $taken } · résultats en attente { $results }
+pool-idle = libre
+# Les tâches finies par un worker, après leur nombre.
+pool-worker-done = { $n ->
+    [one] finie
+   *[other] finies
+}
