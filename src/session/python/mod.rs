@@ -1,6 +1,6 @@
 //! A run whose source is a CPython program (`mpdash prog.py`): the program
-//! runs as a watched command, with mpdash's probe (`sitecustomize.py`, pure
-//! Python, embedded here) installed for this run only in a private 0700
+//! runs as a watched command, with mpdash's probe (`sitecustomize.py` and
+//! the package `_mpdash_probe/`, pure Python, embedded here) installed for this run only in a private 0700
 //! directory put first on `PYTHONPATH`. The probe reports into `out/` of
 //! that directory, read by [`crate::telemetry::probe`]. Nothing is written
 //! to the user's site-packages; the directory goes when the run does (the
@@ -9,11 +9,88 @@
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-/// The probe's source.
-pub const PROBE: &str = include_str!("sitecustomize.py");
+/// The probe's files, as (path under `site/`, source): `sitecustomize.py`,
+/// its entry point, and the package `_mpdash_probe` (a module per concern,
+/// each imported when the program first imports what it patches).
+pub const PROBE_FILES: [(&str, &str); 15] = [
+    ("sitecustomize.py", include_str!("sitecustomize.py")),
+    (
+        "_mpdash_probe/__init__.py",
+        include_str!("_mpdash_probe/__init__.py"),
+    ),
+    ("_mpdash_probe/fileformat.py", FILE_FORMAT),
+    (
+        "_mpdash_probe/core.py",
+        include_str!("_mpdash_probe/core.py"),
+    ),
+    (
+        "_mpdash_probe/names.py",
+        include_str!("_mpdash_probe/names.py"),
+    ),
+    (
+        "_mpdash_probe/pickling.py",
+        include_str!("_mpdash_probe/pickling.py"),
+    ),
+    (
+        "_mpdash_probe/start.py",
+        include_str!("_mpdash_probe/start.py"),
+    ),
+    (
+        "_mpdash_probe/output.py",
+        include_str!("_mpdash_probe/output.py"),
+    ),
+    (
+        "_mpdash_probe/processes.py",
+        include_str!("_mpdash_probe/processes.py"),
+    ),
+    (
+        "_mpdash_probe/queues.py",
+        include_str!("_mpdash_probe/queues.py"),
+    ),
+    (
+        "_mpdash_probe/locks.py",
+        include_str!("_mpdash_probe/locks.py"),
+    ),
+    (
+        "_mpdash_probe/connections.py",
+        include_str!("_mpdash_probe/connections.py"),
+    ),
+    (
+        "_mpdash_probe/shared.py",
+        include_str!("_mpdash_probe/shared.py"),
+    ),
+    (
+        "_mpdash_probe/pools.py",
+        include_str!("_mpdash_probe/pools.py"),
+    ),
+    (
+        "_mpdash_probe/managers.py",
+        include_str!("_mpdash_probe/managers.py"),
+    ),
+];
 
-/// The private directory of one run's probe: `site/sitecustomize.py` and
-/// `out/` for what the probe reports. Removed when dropped.
+/// The probe's file format (records, slots, the wait operations' numbers),
+/// read by [`crate::telemetry::probe`]'s test of the layout.
+pub const FILE_FORMAT: &str = include_str!("_mpdash_probe/fileformat.py");
+
+/// Writes the probe's files under `site` (which exists).
+pub fn write_probe(site: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    for (path, source) in PROBE_FILES {
+        let to = site.join(path);
+        if let Some(dir) = to.parent().filter(|d| !d.exists()) {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .recursive(true)
+                .create(dir)?;
+        }
+        std::fs::write(to, source)?;
+    }
+    Ok(())
+}
+
+/// The private directory of one run's probe: `site/` (`sitecustomize.py`,
+/// `_mpdash_probe/`) and `out/` for what the probe reports. Removed when dropped.
 #[derive(Debug)]
 pub struct ProbeDir {
     root: PathBuf,
@@ -37,7 +114,7 @@ impl ProbeDir {
                     let dir = ProbeDir { root };
                     std::fs::DirBuilder::new().mode(0o700).create(dir.site())?;
                     std::fs::DirBuilder::new().mode(0o700).create(dir.out())?;
-                    std::fs::write(dir.site().join("sitecustomize.py"), PROBE)?;
+                    write_probe(&dir.site())?;
                     return Ok(dir);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
@@ -175,10 +252,16 @@ mod tests {
         let root = d.root().to_path_buf();
         let mode = std::fs::metadata(&root).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-        assert_eq!(
-            std::fs::read_to_string(d.site().join("sitecustomize.py")).unwrap(),
-            PROBE
-        );
+        for (path, source) in PROBE_FILES {
+            assert_eq!(
+                std::fs::read_to_string(d.site().join(path)).unwrap(),
+                source,
+                "{path}"
+            );
+        }
+        let package = d.site().join("_mpdash_probe");
+        let mode = std::fs::metadata(&package).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
         let env = probe_env(&root, Some("/x"));
         assert_eq!(env[0].1, format!("{}:/x", d.site().display()));
         drop(d);

@@ -1,4 +1,4 @@
-//! What mpdash's Python probe reports (see `session/python/sitecustomize.py`),
+//! What mpdash's Python probe reports (see `session/python/_mpdash_probe/`),
 //! read from its directory: per process `p<pid>.jsonl` (processes, objects
 //! and source locations, registered once each) and `p<pid>.bin` (counters
 //! and waits, plain stores). Turned into the same rows and resource views as
@@ -89,6 +89,8 @@ enum Record {
     /// A child's own end: the status `_bootstrap` returned, its CPU time.
     End {
         pid: i32,
+        /// An int; an older probe wrote `sys.exit(True)`'s `true`.
+        #[serde(deserialize_with = "exit_code")]
         code: i32,
         cpu_s: f64,
     },
@@ -102,6 +104,23 @@ enum Record {
         pid: i32,
         code: i32,
     },
+}
+
+/// An exit status as the probe writes it: an int, or a bool (`true` is 1,
+/// as `sys.exit(True)` exits), or null (0, as `sys.exit(None)`).
+fn exit_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Int(i32),
+        Bool(bool),
+        Null(()),
+    }
+    Ok(match Code::deserialize(d)? {
+        Code::Int(c) => c,
+        Code::Bool(b) => i32::from(b),
+        Code::Null(()) => 0,
+    })
 }
 
 /// What some kinds of object add to their registration.
@@ -606,6 +625,22 @@ mod tests {
     }
 
     #[test]
+    fn an_end_status_may_be_a_bool_as_sys_exit_true_gave_it() {
+        let end = |code: &str| {
+            let line = format!("{{\"t\":\"end\",\"pid\":7,\"code\":{code},\"cpu_s\":0.5}}");
+            match serde_json::from_str::<Record>(&line) {
+                Ok(Record::End { code, .. }) => Some(code),
+                _ => None,
+            }
+        };
+        assert_eq!(end("3"), Some(3));
+        assert_eq!(end("true"), Some(1));
+        assert_eq!(end("false"), Some(0));
+        assert_eq!(end("null"), Some(0));
+        assert_eq!(end("\"x\""), None);
+    }
+
+    #[test]
     fn a_damaged_report_is_counted_not_believed() {
         let dir = std::env::temp_dir().join(format!("mpdash-probe-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -622,18 +657,18 @@ mod tests {
         assert_eq!(r.bad_lines, 3, "two bad lines and a short counter file");
     }
 
-    /// The probe's file layout is written twice — in `sitecustomize.py`
-    /// and here — so this reads the Python constants and fails when the
-    /// two differ (a slot moved on one side would read garbage silently).
+    /// The probe's file layout is written twice — in the probe's
+    /// `_mpdash_probe/fileformat.py` and here — so this reads the Python
+    /// constants and fails when the two differ (a slot moved on one side
+    /// would read garbage silently).
     #[test]
     fn the_python_probe_and_this_reader_agree_on_the_file_layout() {
-        let py = crate::session::python::PROBE;
+        let py = crate::session::python::FILE_FORMAT;
         let constant = |name: &str| -> String {
             let line = py
                 .lines()
-                .map(str::trim)
                 .find(|l| l.starts_with(&format!("{name} = ")))
-                .unwrap_or_else(|| panic!("sitecustomize.py no longer sets {name}"));
+                .unwrap_or_else(|| panic!("fileformat.py no longer sets {name}"));
             line[name.len() + 3..].trim().to_string()
         };
         assert_eq!(
@@ -646,8 +681,8 @@ mod tests {
         assert_eq!(constant("OBJ_AT"), OBJ_AT.to_string());
         assert_eq!(constant("WAIT_AT"), "OBJ_AT + OBJ_SLOTS * SLOT");
         assert_eq!(constant("SIZE"), "WAIT_AT + WAIT_SLOTS * SLOT");
-        // A slot is eight i64 words: the Python side's ctypes view.
-        assert_eq!(constant("Slot"), "ctypes.c_int64 * 8");
+        // A slot is eight i64 words: the Python side's memoryview of it.
+        assert_eq!(constant("WORDS"), "SLOT // 8");
         assert_eq!(SLOT, 8 * 8);
         assert_eq!(
             Counts::default().0.len(),
