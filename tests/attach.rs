@@ -8,87 +8,10 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
-use common::{PATIENCE, mpdash, wait_until};
+use common::{PATIENCE, Tree, mpdash, wait_until};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// A program's process tree, killed whole on drop.
-struct Tree {
-    root: Child,
-}
-
-impl Tree {
-    fn start(python: &str, file: &str, args: &[&str]) -> Tree {
-        let root = Command::new(python)
-            .arg(format!("{ROOT}/tests/py/attach/{file}"))
-            .args(args)
-            .current_dir(ROOT)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {python} {file}: {e}"));
-        Tree { root }
-    }
-
-    fn pid(&self) -> i32 {
-        self.root.id() as i32
-    }
-}
-
-/// Every descendant of `root`, from `/proc`.
-fn descendants(root: i32) -> Vec<i32> {
-    let mut parent = std::collections::HashMap::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(ppid) = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        parent.insert(pid, ppid);
-    }
-    parent
-        .keys()
-        .copied()
-        .filter(|&p| {
-            let mut q = p;
-            for _ in 0..64 {
-                match parent.get(&q) {
-                    Some(&pp) if pp == root => return true,
-                    Some(&pp) if pp > 1 => q = pp,
-                    _ => return false,
-                }
-            }
-            false
-        })
-        .collect()
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        let root = self.pid();
-        // Stop first, so nothing forks while the tree is listed.
-        let _ = kill(Pid::from_raw(root), Signal::SIGSTOP);
-        let all = descendants(root);
-        for p in &all {
-            let _ = kill(Pid::from_raw(*p), Signal::SIGSTOP);
-        }
-        for p in descendants(root).iter().chain(&all).chain([&root]) {
-            let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
-        }
-        let _ = self.root.wait();
-    }
-}
 
 /// The line of `file` (in tests/py/attach) that holds `marker`: `file:N`.
 fn line_of(file: &str, marker: &str) -> String {

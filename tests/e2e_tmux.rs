@@ -690,3 +690,48 @@ fn sigkill_of_the_dashboard_on_a_python_program_leaves_no_process_and_no_probe_d
         },
     );
 }
+
+#[test]
+fn attach_shows_a_running_deadlock_with_stacks_and_quitting_leaves_the_program_running() {
+    // A program started by plain python3, not by mpdash.
+    let tree = Tree::start("python3", "lock_order.py", &["fork"]);
+    let root = tree.pid();
+    let cmd = format!("{BIN} attach {root}; echo MPDASH-EXITED:$?; sleep 60");
+    let Some(tmux) = Tmux::start("attach", &cmd) else {
+        return;
+    };
+    let screen = tmux.wait_for("the deadlock, proven from the stacks", |s| {
+        s.contains("DEADLOCK") && s.contains("acquire at lock_order.py:")
+    });
+    assert!(screen.contains(&format!("attach {root}")), "{screen}");
+    // WHERE: each taker at its own acquire; the STACK panel with the
+    // program's line marked.
+    assert_eq!(
+        screen.matches("acquire at lock_order.py:").count(),
+        2,
+        "{screen}"
+    );
+    assert!(screen.contains("WHERE"), "{screen}");
+    assert!(screen.contains(&format!("Stack pid {root}")), "{screen}");
+    assert!(screen.contains("→ <module>"), "{screen}");
+    let takers = descendants(root);
+    assert_eq!(takers.len(), 2, "{screen}");
+    // q detaches at once (nothing to ask: nothing will be killed).
+    tmux.keys("q");
+    let screen = tmux.wait_for("the shell after exit", |s| s.contains("MPDASH-EXITED:"));
+    assert!(screen.contains("MPDASH-EXITED:0"), "{screen}");
+    assert!(alive(root), "the attached program was killed");
+    assert!(takers.iter().all(|p| alive(*p)), "a taker was killed");
+    for pid in std::iter::once(root).chain(takers) {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let state = state
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        assert_ne!(state, "T", "process {pid} left stopped");
+    }
+}

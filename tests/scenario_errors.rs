@@ -97,7 +97,11 @@ fn an_unknown_key() {
         "unknown_key.toml",
         &broken("chunksize = 1", "chunksize = 1\nworkerz = 3"),
         "9:1",
-        &["pool.workerz", "unknown field `workerz`"],
+        &[
+            "pool.workerz",
+            "unknown field `workerz`",
+            "did you mean `workers`?",
+        ],
     );
 }
 
@@ -251,7 +255,12 @@ fn a_pool_call_with_an_unknown_function() {
             "\"pool_map\", { pool = { call = \"map\", func = \"sqaure\", range = [0, 9] } }]",
         ),
         "20:55",
-        &["main.steps", "unknown function \"sqaure\"", "square(x)"],
+        &[
+            "main.steps",
+            "unknown function \"sqaure\"",
+            "square(x)",
+            "did you mean \"square\"?",
+        ],
     );
 }
 
@@ -348,4 +357,110 @@ fn a_huge_file_is_refused_before_it_is_parsed() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a scenario is at most 1024 KiB"), "{err}");
+}
+
+/// queue.toml with `from` replaced by `to` once (the line stays where it was).
+fn queue_toml_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(format!(
+        "{}/scenarios/queue.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert!(text.contains(from), "{from:?}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn a_misspelt_process_name_gets_the_one_it_meant() {
+    // In a step: the step's place, and the name it meant with its line.
+    expect_error(
+        "producre.toml",
+        &queue_toml_with("{ start = \"producer\" }", "{ start = \"producre\" }"),
+        "49:5",
+        &[
+            "main.steps",
+            "no [[process]] named \"producre\"",
+            "did you mean \"producer\" (line 35)?",
+        ],
+    );
+    // In the declaration: the step that names it says where the look-alike is.
+    expect_error(
+        "declared_producre.toml",
+        &queue_toml_with("name = \"producer\"", "name = \"producre\""),
+        "49:5",
+        &[
+            "no [[process]] named \"producer\"",
+            "did you mean \"producre\" (line 35)?",
+        ],
+    );
+    // join, terminate and kill name an undeclared process as start does.
+    expect_error(
+        "join_consmer.toml",
+        &queue_toml_with("{ join = \"consumer\" }", "{ join = \"consmer\" }"),
+        "52:5",
+        &[
+            "join: no [[process]] named \"consmer\"",
+            "did you mean \"consumer\"",
+        ],
+    );
+}
+
+#[test]
+fn a_misspelt_resource_or_step_gets_the_one_it_meant() {
+    expect_error(
+        "wrok.toml",
+        &queue_toml_with(
+            "queue = \"work\", count = 150, pace_ms = 10",
+            "queue = \"wrok\", count = 150, pace_ms = 10",
+        ),
+        "37:10",
+        &[
+            "put_many: no resource named \"wrok\"",
+            "did you mean \"work\"?",
+        ],
+    );
+    expect_error(
+        "put_mnay.toml",
+        &queue_toml_with("put_many", "put_mnay"),
+        "37:12",
+        &["unknown variant `put_mnay`", "did you mean `put_many`?"],
+    );
+    // Nothing close: no suggestion at all.
+    expect_error(
+        "elsewhere.toml",
+        &queue_toml_with("{ start = \"producer\" }", "{ start = \"elsewhere\" }"),
+        "49:5",
+        &["no [[process]] named \"elsewhere\" is declared\n"],
+    );
+}
+
+#[test]
+fn check_on_a_python_program_compiles_it() {
+    let good = scenario_file("good.py", "import sys\nprint(sys.argv)\n");
+    let out = mpdash(&["check", &good.0]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("it compiles with python3"), "{said}");
+    assert!(said.contains("nothing is run"), "{said}");
+    // A syntax error: Python's own file:line:column and message, exit 2, and
+    // never `key with no value` (the file is not read as TOML).
+    let bad = scenario_file("bad.py", "import os\n\ndef f(:\n    pass\n");
+    let out = mpdash(&["check", &bad.0]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:3:7: SyntaxError", bad.0)),
+        "{err}"
+    );
+    assert!(!err.contains("key with no value"), "{err}");
+    assert!(out.stdout.is_empty());
+    // The interpreter asked for is the one that compiles.
+    let out = mpdash(&["check", "--python", "/no/such/python", &good.0]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot run /no/such/python"), "{err}");
 }

@@ -591,6 +591,35 @@ impl App {
         self.scenario.uses_pool() || self.current.snapshot.pool.is_some()
     }
 
+    /// Whose stacks the STACK panel shows: the selected process (a thread
+    /// row's own process), else the first process that has stacks.
+    pub fn stack_pid(&self) -> Option<i32> {
+        let snap = &self.current.snapshot;
+        let rows = self.rows();
+        let upto = self.live.selected.min(rows.len().saturating_sub(1));
+        rows.get(..=upto)
+            .and_then(|r| r.iter().rev().find_map(|p| *p))
+            .filter(|p| snap.stacks.contains_key(p))
+            .or_else(|| {
+                snap.procs
+                    .iter()
+                    .find(|p| {
+                        p.alive()
+                            && snap
+                                .stacks
+                                .get(&p.pid)
+                                .is_some_and(|v| !v.threads.is_empty())
+                    })
+                    .map(|p| p.pid)
+            })
+    }
+
+    /// The Live tab has a STACK panel: the run's Python stacks are read
+    /// from outside (an attached tree, a Python program).
+    pub fn shows_stacks(&self) -> bool {
+        self.source.reads_stacks() || !self.current.snapshot.stacks.is_empty()
+    }
+
     pub fn selected_process(&self) -> Option<(i32, String)> {
         let pid = self.selected_pid()?;
         let p = self
@@ -644,10 +673,12 @@ impl App {
         ) || (action == Action::Picker(PickerAction::OpenPicker)
             && !self.source.is_probed());
         if choice && self.source.is_foreign() {
-            self.overlay.notice = Some(
+            self.overlay.notice = Some(if self.source.attached().is_some() {
+                "attached to a running program: no start method, scaling or scenario to choose (r attaches again)".into()
+            } else {
                 "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
-                    .into(),
-            );
+                    .into()
+            });
             return Effect::Redraw;
         }
         match action {
@@ -657,7 +688,8 @@ impl App {
                     self.current.status,
                     RunStatus::Running | RunStatus::Starting
                 ) && self.current.id > 0;
-                if !live {
+                // Quitting an attached tree detaches: nothing is killed.
+                if !live || self.source.attached().is_some() {
                     return Effect::Quit;
                 }
                 self.overlay.confirm = Some(Question::Quit);

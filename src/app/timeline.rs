@@ -76,6 +76,7 @@ fn rest_bytes(s: &Snapshot) -> usize {
     256 + s.resources.len() * 256
         + s.threads.values().map(|t| t.len() * 64).sum::<usize>()
         + s.graph.iter().map(String::len).sum::<usize>()
+        + s.stacks.values().map(|v| v.bytes()).sum::<usize>()
 }
 
 fn apply(s: &mut Snapshot, c: &Change) {

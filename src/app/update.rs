@@ -25,16 +25,24 @@ impl App {
                 }
                 self.events.push_back(event_log::LogEvent {
                     at: wall,
-                    text: format!(
-                        "run {} {} after {:.2} s",
-                        self.current.id,
-                        match exit {
-                            0 => "finished".to_string(),
-                            e => format!("failed (exit {e})"),
-                        },
-                        wall.as_secs_f64()
-                    ),
-                    alarm: exit != 0,
+                    text: if self.source.attached().is_some() {
+                        // Not our child: its status went to its own parent.
+                        format!(
+                            "the attached program ended after {:.2} s (its exit status went to its own parent)",
+                            wall.as_secs_f64()
+                        )
+                    } else {
+                        format!(
+                            "run {} {} after {:.2} s",
+                            self.current.id,
+                            match exit {
+                                0 => "finished".to_string(),
+                                e => format!("failed (exit {e})"),
+                            },
+                            wall.as_secs_f64()
+                        )
+                    },
+                    alarm: exit != 0 && self.source.attached().is_none(),
                 });
                 // The board outlives its run: the next sample has the final
                 // counts (the last one may be a quarter second old).

@@ -7,15 +7,15 @@
 //! idle in a wait without a deadline, the same waits for the whole grace,
 //! and not one tick of CPU used by the tree meanwhile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::telemetry::stacks::semlock::CycleStep;
+use crate::telemetry::stacks::verdict::{Detector, Seen, wait_json, wait_text};
 use crate::telemetry::stacks::{
-    self, PERMISSION_FIX, ProcInfo, ReadError, StackReader, Stacks, ThreadStack, Wait,
+    self, PERMISSION_FIX, ProcInfo, ReadError, StackReader, ThreadStack,
 };
 
 /// Exit status when the tree can never move again.
@@ -23,11 +23,6 @@ pub const EXIT_STUCK: i32 = 3;
 /// Time between two samples of `attach`.
 const PERIOD: Duration = Duration::from_millis(500);
 
-/// One process as read in one sample.
-struct Seen {
-    info: ProcInfo,
-    read: Result<Stacks, ReadError>,
-}
 
 fn read_tree(root: i32, reader: &mut StackReader) -> anyhow::Result<Option<Vec<Seen>>> {
     let Some(tree) = stacks::tree(root) else {
@@ -207,183 +202,6 @@ fn say_exit(out: &mut impl Write, json: bool, pid: i32) -> std::io::Result<()> {
 }
 
 // ---------------------------------------------------------------------------
-// The stuck detector.
-
-/// One blocked process's waits, as compared from sample to sample.
-type WaitKey = Vec<(
-    u64,
-    &'static str,
-    String,
-    Option<(String, i32)>,
-    Option<usize>,
-)>;
-
-/// The verdict.
-#[derive(Debug, Clone)]
-pub struct Verdict {
-    /// Seconds the tree stood still before it was said.
-    pub for_secs: f64,
-    /// (pid, wait) of every thread of every blocked process.
-    pub waits: Vec<(i32, Wait)>,
-    /// A lock-order deadlock, when who holds what is proved.
-    pub cycle: Option<Vec<CycleStep>>,
-}
-
-impl Verdict {
-    fn json(&self) -> Value {
-        json!({
-            "type": "stuck",
-            "kind": if self.cycle.is_some() { "deadlock" } else { "nobody_can_serve" },
-            "cycle": self.cycle.as_ref().map(|c| c.iter().map(|s| json!({
-                "pid": s.pid,
-                "op": "acquire",
-                "at": s.at,
-                "lock": s.lock,
-                "held_by": s.held_by,
-            })).collect::<Vec<_>>()),
-            "for_secs": round2(self.for_secs),
-            "waits": self.waits.iter().map(|(pid, w)| {
-                let mut v = wait_json(w);
-                v["pid"] = json!(pid);
-                v
-            }).collect::<Vec<_>>(),
-        })
-    }
-
-    fn text(&self) -> String {
-        let mut s = String::new();
-        if let Some(cycle) = &self.cycle {
-            s += "stuck: deadlock — each process holds a lock the next one waits for:\n";
-            for c in cycle {
-                s += &format!(
-                    "  pid {} waits at {} for lock {}, held by pid {}\n",
-                    c.pid,
-                    c.at.as_deref().unwrap_or("?"),
-                    c.lock,
-                    c.held_by
-                );
-            }
-        }
-        s += &format!(
-            "{}every process of the program has waited for {:.1} s and the tree used no CPU:\n",
-            if self.cycle.is_some() {
-                ""
-            } else {
-                "stuck: nobody can serve — "
-            },
-            self.for_secs
-        );
-        for (pid, w) in &self.waits {
-            s += &format!("  pid {pid}: {}\n", wait_text(w));
-        }
-        s
-    }
-}
-
-/// Every blocked process's waits, by (pid, start ticks).
-type Blocked = BTreeMap<(i32, u64), WaitKey>;
-
-/// Proof before alarm, from outside.
-struct Detector {
-    grace: Duration,
-    /// The tree as it stood when it was last seen all blocked: every
-    /// process's waits, and the tree's CPU ticks; with since when.
-    still: Option<(Blocked, u64, Instant)>,
-}
-
-impl Detector {
-    fn new(grace: Duration) -> Detector {
-        Detector { grace, still: None }
-    }
-
-    /// Feeds one sample; the verdict once the tree has stood still, every
-    /// process of the program blocked, for the whole grace.
-    fn sample(&mut self, now: Instant, seen: &[Seen]) -> Option<Verdict> {
-        let Some((blocked, waits)) = all_blocked(seen) else {
-            self.still = None;
-            return None;
-        };
-        let cpu: u64 = seen.iter().map(|s| s.info.cpu_ticks).sum();
-        match &self.still {
-            Some((b, c, since)) if *b == blocked && *c == cpu => {
-                let d = now.duration_since(*since);
-                if d < self.grace {
-                    return None;
-                }
-                let python: Vec<(i32, &Stacks)> = seen
-                    .iter()
-                    .filter(|s| s.info.helper().is_none() && s.info.state != 'Z')
-                    .filter_map(|s| Some((s.info.pid, s.read.as_ref().ok()?)))
-                    .collect();
-                Some(Verdict {
-                    for_secs: d.as_secs_f64(),
-                    waits,
-                    cycle: stacks::semlock::lock_cycle(&python),
-                })
-            }
-            _ => {
-                self.still = Some((blocked, cpu, now));
-                None
-            }
-        }
-    }
-}
-
-/// Every process of the program (helpers left out) is blocked: their waits
-/// as keys, and as a list for the verdict. `None` when any could still
-/// move, or when there is no one.
-fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
-    let mut keys = BTreeMap::new();
-    let mut list = Vec::new();
-    for s in seen {
-        if s.info.state == 'Z' || s.info.helper().is_some() {
-            continue;
-        }
-        // A wrapper (a pyenv shim's bash, a shell) waiting for its child.
-        if matches!(s.read, Err(ReadError::NotPython))
-            && s.info.threads == 1
-            && stacks::waiting_for_child(s.info.pid)
-        {
-            let w = Wait {
-                op: "wait for child",
-                call: "wait4".into(),
-                at: None,
-                object: None,
-                ends_by_itself: false,
-            };
-            keys.insert(
-                (s.info.pid, s.info.start_ticks),
-                vec![(0, w.op, w.call.clone(), None, None)],
-            );
-            list.push((s.info.pid, w));
-            continue;
-        }
-        // A process we cannot read (not Python, not yet readable) may serve.
-        let st = s.read.as_ref().ok()?;
-        if st.threads.is_empty()
-            || !st.threads.iter().all(ThreadStack::provably_waiting)
-            // A thread Python does not know (a C library's) may serve.
-            || s.info.threads > st.threads.len() as u64
-            // A signal handler: a pending alarm may end the wait.
-            || stacks::own_signal_handlers(s.info.pid).is_some()
-        {
-            return None;
-        }
-        let mut key = Vec::new();
-        for t in &st.threads {
-            let w = t.wait.as_ref().expect("provably waiting");
-            key.push((t.ident, w.op, w.call.clone(), w.at.clone(), w.object));
-            // A queue's feeder only serves its own process: not a party.
-            if w.op != "queue feeder" {
-                list.push((s.info.pid, w.clone()));
-            }
-        }
-        keys.insert((s.info.pid, s.info.start_ticks), key);
-    }
-    (!list.is_empty()).then_some((keys, list))
-}
-
-// ---------------------------------------------------------------------------
 // Output.
 
 fn round2(x: f64) -> f64 {
@@ -406,30 +224,6 @@ fn figures(ds: &[Duration]) -> Value {
 
 fn role(info: &ProcInfo) -> &'static str {
     info.helper().unwrap_or("program")
-}
-
-fn wait_json(w: &Wait) -> Value {
-    json!({
-        "op": w.op,
-        "call": w.call,
-        "at": w.at_str(),
-        "object": w.object.map(|a| format!("{a:#x}")),
-        "ends_by_itself": w.ends_by_itself,
-    })
-}
-
-/// `acquire (SemLock.__enter__) at prog.py:11`.
-fn wait_text(w: &Wait) -> String {
-    let mut s = format!("{} ({})", w.op, w.call);
-    match w.at_str() {
-        Some(at) => s += &format!(" at {at}"),
-        None if w.op == "wait for child" => {}
-        None => s += " (the library's own thread, or at exit)",
-    }
-    if w.ends_by_itself {
-        s += ", with a timeout";
-    }
-    s
 }
 
 fn error_text(e: &ReadError) -> String {
@@ -481,22 +275,6 @@ fn process_json(s: &Seen) -> Value {
     v
 }
 
-/// A library file as its module's path (`multiprocessing/queues.py`), the
-/// program's own as given.
-fn show_file(f: &stacks::Frame) -> String {
-    if f.own {
-        return f.file.clone();
-    }
-    match f.file.find("/lib/python") {
-        Some(i) => {
-            let rest = &f.file[i + "/lib/python".len()..];
-            rest.find('/')
-                .map_or(f.file.clone(), |j| rest[j + 1..].to_string())
-        }
-        None => f.file.clone(),
-    }
-}
-
 fn process_text(s: &Seen) -> String {
     let i = &s.info;
     let mut out = format!("Process {} (parent {}): {}", i.pid, i.ppid, i.cmdline);
@@ -522,7 +300,12 @@ fn process_text(s: &Seen) -> String {
                 let user = t.user_frame();
                 for (k, f) in t.frames.iter().enumerate() {
                     let mark = if Some(k) == user { "→" } else { " " };
-                    out += &format!("    {mark} {} ({}:{})\n", f.function, show_file(f), f.line);
+                    out += &format!(
+                        "    {mark} {} ({}:{})\n",
+                        f.function,
+                        stacks::view::shown_file(f),
+                        f.line
+                    );
                 }
             }
         }

@@ -93,7 +93,18 @@ pub fn run_dashboard(
     record: Option<String>,
 ) -> anyhow::Result<i32> {
     let screen = Screen::Tty(TerminalGuard::enter()?);
-    run_on(screen, scenario, rate, None, None, record).map(|_| 0)
+    run_on(screen, scenario, rate, None, Source::Scenario, record).map(|_| 0)
+}
+
+/// `mpdash attach PID`: the dashboard on a process tree that is already
+/// running. Nothing is started, paused or killed; quitting detaches.
+pub fn run_attach(pid: i32, rate: Rates) -> anyhow::Result<i32> {
+    let info = crate::telemetry::stacks::ProcInfo::read(pid)
+        .filter(|i| i.state != 'Z')
+        .ok_or_else(|| anyhow::anyhow!("no process with pid {pid}"))?;
+    let sc = crate::session::command::attached_scenario(pid, &info.cmdline);
+    let screen = Screen::Tty(TerminalGuard::enter()?);
+    run_on(screen, sc, rate, None, Source::Attached(pid), None).map(|_| 0)
 }
 
 /// `mpdash replay FILE`: a recorded run, played back with no process
@@ -154,7 +165,7 @@ pub fn run_watch(argv: Vec<String>, rate_hz: f64, probe: bool) -> anyhow::Result
         sc,
         Rates::new(rate_hz),
         None,
-        Some((argv, probe)),
+        Source::command(argv, probe),
         None,
     )
     .map(|_| 0)
@@ -167,7 +178,7 @@ pub fn run_on(
     scenario: Scenario,
     rate: Rates,
     quit_after: Option<Duration>,
-    foreign: Option<(Vec<String>, bool)>,
+    source: Source,
     record: Option<String>,
 ) -> anyhow::Result<FrameStats> {
     let rate_hz = rate.sample_hz;
@@ -187,12 +198,10 @@ pub fn run_on(
         Screen::Sink(_) => crossbeam_channel::never(),
     };
     let mut app = App::new(scenario.clone(), rate_hz);
-    if let Some((argv, probe)) = foreign {
-        if probe {
-            app.python = argv[0].clone();
-        }
-        app.source = Source::command(argv, probe);
+    if let Source::Python(argv) = &source {
+        app.python = argv[0].clone();
     }
+    app.source = source;
     if let Some((w, h)) = screen.size() {
         app.update(Action::Nav(NavAction::Resize(w, h)));
     }
@@ -270,7 +279,14 @@ pub fn run_on(
                 Err(_) => Action::Quit,
             },
             recv(snap_rx) -> s => match s {
-                Ok(s) => Action::Data(DataAction::Sample(Box::new(s))),
+                Ok(s) => match attached_end(&mut current) {
+                    // The sample first: the end is drawn on the last moment.
+                    Some(end) => {
+                        app.update(Action::Data(DataAction::Sample(Box::new(s))));
+                        end
+                    }
+                    None => Action::Data(DataAction::Sample(Box::new(s))),
+                },
                 Err(_) => Action::Quit,
             },
             recv(deadline) -> _ => Action::Quit,
@@ -406,6 +422,22 @@ fn session_action(current: &mut Option<Session>, e: SessionEvent) -> Option<Acti
     }
 }
 
+/// The end of an attached tree (its root is not our child: no reap tells
+/// us), seen at a sample.
+fn attached_end(current: &mut Option<Session>) -> Option<Action> {
+    let s = current.as_mut()?;
+    if !s.attached_root_ended() {
+        return None;
+    }
+    let mut rows = crate::telemetry::board_view::read_procs(&s.board);
+    crate::telemetry::waits::settle_zombies(&mut rows);
+    Some(Action::Run(RunAction::RunEnded {
+        exit: 0,
+        wall: s.elapsed(),
+        rows,
+    }))
+}
+
 fn spawn_input() -> Receiver<Event> {
     let (tx, rx): (Sender<Event>, Receiver<Event>) = unbounded();
     let _ = std::thread::Builder::new()
@@ -431,6 +463,9 @@ fn launch(
     current: &mut Option<Session>,
 ) -> Action {
     let launched = match app.source.argv() {
+        None if let Some(pid) = app.source.attached() => {
+            Session::attach(next_run, app.scenario.clone(), pid)
+        }
         Some(argv) => Session::launch_command(
             next_run,
             app.scenario.clone(),

@@ -113,11 +113,15 @@ enum Cmd {
         #[command(flatten)]
         args: RunArgs,
     },
-    /// Validate a scenario file and start nothing
+    /// Validate a scenario file and start nothing (a .py file: check that
+    /// it compiles)
     Check {
         file: String,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// The interpreter a .py file is compiled with
+        #[arg(long, default_value = "python3", value_name = "PATH")]
+        python: String,
     },
     /// Run a scenario under several start methods and compare them
     Compare {
@@ -202,7 +206,7 @@ enum Cmd {
     Attach {
         /// The tree's root process
         pid: i32,
-        /// No terminal: a line per process, then a verdict (required for now)
+        /// No terminal: a line per process, then a verdict
         #[arg(long)]
         headless: bool,
         /// JSON lines instead of text
@@ -239,6 +243,22 @@ enum BenchCmd {
         /// Print one JSON object on the last line
         #[arg(long)]
         json: bool,
+    },
+    /// What attaching costs: our CPU per sample on a 20-process Python tree,
+    /// and a CPU-bound Pool(2) program's speed attached against alone
+    Attach {
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+        /// Seconds the tree is observed
+        #[arg(long, default_value_t = 10.0, value_name = "SECS",
+              value_parser = |s: &str| -> Result<f64, String> {
+                  match s.parse::<f64>() {
+                      Ok(v) if (1.0..=600.0).contains(&v) => Ok(v),
+                      _ => Err(format!("{s:?}: seconds from 1 to 600")),
+                  }
+              })]
+        window: f64,
     },
     /// The dashboard's own cost: CPU, memory and frame times with 500 processes
     Ui {
@@ -392,7 +412,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 dashboard(&args)
             }
         }
-        Some(Cmd::Check { file, set }) => {
+        Some(Cmd::Check { file, set, .. }) if file.ends_with(".py") && !set.is_empty() => {
+            anyhow::bail!("{file}: --set changes scenario values; a Python program has none")
+        }
+        Some(Cmd::Check { file, python, .. }) if file.ends_with(".py") => {
+            check_python(&file, &python)
+        }
+        Some(Cmd::Check { file, set, .. }) => {
             let sc = scenario::load(&file, &only_sets(set))?;
             println!(
                 "{file}: ok — {:?}, start method {}, {} process(es){}",
@@ -481,10 +507,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             for_secs,
             stuck_after: grace,
         }) => {
-            if !headless {
-                anyhow::bail!("attach: only --headless for now (the dashboard comes later)");
+            if headless {
+                attach::headless(pid, json, for_secs, stuck_after(grace)?)
+            } else {
+                if json || for_secs.is_some() {
+                    anyhow::bail!("attach: --json and --for go with --headless");
+                }
+                let mut rate = dashboard::Rates::new(4.0);
+                rate.stuck_after = stuck_after(grace)?;
+                dashboard::run_attach(pid, rate)
             }
-            attach::headless(pid, json, for_secs, stuck_after(grace)?)
         }
         Some(Cmd::Bench {
             what: BenchCmd::Start { children, json },
@@ -496,6 +528,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             what: BenchCmd::Pool { json },
         }) => bench::pool::run(json),
         Some(Cmd::Bench {
+            what: BenchCmd::Attach { json, window },
+        }) => bench::attach::run(window, json),
+        Some(Cmd::Bench {
             what: BenchCmd::Ui { json, window },
         }) => bench::ui::run(json, std::time::Duration::from_secs_f64(window)),
         Some(Cmd::Bench {
@@ -505,6 +540,53 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             what: BenchCmd::Probe { runs, json },
         }) => bench::probe::run(runs, json),
     }
+}
+
+/// What `check` runs in the interpreter: compile the file (as `py_compile`
+/// does, without writing any `.pyc`) and say where it fails.
+const COMPILE_CHECK: &str = r#"
+import sys
+path = sys.argv[1]
+v = "%d.%d.%d" % sys.version_info[:3]
+try:
+    with open(path, "rb") as f:
+        compile(f.read(), path, "exec", dont_inherit=True)
+except SyntaxError as e:
+    print("%s:%s:%s: %s: %s (Python %s)" % (e.filename or path, e.lineno or 0, e.offset or 0, type(e).__name__, e.msg, v), file=sys.stderr)
+    sys.exit(1)
+except (OSError, ValueError) as e:
+    print("%s: %s (Python %s)" % (path, e, v), file=sys.stderr)
+    sys.exit(1)
+print(v)
+"#;
+
+/// `mpdash check prog.py`: a Python program is not a scenario; what can be
+/// checked without running it is that it compiles, with `python`.
+fn check_python(file: &str, python: &str) -> anyhow::Result<i32> {
+    if !std::path::Path::new(file).is_file() {
+        anyhow::bail!("{file}: no such file");
+    }
+    let out = std::process::Command::new(python)
+        .args(["-c", COMPILE_CHECK, file])
+        .env_remove("PYTHONSTARTUP")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| anyhow::anyhow!("{file}: cannot run {python} to compile it: {e}"))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        // The interpreter's own file:line:column and message.
+        let said = err.lines().rev().find(|l| l.starts_with(file)).map_or_else(
+            || format!("{file}: {python} could not compile it: {}", err.trim()),
+            str::to_string,
+        );
+        anyhow::bail!("{said}");
+    }
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    println!(
+        "{file}: ok — a Python program: it compiles with {python} (Python {version}); \
+         only its syntax is checked, nothing is run"
+    );
+    Ok(0)
 }
 
 fn only_sets(set: Vec<String>) -> Overrides {

@@ -368,7 +368,7 @@ pub fn parse(file: &str, text: &str, ov: &Overrides) -> Result<Scenario, Scenari
                 "this integer does not fit 64 bits (-2⁶³ to 2⁶³-1)",
             )
             .replace("expected a boolean", "expected true or false");
-        ScenarioError::at(file, &text, e.span(), msg)
+        ScenarioError::at(file, &text, e.span(), error::suggest_in_toml_message(&msg))
     })?;
     let mut sc = check::Checker::new(file, &text).check(raw)?;
     if let Some(m) = ov.start_method {

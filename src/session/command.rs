@@ -12,6 +12,20 @@ use crate::telemetry::discovery::{STATUS_UNKNOWN, descendants};
 
 /// The dashboard's scenario for a watched command (`probed`: a Python
 /// program seen from inside by mpdash's probe).
+pub fn attached_scenario(pid: i32, cmdline: &str) -> Scenario {
+    let mut sc = scenario_for(&[], false);
+    sc.title = format!("attach {pid}: {cmdline}");
+    sc.explain = format!(
+        "A program already running, not started by mpdash: process {pid} (`{cmdline}`) and \
+         every process below it, found in /proc as they start and end: CPU, memory, parents, \
+         states. The Python ones are read from outside with py-spy, never paused: the STACK \
+         panel shows the selected process's threads and frames (the program's own line \
+         marked), WHERE says where each one is or what it waits for. Quitting detaches: \
+         nothing is stopped or killed. r attaches again."
+    );
+    sc
+}
+
 pub fn scenario_for(argv: &[String], probed: bool) -> Scenario {
     let shown = argv.join(" ");
     let explain = if probed {

@@ -228,6 +228,67 @@ impl Session {
         Ok(s)
     }
 
+    /// Follows a process tree that is already running (`mpdash attach PID`):
+    /// nothing is started, nothing is ever signalled; its processes are
+    /// found in `/proc` from `pid` down and written on the board, and the
+    /// run ends when the root does (it is not our child: its exit status
+    /// is its own parent's to read).
+    pub fn attach(id: u64, scenario: Arc<Scenario>, pid: i32) -> anyhow::Result<Session> {
+        let info = crate::telemetry::stacks::ProcInfo::read(pid)
+            .filter(|i| i.state != 'Z')
+            .ok_or_else(|| anyhow::anyhow!("no process with pid {pid}"))?;
+        let board = Board::create(crate::runtime::board::BoardSize {
+            proc_slots: 4096,
+            res_slots: 4,
+            arena_bytes: 4096,
+        })
+        .context("creating the board")?;
+        let slot = board.new_proc(
+            &info.short_name(),
+            Role::Foreign,
+            StartMethod::Fork,
+            0,
+            info.ppid,
+        )?;
+        if let Some(s) = board.proc(slot) {
+            use std::sync::atomic::Ordering::Relaxed;
+            s.pid.store(pid, Relaxed);
+            s.os_ppid.store(info.ppid, Relaxed);
+            s.start_ticks.store(info.start_ticks, Relaxed);
+            s.set_state(ProcState::Running);
+        }
+        let mut s = Session::new(
+            id,
+            scenario,
+            StartMethod::Fork,
+            board,
+            Pid::from_raw(pid),
+            Source::Attached(pid),
+        );
+        // Its output goes where it always went: we relay none.
+        s.output_closed = true;
+        Ok(s)
+    }
+
+    /// An attached tree's root is gone (or a zombie): the run has ended.
+    /// True the first time it is seen.
+    pub fn attached_root_ended(&mut self) -> bool {
+        if self.source.attached().is_none() || self.ended.is_some() {
+            return false;
+        }
+        let start = self
+            .board
+            .proc(0)
+            .map(|s| s.start_ticks.load(std::sync::atomic::Ordering::Relaxed));
+        let alive = crate::telemetry::stacks::ProcInfo::read(self.main_pid.as_raw())
+            .is_some_and(|i| i.state != 'Z' && Some(i.start_ticks) == start);
+        if alive {
+            return false;
+        }
+        self.ended = Some(Instant::now());
+        true
+    }
+
     /// Takes one event: the one place where what happens around a run is
     /// handled, for the dashboard and every headless runner.
     pub fn absorb(&mut self, ev: SessionEvent) -> Happened {
@@ -266,6 +327,8 @@ impl Session {
             probe: self.probe.as_ref().map(|d| d.out()),
             judge: judge.filter(|_| !self.source.is_foreign() || self.probe.is_some()),
             detail,
+            stacks: detail && self.source.reads_stacks(),
+            stack_judge: judge.filter(|_| self.source.attached().is_some()),
         }
     }
 
@@ -315,6 +378,10 @@ impl Session {
     /// SIGKILLs the run's whole process group. (While any member lives or
     /// the leader is unreaped, the group id cannot be reused by the kernel.)
     pub fn kill(&mut self) {
+        // An attached tree is the user's, not ours: never signalled.
+        if self.source.attached().is_some() {
+            return;
+        }
         if !self.killed {
             let _ = killpg(self.main_pid, Signal::SIGKILL);
             self.killed = self.ended.is_some();

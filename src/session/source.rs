@@ -16,6 +16,10 @@ pub enum Source {
     /// A CPython program, run with mpdash's probe (`mpdash prog.py`,
     /// `mpdash watch -- python3 …`): its processes, objects and waits.
     Python(Vec<String>),
+    /// A process tree mpdash did not start, already running (`mpdash attach
+    /// PID`): found in `/proc`, its Python stacks read from outside; never
+    /// signalled, and left running when mpdash quits.
+    Attached(i32),
     /// A recorded run played back (`mpdash replay FILE`): nothing runs.
     Replay {
         path: String,
@@ -30,14 +34,34 @@ impl Source {
         match self {
             Source::Command(argv) | Source::Python(argv) => Some(argv),
             Source::Replay { of, .. } => of.argv(),
-            Source::Scenario => None,
+            Source::Scenario | Source::Attached(_) => None,
         }
     }
 
-    /// A program mpdash did not write (a command or a Python program):
-    /// its processes are found in `/proc`, it has no start method to choose.
+    /// A program mpdash did not write (a command, a Python program, an
+    /// attached tree): its processes are found in `/proc`, it has no start
+    /// method to choose.
     pub fn is_foreign(&self) -> bool {
-        self.argv().is_some()
+        self.argv().is_some() || self.attached().is_some()
+    }
+
+    /// The root of an attached tree (a replay's, as recorded).
+    pub fn attached(&self) -> Option<i32> {
+        match self {
+            Source::Attached(pid) => Some(*pid),
+            Source::Replay { of, .. } => of.attached(),
+            _ => None,
+        }
+    }
+
+    /// Python stacks are read from outside (py-spy): an attached tree and
+    /// a probed program (the probe names things, the stacks say where
+    /// each thread is).
+    pub fn reads_stacks(&self) -> bool {
+        match self {
+            Source::Attached(_) | Source::Python(_) => true,
+            Source::Replay { .. } | Source::Scenario | Source::Command(_) => false,
+        }
     }
 
     /// Seen from inside by the probe.

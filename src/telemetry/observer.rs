@@ -14,6 +14,8 @@ use super::discovery::Discovery;
 use super::probe::{Facts, ProbeReader};
 use super::proc_stat::{ProcSample, ProcStatReader};
 use super::snapshot::{Live, Snapshot, ThreadLive};
+use super::stacks::verdict::Detector as StackDetector;
+use super::stacks::view::StackSampler;
 use super::waits::{Detector, Diagnosis, graph as graph_of, settle_zombies_with};
 use crate::runtime::board::Board;
 use crate::runtime::sys;
@@ -38,6 +40,11 @@ pub struct Watch {
     /// Per-thread rows and the workers' memory too (the dashboard); a
     /// headless run does without.
     pub detail: bool,
+    /// Python stacks read from outside (py-spy) every half second.
+    pub stacks: bool,
+    /// A tree judged from its stacks alone (an attached one: no probe, no
+    /// board of ours), with this grace.
+    pub stack_judge: Option<Duration>,
 }
 
 /// Samples one run; keep it for the run's life (CPU is a difference between
@@ -51,6 +58,8 @@ pub struct Observer {
     detector: Option<Detector>,
     stuck: Option<Diagnosis>,
     detail: bool,
+    stacks: Option<StackSampler>,
+    stack_judge: Option<StackDetector>,
     reader: ProcStatReader,
     /// Per process and per thread: CPU ticks and when, for CPU%.
     prev: HashMap<i32, (u64, Instant)>,
@@ -72,6 +81,8 @@ impl Observer {
             detector: w.judge.map(Detector::new),
             stuck: None,
             detail: w.detail,
+            stacks: w.stacks.then(StackSampler::default),
+            stack_judge: w.stack_judge.filter(|_| w.stacks).map(StackDetector::new),
             run: w.run,
             board: w.board,
             reader: ProcStatReader::default(),
@@ -96,6 +107,11 @@ impl Observer {
         self.probe.as_ref().map_or(0, |p| p.bad_lines)
     }
 
+    /// How long each read of one process's stacks took (for `bench attach`).
+    pub fn stack_sample_times(&self) -> &[Duration] {
+        self.stacks.as_ref().map_or(&[], |s| s.sample_times())
+    }
+
     /// Why the run can never move again, once proven (it stays).
     pub fn stuck(&self) -> Option<&Diagnosis> {
         self.stuck.as_ref()
@@ -105,6 +121,7 @@ impl Observer {
     /// what happens now is no evidence.
     pub fn stop_judging(&mut self) {
         self.detector = None;
+        self.stack_judge = None;
     }
 
     /// One sample of the run, now.
@@ -181,8 +198,36 @@ impl Observer {
                 graph = graph_of(&judged, &resources);
             }
         }
+        let stacks = match self.stacks.as_mut() {
+            Some(s) => {
+                let me = std::process::id() as i32;
+                let mut pids: Vec<i32> = live
+                    .iter()
+                    .filter(|(pid, l)| **pid != me && l.state != 'Z')
+                    .map(|(pid, _)| *pid)
+                    .collect();
+                pids.sort_unstable();
+                let fresh = s.sample(&pids, now);
+                if fresh
+                    && self.stuck.is_none()
+                    && let Some(d) = self.stack_judge.as_mut()
+                    && let Some(v) = d.sample(now, s.seen())
+                {
+                    let name = |pid: i32| {
+                        procs
+                            .iter()
+                            .find(|p| p.pid == pid)
+                            .map_or_else(|| format!("pid {pid}"), |p| format!("{} ({pid})", p.name))
+                    };
+                    self.stuck = Some(v.diagnosis(name));
+                }
+                s.views().clone()
+            }
+            None => HashMap::new(),
+        };
         Snapshot {
             graph,
+            stacks,
             stuck: self.stuck.clone(),
             run: self.run,
             elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),

@@ -30,6 +30,102 @@ pub struct ThreadLive {
     pub state: char,
 }
 
+/// One process's Python stacks as read from outside (py-spy): what the
+/// STACK panel and the WHERE column show.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StackView {
+    /// The interpreter's version (`3.11.7`), when its stacks were read.
+    pub python: Option<String>,
+    /// Why there are no stacks: `not a Python process`, a refusal and its fix.
+    pub error: Option<String>,
+    pub threads: Vec<ThreadStackView>,
+}
+
+/// One Python thread of a [`StackView`].
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ThreadStackView {
+    /// `threading`'s name (`MainThread`), when it could be read.
+    pub name: Option<String>,
+    /// The kernel's thread id.
+    pub tid: Option<u64>,
+    /// Running or runnable, else sleeping.
+    pub active: bool,
+    /// The wait it is in: `get (Queue.get)`, with `, timeout` when it ends
+    /// by itself.
+    pub wait: Option<String>,
+    /// Innermost first.
+    pub frames: Vec<FrameView>,
+    /// The innermost frame in the program's own files.
+    pub user: Option<usize>,
+}
+
+/// One frame: `Queue.get (multiprocessing/queues.py:103)`.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct FrameView {
+    pub function: String,
+    /// The program's own files as given, a library's from its package
+    /// (`multiprocessing/queues.py`).
+    pub file: String,
+    pub line: i32,
+    pub own: bool,
+}
+
+impl ThreadStackView {
+    /// Where the thread is, said short: `get at prog.py:40` when it waits
+    /// (the program's line that made the call), else the program's own
+    /// innermost frame (`work at prog.py:12`), else the innermost frame.
+    pub fn where_text(&self) -> Option<String> {
+        let short = |f: &FrameView| {
+            let file = f.file.rsplit('/').next().unwrap_or(&f.file).to_string();
+            format!("{file}:{}", f.line)
+        };
+        if let Some(w) = &self.wait {
+            let op = w.split(" (").next().unwrap_or(w);
+            return Some(match self.user.and_then(|u| self.frames.get(u)) {
+                Some(f) => format!("{op} at {}", short(f)),
+                None => w.clone(),
+            });
+        }
+        let f = self
+            .user
+            .and_then(|u| self.frames.get(u))
+            .or(self.frames.first())?;
+        Some(format!("{} at {}", f.function, short(f)))
+    }
+}
+
+impl StackView {
+    /// The thread that says where the process is: the main thread, unless
+    /// it merely waits for other threads of its own while one of them works
+    /// or waits on something else.
+    pub fn main_thread(&self) -> Option<&ThreadStackView> {
+        self.threads
+            .iter()
+            .find(|t| t.name.as_deref() == Some("MainThread"))
+            .or(self.threads.first())
+    }
+
+    /// WHERE of the process: its main thread's.
+    pub fn where_text(&self) -> Option<String> {
+        self.main_thread()?.where_text()
+    }
+
+    /// A rough size in bytes (for the timeline's budget).
+    pub fn bytes(&self) -> usize {
+        64 + self
+            .threads
+            .iter()
+            .map(|t| {
+                64 + t
+                    .frames
+                    .iter()
+                    .map(|f| 32 + f.function.len() + f.file.len())
+                    .sum::<usize>()
+            })
+            .sum::<usize>()
+    }
+}
+
 /// Machine-wide figures for the header.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SystemView {
@@ -60,4 +156,8 @@ pub struct Snapshot {
     pub stuck: Option<Diagnosis>,
     /// Who waits for whom, a sentence per chain (zombies counted as dead).
     pub graph: Vec<String>,
+    /// Python stacks of the run's processes, read from outside (an attached
+    /// tree, a Python program): pid → stacks, as last read.
+    #[serde(default)]
+    pub stacks: HashMap<i32, StackView>,
 }

@@ -22,6 +22,10 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
             ),
             Style::new().fg(Color::Green).bold(),
         ),
+        RunStatus::Finished { wall, .. } if app.source.attached().is_some() => Span::styled(
+            format!("ended after {}", format::secs(wall.as_secs_f64())),
+            Style::new().fg(Color::Cyan),
+        ),
         RunStatus::Finished { exit: 0, wall } => Span::styled(
             format!("finished in {}", format::secs(wall.as_secs_f64())),
             Style::new().fg(Color::Cyan),
@@ -63,10 +67,10 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         ),
         Span::raw(" "),
         Span::styled(
-            if app.source.is_foreign() {
-                "watch"
-            } else {
-                app.method.name()
+            match app.source.attached() {
+                Some(pid) => format!("attach {pid}"),
+                None if app.source.is_foreign() => "watch".to_string(),
+                None => app.method.name().to_string(),
             },
             Style::new().fg(Color::Magenta).bold(),
         ),

@@ -9,6 +9,7 @@ mod pool_panel;
 pub mod process_panel;
 mod resource_panel;
 mod scaling_panel;
+mod stack_panel;
 mod stuck_banner;
 pub mod terminal;
 mod text_panels;
@@ -34,6 +35,9 @@ pub struct LiveAreas {
     pub panel: Rect,
     pub output: Rect,
     pub explain: Rect,
+    /// The selected process's Python stacks (an attached tree, a Python
+    /// program); empty otherwise.
+    pub stack: Rect,
 }
 
 /// The body of the screen (between the header and the hint bar).
@@ -66,6 +70,27 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
             Zoom::Explain => a.explain = body,
         }
         return a;
+    }
+    // An attached tree: no objects of ours, no output of its own to relay;
+    // the stacks get the room, beside what to watch.
+    if app.source.attached().is_some() {
+        let want = app.rows().len() as u16 + 3;
+        let procs_h = want.clamp(5, body.height.saturating_sub(10).max(5));
+        let [procs, bottom] =
+            Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(body);
+        let [stack, explain] = if body.width >= WIDE {
+            Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)])
+                .areas(bottom)
+        } else {
+            Layout::vertical([Constraint::Percentage(70), Constraint::Percentage(30)]).areas(bottom)
+        };
+        return LiveAreas {
+            banner,
+            procs,
+            stack,
+            explain,
+            ..Default::default()
+        };
     }
     let has_pool = app.shows_pool();
     // The process table wants its rows; the panels below get the rest.
@@ -112,12 +137,25 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
             (top, output, Rect::default())
         }
     };
+    // A Python program's stacks take the explanation's place (it is one
+    // zoom away), or share the top with the objects on narrow screens.
+    let (panel, explain, stack) = if !app.shows_stacks() {
+        (panel, explain, Rect::default())
+    } else if explain.width > 0 && explain.height > 0 {
+        (panel, Rect::default(), explain)
+    } else {
+        let [panel, stack] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(panel);
+        (panel, Rect::default(), stack)
+    };
     LiveAreas {
         banner,
         procs,
         panel,
         output,
         explain,
+        stack,
     }
 }
 
@@ -190,6 +228,9 @@ pub fn draw(f: &mut Frame, app: &App) {
             }
             if has(a.explain) {
                 text_panels::draw_explain(f, a.explain, app);
+            }
+            if has(a.stack) {
+                stack_panel::draw(f, a.stack, app);
             }
         }
     }

@@ -38,30 +38,39 @@ pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
 }
 
 /// Columns (title, width, drop order): narrow terminals drop the highest
-/// drop order first, never the PID, the name, the state or the CPU. OS PPID
-/// and PARENT go last: the process scenario asks you to compare them. NAME's
-/// width is its minimum: it takes what its content needs.
-const COLUMNS: [(&str, u16, u8); 12] = [
+/// drop order first, never the PID, the name, the state or the CPU. When
+/// anything waits, WAITING ON and WHERE outrank everything else that may
+/// go: they are why you look. OS PPID and PARENT go after RSS, METHOD and
+/// HISTORY (the process scenario asks you to compare them). NAME's width
+/// is its minimum: it takes what its content needs, capped. WAITING ON and
+/// WHERE are shown only when they have something to say.
+const COLUMNS: [(&str, u16, u8); 13] = [
     ("PID", 7, 0),
-    ("OS PPID", 7, 1),
-    ("PARENT", 7, 2),
+    ("OS PPID", 7, 5),
+    ("PARENT", 7, 4),
     ("NAME", 12, 0),
-    ("METHOD", 10, 3),
+    ("METHOD", 10, 7),
     ("STATE", 14, 0),
     ("CPU%", 5, 0),
-    ("HISTORY", 12, 6),
-    ("RSS", 7, 4),
-    ("START", 8, 7),
-    ("TASK", 13, 8),
-    ("WAITING ON", 32, 5),
+    ("HISTORY", 12, 8),
+    ("RSS", 7, 6),
+    ("START", 8, 10),
+    ("TASK", 13, 9),
+    ("WAITING ON", 24, 2),
+    ("WHERE", 22, 3),
 ];
+const NAME: usize = 3;
+const METHOD: usize = 4;
+const WAITING: usize = 11;
+const WHERE: usize = 12;
 
 /// Which columns fit in `width` (one space between columns, two for borders).
-/// `waits`: whether any process is blocked (the WAITING ON column is shown
-/// only then, so it never takes room from a run that moves).
-pub fn visible_columns(width: u16, waits: bool) -> Vec<usize> {
+/// `waits`: whether any process is blocked; `wheres`: whether any has a
+/// Python stack to place it (the columns are shown only then, so they never
+/// take room from a run that moves).
+pub fn visible_columns(width: u16, waits: bool, wheres: bool, methods: bool) -> Vec<usize> {
     let mut shown: Vec<usize> = (0..COLUMNS.len())
-        .filter(|&i| waits || COLUMNS[i].0 != "WAITING ON")
+        .filter(|&i| (waits || i != WAITING) && (wheres || i != WHERE) && (methods || i != METHOD))
         .collect();
     let total = |s: &[usize]| s.iter().map(|&i| COLUMNS[i].1 + 1).sum::<u16>() + 2;
     let mut order: Vec<usize> = (0..COLUMNS.len()).filter(|&i| COLUMNS[i].2 > 0).collect();
@@ -75,6 +84,15 @@ pub fn visible_columns(width: u16, waits: bool) -> Vec<usize> {
     shown
 }
 
+/// WHERE of a thread: from the stack of its process read for its tid.
+fn thread_where(app: &App, pid: i32, tid: i32) -> Option<String> {
+    let v = app.current.snapshot.stacks.get(&pid)?;
+    v.threads
+        .iter()
+        .find(|t| t.tid == Some(tid as u64))?
+        .where_text()
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let snap = &app.current.snapshot;
     let waits = app
@@ -83,6 +101,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .procs
         .iter()
         .any(|p| p.alive() && p.wait.is_some());
+    let wheres = snap.stacks.values().any(|v| !v.threads.is_empty());
     let order = tree_order(&snap.procs, &snap.live, &app.live.tree);
     // NAME as wide as its longest entry (with the tree's branches), so the
     // other columns are not pushed off while NAME stays half empty.
@@ -105,8 +124,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         })
         .max()
         .unwrap_or(0)
-        .clamp(COLUMNS[3].1 as usize, 48) as u16;
-    let cols = visible_columns(area.width.saturating_sub(name_w - COLUMNS[3].1), waits);
+        // When something waits, NAME gives way to what it waits for.
+        .clamp(
+            COLUMNS[NAME].1 as usize,
+            if waits || wheres {
+                (area.width as usize / 4).max(COLUMNS[NAME].1 as usize)
+            } else {
+                48
+            },
+        ) as u16;
+    // A program we did not start has no start method to show (a probed
+    // Python program's processes do).
+    let methods = !app.source.is_foreign() || app.source.is_probed();
+    let cols = visible_columns(
+        area.width.saturating_sub(name_w - COLUMNS[NAME].1),
+        waits,
+        wheres,
+        methods,
+    );
     let sorted_col = match app.live.tree.sort {
         SortKey::Start => None,
         SortKey::Cpu => Some("CPU%"),
@@ -174,6 +209,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     Cell::from(format!("{:.0}", t.cpu_pct))
                         .style(Style::new().fg(cpu_color(t.cpu_pct))),
                 );
+                cells[WHERE] = thread_where(app, p.pid, t.tid)
+                    .map(|w| Cell::from(w).style(Style::new().fg(Color::Cyan)));
                 let row = Row::new(
                     cols.iter()
                         .map(|&i| cells[i].take().unwrap_or_else(|| Cell::from(""))),
@@ -183,9 +220,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
     }
     let title = table_title(app, area.width);
-    let widths = cols.iter().map(|&i| match COLUMNS[i].0 {
-        "NAME" => Constraint::Length(name_w),
-        "WAITING ON" => Constraint::Min(COLUMNS[i].1),
+    let widths = cols.iter().map(|&i| match i {
+        NAME => Constraint::Length(name_w),
+        WAITING | WHERE => Constraint::Min(COLUMNS[i].1),
         _ => Constraint::Length(COLUMNS[i].1),
     });
     let table = Table::new(rows, widths)
@@ -217,7 +254,13 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
         _ => String::new(),
     };
     let (waiting, wait_color) = waiting_on(app, p);
-    let cells: [Cell; 12] = [
+    let place = snap
+        .stacks
+        .get(&p.pid)
+        .filter(|_| p.alive())
+        .and_then(|v| v.where_text())
+        .unwrap_or_default();
+    let cells: [Cell; 13] = [
         Cell::from(p.pid.to_string()),
         // 0: it ended before a sample read its parent.
         Cell::from(if p.os_ppid > 0 {
@@ -246,6 +289,7 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
         Cell::from(ms_label(p.start_us)),
         Cell::from(task),
         Cell::from(waiting).style(Style::new().fg(wait_color)),
+        Cell::from(place).style(Style::new().fg(Color::Cyan)),
     ];
     let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
     let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));
@@ -324,24 +368,52 @@ fn cpu_color(pct: f64) -> Color {
 mod tests {
     use super::*;
 
+    fn names(cols: &[usize]) -> Vec<&'static str> {
+        cols.iter().map(|&i| COLUMNS[i].0).collect()
+    }
+
     #[test]
     fn narrow_terminals_drop_the_least_important_columns() {
-        assert_eq!(visible_columns(200, false).len(), 11);
-        assert_eq!(visible_columns(240, true).len(), 12);
-        assert!(
-            visible_columns(130, true).contains(&11),
-            "WAITING ON fits at 130"
-        );
-        let at80 = visible_columns(80, false);
-        let names: Vec<&str> = at80.iter().map(|&i| COLUMNS[i].0).collect();
-        assert!(names.contains(&"PID") && names.contains(&"NAME") && names.contains(&"CPU%"));
-        assert!(!names.contains(&"TASK"));
+        assert_eq!(visible_columns(200, false, false, true).len(), 11);
+        assert_eq!(visible_columns(260, true, true, true).len(), 13);
+        let at80 = names(&visible_columns(80, false, false, true));
+        assert!(at80.contains(&"PID") && at80.contains(&"NAME") && at80.contains(&"CPU%"));
+        assert!(!at80.contains(&"TASK"));
         for kept in ["OS PPID", "PARENT", "METHOD", "STATE"] {
             assert!(
-                names.contains(&kept),
-                "{kept} dropped at 80 columns: {names:?}"
+                at80.contains(&kept),
+                "{kept} dropped at 80 columns: {at80:?}"
             );
         }
-        assert!(at80.iter().map(|&i| COLUMNS[i].1 + 1).sum::<u16>() + 2 <= 80);
+        assert!(
+            visible_columns(80, false, false, true)
+                .iter()
+                .map(|&i| COLUMNS[i].1 + 1)
+                .sum::<u16>()
+                + 2
+                <= 80
+        );
+    }
+
+    #[test]
+    fn what_a_process_waits_for_outranks_memory_method_and_parents() {
+        for width in [72, 80, 100, 120] {
+            let shown = names(&visible_columns(width, true, true, true));
+            assert!(shown.contains(&"WAITING ON"), "{width}: {shown:?}");
+            for lesser in ["RSS", "METHOD", "HISTORY", "OS PPID"] {
+                if shown.contains(&lesser) {
+                    assert!(
+                        shown.contains(&"WHERE"),
+                        "{width}: {lesser} kept before WHERE: {shown:?}"
+                    );
+                }
+            }
+        }
+        let at120 = names(&visible_columns(120, true, true, true));
+        assert!(at120.contains(&"WHERE"), "{at120:?}");
+        // Nothing waits: the columns are not there, the others keep their room.
+        let calm = names(&visible_columns(120, false, false, true));
+        assert!(!calm.contains(&"WAITING ON") && !calm.contains(&"WHERE"));
+        assert!(calm.contains(&"RSS"));
     }
 }

@@ -1,5 +1,6 @@
 //! `mpdash bench …`: figures for the targets, printed, never asserted in tests.
 
+pub mod attach;
 pub mod ipc;
 pub mod manager_rt;
 pub mod pool;

@@ -256,7 +256,7 @@ pub fn child(args: &[String]) -> anyhow::Result<i32> {
         sc,
         crate::cli::dashboard::Rates::new(rate.parse()?),
         Some(Duration::from_secs_f64(secs.parse()?)),
-        None,
+        crate::session::Source::Scenario,
         None,
     )?;
     println!("{}", serde_json::to_string(&frames)?);

@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use crate::runtime::manager::MAX_OBJECTS;
 use crate::runtime::pool::DEFAULT_RETRIES;
+use crate::scenario::error::{did_you_mean, suggestion};
 use crate::scenario::raw::*;
 use crate::scenario::*;
 
@@ -126,13 +127,25 @@ impl<'a> Checker<'a> {
                     allowed[0].article()
                 ),
             ),
-            None => self.err(
-                span.clone(),
-                format!(
-                    "{step}: no resource named {name:?} is declared (expected {})",
-                    allowed[0].article()
-                ),
-            ),
+            None => {
+                // The closest name of a kind the step takes, else of any kind.
+                let of_kind = self
+                    .kinds
+                    .iter()
+                    .filter(|(_, k)| allowed.contains(k))
+                    .map(|(n, _)| n.as_str());
+                let hint = match did_you_mean(name, of_kind) {
+                    Some(n) => format!("; did you mean {n:?}?"),
+                    None => suggestion(name, self.kinds.keys().map(String::as_str)),
+                };
+                self.err(
+                    span.clone(),
+                    format!(
+                        "{step}: no resource named {name:?} is declared (expected {}){hint}",
+                        allowed[0].article()
+                    ),
+                )
+            }
         }
     }
 
@@ -287,13 +300,32 @@ impl<'a> Checker<'a> {
                 MainStep::Start(n) if !names.contains(n) => {
                     return self.err(
                         s.span(),
-                        format!("start: no [[process]] named {n:?} is declared"),
+                        format!(
+                            "start: no [[process]] named {n:?} is declared{}",
+                            self.process_hint(raw, n)
+                        ),
                     );
                 }
                 MainStep::Start(n) if !started.insert(n.clone()) => {
                     return self.err(
                         s.span(),
                         format!("start: {n:?} is already started (a process starts once)"),
+                    );
+                }
+                MainStep::Join(n) | MainStep::Terminate(n) | MainStep::Kill(n)
+                    if !names.contains(n) =>
+                {
+                    return self.err(
+                        s.span(),
+                        format!(
+                            "{}: no [[process]] named {n:?} is declared{}",
+                            match step {
+                                MainStep::Join(_) => "join",
+                                MainStep::Terminate(_) => "terminate",
+                                _ => "kill",
+                            },
+                            self.process_hint(raw, n)
+                        ),
                     );
                 }
                 MainStep::Join(n) | MainStep::Terminate(n) | MainStep::Kill(n)
@@ -304,7 +336,10 @@ impl<'a> Checker<'a> {
                 MainStep::Status(n) if !names.contains(n) => {
                     return self.err(
                         s.span(),
-                        format!("status: no [[process]] named {n:?} is declared"),
+                        format!(
+                            "status: no [[process]] named {n:?} is declared{}",
+                            self.process_hint(raw, n)
+                        ),
                     );
                 }
                 MainStep::PoolMap if !has_task => {
@@ -315,6 +350,25 @@ impl<'a> Checker<'a> {
             main.push(step);
         }
         Ok(main)
+    }
+
+    /// `; did you mean "producer" (line 35)?` for a process name no
+    /// `[[process]]` has, with the line of the one it most likely means (so
+    /// a misspelt declaration is found as easily as a misspelt step).
+    fn process_hint(&self, raw: &RawFile, name: &str) -> String {
+        let declared = raw.process.iter().map(|p| p.name.get_ref().as_str());
+        let Some(meant) = did_you_mean(name, declared) else {
+            return String::new();
+        };
+        let line = raw
+            .process
+            .iter()
+            .find(|p| p.name.get_ref() == meant)
+            .map(|p| ScenarioError::at(self.file, self.text, Some(p.name.span()), "").line);
+        match line {
+            Some(l) if l > 0 => format!("; did you mean {meant:?} (line {l})?"),
+            _ => format!("; did you mean {meant:?}?"),
+        }
     }
 
     /// The `[scaling]` table, with its defaults.

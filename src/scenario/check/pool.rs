@@ -16,8 +16,9 @@ impl Checker<'_> {
                 self.text,
                 Some(span.clone()),
                 format!(
-                    "unknown function {name:?} (expected one of {})",
-                    known.join(", ")
+                    "unknown function {name:?} (expected one of {}){}",
+                    known.join(", "),
+                    crate::scenario::error::suggestion(name, Func::ALL.iter().map(|f| f.name()))
                 ),
             )
         })
@@ -119,9 +120,10 @@ impl Checker<'_> {
                     self.text,
                     Some(sp.clone()),
                     format!(
-                        "pool: unknown call {:?} (expected one of {})",
+                        "pool: unknown call {:?} (expected one of {}){}",
                         c.call,
-                        known.join(", ")
+                        known.join(", "),
+                        crate::scenario::error::suggestion(&c.call, known.iter().copied())
                     ),
                 )
             })?;

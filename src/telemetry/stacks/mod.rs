@@ -5,6 +5,8 @@
 //! ([`waits`]).
 
 pub mod semlock;
+pub mod verdict;
+pub mod view;
 pub mod waits;
 
 use std::collections::HashMap;
@@ -114,6 +116,18 @@ pub struct ProcInfo {
 }
 
 impl ProcInfo {
+    /// The command line with the program's directory left out
+    /// (`python3 prog.py`), for a row's name.
+    pub fn short_name(&self) -> String {
+        let (prog, args) = self.cmdline.split_once(' ').unwrap_or((&self.cmdline, ""));
+        let prog = prog.rsplit('/').next().unwrap_or(prog);
+        if args.is_empty() {
+            prog.to_string()
+        } else {
+            format!("{prog} {args}")
+        }
+    }
+
     pub fn read(pid: i32) -> Option<ProcInfo> {
         let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let st = parse_stat(&text, 1)?;

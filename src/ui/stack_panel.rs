@@ -1,0 +1,176 @@
+//! The STACK panel: the selected process's Python threads and their frames,
+//! innermost first, read from outside (py-spy); the program's own frame
+//! that made the call is highlighted, library frames are dim.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::app::App;
+use crate::telemetry::snapshot::StackView;
+
+/// The lines of the panel for `view` (no more than `rows`, frames of the
+/// main thread first).
+pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
+    let mut out: Vec<Line> = Vec::new();
+    if let Some(e) = &view.error {
+        out.push(Line::from(e.clone()).fg(Color::DarkGray));
+        return out;
+    }
+    if view.threads.is_empty() {
+        out.push(Line::from("no Python thread").fg(Color::DarkGray));
+        return out;
+    }
+    let main = view.main_thread();
+    let mut threads: Vec<_> = view.threads.iter().collect();
+    threads.sort_by_key(|t| main.is_none_or(|m| !std::ptr::eq(*t, m)));
+    let many = threads.len();
+    for (k, t) in threads.iter().enumerate() {
+        if out.len() >= rows {
+            break;
+        }
+        let name = t.name.clone().unwrap_or_else(|| "thread".into());
+        let mut head = vec![
+            Span::styled(
+                name,
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                t.tid.map(|t| format!(" {t}")).unwrap_or_default(),
+                Style::new().fg(Color::DarkGray),
+            ),
+            Span::styled(
+                if t.active { " running" } else { " idle" },
+                Style::new().fg(if t.active { Color::Green } else { Color::Blue }),
+            ),
+        ];
+        if let Some(w) = &t.wait {
+            head.push(Span::raw(" — waits: "));
+            head.push(Span::styled(w.clone(), Style::new().fg(Color::Yellow)));
+        }
+        out.push(Line::from(head));
+        // Each thread gets its share of the rows; the main thread first.
+        let left = many - k;
+        let budget = (rows.saturating_sub(out.len()) / left).max(1);
+        let frames = &t.frames;
+        let shown = frames.len().min(budget);
+        for (i, f) in frames.iter().take(shown).enumerate() {
+            let mark = if Some(i) == t.user { "→ " } else { "  " };
+            let style = if Some(i) == t.user {
+                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+            } else if f.own {
+                Style::new().fg(Color::White)
+            } else {
+                Style::new().fg(Color::DarkGray)
+            };
+            out.push(Line::from(vec![
+                Span::styled(format!("  {mark}{}", f.function), style),
+                Span::styled(format!("  {}:{}", f.file, f.line), style),
+            ]));
+        }
+        if frames.len() > shown && out.len() < rows {
+            out.push(
+                Line::from(format!("    … {} outer frame(s)", frames.len() - shown))
+                    .fg(Color::DarkGray),
+            );
+        }
+    }
+    out.truncate(rows);
+    out
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let snap = &app.current.snapshot;
+    let rows = area.height.saturating_sub(2) as usize;
+    let pid = app.stack_pid();
+    let view = pid.and_then(|p| snap.stacks.get(&p));
+    let name = pid
+        .and_then(|p| snap.procs.iter().find(|r| r.pid == p))
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let mut title = vec![" Stack ".bold()];
+    if let Some(p) = pid {
+        title.push(format!("pid {p} {name} ").into());
+    }
+    if let Some(v) = view.and_then(|v| v.python.clone()) {
+        title.push(format!("Python {v} ").dark_gray());
+    }
+    let body = match view {
+        Some(v) => lines(v, rows),
+        None if app.source.replay().is_some() => {
+            vec![Line::from("no stacks were recorded for this process").fg(Color::DarkGray)]
+        }
+        None => vec![
+            Line::from("stacks are read every half second from outside; select a Python process")
+                .fg(Color::DarkGray),
+        ],
+    };
+    let p = Paragraph::new(body).wrap(Wrap { trim: false }).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(Line::from(title)),
+    );
+    f.render_widget(p, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::snapshot::{FrameView, ThreadStackView};
+
+    fn frame(function: &str, file: &str, line: i32, own: bool) -> FrameView {
+        FrameView {
+            function: function.into(),
+            file: file.into(),
+            line,
+            own,
+        }
+    }
+
+    #[test]
+    fn the_main_thread_comes_first_with_the_programs_frame_marked() {
+        let v = StackView {
+            python: Some("3.11.7".into()),
+            error: None,
+            threads: vec![
+                ThreadStackView {
+                    name: Some("QueueFeederThread".into()),
+                    tid: Some(11),
+                    active: false,
+                    wait: Some("queue feeder (Condition.wait)".into()),
+                    frames: vec![frame("Condition.wait", "threading.py", 320, false)],
+                    user: None,
+                },
+                ThreadStackView {
+                    name: Some("MainThread".into()),
+                    tid: Some(10),
+                    active: false,
+                    wait: Some("get (Queue.get)".into()),
+                    frames: vec![
+                        frame("Queue.get", "multiprocessing/queues.py", 103, false),
+                        frame("consume", "prog.py", 40, true),
+                        frame("<module>", "prog.py", 52, true),
+                    ],
+                    user: Some(1),
+                },
+            ],
+        };
+        let text: Vec<String> = lines(&v, 20)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert!(
+            text[0].starts_with("MainThread 10 idle — waits: get (Queue.get)"),
+            "{text:?}"
+        );
+        assert_eq!(text[2], "  → consume  prog.py:40");
+        assert!(
+            text.iter().any(|l| l.starts_with("QueueFeederThread")),
+            "{text:?}"
+        );
+        // Short of rows: cut, never more than asked.
+        assert_eq!(lines(&v, 3).len(), 3);
+    }
+}
