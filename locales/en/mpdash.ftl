@@ -175,3 +175,73 @@ pool-idle = idle
 pool-worker-done = { $n ->
    *[other] done
 }
+
+## The Compare tab (src/ui/compare_panel.rs)
+
+compare-title = Compare
+compare-empty = No finished run yet. Each run that ends is kept here: press m to run the scenario with the next start method, r to run it again.
+compare-col-run = RUN
+compare-col-method = METHOD
+compare-col-workers = WORKERS
+compare-col-wall = WALL
+compare-col-start-p50 = START p50
+compare-col-start-p99 = START p99
+compare-col-all-ready = ALL READY
+compare-col-helpers = HELPERS
+compare-col-cpu = CPU s
+compare-col-exit = EXIT
+compare-col-note = NOTE
+compare-runs-of = { $n } runs of { $title }
+compare-last-shown = (the last { $n } shown)
+compare-others = { $n } of other scenarios (Enter)
+compare-legend = START = request → first instruction · PSS/RSS = workers' peak
+compare-chart-start = Start latency p50 (µs)
+compare-chart-pss = Workers' PSS (MiB)
+compare-failed = failed
+compare-killed = { $n ->
+    [one] { $n } worker killed
+   *[other] { $n } workers killed
+}
+
+## Shared resources (src/ui/resource_panel.rs). QUEUE, LOCK, EVENT… are
+## multiprocessing's class names and stay as the program writes them.
+
+res-title = Shared resources
+res-none = no shared resources yet
+res-foreign = a foreign program: no queue, lock or pool panels (mpdash reads those from its own primitives)
+res-manager = server pid { $pid } · { $clients } { $clients ->
+    [one] client
+   *[other] clients
+} · { $objects } { $objects ->
+    [one] object
+   *[other] objects
+}
+res-manager-tcp = tcp port { $port }
+res-manager-refused = refused { $n }
+res-queue-rates = put { $put }/s get { $get }/s
+res-queue-waiting = waiting to { $who }
+res-queue-op = { $op }: { $who }
+res-queue-lost = lost { $n } (dead producer { $put }, dead consumer { $get })
+res-nobody-waiting = nobody waiting
+res-n-waiting = { $n } waiting
+res-waiting = waiting: { $names }
+res-waiting-some = waiting: { $names }, … ({ $n } in all)
+res-held-by = held by { $name }
+res-held-for = for { $time }
+res-free = free
+res-lock-stats = { $n } acquired, { $pct }% contended
+res-owner-died = owner died ×{ $n } (last { $last })
+res-sem-value = value { $value }
+res-acquired = { $n } acquired
+res-event-set = set
+res-event-clear = clear
+res-barrier = { $arrived } arrived · passed { $passes }×
+res-barrier-broken = BROKEN
+res-pipe-one-way = (one-way)
+res-value-with-lock = with lock
+res-calls = { $n } calls
+# "calls" after a right-aligned number.
+res-calls-word = { $n ->
+   *[other] calls
+}
+res-mean = mean { $time }

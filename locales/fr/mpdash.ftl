@@ -208,3 +208,91 @@ pool-worker-done = { $n ->
     [one] finie
    *[other] finies
 }
+
+## L'onglet Comparer (src/ui/compare_panel.rs)
+
+compare-title = Comparer
+compare-empty = Aucune exécution terminée pour l'instant. Chaque exécution qui se termine est gardée ici : appuyez sur m pour lancer le scénario avec la méthode de démarrage suivante, sur r pour le relancer.
+compare-col-run = N°
+compare-col-method = MÉTHODE
+compare-col-workers = WORKERS
+compare-col-wall = DURÉE
+compare-col-start-p50 = DÉM. p50
+compare-col-start-p99 = DÉM. p99
+compare-col-all-ready = PRÊTS
+compare-col-helpers = ANNEXES
+compare-col-cpu = CPU s
+compare-col-exit = CODE
+compare-col-note = REMARQUE
+compare-runs-of = { $n } { $n ->
+    [one] exécution
+   *[other] exécutions
+} de { $title }
+compare-last-shown = (les { $n } dernières affichées)
+compare-others = { $n } d'autres scénarios (Entrée)
+compare-legend = DÉM. = de la demande à la première instruction · PSS/RSS = pic des workers
+compare-chart-start = Latence de démarrage p50 (µs)
+compare-chart-pss = PSS des workers (MiB)
+compare-failed = échec
+compare-killed = { $n ->
+    [one] { $n } worker tué
+   *[other] { $n } workers tués
+}
+
+## Ressources partagées (src/ui/resource_panel.rs). QUEUE, LOCK, EVENT…
+## sont les noms des classes de multiprocessing, tels que le programme les écrit.
+
+res-title = Ressources partagées
+res-none = pas encore de ressource partagée
+res-foreign = un programme extérieur : pas de panneau file, verrou ou pool (mpdash les lit dans ses propres primitives)
+res-manager = serveur pid { $pid } · { $clients } { $clients ->
+    [one] client
+   *[other] clients
+} · { $objects } { $objects ->
+    [one] objet
+   *[other] objets
+}
+res-manager-tcp = port tcp { $port }
+res-manager-refused = { $n } { $n ->
+    [one] refusé
+   *[other] refusés
+}
+res-queue-rates = put { $put }/s get { $get }/s
+res-queue-waiting = en attente pour { $who }
+res-queue-op = { $op } : { $who }
+res-queue-lost = { $n } { $n ->
+    [one] perdu
+   *[other] perdus
+} (producteur mort { $put }, consommateur mort { $get })
+res-nobody-waiting = personne n'attend
+res-n-waiting = { $n } en attente
+res-waiting = en attente : { $names }
+res-waiting-some = en attente : { $names }, … ({ $n } en tout)
+res-held-by = tenu par { $name }
+res-held-for = depuis { $time }
+res-free = libre
+res-lock-stats = { $n } { $n ->
+    [one] acquisition
+   *[other] acquisitions
+}, { $pct } % avec attente
+res-owner-died = détenteur mort ×{ $n } (dernier : { $last })
+res-sem-value = valeur { $value }
+res-acquired = { $n } { $n ->
+    [one] acquisition
+   *[other] acquisitions
+}
+res-event-set = positionné
+res-event-clear = effacé
+res-barrier = { $arrived } arrivés · franchie { $passes } fois
+res-barrier-broken = ROMPUE
+res-pipe-one-way = (sens unique)
+res-value-with-lock = avec verrou
+res-calls = { $n } { $n ->
+    [one] appel
+   *[other] appels
+}
+res-calls-word = { $n ->
+    [one] appel
+   *[other] appels
+}
+res-mean = moyenne { $time }

@@ -209,7 +209,7 @@ pub fn tr_in(lang: Lang, id: &str, args: &[(&str, Arg)]) -> String {
     id.to_string()
 }
 
-/// French typography: the space before `:`, `;`, `?`, `!` and inside
+/// French typography: the space before `:`, `;`, `?`, `!`, `%` and inside
 /// `« »` becomes a non-breaking one (U+00A0), so that no line starts with
 /// a colon. The files are written with ordinary spaces, easier to edit.
 pub fn french_spaces(text: &str) -> String {
@@ -218,7 +218,7 @@ pub fn french_spaces(text: &str) -> String {
     let mut after_guillemet = false;
     while let Some(c) = chars.next() {
         let next = chars.peek().copied();
-        let before_mark = matches!(next, Some(':' | ';' | '?' | '!' | '»'));
+        let before_mark = matches!(next, Some(':' | ';' | '?' | '!' | '»' | '%'));
         let mark_ends = |n: Option<char>| {
             n.is_none_or(|n| n.is_whitespace() || matches!(n, ')' | ']' | ',' | '.' | '»' | '"'))
         };

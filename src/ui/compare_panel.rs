@@ -10,21 +10,19 @@ use ratatui::widgets::{
 };
 
 use crate::app::App;
+use crate::t;
 use crate::telemetry::stats::RunStats;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.runs.is_empty() {
-        let p = Paragraph::new(
-            "No finished run yet. Each run that ends is kept here: press m to run the \
-             scenario with the next start method, r to run it again.",
-        )
-        .wrap(Wrap { trim: true })
-        .style(Style::new().fg(Color::DarkGray))
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Compare ".bold()),
-        );
+        let p = Paragraph::new(t!("compare-empty"))
+            .wrap(Wrap { trim: true })
+            .style(Style::new().fg(Color::DarkGray))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" {} ", t!("compare-title")).bold()),
+            );
         f.render_widget(p, area);
         return;
     }
@@ -57,19 +55,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
     let header = Row::new(
         [
-            "RUN",
-            "METHOD",
-            "WORKERS",
-            "WALL",
-            "START p50",
-            "START p99",
-            "ALL READY",
-            "PSS",
-            "RSS",
-            "HELPERS",
-            "CPU s",
-            "EXIT",
-            "NOTE",
+            t!("compare-col-run"),
+            t!("compare-col-method"),
+            t!("compare-col-workers"),
+            t!("compare-col-wall"),
+            t!("compare-col-start-p50"),
+            t!("compare-col-start-p99"),
+            t!("compare-col-all-ready"),
+            "PSS".to_string(),
+            "RSS".to_string(),
+            t!("compare-col-helpers"),
+            t!("compare-col-cpu"),
+            t!("compare-col-exit"),
+            t!("compare-col-note"),
         ]
         .map(Cell::from),
     )
@@ -104,16 +102,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .collect();
     let widths = [4, 10, 7, 8, 9, 9, 9, 10, 11, 7, 6, 4, 16].map(Constraint::Length);
     let mut title = vec![
-        " Compare ".bold(),
-        format!("{} runs of {} ", mine.len(), app.compare_title()).into(),
+        format!(" {} ", t!("compare-title")).bold(),
+        format!(
+            "{} ",
+            t!(
+                "compare-runs-of",
+                n = mine.len(),
+                title = app.compare_title()
+            )
+        )
+        .into(),
     ];
     if shown.len() < mine.len() {
-        title.push(format!("(the last {} shown) ", shown.len()).yellow());
+        title.push(format!("{} ", t!("compare-last-shown", n = shown.len())).yellow());
     }
     if others > 0 {
-        title.push(format!("· {others} of other scenarios (Enter) ").dark_gray());
+        title.push(format!("· {} ", t!("compare-others", n = others)).dark_gray());
     }
-    title.push("· START = request → first instruction · PSS/RSS = workers' peak ".dark_gray());
+    title.push(format!("· {} ", t!("compare-legend")).dark_gray());
     f.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -163,23 +169,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         },
         Color::Cyan,
     );
-    let chart = |title: &'static str, data: Vec<Bar<'static>>| {
+    let chart = |title: String, data: Vec<Bar<'static>>| {
         BarChart::default()
             .block(Block::default().borders(Borders::ALL).title(title.bold()))
             .bar_width(8)
             .bar_gap(1)
             .data(BarGroup::default().bars(&data))
     };
-    f.render_widget(chart(" Start latency p50 (µs) ", start), left);
-    f.render_widget(chart(" Workers' PSS (MiB) ", pss), right);
+    f.render_widget(
+        chart(format!(" {} ", t!("compare-chart-start")), start),
+        left,
+    );
+    f.render_widget(chart(format!(" {} ", t!("compare-chart-pss")), pss), right);
 }
 
 /// What makes a run not like the others: a worker killed, a failure.
 fn note(r: &RunStats) -> String {
     match (r.killed, r.exit) {
         (0, 0) => String::new(),
-        (0, _) => "failed".into(),
-        (1, _) => "1 worker killed".into(),
-        (n, _) => format!("{n} workers killed"),
+        (0, _) => t!("compare-failed"),
+        (n, _) => t!("compare-killed", n = n),
     }
 }

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::format;
 use crate::app::App;
 use crate::runtime::board::WaitOp;
+use crate::t;
 use crate::telemetry::board_view::ResourceView;
 
 fn bar(filled: usize, total: usize, width: usize) -> String {
@@ -81,12 +82,15 @@ fn manager_line(_app: &App, r: &ResourceView) -> Line<'static> {
         tag("MANAGER", Color::Magenta),
         label(name),
         Span::raw(format!(
-            "server pid {server_pid} · {clients} client{} · {} object{}{}",
-            if *clients == 1 { "" } else { "s" },
-            objects.len(),
-            if objects.len() == 1 { "" } else { "s" },
+            "{}{}",
+            t!(
+                "res-manager",
+                pid = server_pid.to_string(),
+                clients = *clients,
+                objects = objects.len()
+            ),
             if *tcp_port > 0 {
-                format!(" · tcp port {tcp_port}")
+                format!(" · {}", t!("res-manager-tcp", port = tcp_port.to_string()))
             } else {
                 String::new()
             }
@@ -94,7 +98,7 @@ fn manager_line(_app: &App, r: &ResourceView) -> Line<'static> {
     ];
     if *refused > 0 {
         spans.push(Span::styled(
-            format!(" · refused {refused}"),
+            format!(" · {}", t!("res-manager-refused", n = *refused)),
             Style::new().fg(Color::Red),
         ));
     }
@@ -165,7 +169,17 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
             format!(" {depth:>4}/{capacity:<4} ")
         }),
         Span::styled(hist, Style::new().fg(Color::Cyan)),
-        Span::styled(format!("  put {pr:.0}/s get {gr:.0}/s"), dim),
+        Span::styled(
+            format!(
+                "  {}",
+                t!(
+                    "res-queue-rates",
+                    put = format!("{pr:.0}"),
+                    get = format!("{gr:.0}")
+                )
+            ),
+            dim,
+        ),
     ];
     if waiting_getters + waiting_putters > 0 {
         let who = |op: WaitOp, n: u32| {
@@ -178,18 +192,34 @@ fn queue_line(app: &App, r: &ResourceView) -> Line<'static> {
         };
         let mut parts = Vec::new();
         if *waiting_putters > 0 {
-            parts.push(format!("put: {}", who(WaitOp::Put, *waiting_putters)));
+            parts.push(t!(
+                "res-queue-op",
+                op = "put",
+                who = who(WaitOp::Put, *waiting_putters)
+            ));
         }
         if *waiting_getters > 0 {
-            parts.push(format!("get: {}", who(WaitOp::Get, *waiting_getters)));
+            parts.push(t!(
+                "res-queue-op",
+                op = "get",
+                who = who(WaitOp::Get, *waiting_getters)
+            ));
         }
-        spans.push(Span::raw(format!("  waiting to {}", parts.join("; "))));
+        spans.push(Span::raw(format!(
+            "  {}",
+            t!("res-queue-waiting", who = parts.join("; "))
+        )));
     }
     if lost_put + lost_get > 0 {
         spans.push(Span::styled(
             format!(
-                "  lost {} (dead producer {lost_put}, dead consumer {lost_get})",
-                lost_put + lost_get
+                "  {}",
+                t!(
+                    "res-queue-lost",
+                    n = lost_put + lost_get,
+                    put = *lost_put,
+                    get = *lost_get
+                )
             ),
             Style::new().fg(Color::Red).bold(),
         ));
@@ -221,14 +251,14 @@ fn waiting_text(app: &App, resource: &str, count: u32) -> String {
         .map(|p| p.name.as_str())
         .collect();
     match (names.len(), count) {
-        (0, 0) => "nobody waiting".into(),
-        (0, n) => format!("{n} waiting"),
-        (_, _) if names.len() > 4 => format!(
-            "waiting: {}, … ({} in all)",
-            names[..3].join(", "),
-            names.len().max(count as usize)
+        (0, 0) => t!("res-nobody-waiting"),
+        (0, n) => t!("res-n-waiting", n = n),
+        (_, _) if names.len() > 4 => t!(
+            "res-waiting-some",
+            names = names[..3].join(", "),
+            n = names.len().max(count as usize)
         ),
-        _ => format!("waiting: {}", names.join(", ")),
+        _ => t!("res-waiting", names = names.join(", ")),
     }
 }
 
@@ -271,17 +301,17 @@ fn lock_line(app: &App, r: &ResourceView) -> Line<'static> {
     ];
     if *holder_pid != 0 {
         spans.push(Span::styled(
-            format!("held by {}", process_name(app, *holder_pid)),
+            t!("res-held-by", name = process_name(app, *holder_pid)),
             Style::new().fg(Color::Yellow),
         ));
         if let Some(ms) = held_ms {
             spans.push(Span::raw(format!(
-                " for {}",
-                format::secs(*ms as f64 / 1000.0)
+                " {}",
+                t!("res-held-for", time = format::secs(*ms as f64 / 1000.0))
             )));
         }
     } else {
-        spans.push(Span::styled("free", Style::new().fg(Color::Green)));
+        spans.push(Span::styled(t!("res-free"), Style::new().fg(Color::Green)));
     }
     // Attempts that had to wait, over all attempts (done or waiting now).
     let attempts = acquisitions + u64::from(*waiters);
@@ -291,12 +321,24 @@ fn lock_line(app: &App, r: &ResourceView) -> Line<'static> {
         0.0
     };
     spans.push(Span::raw(format!(
-        " · {} · {acquisitions} acquired, {pct:.0}% contended",
-        waiting_text(app, name, *waiters)
+        " · {} · {}",
+        waiting_text(app, name, *waiters),
+        t!(
+            "res-lock-stats",
+            n = *acquisitions,
+            pct = format!("{pct:.0}")
+        )
     )));
     if *owner_died > 0 {
         spans.push(Span::styled(
-            format!(" · owner died ×{owner_died} (last {last_dead_owner})"),
+            format!(
+                " · {}",
+                t!(
+                    "res-owner-died",
+                    n = owner_died.to_string(),
+                    last = last_dead_owner.to_string()
+                )
+            ),
             Style::new().fg(Color::Red).bold(),
         ));
     }
@@ -320,11 +362,15 @@ fn semaphore_line(_app: &App, r: &ResourceView) -> Line<'static> {
         tag(if *bounded { "BSEM" } else { "SEM" }, Color::Yellow),
         label(name),
         Span::raw(if *bounded {
-            format!("value {value}/{bound}")
+            t!("res-sem-value", value = format!("{value}/{bound}"))
         } else {
-            format!("value {value}")
+            t!("res-sem-value", value = value.to_string())
         }),
-        Span::raw(format!(" · {waiters} waiting · {acquisitions} acquired")),
+        Span::raw(format!(
+            " · {} · {}",
+            t!("res-n-waiting", n = *waiters),
+            t!("res-acquired", n = *acquisitions)
+        )),
     ])
 }
 
@@ -338,11 +384,11 @@ fn event_line(_app: &App, r: &ResourceView) -> Line<'static> {
         tag("EVENT", Color::Magenta),
         label(name),
         if *set {
-            Span::styled("set", Style::new().fg(Color::Green))
+            Span::styled(t!("res-event-set"), Style::new().fg(Color::Green))
         } else {
-            Span::styled("clear", dim)
+            Span::styled(t!("res-event-clear"), dim)
         },
-        Span::raw(format!(" · {waiters} waiting")),
+        Span::raw(format!(" · {}", t!("res-n-waiting", n = *waiters))),
     ])
 }
 
@@ -362,9 +408,16 @@ fn barrier_line(_app: &App, r: &ResourceView) -> Line<'static> {
     Line::from(vec![
         tag("BARRIER", Color::Magenta),
         label(name),
-        Span::raw(format!("{arrived}/{parties} arrived · passed {passes}×")),
+        Span::raw(t!(
+            "res-barrier",
+            arrived = format!("{arrived}/{parties}"),
+            passes = passes.to_string()
+        )),
         if *broken {
-            Span::styled(" · BROKEN", Style::new().fg(Color::Red).bold())
+            Span::styled(
+                format!(" · {}", t!("res-barrier-broken")),
+                Style::new().fg(Color::Red).bold(),
+            )
         } else {
             Span::raw("")
         },
@@ -393,7 +446,11 @@ fn pipe_line(_app: &App, r: &ResourceView) -> Line<'static> {
             format::bytes(bytes[0]),
             msgs[1],
             format::bytes(bytes[1]),
-            if *duplex { "" } else { " (one-way)" }
+            if *duplex {
+                String::new()
+            } else {
+                format!(" {}", t!("res-pipe-one-way"))
+            }
         )),
     ])
 }
@@ -425,7 +482,11 @@ fn value_line(_app: &App, r: &ResourceView) -> Line<'static> {
         Span::styled(
             format!(
                 "  '{typecode}'{}",
-                if *lock { ", with lock" } else { ", lock=False" }
+                if *lock {
+                    format!(", {}", t!("res-value-with-lock"))
+                } else {
+                    ", lock=False".to_string()
+                }
             ),
             dim,
         ),
@@ -450,8 +511,8 @@ fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
             Span::styled(format!("{:<9}", o.kind), Style::new().fg(Color::Magenta)),
             label(&o.name),
             Span::raw(match o.len {
-                Some(len) => format!("len {len:<6} {} calls", o.calls),
-                None => format!("{} calls", o.calls),
+                Some(len) => format!("len {len:<6} {}", t!("res-calls", n = o.calls)),
+                None => t!("res-calls", n = o.calls),
             }),
         ]));
     }
@@ -466,10 +527,14 @@ fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
             Span::raw("  "),
             Span::styled(format!("{:<24}", m.method), dim),
             Span::raw(format!(
-                "{:>8} calls {:>9}/s  mean {}",
+                "{:>8} {} {:>9}/s  {}",
                 m.calls,
+                t!("res-calls-word", n = m.calls),
                 format::rate(rate),
-                format::micros(m.total_ns / m.calls.max(1) / 1000)
+                t!(
+                    "res-mean",
+                    time = format::micros(m.total_ns / m.calls.max(1) / 1000)
+                )
             )),
         ]));
     }
@@ -479,9 +544,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut l = lines(app);
     if l.is_empty() {
         let text = if app.source.is_foreign() {
-            "a foreign program: no queue, lock or pool panels (mpdash reads those from its own primitives)"
+            t!("res-foreign")
         } else {
-            "no shared resources yet"
+            t!("res-none")
         };
         l.push(Line::styled(text, Style::new().fg(Color::DarkGray)));
     }
@@ -489,7 +554,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(l).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Shared resources ".bold()),
+                .title(format!(" {} ", t!("res-title")).bold()),
         ),
         area,
     );
