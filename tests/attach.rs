@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use common::{PATIENCE, Tree, mpdash, wait_until};
 use serde_json::Value;

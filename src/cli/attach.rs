@@ -23,7 +23,6 @@ pub const EXIT_STUCK: i32 = 3;
 /// Time between two samples of `attach`.
 const PERIOD: Duration = Duration::from_millis(500);
 
-
 fn read_tree(root: i32, reader: &mut StackReader) -> anyhow::Result<Option<Vec<Seen>>> {
     let Some(tree) = stacks::tree(root) else {
         return Ok(None);

@@ -316,41 +316,6 @@ impl Tree {
     }
 }
 
-/// Every descendant of `root`, from `/proc`.
-pub fn descendants(root: i32) -> Vec<i32> {
-    let mut parent = std::collections::HashMap::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(ppid) = stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        parent.insert(pid, ppid);
-    }
-    parent
-        .keys()
-        .copied()
-        .filter(|&p| {
-            let mut q = p;
-            for _ in 0..64 {
-                match parent.get(&q) {
-                    Some(&pp) if pp == root => return true,
-                    Some(&pp) if pp > 1 => q = pp,
-                    _ => return false,
-                }
-            }
-            false
-        })
-        .collect()
-}
-
 impl Drop for Tree {
     fn drop(&mut self) {
         use nix::sys::signal::{Signal, kill};
