@@ -39,6 +39,9 @@ wait_lock = threading.Lock()
 main_tid = threading.get_native_id()
 # Off: something failed; the probe stops and says so once.
 is_off = False
+# What the concerns keep of this process's mapping (views kept on objects):
+# made again in a forked child, and when the probe turns off.
+resets = []
 
 now = time.monotonic_ns
 ident = threading.get_ident
@@ -61,6 +64,15 @@ def off(why):
         sys.stderr.write("mpdash probe: off (%s)\n" % why)
     except Exception:
         pass
+    run_resets()
+
+
+def run_resets():
+    for reset in resets:
+        try:
+            reset()
+        except Exception:
+            pass
 
 
 def safely(fn):
@@ -121,6 +133,7 @@ def forked():
     at_instr.clear()
     views.clear()
     wslots.clear()
+    run_resets()
 
 
 def emit(record):

@@ -3,6 +3,8 @@
 # who holds a lock is the process whose acquisitions outnumber its
 # releases), Event, Barrier, Condition; each wait noted before it blocks.
 
+import weakref
+
 from _mpdash_probe import core
 from _mpdash_probe import fileformat as ff
 from _mpdash_probe.pickling import carry_id
@@ -12,6 +14,7 @@ ACQUIRE, ACQUIRED, CONTENDED, RELEASED = ff.ACQUIRE, ff.ACQUIRED, ff.CONTENDED, 
 
 
 def contended(c_acquire, oid, f, timeout):
+    # (Rare: the view looked up, not kept.)
     # It had to wait: noted as a wait, with the program's line.
     w = noted(ACQUIRE, oid, f, timeout)
     try:
@@ -26,6 +29,21 @@ def contended(c_acquire, oid, f, timeout):
     return got
 
 
+# The program's SemLocks, instrumented: their counters' views are theirs
+# (no look-up on the hot path), made again in a forked child (the parent's
+# mapping is the parent's) and when the probe turns off.
+instrumented = weakref.WeakSet()
+
+
+def new_views():
+    for lock in list(instrumented):
+        hot = lock._mpdash_hot
+        lock._mpdash_hot = hot[:3] + (view_of(hot[2]),)
+
+
+core.resets.append(new_views)
+
+
 def instrument(self):
     # A SemLock of the program's: its acquire and release, counted. The
     # slot: [id, acquisitions, -, -, -, acquisitions that had to wait, -,
@@ -33,10 +51,11 @@ def instrument(self):
     # held mpdash measures by watching (where a thread is, its stack says).
     c_acquire, c_release = self._semlock.acquire, self._semlock.release
     oid = self._mpdash_id
+    hot = (c_acquire, c_release, oid, view_of(oid))
 
     def acquire(block=True, timeout=None):
         if c_acquire(False):
-            (views.get(oid) or view_of(oid))[ACQUIRED] += 1
+            self._mpdash_hot[3][ACQUIRED] += 1
             return True
         if not block:
             return False
@@ -47,7 +66,7 @@ def instrument(self):
         # acquisition at once), taken back if the release fails. Every
         # release counts: a semaphore is often released by a process that
         # did not acquire it.
-        v = views.get(oid) or view_of(oid)
+        v = self._mpdash_hot[3]
         v[RELEASED] += 1
         try:
             return c_release()
@@ -56,17 +75,18 @@ def instrument(self):
             raise
 
     self.acquire, self.release = acquire, release
-    self._mpdash_hot = (c_acquire, c_release, oid)
+    self._mpdash_hot = hot
+    instrumented.add(self)
 
 
 def __enter__(self):
-    # `with lock:` -- one call of the probe's, the caller one frame up.
+    # `with lock:` -- one call of the probe's, the caller one frame up; the
+    # count one store into the lock's own view.
     hot = self._mpdash_hot
     if hot is None:
         return self._semlock.__enter__()
     if hot[0](False):
-        oid = hot[2]
-        (views.get(oid) or view_of(oid))[ACQUIRED] += 1
+        hot[3][ACQUIRED] += 1
         return True
     return contended(hot[0], hot[2], getframe(1), None)
 
@@ -75,8 +95,7 @@ def __exit__(self, *args):
     hot = self._mpdash_hot
     if hot is None:
         return self._semlock.__exit__(*args)
-    oid = hot[2]
-    v = views.get(oid) or view_of(oid)
+    v = hot[3]
     v[RELEASED] += 1
     try:
         return hot[1]()

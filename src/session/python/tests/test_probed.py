@@ -87,6 +87,37 @@ class Counts(unittest.TestCase):
         self.assertEqual(r.obj("lk")["kind"], "Lock")
         self.assertEqual(r.obj("rl")["kind"], "RLock")
 
+    def test_a_forked_child_counts_into_its_own_file(self):
+        r = probed.run(program("""
+            import multiprocessing as mp, os
+            def child(lk):
+                for _ in range(3):
+                    with lk:
+                        pass
+            if __name__ == "__main__":
+                mp.set_start_method("fork")
+                lk = mp.Lock()
+                with lk:
+                    pass
+                p = mp.Process(target=child, args=(lk,))
+                p.start()
+                p.join()
+                pid = os.fork()
+                if pid == 0:
+                    lk.acquire()
+                    lk.release()
+                    os._exit(0)
+                os.waitpid(pid, 0)
+                print(p.pid, pid)
+        """))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        child, forked = map(int, r.stdout.split())
+        oid = r.obj("lk")["id"]
+        self.assertEqual(r.slots[r.main_pid()][oid][ff.ACQUIRED], 1)
+        self.assertEqual(r.slots[child][oid][ff.ACQUIRED], 3)
+        self.assertEqual(r.slots[forked][oid][ff.ACQUIRED], 1)
+        self.assertEqual(r.counts("lk")[ff.RELEASED], 5)
+
     def test_queues_count_every_put_get_and_task_done(self):
         r = probed.run(program("""
             import multiprocessing as mp
