@@ -117,10 +117,16 @@ fn stuck_waits(lines: &[Value]) -> Vec<(String, String)> {
 /// holders cannot all be proved (forkserver: the main process's locks are
 /// its globals, which no frame shows).
 fn lock_order_on(python: &str, method: &str, kind: &str) {
-    let tree = Tree::start(python, "lock_order.py", &[method]);
-    let fwd = line_of("lock_order.py", "waits for b");
-    let bwd = line_of("lock_order.py", "waits for a");
-    let join = line_of("lock_order.py", "p.join()");
+    lock_order_in("lock_order.py", python, method, kind);
+}
+
+/// [`lock_order_on`] with the program `file` (`lock_order.py` takes its
+/// locks with `with`, `bare_acquire.py` with `acquire()`).
+fn lock_order_in(file: &str, python: &str, method: &str, kind: &str) {
+    let tree = Tree::start(python, file, &[method]);
+    let fwd = line_of(file, "waits for b");
+    let bwd = line_of(file, "waits for a");
+    let join = line_of(file, "p.join()");
     wait_for_waits(tree.pid(), &[("acquire", &fwd), ("acquire", &bwd)]);
 
     let (code, lines, err) = attach(tree.pid(), "10");
@@ -159,6 +165,12 @@ fn lock_order_on(python: &str, method: &str, kind: &str) {
 #[test]
 fn a_lock_order_deadlock_is_stuck_naming_both_acquires() {
     lock_order_on("python3", "fork", "deadlock");
+}
+
+#[test]
+fn a_deadlock_of_bare_acquire_calls_is_proved_from_the_programs_lines() {
+    // `a.acquire()` is the C method: no frame of its own; the line says.
+    lock_order_in("bare_acquire.py", "python3", "fork", "deadlock");
 }
 
 #[test]

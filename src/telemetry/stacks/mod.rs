@@ -235,6 +235,8 @@ struct Attached {
 /// Reads stacks, keeping one attachment per process.
 pub struct StackReader {
     spies: HashMap<i32, Attached>,
+    /// The program's source files as read (for calls that leave no frame).
+    sources: HashMap<String, Option<Vec<String>>>,
     config: Config,
     /// Time to attach to each process (`PythonSpy::new`).
     pub attach_times: Vec<Duration>,
@@ -267,6 +269,7 @@ impl StackReader {
         };
         StackReader {
             spies: HashMap::new(),
+            sources: HashMap::new(),
             config,
             attach_times: Vec::new(),
             sample_times: Vec::new(),
@@ -339,13 +342,20 @@ impl StackReader {
                         }),
                     })
                     .collect();
+                // An idle thread whose innermost frame is the program's
+                // own may be in a C call that leaves no frame: its line says.
+                let wait = waits::wait_of(&frames).or_else(|| {
+                    let f = frames.first().filter(|f| f.own && !t.active)?;
+                    let line = source_line(&mut self.sources, p.pid, &f.file, f.line)?;
+                    waits::bare_acquire(&frames, &line)
+                });
                 ThreadStack {
                     name: t.thread_name,
                     ident: t.thread_id,
                     tid: t.os_thread_id,
                     active: t.active,
                     owns_gil: t.owns_gil,
-                    wait: waits::wait_of(&frames),
+                    wait,
                     frames,
                 }
             })
@@ -355,6 +365,42 @@ impl StackReader {
             threads,
         })
     }
+}
+
+/// Line `line` (1-based) of the program's file `file`, read once.
+fn source_line(
+    cache: &mut HashMap<String, Option<Vec<String>>>,
+    pid: i32,
+    file: &str,
+    line: i32,
+) -> Option<String> {
+    // A relative name is the process's own working directory's.
+    let file = if file.starts_with('/') {
+        file.to_string()
+    } else {
+        format!("/proc/{pid}/cwd/{file}")
+    };
+    // A few programs' files at most: a bound all the same.
+    if cache.len() > 256 {
+        cache.clear();
+    }
+    let lines = cache.entry(file.clone()).or_insert_with(|| {
+        let meta = std::fs::metadata(&file).ok()?;
+        if meta.len() > 4 << 20 {
+            return None;
+        }
+        Some(
+            std::fs::read_to_string(&file)
+                .ok()?
+                .lines()
+                .map(String::from)
+                .collect(),
+        )
+    });
+    lines
+        .as_ref()?
+        .get(usize::try_from(line).ok()?.checked_sub(1)?)
+        .cloned()
 }
 
 /// An interpreter, or a program with libpython mapped.

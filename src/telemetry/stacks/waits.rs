@@ -212,6 +212,48 @@ pub fn wait_of(frames: &[Frame]) -> Option<Wait> {
     })
 }
 
+/// A bare `lock.acquire()` (or a Semaphore's): the C method leaves no
+/// Python frame, so the program's own innermost frame is the call. Its
+/// source `line` says so: `NAME.acquire()` (a blocking call: no argument,
+/// `True` or `block=True`), with `NAME` a local of that frame when it is a
+/// plain name (its address then proves which lock, as `with` does). Any
+/// other argument (a timeout, `False`) ends by itself.
+pub fn bare_acquire(frames: &[Frame], line: &str) -> Option<Wait> {
+    let f = frames.first().filter(|f| f.own)?;
+    let code = line.split('#').next().unwrap_or("").trim();
+    let at = code.find(".acquire(")?;
+    let receiver: String = code[..at]
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if receiver.is_empty() {
+        return None;
+    }
+    let args_start = at + ".acquire(".len();
+    let args = code[args_start..].split(')').next().unwrap_or("").trim();
+    let blocking = matches!(args, "" | "True" | "block=True" | "blocking=True");
+    let object = (!receiver.contains('.'))
+        .then(|| {
+            f.locals
+                .as_ref()?
+                .iter()
+                .find(|l| l.name == receiver)
+                .map(|l| l.addr)
+        })
+        .flatten();
+    Some(Wait {
+        op: "acquire",
+        call: format!("{receiver}.acquire"),
+        at: Some((f.short_file(), f.line)),
+        object,
+        ends_by_itself: !blocking,
+    })
+}
+
 /// Is this file the program's own (not the standard library, not an
 /// installed package, not frozen or generated code)?
 pub fn is_own_file(path: &str) -> bool {
@@ -396,5 +438,35 @@ mod tests {
         let w = wait_of(&frames).unwrap();
         assert_eq!(w.op, "queue feeder");
         assert_eq!(w.at, None);
+    }
+
+    #[test]
+    fn a_bare_acquire_is_read_from_the_programs_line() {
+        let mut f = frame("take", "/home/me/prog.py", 12);
+        f.locals = Some(vec![Local {
+            name: "a".into(),
+            addr: 0x7f00,
+            arg: true,
+            repr: None,
+        }]);
+        let frames = vec![f, frame("<module>", "/home/me/prog.py", 30)];
+        let w = bare_acquire(&frames, "    a.acquire()  # blocks").expect("a wait");
+        assert_eq!((w.op, w.call.as_str()), ("acquire", "a.acquire"));
+        assert_eq!(w.at_str().as_deref(), Some("prog.py:12"));
+        assert_eq!(w.object, Some(0x7f00));
+        assert!(!w.ends_by_itself);
+        assert!(
+            bare_acquire(&frames, "ok = a.acquire(timeout=2)")
+                .unwrap()
+                .ends_by_itself
+        );
+        assert!(
+            bare_acquire(&frames, "self.lock.acquire(True)")
+                .is_some_and(|w| w.object.is_none() && !w.ends_by_itself)
+        );
+        // Not a call of acquire, or not the program's frame: nothing.
+        assert!(bare_acquire(&frames, "x = compute(a)").is_none());
+        let lib = vec![frame("Queue.get", &format!("{LIB}/queue.py"), 1)];
+        assert!(bare_acquire(&lib, "a.acquire()").is_none());
     }
 }
