@@ -245,3 +245,10 @@ res-calls-word = { $n ->
    *[other] calls
 }
 res-mean = mean { $time }
+
+## What to watch for a program mpdash did not write (src/session/command.rs)
+
+explain-attached = A program already running, not started by mpdash: process { $pid } (`{ $cmd }`) and every process below it, found in /proc as they start and end: CPU, memory, parents, states. The Python ones are read from outside with py-spy, never paused: the STACK panel shows the selected process's threads and frames (the program's own line marked), WHERE says where each one is or what it waits for. Quitting detaches: nothing is stopped or killed. r attaches again.
+explain-python = A CPython program, run as the root of this run: `{ $cmd }`, with mpdash's probe (a sitecustomize.py in a private directory on PYTHONPATH, for this run only). Processes carry Python's names and roles; the Queues, Locks, RLocks, Semaphores, Events and Barriers the program made are shown by the names it gave them, with puts and gets, holders and waiters; WAITING ON says what each process is blocked on and at which line. When the program can never move again (two locks taken in opposite orders, a join before a queue is drained, a barrier short of a party), the red banner says why instead of hanging. r runs it again.
+explain-foreign = A foreign program, run as the root of this run: `{ $cmd }`. mpdash finds its processes in /proc (its process group and the root's descendants) and shows CPU, RSS, PIDs and parents, states and exit statuses; when it ends or you quit, whatever it left is killed, as for a scenario. There are no queue, lock or pool panels: mpdash reads those from its own primitives, which a foreign program does not use (a Python program is probed unless --no-probe). r runs the command again.
+explain-python-tail = Run as `{ $cmd }`, with mpdash's probe: processes by Python's names and roles, the program's objects by the names it gave them, WAITING ON with the line, and the reason when it can never move again.

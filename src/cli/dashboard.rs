@@ -383,10 +383,12 @@ pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
         .map(|f| {
             let title = if f.ends_with(".py") {
                 let argv = vec!["python3".to_string(), f.clone()];
-                session::command::scenario_for(&argv, true).title
+                session::command::scenario_for(&argv, true)
+                    .shown_title()
+                    .to_string()
             } else {
                 match crate::scenario::load(&f, &Default::default()) {
-                    Ok(sc) => sc.title,
+                    Ok(sc) => sc.shown_title().to_string(),
                     Err(e) => format!("✗ line {}: {}", e.line, e.message),
                 }
             };

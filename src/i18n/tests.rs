@@ -204,3 +204,45 @@ fn french_spaces_before_two_part_marks_do_not_break() {
         "pool\u{a0}: 3\u{a0}; fini\u{a0}? oui\u{a0}! «\u{a0}mot\u{a0}» (quitter\u{a0}?) x :=y a ::b"
     );
 }
+
+/// Every scenario that comes with mpdash says its title and what to watch
+/// in French too: `[scenario.fr]` in a `.toml`, `prog.fr.txt` beside a
+/// Python program.
+#[test]
+fn every_scenario_has_its_french_title_and_explanation() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml" || x == "py") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 20, "{files:?}");
+    let mut missing = Vec::new();
+    for p in &files {
+        let f = p.to_string_lossy().into_owned();
+        let sc = if f.ends_with(".py") {
+            crate::session::command::scenario_for(&["python3".into(), f.clone()], true)
+        } else {
+            let text = std::fs::read_to_string(p).unwrap();
+            crate::scenario::parse(&f, &text, &Default::default()).unwrap()
+        };
+        let (title_fr, explain_fr) = with_lang(Lang::Fr, || {
+            (sc.shown_title().to_string(), sc.shown_explain().to_string())
+        });
+        let (title_en, explain_en) = with_lang(Lang::En, || {
+            (sc.shown_title().to_string(), sc.shown_explain().to_string())
+        });
+        assert_eq!((title_en.as_str(), explain_en.as_str()), (sc.title.as_str(), sc.explain.as_str()));
+        if title_fr == title_en || explain_fr == explain_en || explain_fr.is_empty() {
+            missing.push(f);
+        }
+    }
+    assert!(missing.is_empty(), "no French text: {missing:?}");
+}

@@ -57,8 +57,14 @@ pub struct ScalingSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
     pub file: String,
+    /// The title in English (what `--json` and headless runs say).
     pub title: String,
+    /// What to watch, in English.
     pub explain: String,
+    /// The title and explanation in other languages, by language code
+    /// (`fr`: the file's `[scenario.fr]`, a Python program's `prog.fr.txt`).
+    #[serde(default)]
+    pub translations: std::collections::BTreeMap<String, ScenarioText>,
     pub start_method: StartMethod,
     pub pool: PoolSpec,
     pub task: Option<TaskSpec>,
@@ -66,6 +72,13 @@ pub struct Scenario {
     pub processes: Vec<ProcessSpec>,
     pub main: Vec<MainStep>,
     pub scaling: Option<ScalingSpec>,
+}
+
+/// A scenario's title and explanation in one language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioText {
+    pub title: String,
+    pub explain: String,
 }
 
 /// A shared resource the main process creates before anything starts.
@@ -271,6 +284,21 @@ pub enum MainStep {
 }
 
 impl Scenario {
+    /// The title in the language of the screen (English when the scenario
+    /// has none in it).
+    pub fn shown_title(&self) -> &str {
+        self.translations
+            .get(crate::i18n::lang().code())
+            .map_or(&self.title, |t| &t.title)
+    }
+
+    /// What to watch, in the language of the screen (else English).
+    pub fn shown_explain(&self) -> &str {
+        self.translations
+            .get(crate::i18n::lang().code())
+            .map_or(&self.explain, |t| &t.explain)
+    }
+
     /// Scales every paced step by `1 / speed`: sleeps and the pace of
     /// `put_many`/`get_many`. Work (CPU, messages, counts) is unchanged.
     pub fn pace(&mut self, speed: f64) {

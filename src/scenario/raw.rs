@@ -84,6 +84,16 @@ pub struct RawHeader {
     pub explain: String,
     #[serde(default)]
     pub start_method: crate::runtime::board::StartMethod,
+    /// `[scenario.fr]`: the title and explanation in French.
+    pub fr: Option<RawText>,
+}
+
+/// A scenario's title and explanation in another language.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawText {
+    pub title: String,
+    pub explain: String,
 }
 
 #[derive(Deserialize)]

@@ -7,76 +7,94 @@
 use std::sync::atomic::Ordering;
 
 use crate::runtime::board::{Board, ProcState, StartMethod};
-use crate::scenario::Scenario;
+use std::collections::BTreeMap;
+
+use crate::i18n::{Arg, Lang, tr_in};
+use crate::scenario::{Scenario, ScenarioText};
 use crate::telemetry::discovery::{STATUS_UNKNOWN, descendants};
 
 /// The dashboard's scenario for a watched command (`probed`: a Python
 /// program seen from inside by mpdash's probe).
 pub fn attached_scenario(pid: i32, cmdline: &str) -> Scenario {
     let mut sc = scenario_for(&[], false);
-    sc.title = format!("attach {pid}: {cmdline}");
-    sc.explain = format!(
-        "A program already running, not started by mpdash: process {pid} (`{cmdline}`) and \
-         every process below it, found in /proc as they start and end: CPU, memory, parents, \
-         states. The Python ones are read from outside with py-spy, never paused: the STACK \
-         panel shows the selected process's threads and frames (the program's own line \
-         marked), WHERE says where each one is or what it waits for. Quitting detaches: \
-         nothing is stopped or killed. r attaches again."
-    );
+    let text = |lang| ScenarioText {
+        title: format!("attach {pid}: {cmdline}"),
+        explain: tr_in(
+            lang,
+            "explain-attached",
+            &[
+                ("pid", Arg::from(pid.to_string())),
+                ("cmd", Arg::from(cmdline)),
+            ],
+        ),
+    };
+    let en = text(Lang::En);
+    (sc.title, sc.explain) = (en.title, en.explain);
+    sc.translations = translations(text);
     sc
+}
+
+/// A scenario's texts in every language but English, by language code.
+fn translations(text: impl Fn(Lang) -> ScenarioText) -> BTreeMap<String, ScenarioText> {
+    Lang::ALL
+        .into_iter()
+        .filter(|l| *l != Lang::En)
+        .map(|l| (l.code().to_string(), text(l)))
+        .collect()
+}
+
+/// A Python program's title and explanation in `lang`: its docstring in
+/// English; in another language the file beside it named after it and the
+/// language (`pool.py` → `pool.fr.txt`), written as a docstring is (the
+/// title on the first line, then the explanation), else the docstring.
+fn python_doc(file: &str, lang: Lang) -> Option<(String, String)> {
+    if lang != Lang::En {
+        let side = std::path::Path::new(file).with_extension(format!("{}.txt", lang.code()));
+        if let Ok(text) = std::fs::read_to_string(side) {
+            let text = text.trim();
+            let (title, explain) = text.split_once('\n').unwrap_or((text, ""));
+            let title = title.trim().trim_end_matches('.').to_string();
+            if !title.is_empty() {
+                return Some((title, explain.trim().to_string()));
+            }
+        }
+    }
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|src| crate::session::python::docstring(&src))
 }
 
 pub fn scenario_for(argv: &[String], probed: bool) -> Scenario {
     let shown = argv.join(" ");
-    let explain = if probed {
-        format!(
-            "A CPython program, run as the root of this run: `{shown}`, with mpdash's probe \
-             (a sitecustomize.py in a private directory on PYTHONPATH, for this run only). \
-             Processes carry Python's names and roles; the Queues, Locks, RLocks, Semaphores, \
-             Events and Barriers the program made are shown by the names it gave them, with \
-             puts and gets, holders and waiters; WAITING ON says what each process is blocked \
-             on and at which line. When the program can never move again (two locks taken in \
-             opposite orders, a join before a queue is drained, a barrier short of a party), \
-             the red banner says why instead of hanging. r runs it again."
-        )
-    } else {
-        format!(
-            "A foreign program, run as the root of this run: `{shown}`. mpdash finds its \
-             processes in /proc (its process group and the root's descendants) and shows \
-             CPU, RSS, PIDs and parents, states and exit statuses; when it ends or you quit, \
-             whatever it left is killed, as for a scenario. There are no queue, lock or pool \
-             panels: mpdash reads those from its own primitives, which a foreign program \
-             does not use (a Python program is probed unless --no-probe). r runs the command \
-             again."
-        )
-    };
     // A Python file's docstring is its title and explanation.
     let file = argv
         .iter()
         .skip(1)
         .find(|a| a.ends_with(".py"))
         .filter(|_| probed);
-    let doc = file
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .and_then(|src| crate::session::python::docstring(&src));
-    let (title, explain) = match doc {
-        Some((title, text)) => (
-            title,
-            format!(
-                "{text}\n\nRun as `{shown}`, with mpdash's probe: processes by Python's names \
-                 and roles, the program's objects by the names it gave them, WAITING ON with \
-                 the line, and the reason when it can never move again."
-            ),
-        ),
-        None => (
-            format!("{}: {shown}", if probed { "python" } else { "watch" }),
-            explain,
-        ),
+    let text = |lang: Lang| {
+        let cmd = || [("cmd", Arg::from(shown.as_str()))];
+        match file.and_then(|f| python_doc(f, lang)) {
+            Some((title, doc)) => ScenarioText {
+                title,
+                explain: format!("{doc}\n\n{}", tr_in(lang, "explain-python-tail", &cmd())),
+            },
+            None => ScenarioText {
+                title: format!("{}: {shown}", if probed { "python" } else { "watch" }),
+                explain: if probed {
+                    tr_in(lang, "explain-python", &cmd())
+                } else {
+                    tr_in(lang, "explain-foreign", &cmd())
+                },
+            },
+        }
     };
+    let ScenarioText { title, explain } = text(Lang::En);
     Scenario {
         file: file.cloned().unwrap_or_default(),
         title,
         explain,
+        translations: translations(text),
         start_method: StartMethod::Fork,
         pool: crate::scenario::PoolSpec {
             workers: 1,

@@ -97,9 +97,9 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     // The scenario's title in what is left, cut at a word with "…".
     let used = x as usize + 3;
     let room = (width as usize).saturating_sub(used);
-    let name = &app.scenario.title;
+    let name = app.scenario.shown_title();
     let shown = if name.chars().count() <= room {
-        name.clone()
+        name.to_string()
     } else {
         let mut cut = String::new();
         for word in name.split(' ') {

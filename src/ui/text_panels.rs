@@ -95,7 +95,7 @@ pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
     // only a blank line starts a new one.
     let text: Vec<String> = app
         .scenario
-        .explain
+        .shown_explain()
         .trim()
         .split("\n\n")
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))

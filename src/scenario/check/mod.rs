@@ -238,6 +238,20 @@ impl<'a> Checker<'a> {
             file: self.file.to_string(),
             title: raw.scenario.title.into_inner(),
             explain: reflow(&raw.scenario.explain),
+            translations: raw
+                .scenario
+                .fr
+                .iter()
+                .map(|t| {
+                    (
+                        crate::i18n::Lang::Fr.code().to_string(),
+                        crate::scenario::ScenarioText {
+                            title: t.title.trim().to_string(),
+                            explain: reflow(&t.explain),
+                        },
+                    )
+                })
+                .collect(),
             start_method: raw.scenario.start_method,
             pool,
             task,
