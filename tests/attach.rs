@@ -33,7 +33,8 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
 /// Every wait of every thread `dump --json` says, as (op, at).
 fn dump_waits(pid: i32) -> Result<Vec<(String, String)>, String> {
     let out = mpdash(&["dump", "--json", &pid.to_string()]);
-    if !out.status.success() {
+    // 3: stuck, said after a second look.
+    if !matches!(out.status.code(), Some(0 | 3)) {
         return Err(format!(
             "dump exited {}: {}",
             out.status,
@@ -202,7 +203,14 @@ fn dump_prints_the_acquire_frame_and_the_users_line() {
     let bwd = line_of("lock_order.py", "waits for a");
     wait_for_waits(tree.pid(), &[("acquire", &fwd), ("acquire", &bwd)]);
     let out = mpdash(&["dump", &tree.pid().to_string()]);
-    assert_eq!(out.status.code(), Some(0));
+    // A deadlock: it looked again after the grace, and says so.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stuck: deadlock"));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("SemLock.__enter__"), "{text}");
     assert!(
@@ -261,6 +269,14 @@ fn a_slow_healthy_program_is_not_stuck() {
     assert_eq!(
         (&last["type"], &last["stuck"]),
         (&"attach".into(), &false.into())
+    );
+    // dump: a producer sleeping between items is no hang either.
+    let out = mpdash(&["dump", &tree.pid().to_string()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

@@ -47,7 +47,13 @@ fn no_such(pid: i32) -> anyhow::Error {
     anyhow::anyhow!("no process with pid {pid}")
 }
 
-/// `mpdash dump [--json] PID`.
+/// How long `dump` watches a tree that looks stuck before it says so: the
+/// same grace as `attach`'s default.
+const DUMP_GRACE: Duration = Duration::from_secs(2);
+
+/// `mpdash dump [--json] PID`: every process's stacks once; when every
+/// process of the program waits, it looks again after [`DUMP_GRACE`] and
+/// gives the diagnosis (exit 3) only if nothing moved meanwhile.
 pub fn dump(pid: i32, json: bool) -> anyhow::Result<i32> {
     let t = Instant::now();
     let mut reader = StackReader::new();
@@ -61,7 +67,23 @@ pub fn dump(pid: i32, json: bool) -> anyhow::Result<i32> {
             write!(out, "{}", process_text(s))?;
         }
     }
+    out.flush()?;
     let python = seen.iter().filter(|s| s.read.is_ok()).count();
+    let mut detector = Detector::new(DUMP_GRACE);
+    let mut verdict = detector.sample(t, &seen);
+    if verdict.is_none() && detector.primed() {
+        std::thread::sleep(DUMP_GRACE);
+        if let Some(again) = read_tree(pid, &mut reader)? {
+            verdict = detector.sample(Instant::now(), &again);
+        }
+    }
+    if let Some(v) = &verdict {
+        if json {
+            writeln!(out, "{}", v.json())?;
+        } else {
+            write!(out, "{}", v.text())?;
+        }
+    }
     if json {
         writeln!(
             out,
@@ -71,6 +93,7 @@ pub fn dump(pid: i32, json: bool) -> anyhow::Result<i32> {
                 "pid": pid,
                 "processes": seen.len(),
                 "python": python,
+                "stuck": verdict.is_some(),
                 "ms": round2(ms),
                 "attach_ms": figures(&reader.attach_times),
                 "sample_ms": figures(&reader.sample_times),
@@ -83,7 +106,7 @@ pub fn dump(pid: i32, json: bool) -> anyhow::Result<i32> {
             seen.len()
         )?;
     }
-    Ok(0)
+    Ok(if verdict.is_some() { EXIT_STUCK } else { 0 })
 }
 
 /// `mpdash attach --headless [--json] [--for SECS] [--stuck-after SECS] PID`.

@@ -135,6 +135,11 @@ impl Detector {
         Detector { grace, still: None }
     }
 
+    /// The tree was all blocked at the last sample: watching it stand still.
+    pub fn primed(&self) -> bool {
+        self.still.is_some()
+    }
+
     /// Feeds one sample; the verdict once the tree has stood still, every
     /// process of the program blocked, for the whole grace.
     pub fn sample(&mut self, now: Instant, seen: &[Seen]) -> Option<Verdict> {
