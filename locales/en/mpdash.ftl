@@ -252,3 +252,56 @@ explain-attached = A program already running, not started by mpdash: process { $
 explain-python = A CPython program, run as the root of this run: `{ $cmd }`, with mpdash's probe (a sitecustomize.py in a private directory on PYTHONPATH, for this run only). Processes carry Python's names and roles; the Queues, Locks, RLocks, Semaphores, Events and Barriers the program made are shown by the names it gave them, with puts and gets, holders and waiters; WAITING ON says what each process is blocked on and at which line. When the program can never move again (two locks taken in opposite orders, a join before a queue is drained, a barrier short of a party), the red banner says why instead of hanging. r runs it again.
 explain-foreign = A foreign program, run as the root of this run: `{ $cmd }`. mpdash finds its processes in /proc (its process group and the root's descendants) and shows CPU, RSS, PIDs and parents, states and exit statuses; when it ends or you quit, whatever it left is killed, as for a scenario. There are no queue, lock or pool panels: mpdash reads those from its own primitives, which a foreign program does not use (a Python program is probed unless --no-probe). r runs the command again.
 explain-python-tail = Run as `{ $cmd }`, with mpdash's probe: processes by Python's names and roles, the program's objects by the names it gave them, WAITING ON with the line, and the reason when it can never move again.
+
+## The header (src/ui/header.rs) and the tabs (src/app/mod.rs)
+
+tab-live = Live
+tab-compare = Compare
+tab-scaling = Scaling
+tab-log = Log
+status-starting = starting
+status-running = running { $time }
+status-ended = ended after { $time }
+status-finished = finished in { $time }
+status-failed = failed (exit { $code }) after { $time }
+status-cannot-start = cannot start: { $error }
+header-run = run { $run }
+header-at = AT { $secs } s
+header-rate = { $hz } Hz · { $cpus } CPUs
+header-mem = mem { $used } / { $total }
+slider-keys = ← → step · space: now
+slider-at = at { $secs } s
+
+## Notices on the hint bar and the Log's own lines (src/app/mod.rs, src/app/update.rs)
+
+notice-select-first = select a running process of this run first (↑/↓)
+notice-replay = a replay of { $file }: nothing runs (← → step through it, q quits)
+notice-attached-no-choice = attached to a running program: no start method, scaling or scenario to choose (r attaches again)
+notice-foreign-no-choice = watching a foreign command: no start method, scaling or scenario to choose (r reruns it)
+notice-quit-ask = quit and kill the run's processes? y / n
+notice-no-samples = no samples of this run to step through yet
+notice-newest = this is the newest moment (← steps back)
+notice-back-to-live = back to live
+notice-at = at { $secs } s, sample { $sample } (← → step, space: back to now)
+notice-kill-ask = SIGKILL { $name } (pid { $pid })? y / n
+notice-stopped = { $name } (pid { $pid }) stopped
+notice-continued = { $name } (pid { $pid }) continued
+notice-kill-sent = SIGKILL sent to { $name } (pid { $pid })
+notice-not-killed = { $name } not killed: only y confirms
+notice-not-quitting = not quitting: only y confirms
+notice-log-whole-screen = the Log has the whole screen already
+notice-sorted = processes sorted by { $key }
+notice-sorted-reversed = processes sorted by { $key }, reversed
+notice-ended-hidden = ended processes hidden (h shows them)
+notice-ended-shown = ended processes shown
+notice-compare-group = Compare: runs of { $title }
+notice-frozen = frozen: ← → step through the run, space: back to now
+notice-rate = sampling at { $hz } Hz
+notice-no-pool = this scenario has no pool: +/- set pool workers
+notice-workers = { $n } pool workers for the next run (r to rerun now)
+sort-start = start order
+sort-name = name
+log-attached-ended = the attached program ended after { $secs } s (its exit status went to its own parent)
+log-run-finished = run { $run } finished after { $secs } s
+log-run-failed = run { $run } failed (exit { $code }) after { $secs } s
+log-run-stopped = run { $run } stopped before its end (its processes killed for the next run)

@@ -303,3 +303,59 @@ explain-attached = Un programme déjà en cours d'exécution, que mpdash n'a pas
 explain-python = Un programme CPython, lancé comme racine de cette exécution : `{ $cmd }`, avec la sonde de mpdash (un sitecustomize.py dans un répertoire privé placé sur PYTHONPATH, pour cette exécution seulement). Les processus portent les noms et les rôles que Python leur donne ; les Queue, Lock, RLock, Semaphore, Event et Barrier créés par le programme apparaissent sous les noms qu'il leur a donnés, avec les put et les get, les détenteurs et ceux qui attendent ; EN ATTENTE DE dit sur quoi chaque processus est bloqué, et à quelle ligne. Quand le programme ne peut plus jamais avancer (deux verrous pris dans des ordres opposés, un join avant qu'une file soit vidée, une barrière à qui il manque un participant), le bandeau rouge dit pourquoi au lieu de rester bloqué. r le relance.
 explain-foreign = Un programme extérieur, lancé comme racine de cette exécution : `{ $cmd }`. mpdash trouve ses processus dans /proc (son groupe de processus et les descendants de la racine) et montre CPU, RSS, PID et parents, états et codes de sortie ; quand il se termine ou que vous quittez, tout ce qu'il laisse derrière lui est tué, comme pour un scénario. Il n'y a pas de panneau file, verrou ou pool : mpdash les lit dans ses propres primitives, qu'un programme extérieur n'utilise pas (un programme Python est sondé, sauf avec --no-probe). r relance la commande.
 explain-python-tail = Lancé comme `{ $cmd }`, avec la sonde de mpdash : les processus sous les noms et les rôles que leur donne Python, les objets du programme sous les noms qu'il leur a donnés, EN ATTENTE DE avec la ligne, et la raison quand il ne peut plus jamais avancer.
+
+## L'en-tête (src/ui/header.rs) et les onglets (src/app/mod.rs)
+
+tab-live = Direct
+tab-compare = Comparer
+tab-scaling = Échelle
+tab-log = Journal
+status-starting = démarrage
+status-running = en cours { $time }
+status-ended = terminé après { $time }
+status-finished = terminé en { $time }
+status-failed = échec (code { $code }) après { $time }
+status-cannot-start = impossible de démarrer : { $error }
+header-run = exécution { $run }
+header-at = À { $secs } s
+header-rate = { $hz } Hz · { $cpus } CPU
+header-mem = mém. { $used } / { $total }
+slider-keys = ← → pas à pas · espace : présent
+slider-at = à { $secs } s
+
+## Avis de la barre d'aide et lignes propres au Journal (src/app/mod.rs, src/app/update.rs)
+
+notice-select-first = choisissez d'abord un processus en cours de cette exécution (↑/↓)
+notice-replay = une relecture de { $file } : rien ne s'exécute (← → pour la parcourir, q pour quitter)
+notice-attached-no-choice = rattaché à un programme en cours : pas de méthode de démarrage, de mesure ni de scénario à choisir (r se rattache)
+notice-foreign-no-choice = observation d'une commande extérieure : pas de méthode de démarrage, de mesure ni de scénario à choisir (r la relance)
+notice-quit-ask = quitter et tuer les processus de l'exécution ? y / n
+notice-no-samples = pas encore d'échantillons à parcourir dans cette exécution
+notice-newest = c'est l'instant le plus récent (← recule)
+notice-back-to-live = retour au direct
+notice-at = à { $secs } s, échantillon { $sample } (← → pas à pas, espace : retour au présent)
+notice-kill-ask = SIGKILL à { $name } (pid { $pid }) ? y / n
+notice-stopped = { $name } (pid { $pid }) arrêté
+notice-continued = { $name } (pid { $pid }) repris
+notice-kill-sent = SIGKILL envoyé à { $name } (pid { $pid })
+notice-not-killed = { $name } n'a pas été tué : seul y confirme
+notice-not-quitting = on ne quitte pas : seul y confirme
+notice-log-whole-screen = le Journal a déjà tout l'écran
+notice-sorted = processus triés par { $key }
+notice-sorted-reversed = processus triés par { $key }, ordre inversé
+notice-ended-hidden = processus terminés masqués (h les montre)
+notice-ended-shown = processus terminés affichés
+notice-compare-group = Comparer : exécutions de { $title }
+notice-frozen = figé : ← → pour parcourir l'exécution, espace : retour au présent
+notice-rate = échantillonnage à { $hz } Hz
+notice-no-pool = ce scénario n'a pas de pool : +/- règlent le nombre de workers du pool
+notice-workers = { $n } { $n ->
+    [one] worker
+   *[other] workers
+} dans le pool à la prochaine exécution (r pour relancer tout de suite)
+sort-start = ordre de démarrage
+sort-name = nom
+log-attached-ended = le programme rattaché s'est terminé après { $secs } s (son code de sortie est allé à son propre parent)
+log-run-finished = l'exécution { $run } s'est terminée après { $secs } s
+log-run-failed = l'exécution { $run } a échoué (code { $code }) après { $secs } s
+log-run-stopped = l'exécution { $run } a été arrêtée avant sa fin (ses processus tués pour la suivante)

@@ -302,6 +302,16 @@ impl Tab {
             Tab::Log => "Log",
         }
     }
+
+    /// The tab's name on screen, in the user's language.
+    pub fn shown(self) -> String {
+        match self {
+            Tab::Live => crate::t!("tab-live"),
+            Tab::Compare => crate::t!("tab-compare"),
+            Tab::Scaling => crate::t!("tab-scaling"),
+            Tab::Log => crate::t!("tab-log"),
+        }
+    }
 }
 
 /// The Live tab's view of the run: the selected row, the tree's sort,
@@ -632,7 +642,7 @@ impl App {
     }
 
     fn refuse(&mut self) -> Effect {
-        self.overlay.notice = Some("select a running process of this run first (↑/↓)".into());
+        self.overlay.notice = Some(crate::t!("notice-select-first"));
         Effect::Redraw
     }
 
@@ -660,9 +670,7 @@ impl App {
                 | Action::Settings(SettingsAction::FewerWorkers)
         );
         if runs && let Some(file) = self.source.replay() {
-            self.overlay.notice = Some(format!(
-                "a replay of {file}: nothing runs (← → step through it, q quits)"
-            ));
+            self.overlay.notice = Some(crate::t!("notice-replay", file = file));
             return Effect::Redraw;
         }
         // A probed Python program may open another program or scenario;
@@ -674,10 +682,9 @@ impl App {
             && !self.source.is_probed());
         if choice && self.source.is_foreign() {
             self.overlay.notice = Some(if self.source.attached().is_some() {
-                "attached to a running program: no start method, scaling or scenario to choose (r attaches again)".into()
+                crate::t!("notice-attached-no-choice")
             } else {
-                "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
-                    .into()
+                crate::t!("notice-foreign-no-choice")
             });
             return Effect::Redraw;
         }
@@ -693,7 +700,7 @@ impl App {
                     return Effect::Quit;
                 }
                 self.overlay.confirm = Some(Question::Quit);
-                self.overlay.notice = Some("quit and kill the run's processes? y / n".into());
+                self.overlay.notice = Some(crate::t!("notice-quit-ask"));
                 Effect::Redraw
             }
             Action::Notice(n) => {

@@ -44,6 +44,15 @@ impl SortKey {
         }
     }
 
+    /// The key on screen, in the user's language.
+    pub fn shown(self) -> String {
+        match self {
+            SortKey::Start => crate::t!("sort-start"),
+            SortKey::Name => crate::t!("sort-name"),
+            other => other.label().to_string(),
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             SortKey::Start => "start order",

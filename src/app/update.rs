@@ -11,10 +11,7 @@ impl App {
         match action {
             RunAction::Rerun => Effect::Launch(self.method),
             RunAction::NextMethod | RunAction::MeasureScaling if self.source.is_foreign() => {
-                self.overlay.notice = Some(
-                "watching a foreign command: no start method, scaling or scenario to choose (r reruns it)"
-                    .into(),
-            );
+                self.overlay.notice = Some(crate::t!("notice-foreign-no-choice"));
                 Effect::Redraw
             }
             RunAction::NextMethod => Effect::Launch(self.method.next()),
@@ -27,20 +24,22 @@ impl App {
                     at: wall,
                     text: if self.source.attached().is_some() {
                         // Not our child: its status went to its own parent.
-                        format!(
-                            "the attached program ended after {:.2} s (its exit status went to its own parent)",
-                            wall.as_secs_f64()
+                        crate::t!(
+                            "log-attached-ended",
+                            secs = format!("{:.2}", wall.as_secs_f64())
                         )
                     } else {
-                        format!(
-                            "run {} {} after {:.2} s",
-                            self.current.id,
-                            match exit {
-                                0 => "finished".to_string(),
-                                e => format!("failed (exit {e})"),
-                            },
-                            wall.as_secs_f64()
-                        )
+                        let secs = format!("{:.2}", wall.as_secs_f64());
+                        let run = self.current.id.to_string();
+                        match exit {
+                            0 => crate::t!("log-run-finished", run = run, secs = secs),
+                            e => crate::t!(
+                                "log-run-failed",
+                                run = run,
+                                code = e.to_string(),
+                                secs = secs
+                            ),
+                        }
                     },
                     alarm: exit != 0 && self.source.attached().is_none(),
                 });
@@ -118,10 +117,7 @@ impl App {
                     }
                     self.events.push_back(event_log::LogEvent {
                         at: self.current.snapshot.elapsed,
-                        text: format!(
-                            "run {} stopped before its end (its processes killed for the next run)",
-                            self.current.id
-                        ),
+                        text: crate::t!("log-run-stopped", run = self.current.id.to_string()),
                         alarm: false,
                     });
                 }
@@ -294,7 +290,7 @@ impl App {
     pub(super) fn on_time(&mut self, action: TimeAction) -> Effect {
         let n = self.current.timeline.len();
         if n < 2 {
-            self.overlay.notice = Some("no samples of this run to step through yet".into());
+            self.overlay.notice = Some(crate::t!("notice-no-samples"));
             return Effect::Redraw;
         }
         let newest = n - 1;
@@ -303,7 +299,7 @@ impl App {
         let to = match action {
             TimeAction::TimeBack => at.saturating_sub(1),
             _ if at >= newest => {
-                self.overlay.notice = Some("this is the newest moment (← steps back)".into());
+                self.overlay.notice = Some(crate::t!("notice-newest"));
                 return Effect::Redraw;
             }
             _ => at + 1,
@@ -318,11 +314,12 @@ impl App {
         self.show_moment(to);
         let t = self.current.snapshot.elapsed.as_secs_f64();
         self.overlay.notice = Some(if live && to == newest {
-            "back to live".into()
+            crate::t!("notice-back-to-live")
         } else {
-            format!(
-                "at {t:.2} s, sample {}/{n} (← → step, space: back to now)",
-                to + 1
+            crate::t!(
+                "notice-at",
+                secs = format!("{t:.2}"),
+                sample = format!("{}/{n}", to + 1)
             )
         });
         Effect::Redraw
@@ -333,7 +330,11 @@ impl App {
         match action {
             ControlAction::KillSelected => match self.selected_process() {
                 Some((pid, name)) => {
-                    self.overlay.notice = Some(format!("SIGKILL {name} (pid {pid})? y / n"));
+                    self.overlay.notice = Some(crate::t!(
+                        "notice-kill-ask",
+                        name = &name,
+                        pid = pid.to_string()
+                    ));
                     self.overlay.confirm = Some(Question::Kill(pid, name));
                     Effect::Redraw
                 }
@@ -342,12 +343,18 @@ impl App {
             ControlAction::StopSelected | ControlAction::ContinueSelected => {
                 match self.selected_process() {
                     Some((pid, name)) => {
-                        let (sig, word) = if action == ControlAction::StopSelected {
-                            (nix::sys::signal::Signal::SIGSTOP, "stopped")
+                        let (sig, id) = if action == ControlAction::StopSelected {
+                            (nix::sys::signal::Signal::SIGSTOP, "notice-stopped")
                         } else {
-                            (nix::sys::signal::Signal::SIGCONT, "continued")
+                            (nix::sys::signal::Signal::SIGCONT, "notice-continued")
                         };
-                        self.overlay.notice = Some(format!("{name} (pid {pid}) {word}"));
+                        self.overlay.notice = Some(crate::i18n::tr(
+                            id,
+                            &[
+                                ("name", name.as_str().into()),
+                                ("pid", pid.to_string().into()),
+                            ],
+                        ));
                         Effect::Signal(pid, sig)
                     }
                     None => self.refuse(),
@@ -355,16 +362,20 @@ impl App {
             }
             ControlAction::Confirm(yes) => match self.overlay.confirm.take() {
                 Some(Question::Kill(pid, name)) if yes => {
-                    self.overlay.notice = Some(format!("SIGKILL sent to {name} (pid {pid})"));
+                    self.overlay.notice = Some(crate::t!(
+                        "notice-kill-sent",
+                        name = &name,
+                        pid = pid.to_string()
+                    ));
                     Effect::Signal(pid, nix::sys::signal::Signal::SIGKILL)
                 }
                 Some(Question::Kill(_, name)) => {
-                    self.overlay.notice = Some(format!("{name} not killed: only y confirms"));
+                    self.overlay.notice = Some(crate::t!("notice-not-killed", name = &name));
                     Effect::Redraw
                 }
                 Some(Question::Quit) if yes => Effect::Quit,
                 Some(Question::Quit) => {
-                    self.overlay.notice = Some("not quitting: only y confirms".into());
+                    self.overlay.notice = Some(crate::t!("notice-not-quitting"));
                     Effect::Redraw
                 }
                 None => Effect::Redraw,
@@ -444,7 +455,7 @@ impl App {
                 Effect::Redraw
             }
             NavAction::CycleZoom if self.tab == Tab::Log => {
-                self.overlay.notice = Some("the Log has the whole screen already".into());
+                self.overlay.notice = Some(crate::t!("notice-log-whole-screen"));
                 Effect::Redraw
             }
             NavAction::CycleZoom if self.tab != Tab::Live => {
@@ -484,29 +495,23 @@ impl App {
                     self.live.tree.reverse = !self.live.tree.reverse;
                 }
                 self.refresh_rows();
-                let order = if self.live.tree.reverse {
-                    ", reversed"
+                let key = self.live.tree.sort.shown();
+                self.overlay.notice = Some(if self.live.tree.reverse {
+                    crate::t!("notice-sorted-reversed", key = key)
                 } else {
-                    ""
-                };
-                self.overlay.notice = Some(format!(
-                    "processes sorted by {}{order}",
-                    self.live.tree.sort.label()
-                ));
+                    crate::t!("notice-sorted", key = key)
+                });
                 Effect::Redraw
             }
             TreeAction::ToggleEnded => {
                 self.live.tree.hide_ended = !self.live.tree.hide_ended;
                 self.refresh_rows();
                 self.live.selected = self.live.selected.min(self.rows().len().saturating_sub(1));
-                self.overlay.notice = Some(
-                    if self.live.tree.hide_ended {
-                        "ended processes hidden (h shows them)"
-                    } else {
-                        "ended processes shown"
-                    }
-                    .into(),
-                );
+                self.overlay.notice = Some(if self.live.tree.hide_ended {
+                    crate::t!("notice-ended-hidden")
+                } else {
+                    crate::t!("notice-ended-shown")
+                });
                 Effect::Redraw
             }
             TreeAction::ToggleCollapse if self.tab == Tab::Compare => {
@@ -522,7 +527,7 @@ impl App {
                     .position(|g| g == self.compare_title())
                     .unwrap_or(0);
                 let next = groups[(at + 1) % groups.len()].clone();
-                self.overlay.notice = Some(format!("Compare: runs of {next}"));
+                self.overlay.notice = Some(crate::t!("notice-compare-group", title = &next));
                 self.compare.group = (next != self.scenario.title).then_some(next);
                 Effect::Redraw
             }
@@ -589,8 +594,7 @@ impl App {
                 } else if let Some(newest) = self.current.timeline.len().checked_sub(1) {
                     self.current.travel = Some(newest);
                     self.current.frozen = true;
-                    self.overlay.notice =
-                        Some("frozen: ← → step through the run, space: back to now".into());
+                    self.overlay.notice = Some(crate::t!("notice-frozen"));
                 }
                 Effect::Redraw
             }
@@ -605,13 +609,12 @@ impl App {
                     i.saturating_sub(1)
                 };
                 self.rate_hz = RATES[i];
-                self.overlay.notice = Some(format!("sampling at {} Hz", self.rate_hz));
+                self.overlay.notice = Some(crate::t!("notice-rate", hz = self.rate_hz.to_string()));
                 Effect::SetRate(self.rate_hz)
             }
             SettingsAction::MoreWorkers | SettingsAction::FewerWorkers => {
                 if !self.scenario.uses_pool() {
-                    self.overlay.notice =
-                        Some("this scenario has no pool: +/- set pool workers".into());
+                    self.overlay.notice = Some(crate::t!("notice-no-pool"));
                     return Effect::Redraw;
                 }
                 let max = crate::scenario::MAX_WORKERS as usize;
@@ -620,10 +623,7 @@ impl App {
                 } else {
                     self.workers.saturating_sub(1).max(1)
                 };
-                self.overlay.notice = Some(format!(
-                    "{} pool workers for the next run (r to rerun now)",
-                    self.workers
-                ));
+                self.overlay.notice = Some(crate::t!("notice-workers", n = self.workers));
                 Effect::Redraw
             }
         }

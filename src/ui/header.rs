@@ -8,38 +8,41 @@ use ratatui::widgets::Paragraph;
 
 use super::format;
 use crate::app::{App, RunStatus, Tab};
+use crate::t;
 
 /// The header's first line, and where each tab sits on it (columns
 /// `start..end`), so a click lands on the tab it shows.
 /// `width`: the terminal's columns (a narrow one names only the tab shown).
 pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     let status = match &app.current.status {
-        RunStatus::Starting => Span::styled("starting", Style::new().fg(Color::Yellow)),
+        RunStatus::Starting => Span::styled(t!("status-starting"), Style::new().fg(Color::Yellow)),
         RunStatus::Running => Span::styled(
-            format!(
-                "running {}",
-                format::secs(app.current.snapshot.elapsed.as_secs_f64())
+            t!(
+                "status-running",
+                time = format::secs(app.current.snapshot.elapsed.as_secs_f64())
             ),
             Style::new().fg(Color::Green).bold(),
         ),
         RunStatus::Finished { wall, .. } if app.source.attached().is_some() => Span::styled(
-            format!("ended after {}", format::secs(wall.as_secs_f64())),
+            t!("status-ended", time = format::secs(wall.as_secs_f64())),
             Style::new().fg(Color::Cyan),
         ),
         RunStatus::Finished { exit: 0, wall } => Span::styled(
-            format!("finished in {}", format::secs(wall.as_secs_f64())),
+            t!("status-finished", time = format::secs(wall.as_secs_f64())),
             Style::new().fg(Color::Cyan),
         ),
         RunStatus::Finished { exit, wall } => Span::styled(
-            format!(
-                "failed (exit {exit}) after {}",
-                format::secs(wall.as_secs_f64())
+            t!(
+                "status-failed",
+                code = exit.to_string(),
+                time = format::secs(wall.as_secs_f64())
             ),
             Style::new().fg(Color::Red).bold(),
         ),
-        RunStatus::Failed(e) => {
-            Span::styled(format!("cannot start: {e}"), Style::new().fg(Color::Red))
-        }
+        RunStatus::Failed(e) => Span::styled(
+            t!("status-cannot-start", error = e.to_string()),
+            Style::new().fg(Color::Red),
+        ),
     };
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
     // A narrow terminal names only the tab shown (the others by number),
@@ -56,7 +59,7 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         let text = if narrow && !current {
             format!(" {} ", i + 1)
         } else {
-            format!(" {} {} ", i + 1, t.title())
+            format!(" {} {} ", i + 1, t.shown())
         };
         tabs.push(Span::styled(text, style));
     }
@@ -75,12 +78,21 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
             Style::new().fg(Color::Magenta).bold(),
         ),
         sep(),
-        Span::raw(format!("run {} ", app.current.id)),
+        Span::raw(format!(
+            "{} ",
+            t!("header-run", run = app.current.id.to_string())
+        )),
         status,
     ];
     if app.current.travel.is_some() {
         title.push(Span::styled(
-            format!(" AT {:.2} s ", app.current.snapshot.elapsed.as_secs_f64()),
+            format!(
+                " {} ",
+                t!(
+                    "header-at",
+                    secs = format!("{:.2}", app.current.snapshot.elapsed.as_secs_f64())
+                )
+            ),
             Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
         ));
     }
@@ -130,7 +142,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         return;
     }
     let mut cores = vec![Span::styled(
-        format!(" {} Hz · {} CPUs ", app.rate_hz, sys.cpus),
+        format!(
+            " {} ",
+            t!("header-rate", hz = app.rate_hz.to_string(), cpus = sys.cpus)
+        ),
         Style::new().fg(Color::Gray),
     )];
     for (i, pct) in sys.per_core.iter().enumerate() {
@@ -141,10 +156,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let so_far: usize = cores.iter().map(|s| s.width()).sum();
     if sys.mem_total > 0 && so_far + 24 <= area.width as usize {
         cores.push(sep());
-        cores.push(Span::raw(format!(
-            "mem {} / {}",
-            format::bytes(sys.mem_used),
-            format::bytes(sys.mem_total)
+        cores.push(Span::raw(t!(
+            "header-mem",
+            used = format::bytes(sys.mem_used),
+            total = format::bytes(sys.mem_total)
         )));
     }
     let p = Paragraph::new(vec![title, Line::from(cores)]);
@@ -159,8 +174,9 @@ fn slider(app: &App, width: u16) -> Option<Line<'static>> {
     let first = app.current.timeline.elapsed_at(0)?.as_secs_f64();
     let last = app.current.timeline.last()?.snap.elapsed.as_secs_f64();
     let now = app.current.snapshot.elapsed.as_secs_f64();
-    let help = "  ← → step · space: now";
-    let ends = format!(" ◀ {first:.2} s  {last:.2} s ▶ at {now:.2} s");
+    let help = format!("  {}", t!("slider-keys"));
+    let at_now = t!("slider-at", secs = format!("{now:.2}"));
+    let ends = format!(" ◀ {first:.2} s  {last:.2} s ▶ {at_now}");
     let w = (width as usize)
         .saturating_sub(ends.chars().count() + help.chars().count() + 2)
         .clamp(4, 80);
@@ -171,10 +187,7 @@ fn slider(app: &App, width: u16) -> Option<Line<'static>> {
         Span::styled("●", Style::new().fg(Color::Yellow).bold()),
         Span::styled("─".repeat(w - 1 - pos), Style::new().fg(Color::DarkGray)),
         Span::styled(format!(" {last:.2} s ▶ "), Style::new().fg(Color::Gray)),
-        Span::styled(
-            format!("at {now:.2} s{help}"),
-            Style::new().fg(Color::Yellow),
-        ),
+        Span::styled(format!("{at_now}{help}"), Style::new().fg(Color::Yellow)),
     ]))
 }
 
