@@ -125,10 +125,13 @@ pub fn run_quiet(
 pub fn end_run(s: &mut Session, rx: &crossbeam_channel::Receiver<SessionEvent>) {
     s.kill();
     let until = Instant::now() + Duration::from_millis(500);
-    while let Ok(ev) = rx.recv_deadline(until) {
-        s.absorb(ev);
-        if !s.board_has_live() {
-            break;
+    // (Nothing left alive: no event to wait for.)
+    while s.board_has_live() {
+        match rx.recv_deadline(until) {
+            Ok(ev) => {
+                s.absorb(ev);
+            }
+            Err(_) => break,
         }
     }
     session::reap_remaining(Duration::from_millis(100));
