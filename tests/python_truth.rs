@@ -300,3 +300,30 @@ impl Drop for Wrapper {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[test]
+fn a_child_that_exits_with_sys_exit_true_is_shown_with_status_1() {
+    for method in ["fork", "spawn"] {
+        let (v, out) = run_json(&["tests/py/exit_true.py", "--", method]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{method}: {stderr}");
+        assert!(
+            !stderr.contains("not the probe's"),
+            "{method}: a record of the probe's was dropped: {stderr}"
+        );
+        assert_eq!(
+            output_lines(&v),
+            ["true 1", "false 0", "none 0", "seven 7"],
+            "{method}"
+        );
+        let rows = process_rows(&v);
+        for (name, code) in [("true", 1), ("false", 0), ("none", 0), ("seven", 7)] {
+            let row = rows
+                .iter()
+                .find(|r| r["name"] == name)
+                .unwrap_or_else(|| panic!("{method}: no process row {name}: {rows:?}"));
+            assert_eq!(row["exitcode"], code, "{method}: {row}");
+            assert!(row["cpu_s"].is_number(), "{method}: {row}");
+        }
+    }
+}

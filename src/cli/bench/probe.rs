@@ -1,8 +1,8 @@
 //! `mpdash bench probe`: what mpdash's Python probe costs a CPython program,
 //! side by side in one run (the same interpreter, the same script, with and
 //! without the probe, alternated): Queue 1→1 small messages, `Pool.map` with
-//! the default chunksize, an uncontended `Lock`, and the interpreter's
-//! start-up.
+//! the default chunksize, an uncontended `Lock`, the interpreter's start-up,
+//! and how long after a program ends `mpdash run --headless` does.
 
 use std::path::Path;
 use std::process::Command;
@@ -140,10 +140,56 @@ pub fn run(runs: usize, as_json: bool) -> anyhow::Result<i32> {
             json!({"unit": "ms", "plain": plain.json(), "probed": probed.json(), "added_ms": added}),
         );
     }
+    // The end of a run: from the program's last instruction (it prints the
+    // time) to `mpdash run --headless` exiting.
+    let mut after = Vec::new();
+    for _ in 0..runs {
+        after.push(run_end_ms(&script)?);
+    }
+    let after = Runs::from(after);
+    println!(
+        "{:<34} {:>22} {:>22}",
+        "run ends after the program (ms)",
+        "",
+        short(&after)
+    );
+    out.insert(
+        "run_end".into(),
+        json!({"unit": "ms", "after_program": after.json()}),
+    );
     if as_json {
         println!("{}", serde_json::Value::Object(out));
     }
     Ok(0)
+}
+
+/// ms from the end of `probe_bench.py end` (the monotonic time it prints)
+/// to the exit of `mpdash run --headless` running it.
+fn run_end_ms(script: &Path) -> anyhow::Result<f64> {
+    let out = Command::new(std::env::current_exe()?)
+        .args(["run", "--headless"])
+        .arg(script)
+        .args(["--", "end", "100"])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let ended = crate::runtime::sys::now_ns();
+    anyhow::ensure!(
+        out.status.success(),
+        "mpdash run --headless {} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text
+        .lines()
+        .rfind(|l| l.contains("\"end\""))
+        .unwrap_or_default();
+    let v: serde_json::Value =
+        serde_json::from_str(last).map_err(|e| anyhow::anyhow!("no end time in {text:?}: {e}"))?;
+    let at = v["value"]
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("no end time in {text:?}"))?;
+    Ok(ended.saturating_sub(at) as f64 / 1e6)
 }
 
 /// `12.3k (11.0k–13.5k)`.

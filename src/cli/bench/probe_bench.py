@@ -49,8 +49,17 @@ def lock(n):
     return (time.perf_counter() - t0) / n * 1e9
 
 
+def end(n):
+    # A short program with a pool (its workers, the resource tracker): the
+    # figure is when it ended, on CLOCK_MONOTONIC; the bench takes the time
+    # `mpdash run --headless` exits.
+    with mp.Pool(2) as pool:
+        pool.map(ident, range(n))
+    return time.monotonic_ns()
+
+
 if __name__ == "__main__":
     mp.set_start_method("fork")
     what, n = sys.argv[1], int(sys.argv[2])
-    fn = {"queue": queue_1to1, "pool_map": pool_map, "lock": lock}[what]
+    fn = {"queue": queue_1to1, "pool_map": pool_map, "lock": lock, "end": end}[what]
     print(json.dumps({"what": what, "value": fn(n)}))

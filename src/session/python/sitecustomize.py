@@ -15,7 +15,10 @@ def _mpdash_start():
     if not os.environ.get("MPDASH_PROBE_DIR"):
         return
     # The probe's own bytecode is cached in the run's directory even under
-    # PYTHONDONTWRITEBYTECODE (only this thread runs yet).
+    # PYTHONDONTWRITEBYTECODE (only this thread runs yet); the standard
+    # library's modules it needs are imported first, as the program would.
+    import mmap  # noqa: F401
+    import threading  # noqa: F401
     flag = sys.dont_write_bytecode
     sys.dont_write_bytecode = False
     try:

@@ -93,8 +93,11 @@ pub fn overlay(procs: &mut Vec<ProcRow>, facts: &Facts) {
 
 /// Interpreter wrappers (a pyenv shim, `env`, a shell script that execs
 /// python) are not processes of the program: a row that is not Python and
-/// ended before the interpreter above it started — the wrapper's helpers,
-/// run by the pid that later became Python — goes.
+/// ended, or was first seen, before the interpreter above it started — the
+/// wrapper's helpers, run by the pid that later became Python — goes. (Its
+/// end is known only when a scan finds it gone, up to a scan later: a
+/// helper that ended just before the exec is told by when it was seen
+/// alive, which no child of the interpreter can be before it started.)
 fn drop_wrappers(procs: &mut Vec<ProcRow>, facts: &Facts, guard: &[i32]) {
     if facts.procs.is_empty() {
         return;
@@ -118,7 +121,8 @@ fn drop_wrappers(procs: &mut Vec<ProcRow>, facts: &Facts, guard: &[i32]) {
         let python = facts.procs.contains_key(&p.pid);
         let before_python = !p.alive()
             && p.t_exit_ns != 0
-            && python_above(p.pid).is_some_and(|t0| t0 > p.t_exit_ns);
+            && python_above(p.pid)
+                .is_some_and(|t0| t0 > p.t_exit_ns || (p.t_request_ns != 0 && t0 > p.t_request_ns));
         python || guard.contains(&p.pid) || p.role == Some(Role::Helper) || !before_python
     });
 }

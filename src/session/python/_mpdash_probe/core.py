@@ -369,9 +369,10 @@ def noted(op, oid, frame, timeout):
 
 
 def wait_begin(op, obj, target=0, timeout=None, extra=0, loc=None):
-    oid = getattr(obj, "_mpdash_id", 0) if obj is not None else 0
     if isinstance(obj, int):
         oid = obj
+    else:
+        oid = getattr(obj, "_mpdash_id", None) or 0
     if loc is None:
         loc = where_from(getframe(2))
     return wait_note(op, oid, loc, target, 1 if timeout is not None else 0, extra)
