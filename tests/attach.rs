@@ -253,6 +253,38 @@ fn a_consumer_whose_producer_left_is_stuck() {
 }
 
 #[test]
+fn a_dead_pool_worker_is_stuck_naming_the_map_line() {
+    let tree = Tree::start("python3", "pool_worker_dies.py", &["fork"]);
+    let map = line_of("pool_worker_dies.py", "p.map(");
+    wait_for_waits(tree.pid(), &[("pool result", &map)]);
+    // The pool's own threads keep looping (one wakes every 0.1 s to replace
+    // dead workers): they produce no result, so they do not hide the hang.
+    let (code, lines, err) = attach(tree.pid(), "15");
+    assert_eq!(code, 3, "stuck: exit 3; stderr: {err}; {lines:#?}");
+    assert_eq!(stuck_line(&lines)["kind"], "nobody_can_serve");
+    let waits = stuck_waits(&lines);
+    assert!(
+        waits.iter().any(|(o, a)| o == "pool result" && *a == map),
+        "the map call among the stuck waits {waits:?}"
+    );
+    // The workers wait for tasks: their own wait, not the parent's line
+    // that forked them.
+    let gets: Vec<_> = waits.iter().filter(|(o, _)| o == "get").collect();
+    assert_eq!(gets.len(), 2, "{waits:?}");
+    assert!(gets.iter().all(|(_, a)| a.is_empty()), "{waits:?}");
+}
+
+#[test]
+fn a_slow_healthy_pool_is_not_stuck() {
+    let tree = Tree::start("python3", "slow_pool.py", &["fork"]);
+    let map = line_of("slow_pool.py", "p.map(");
+    wait_for_waits(tree.pid(), &[("pool result", &map)]);
+    let (code, lines, err) = attach(tree.pid(), "6");
+    assert_eq!(code, 0, "healthy: exit 0; stderr: {err}; {lines:#?}");
+    assert!(lines.iter().all(|v| v["type"] != "stuck"), "{lines:#?}");
+}
+
+#[test]
 fn a_slow_healthy_program_is_not_stuck() {
     let tree = Tree::start("python3", "slow_healthy.py", &["fork", "20"]);
     let get = line_of("slow_healthy.py", "q.get()");

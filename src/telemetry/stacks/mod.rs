@@ -65,12 +65,14 @@ pub struct ThreadStack {
     /// Innermost first.
     pub frames: Vec<Frame>,
     pub wait: Option<Wait>,
+    /// One of a Pool's own threads (`Pool._handle_results`).
+    pub pool_thread: Option<&'static str>,
 }
 
 impl ThreadStack {
     /// The innermost frame in the program's own files.
     pub fn user_frame(&self) -> Option<usize> {
-        self.frames.iter().position(|f| f.own)
+        waits::own_frame(&self.frames)
     }
 
     /// Idle in a wait that only someone else can end (no deadline).
@@ -345,7 +347,9 @@ impl StackReader {
                 // An idle thread whose innermost frame is the program's
                 // own may be in a C call that leaves no frame: its line says.
                 let wait = waits::wait_of(&frames).or_else(|| {
-                    let f = frames.first().filter(|f| f.own && !t.active)?;
+                    let f = frames
+                        .first()
+                        .filter(|f| f.own && !t.active && waits::own_frame(&frames) == Some(0))?;
                     let line = source_line(&mut self.sources, p.pid, &f.file, f.line)?;
                     waits::bare_acquire(&frames, &line)
                 });
@@ -356,6 +360,7 @@ impl StackReader {
                     active: t.active,
                     owns_gil: t.owns_gil,
                     wait,
+                    pool_thread: waits::pool_thread(&frames),
                     frames,
                 }
             })

@@ -19,6 +19,12 @@ pub struct Seen {
     pub read: Result<Stacks, ReadError>,
 }
 
+/// CPU ticks of one thread, from `/proc`.
+fn thread_ticks(pid: i32, tid: u64) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    Some(crate::telemetry::proc_stat::parse_stat(&text, 1)?.cpu_ticks)
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -40,6 +46,7 @@ pub fn wait_text(w: &Wait) -> String {
     match w.at_str() {
         Some(at) => s += &format!(" at {at}"),
         None if w.op == "wait for child" => {}
+        None if w.call == "SimpleQueue.get" => s += ", a pool worker waiting for its next task",
         None => s += " (the library's own thread, or at exit)",
     }
     if w.ends_by_itself {
@@ -147,7 +154,24 @@ impl Detector {
             self.still = None;
             return None;
         };
-        let cpu: u64 = seen.iter().map(|s| s.info.cpu_ticks).sum();
+        // The CPU the program's threads used, a Pool's own loops left out.
+        let cpu: u64 = seen
+            .iter()
+            .map(|s| {
+                let pool: u64 = s
+                    .read
+                    .as_ref()
+                    .map(|st| {
+                        st.threads
+                            .iter()
+                            .filter(|t| t.pool_thread.is_some())
+                            .filter_map(|t| thread_ticks(s.info.pid, t.tid?))
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                s.info.cpu_ticks.saturating_sub(pool)
+            })
+            .sum();
         match &self.still {
             Some((b, c, since)) if *b == blocked && *c == cpu => {
                 let d = now.duration_since(*since);
@@ -204,8 +228,12 @@ fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
         }
         // A process we cannot read (not Python, not yet readable) may serve.
         let st = s.read.as_ref().ok()?;
+        // A Pool's own threads loop (one wakes every 0.1 s to replace dead
+        // workers) but produce no result by themselves: not parties, while
+        // idle in their loops.
+        let party = |t: &&ThreadStack| !(t.pool_thread.is_some() && !t.active);
         if st.threads.is_empty()
-            || !st.threads.iter().all(ThreadStack::provably_waiting)
+            || !st.threads.iter().filter(party).all(ThreadStack::provably_waiting)
             // A thread Python does not know (a C library's) may serve.
             || s.info.threads > st.threads.len() as u64
             // A signal handler: a pending alarm may end the wait.
@@ -214,7 +242,7 @@ fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
             return None;
         }
         let mut key = Vec::new();
-        for t in &st.threads {
+        for t in st.threads.iter().filter(party) {
             let w = t.wait.as_ref().expect("provably waiting");
             key.push((t.ident, w.op, w.call.clone(), w.at.clone(), w.object));
             // A queue's feeder only serves its own process: not a party.

@@ -171,6 +171,7 @@ mod tests {
             active: false,
             owns_gil: false,
             wait: super::super::waits::wait_of(&frames),
+            pool_thread: None,
             frames,
         };
         let v = thread_view(&t);

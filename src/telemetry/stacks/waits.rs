@@ -65,6 +65,36 @@ const APIS: &[Api] = &[
     api("multiprocessing/connection.py", "Connection.recv", "recv"),
     api(
         "multiprocessing/connection.py",
+        "_ConnectionBase.recv",
+        "recv",
+    ),
+    api(
+        "multiprocessing/connection.py",
+        "_ConnectionBase.recv_bytes",
+        "recv",
+    ),
+    api(
+        "multiprocessing/connection.py",
+        "_ConnectionBase.recv_bytes_into",
+        "recv",
+    ),
+    api(
+        "multiprocessing/connection.py",
+        "_ConnectionBase.send",
+        "send",
+    ),
+    api(
+        "multiprocessing/connection.py",
+        "_ConnectionBase.send_bytes",
+        "send",
+    ),
+    api(
+        "multiprocessing/connection.py",
+        "_ConnectionBase.poll",
+        "poll",
+    ),
+    api(
+        "multiprocessing/connection.py",
         "Connection.recv_bytes",
         "recv",
     ),
@@ -160,10 +190,59 @@ fn matches(a: &Api, f: &Frame) -> bool {
 
 /// The wait a thread is in, from its frames (innermost first), or `None`
 /// when its innermost frames are not in a known waiting API.
+/// The innermost of the program's own frames that belongs to this process:
+/// a child started by fork keeps its parent's frames below
+/// `BaseProcess._bootstrap` (the `with Pool()` line that forked it), which
+/// are not its calls.
+pub fn own_frame(frames: &[Frame]) -> Option<usize> {
+    let boot = bootstrap(frames);
+    frames
+        .iter()
+        .position(|f| f.own)
+        .filter(|&u| boot.is_none_or(|b| u < b))
+}
+
+/// Where a multiprocessing child's own frames end (`BaseProcess._bootstrap`):
+/// the frames outside it are the forking parent's.
+fn bootstrap(frames: &[Frame]) -> Option<usize> {
+    frames.iter().position(|f| {
+        f.file.ends_with("multiprocessing/process.py")
+            && (f.function == "BaseProcess._bootstrap" || f.function == "_bootstrap")
+    })
+}
+
+/// The loops of a `multiprocessing.Pool`'s own threads in the process that
+/// made it: they feed tasks, collect results and replace dead workers, and
+/// produce no result by themselves.
+const POOL_THREADS: &[&str] = &[
+    "Pool._handle_workers",
+    "Pool._handle_tasks",
+    "Pool._handle_results",
+];
+
+/// Which pool thread this is (`Pool._handle_results`), from its frames.
+pub fn pool_thread(frames: &[Frame]) -> Option<&'static str> {
+    // A worker forked from one of these threads keeps its frames outside
+    // its own `_bootstrap`: it is a worker, not the thread.
+    let own = &frames[..bootstrap(frames).unwrap_or(frames.len())];
+    own.iter().find_map(|f| {
+        if !f.file.ends_with("multiprocessing/pool.py") {
+            return None;
+        }
+        POOL_THREADS
+            .iter()
+            .find(|q| {
+                f.function == **q
+                    || !f.function.contains('.') && q.ends_with(&format!(".{}", f.function))
+            })
+            .copied()
+    })
+}
+
 pub fn wait_of(frames: &[Frame]) -> Option<Wait> {
     // The library frames above the program's first frame (or all of them, for
     // a thread of the library's own, such as a queue's feeder).
-    let user = frames.iter().position(|f| f.own);
+    let user = own_frame(frames);
     let lib = &frames[..user.unwrap_or(frames.len())];
     if lib.is_empty() {
         return None;
