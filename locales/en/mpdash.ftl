@@ -305,3 +305,32 @@ log-attached-ended = the attached program ended after { $secs } s (its exit stat
 log-run-finished = run { $run } finished after { $secs } s
 log-run-failed = run { $run } failed (exit { $code }) after { $secs } s
 log-run-stopped = run { $run } stopped before its end (its processes killed for the next run)
+
+## The process table (src/ui/process_panel.rs)
+
+procs-title = Processes
+procs-ended-hidden = { $n } ended hidden (h)
+procs-note-cpu = CPU% = percent of one core
+procs-note-start = START = request → first instruction
+col-pid = PID
+col-os-ppid = OS PPID
+col-parent = PARENT
+col-name = NAME
+col-method = METHOD
+col-state = STATE
+col-history = HISTORY
+col-start = START
+col-task = TASK
+col-waiting-on = WAITING ON
+col-where = WHERE
+state-exited = exited { $code }
+state-ended = ended
+state-killed = killed { $signal }
+state-starting = starting
+state-running = running
+state-sleeping = sleeping
+state-stopped = stopped
+state-zombie = zombie
+state-thread = thread
+task-current = #{ $task } ({ $done } done)
+task-done = { $done } done

@@ -359,3 +359,36 @@ log-attached-ended = le programme rattaché s'est terminé après { $secs } s (s
 log-run-finished = l'exécution { $run } s'est terminée après { $secs } s
 log-run-failed = l'exécution { $run } a échoué (code { $code }) après { $secs } s
 log-run-stopped = l'exécution { $run } a été arrêtée avant sa fin (ses processus tués pour la suivante)
+
+## Le tableau des processus (src/ui/process_panel.rs)
+
+procs-title = Processus
+procs-ended-hidden = { $n } { $n ->
+    [one] terminé masqué
+   *[other] terminés masqués
+} (h)
+procs-note-cpu = CPU% = pourcentage d'un cœur
+procs-note-start = DÉMARRAGE = de la demande à la première instruction
+col-pid = PID
+col-os-ppid = PPID OS
+col-parent = PARENT
+col-name = NOM
+col-method = MÉTHODE
+col-state = ÉTAT
+col-history = HISTORIQUE
+col-start = DÉMARRAGE
+# L'en-tête dit ce que compte le nombre entre parenthèses.
+col-task = TÂCHE (FINIES)
+col-waiting-on = EN ATTENTE DE
+col-where = OÙ
+state-exited = terminé { $code }
+state-ended = terminé
+state-killed = tué { $signal }
+state-starting = démarrage
+state-running = actif
+state-sleeping = endormi
+state-stopped = suspendu
+state-zombie = zombie
+state-thread = thread
+task-current = #{ $task } ({ $done })
+task-done = ({ $done })

@@ -11,6 +11,7 @@ use super::format;
 use crate::app::App;
 use crate::app::process_tree::{SortKey, TreeRow, tree_order};
 use crate::runtime::board::ProcState;
+use crate::t;
 use crate::telemetry::board_view::ProcRow;
 use crate::telemetry::labels::{exit_label, ms_label};
 use crate::telemetry::snapshot::Live;
@@ -20,19 +21,19 @@ use crate::telemetry::waits::describe;
 pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
     match p.state {
         ProcState::Exited => match p.exitcode {
-            Some(0) => ("exited 0".into(), Color::DarkGray),
+            Some(0) => (t!("state-exited", code = "0"), Color::DarkGray),
             // Reaped by its own parent (a watched program): no status for us.
-            None => ("ended".into(), Color::DarkGray),
-            Some(c) if c < 0 => (format!("killed {}", exit_label(Some(c))), Color::Red),
-            c => (format!("exited {}", exit_label(c)), Color::Yellow),
+            None => (t!("state-ended"), Color::DarkGray),
+            Some(c) if c < 0 => (t!("state-killed", signal = exit_label(Some(c))), Color::Red),
+            c => (t!("state-exited", code = exit_label(c)), Color::Yellow),
         },
-        ProcState::Requested | ProcState::Free => ("starting".into(), Color::Yellow),
+        ProcState::Requested | ProcState::Free => (t!("state-starting"), Color::Yellow),
         ProcState::Started | ProcState::Running => match live.map(|l| l.state) {
-            Some('R') => ("running".into(), Color::Green),
-            Some('S') | Some('D') | Some('I') => ("sleeping".into(), Color::Blue),
-            Some('T') | Some('t') => ("stopped".into(), Color::Yellow),
-            Some('Z') => ("zombie".into(), Color::Magenta),
-            _ => ("running".into(), Color::Green),
+            Some('R') => (t!("state-running"), Color::Green),
+            Some('S') | Some('D') | Some('I') => (t!("state-sleeping"), Color::Blue),
+            Some('T') | Some('t') => (t!("state-stopped"), Color::Yellow),
+            Some('Z') => (t!("state-zombie"), Color::Magenta),
+            _ => (t!("state-running"), Color::Green),
         },
     }
 }
@@ -59,6 +60,31 @@ const COLUMNS: [(&str, u16, u8); 13] = [
     ("WAITING ON", 24, 2),
     ("WHERE", 22, 3),
 ];
+/// A column's header in the user's language (the table above names them
+/// in English, as the code and the tests do).
+fn header_text(i: usize) -> String {
+    match COLUMNS[i].0 {
+        "PID" => t!("col-pid"),
+        "OS PPID" => t!("col-os-ppid"),
+        "PARENT" => t!("col-parent"),
+        "NAME" => t!("col-name"),
+        "METHOD" => t!("col-method"),
+        "STATE" => t!("col-state"),
+        "HISTORY" => t!("col-history"),
+        "START" => t!("col-start"),
+        "TASK" => t!("col-task"),
+        "WAITING ON" => t!("col-waiting-on"),
+        "WHERE" => t!("col-where"),
+        other => other.to_string(),
+    }
+}
+
+/// A column's width: the table's, or its header's when that is longer (a
+/// header in another language).
+fn width_of(i: usize) -> u16 {
+    COLUMNS[i].1.max(header_text(i).chars().count() as u16)
+}
+
 const NAME: usize = 3;
 const METHOD: usize = 4;
 const WAITING: usize = 11;
@@ -72,7 +98,7 @@ pub fn visible_columns(width: u16, waits: bool, wheres: bool, methods: bool) -> 
     let mut shown: Vec<usize> = (0..COLUMNS.len())
         .filter(|&i| (waits || i != WAITING) && (wheres || i != WHERE) && (methods || i != METHOD))
         .collect();
-    let total = |s: &[usize]| s.iter().map(|&i| COLUMNS[i].1 + 1).sum::<u16>() + 2;
+    let total = |s: &[usize]| s.iter().map(|&i| width_of(i) + 1).sum::<u16>() + 2;
     let mut order: Vec<usize> = (0..COLUMNS.len()).filter(|&i| COLUMNS[i].2 > 0).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(COLUMNS[i].2));
     for drop in order {
@@ -150,14 +176,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         SortKey::Name => Some("NAME"),
     };
     let header = Row::new(cols.iter().map(|&i| {
-        let t = COLUMNS[i].0;
-        if Some(t) == sorted_col {
+        let text = header_text(i);
+        if Some(COLUMNS[i].0) == sorted_col {
             // CPU and RSS sort biggest first, PID and NAME smallest first.
             let down =
                 matches!(app.live.tree.sort, SortKey::Cpu | SortKey::Rss) != app.live.tree.reverse;
-            Cell::from(format!("{t}{}", if down { "▼" } else { "▲" }))
+            Cell::from(format!("{text}{}", if down { "▼" } else { "▲" }))
         } else {
-            Cell::from(t)
+            Cell::from(text)
         }
     }))
     .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
@@ -204,7 +230,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     .or_else(|| branch.strip_suffix("└─ ").map(|b| format!("{b}   ")))
                     .unwrap_or_default();
                 cells[3] = Some(Cell::from(format!("{stem}  ↳ {}", t.name)));
-                cells[5] = Some(Cell::from("thread").style(Style::new().fg(Color::DarkGray)));
+                cells[5] =
+                    Some(Cell::from(t!("state-thread")).style(Style::new().fg(Color::DarkGray)));
                 cells[6] = Some(
                     Cell::from(format!("{:.0}", t.cpu_pct))
                         .style(Style::new().fg(cpu_color(t.cpu_pct))),
@@ -222,8 +249,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let title = table_title(app, area.width);
     let widths = cols.iter().map(|&i| match i {
         NAME => Constraint::Length(name_w),
-        WAITING | WHERE => Constraint::Min(COLUMNS[i].1),
-        _ => Constraint::Length(COLUMNS[i].1),
+        WAITING | WHERE => Constraint::Min(width_of(i)),
+        _ => Constraint::Length(width_of(i)),
     });
     let table = Table::new(rows, widths)
         .header(header)
@@ -249,8 +276,8 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
     let cpu = live.map_or("-".into(), |l| format!("{:.0}", l.cpu_pct));
     let rss = live.map_or("-".into(), |l| format::bytes(l.rss_bytes));
     let task = match (p.current_task, p.tasks_done) {
-        (Some(t), d) => format!("#{t} ({d} done)"),
-        (None, d) if d > 0 => format!("{d} done"),
+        (Some(t), d) => t!("task-current", task = t.to_string(), done = d),
+        (None, d) if d > 0 => t!("task-done", done = d),
         _ => String::new(),
     };
     let (waiting, wait_color) = waiting_on(app, p);
@@ -325,26 +352,32 @@ fn table_title(app: &App, width: u16) -> Line<'static> {
     let snap = &app.current.snapshot;
     let rows = app.rows().len();
     let mut title = vec![
-        " Processes ".bold(),
+        format!(" {} ", t!("procs-title")).bold(),
         format!("{}/{rows} ", (app.live.selected + 1).min(rows)).into(),
     ];
     let ended = snap.procs.iter().filter(|p| !p.alive()).count();
     if app.live.tree.hide_ended && ended > 0 {
-        title.push(format!("{ended} ended hidden (h) ").cyan());
+        title.push(format!("{} ", t!("procs-ended-hidden", n = ended)).cyan());
     }
     if !app.live.tree.filter.is_empty() || app.live.editing_filter {
         let cursor = if app.live.editing_filter { "▏" } else { "" };
         title.push(
-            format!("filter /{}{cursor} ", app.live.tree.filter)
-                .yellow()
-                .bold(),
+            format!(
+                "{} ",
+                t!(
+                    "log-filter",
+                    filter = format!("{}{cursor}", app.live.tree.filter)
+                )
+            )
+            .yellow()
+            .bold(),
         );
     }
     // What the units mean, as much as fits (never cut mid-word).
     let used: usize = title.iter().map(|s| s.width()).sum::<usize>() + 2;
     for note in [
-        "CPU% = percent of one core · START = request → first instruction ",
-        "CPU% = percent of one core ",
+        format!("{} · {} ", t!("procs-note-cpu"), t!("procs-note-start")),
+        format!("{} ", t!("procs-note-cpu")),
     ] {
         if used + note.chars().count() <= width as usize {
             title.push(note.dark_gray());
