@@ -201,7 +201,7 @@ pool-failed = { $n } { $n ->
     [one] tâche en échec
    *[other] tâches en échec
 }
-pool-counts = déposées { $queued } · prises { $taken } · résultats en attente { $results }
+pool-counts = déposées { $queued } · prises { $taken } · résultats { $results }
 pool-idle = libre
 # Les tâches finies par un worker, après leur nombre.
 pool-worker-done = { $n ->
@@ -366,6 +366,7 @@ procs-title = Processus
 procs-ended-hidden = { $n } { $n ->
     [one] terminé masqué
    *[other] terminés masqués
+procs-more = ↓ { $n } de plus
 } (h)
 procs-note-cpu = CPU% = pourcentage d'un cœur
 procs-note-start = DÉMARRAGE = de la demande à la première instruction

@@ -26,6 +26,11 @@ struct Cli {
     cmd: Option<Cmd>,
     #[command(flatten)]
     run: RunArgs,
+    /// The dashboard's language: en or fr (default: French when LC_ALL,
+    /// LC_MESSAGES or LANG, the first one set, starts with fr). --json and
+    /// headless text stay English
+    #[arg(long, global = true, value_name = "LANG", value_parser = ["en", "fr"])]
+    lang: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -375,6 +380,22 @@ fn load(args: &RunArgs) -> anyhow::Result<scenario::Scenario> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    use crate::i18n::Lang;
+    // Only what people read on a terminal changes language: headless text
+    // and JSON are an interface, in English.
+    let lang = cli
+        .lang
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| Lang::from_env(|k| std::env::var(k).ok()));
+    let headless = match &cli.cmd {
+        None | Some(Cmd::Watch { .. }) | Some(Cmd::Replay { .. }) => false,
+        Some(Cmd::Run { headless, .. }) | Some(Cmd::Attach { headless, .. }) => *headless,
+        Some(_) => true,
+    };
+    if !headless {
+        crate::i18n::set_lang(lang);
+    }
     match cli.cmd {
         None => dashboard(&cli.run),
         Some(Cmd::Run {
