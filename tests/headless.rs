@@ -321,3 +321,103 @@ fn a_reader_that_leaves_early_is_no_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("Broken pipe"), "{err}");
 }
+
+/// A recording file in a directory of its own, removed when dropped (also
+/// when an assertion fails).
+struct ScratchDir(std::path::PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The screen `mpdash replay` would draw of `app`, as text.
+fn screen(app: &mpdash::app::App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| mpdash::ui::draw(f, app)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn a_headless_run_records_what_replay_shows() {
+    let dir = ScratchDir(std::env::temp_dir().join(format!("mpdash-hrec-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let rec = dir.0.join("queue.rec");
+    let rec = rec.to_str().unwrap();
+    // --speed: the producers' 1.5 s take 0.15 s; --rate: samples meanwhile.
+    let out = mpdash(&[
+        "run",
+        "--headless",
+        "scenarios/queue.toml",
+        "--speed",
+        "10",
+        "--rate",
+        "20",
+        "--record",
+        rec,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("run saved to {rec}")), "{err}");
+    // The run's own output is unchanged on stdout.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("[42, None, 'hello']\n"), "{stdout}");
+
+    // The file is a recording: a header, samples that saw the producers
+    // alive, the end with exit 0.
+    let text = std::fs::read_to_string(rec).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["header"]["format"], "mpdash recording 1");
+    let samples: Vec<_> = lines.iter().filter_map(|l| l.get("sample")).collect();
+    assert!(samples.len() >= 2, "{} samples", samples.len());
+    let producers_seen =
+        samples.iter().any(|s| {
+            s["snapshot"]["procs"].as_array().unwrap().iter().any(|p| {
+                p["name"].as_str().unwrap().starts_with("producer") && p["state"] != "exited"
+            })
+        });
+    assert!(producers_seen, "no sample shows a live producer:\n{text}");
+    assert_eq!(lines.last().unwrap()["end"]["exit"], 0, "{text}");
+
+    // Played back as `mpdash replay` does (load, then draw): the run's end,
+    // with the producers in the process table and the output.
+    let app = mpdash::app::recording::load(rec, 4.0).unwrap();
+    let shown = screen(&app, 120, 36);
+    assert!(shown.contains("producer"), "{shown}");
+    assert!(shown.contains("consumer"), "{shown}");
+    // The header's meters are the machine's, as the dashboard shows them.
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert!(shown.contains(&format!(" {cpus} CPUs ")), "{shown}");
+    assert!(
+        app.shown_log().any(|p| p.line == "[42, None, 'hello']"),
+        "{shown}"
+    );
+
+    // A file that cannot be written is said before anything runs.
+    let out = mpdash(&[
+        "run",
+        "--headless",
+        "scenarios/queue.toml",
+        "--record",
+        "/no/such/dir/f.rec",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot write the recording /no/such/dir/f.rec"),
+        "{err}"
+    );
+}

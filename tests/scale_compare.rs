@@ -46,8 +46,172 @@ fn scale_gives_a_point_per_mode_and_worker_count() {
             assert!(p["wall_s"].as_f64().unwrap() > 0.0);
             assert!(p["speedup"].as_f64().unwrap() > 0.0);
             assert_eq!(p["simulated"], mode == "gil_threads");
+            // Each point says what else ran meanwhile (a parallel test may).
+            assert!(p["others_cpu_pct"].as_f64().unwrap() >= 0.0, "{p}");
+            assert!(p["trustworthy"].is_boolean(), "{p}");
+            assert_eq!(p["python"].is_string(), mode.starts_with("cpython"), "{p}");
         }
     }
+}
+
+/// The machine's CPython 3.14 as `scripts/pythons` gives it (its third line;
+/// fetched into a cache on first use, see tests/python_matrix.rs).
+fn python314() -> String {
+    let out = std::process::Command::new(format!("{}/scripts/pythons", env!("CARGO_MANIFEST_DIR")))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run scripts/pythons");
+    assert!(
+        out.status.success(),
+        "scripts/pythons: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    paths[2].clone()
+}
+
+fn points(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn scale_draws_a_cpython_curve_per_interpreter_with_its_version_and_gil() {
+    let py314 = python314();
+    let out = mpdash(&[
+        "scale",
+        "--json",
+        "--max-workers",
+        "2",
+        "--python",
+        "python3",
+        "--python",
+        &py314,
+        "scenarios/scaling.toml",
+        "--set",
+        "scaling.below=200000",
+    ]);
+    let points = points(&out);
+    let threads = |interpreter: &str| -> Vec<&serde_json::Value> {
+        points
+            .iter()
+            .filter(|p| p["mode"] == "cpython_threads" && p["interpreter"] == interpreter)
+            .collect()
+    };
+    let mut versions = Vec::new();
+    for interpreter in ["python3", py314.as_str()] {
+        let mine = threads(interpreter);
+        assert_eq!(mine.len(), 2, "{interpreter}: {points:#?}");
+        for p in &mine {
+            // Neither is a free-threaded build: the GIL is on.
+            assert_eq!(p["gil"], true, "{p}");
+            assert!(p["python"].as_str().unwrap().starts_with("3."), "{p}");
+        }
+        versions.push(mine[0]["python"].as_str().unwrap().to_string());
+        let procs = points
+            .iter()
+            .filter(|p| p["mode"] == "cpython_processes" && p["interpreter"] == interpreter)
+            .count();
+        assert_eq!(procs, 2, "{interpreter}: a processes curve too");
+    }
+    assert!(versions[1].starts_with("3.14."), "{versions:?}");
+    assert_ne!(versions[0], versions[1]);
+    // An interpreter asked for that does not run is an error, before anything runs.
+    let out = mpdash(&[
+        "scale",
+        "--python",
+        "/no/such/python",
+        "scenarios/scaling.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--python /no/such/python: cannot run it"),
+        "{err}"
+    );
+}
+
+/// CPU hogs, killed and reaped when dropped (also when the test fails).
+struct Hogs(Vec<std::process::Child>);
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One CPU hog per CPU (at least two), each seen running.
+fn hogs() -> Hogs {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hogs = Hogs(
+        (0..cpus.max(2))
+            .map(|_| {
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+                    .expect("start a CPU hog")
+            })
+            .collect(),
+    );
+    for h in &hogs.0 {
+        let pid = h.id() as i32;
+        wait_until("a hog to run", PATIENCE, || match proc_stat(pid) {
+            Some((_, 'R')) => Ok(()),
+            other => Err(format!("{other:?}")),
+        });
+    }
+    hogs
+}
+
+#[test]
+fn points_measured_beside_cpu_hogs_say_they_are_not_trustworthy() {
+    let busy = hogs();
+    let out = mpdash(&[
+        "scale",
+        "--json",
+        "--max-workers",
+        "2",
+        "scenarios/scaling.toml",
+        "--set",
+        "scaling.below=1000000",
+    ]);
+    drop(busy);
+    let points = points(&out);
+    assert!(points.len() >= 6, "{points:#?}");
+    for p in &points {
+        assert_eq!(p["trustworthy"], false, "{p}");
+        assert!(p["others_cpu_pct"].as_f64().unwrap() > 50.0, "{p}");
+    }
+    // The table says which points and why.
+    let busy = hogs();
+    let out = mpdash(&[
+        "scale",
+        "--max-workers",
+        "1",
+        "scenarios/scaling.toml",
+        "--set",
+        "scaling.below=1000000",
+    ]);
+    drop(busy);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("busy!"), "{text}");
+    assert!(text.contains("the machine was busy"), "{text}");
 }
 
 #[test]

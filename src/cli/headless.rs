@@ -1,5 +1,6 @@
 //! `mpdash run --headless`: a run without a terminal, printing the processes'
-//! output and then a summary table (or JSON lines with `--json`).
+//! output and then a summary table (or JSON lines with `--json`); with
+//! `--record FILE`, saved for `mpdash replay FILE` as the dashboard saves it.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::app::{Action, App, DataAction, Printed, RunAction};
 use crate::runtime::board::StartMethod;
 use crate::scenario::Scenario;
 use crate::session::{self, Happened, Session, SessionEvent};
 use crate::telemetry::board_view::{ProcRow, read_procs};
 use crate::telemetry::labels::{exit_label, ms_label};
 use crate::telemetry::observer::Observer;
+use crate::telemetry::snapshot::Snapshot;
 use crate::telemetry::waits::Diagnosis;
 
 /// Exit status of a run interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells say).
@@ -39,6 +42,93 @@ const LOOK_EVERY: Duration = Duration::from_millis(100);
 /// Exit status of a run stopped because it could never move again.
 pub const EXIT_STUCK: i32 = 3;
 
+/// `--record FILE` on a headless run: what the dashboard would have kept of
+/// the run — a sample every `1/rate` s, the output, the end — fed to the
+/// dashboard's own state and saved by its own code
+/// ([`crate::app::recording`]), so `mpdash replay FILE` cannot tell the two
+/// apart.
+pub struct Recorder {
+    app: App,
+    path: String,
+    every: Duration,
+    next: Instant,
+    /// The machine's CPUs and memory, for the header's meters, as the
+    /// dashboard's sampler reads them.
+    sys: sysinfo::System,
+}
+
+impl Recorder {
+    /// Checks at once that `path` can be written (a run is not wasted on a
+    /// file that cannot be saved).
+    pub fn new(path: &str, scenario: Arc<Scenario>, rate_hz: f64) -> anyhow::Result<Recorder> {
+        if !(rate_hz.is_finite() && (0.5..=30.0).contains(&rate_hz)) {
+            anyhow::bail!("--rate: samples per second between 0.5 and 30 (got {rate_hz})");
+        }
+        std::fs::File::create(path)
+            .map_err(|e| anyhow::anyhow!("cannot write the recording {path}: {e}"))?;
+        Ok(Recorder {
+            app: App::new(scenario, rate_hz),
+            path: path.to_string(),
+            every: Duration::from_secs_f64(1.0 / rate_hz),
+            next: Instant::now(),
+            sys: sysinfo::System::new_with_specifics(
+                sysinfo::RefreshKind::nothing()
+                    .with_cpu(sysinfo::CpuRefreshKind::nothing().with_cpu_usage())
+                    .with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
+            ),
+        })
+    }
+
+    fn started(&mut self, run: u64, method: StartMethod) {
+        self.app
+            .update(Action::Run(RunAction::RunStarted { run, method }));
+        self.next = Instant::now();
+    }
+
+    fn output(&mut self, pid: i32, line: &str) {
+        self.app.update(Action::Data(DataAction::Output(Printed {
+            pid,
+            line: line.to_string(),
+        })));
+    }
+
+    /// How long until the next sample is due.
+    fn due_in(&self) -> Duration {
+        self.next.saturating_duration_since(Instant::now())
+    }
+
+    fn sample(&mut self, mut snap: Snapshot) {
+        self.next = Instant::now() + self.every;
+        self.sys.refresh_cpu_usage();
+        self.sys.refresh_memory();
+        let cpus = self.sys.cpus();
+        snap.system = crate::telemetry::snapshot::SystemView {
+            cpus: cpus.len(),
+            cpu_pct: self.sys.global_cpu_usage(),
+            per_core: cpus.iter().map(|c| c.cpu_usage()).collect(),
+            mem_used: self.sys.used_memory(),
+            mem_total: self.sys.total_memory(),
+        };
+        self.app
+            .update(Action::Data(DataAction::Sample(Box::new(snap))));
+    }
+
+    /// The end as the dashboard takes it (the board as the run left it, then
+    /// one more sample to settle the last moment), saved.
+    fn finish(
+        mut self,
+        exit: i32,
+        wall: Duration,
+        rows: Vec<ProcRow>,
+        last: Snapshot,
+    ) -> anyhow::Result<()> {
+        self.app
+            .update(Action::Run(RunAction::RunEnded { exit, wall, rows }));
+        self.sample(last);
+        crate::app::recording::save(&self.app, &self.path)
+    }
+}
+
 /// Runs the scenario to completion, calling `on_line` for each output line
 /// with the name of the process that printed it (when known).
 pub fn run_quiet(
@@ -46,6 +136,18 @@ pub fn run_quiet(
     method: StartMethod,
     trace: bool,
     stuck_after: Option<Duration>,
+    on_line: impl FnMut(Option<&str>, &str),
+) -> anyhow::Result<Outcome> {
+    run_recorded(scenario, method, trace, stuck_after, None, on_line)
+}
+
+/// [`run_quiet`], and with `recorder` every sample saved for `mpdash replay`.
+pub fn run_recorded(
+    scenario: Arc<Scenario>,
+    method: StartMethod,
+    trace: bool,
+    stuck_after: Option<Duration>,
+    mut recorder: Option<Recorder>,
     mut on_line: impl FnMut(Option<&str>, &str),
 ) -> anyhow::Result<Outcome> {
     // Who printed: looked up on the board once per pid.
@@ -56,18 +158,39 @@ pub fn run_quiet(
     let memory = crate::telemetry::memory::MemoryWatch::start(s.board.clone());
     let tracer = trace.then(|| crate::telemetry::trace::Tracer::start(s.board.clone()));
     let mut interrupted = false;
-    let mut observer = Observer::new(s.watch(stuck_after, false));
+    // A recording keeps what the dashboard samples (threads too).
+    let mut observer = Observer::new(s.watch(stuck_after, recorder.is_some()));
+    if let Some(r) = recorder.as_mut() {
+        r.started(s.id, method);
+    }
     let mut stuck = None;
     let mut quiet_since = Instant::now();
     while !s.is_done() {
-        let ev = match rx.recv_timeout(LOOK_EVERY) {
+        if let Some(r) = recorder.as_mut()
+            && r.due_in().is_zero()
+        {
+            if s.ended.is_some() {
+                // What happens once the main process has ended is no evidence.
+                observer.stop_judging();
+            }
+            let snap = observer.observe();
+            if stuck.is_none() && s.ended.is_none() && snap.stuck.is_some() {
+                stuck = snap.stuck.clone();
+                s.kill();
+            }
+            r.sample(snap);
+        }
+        let wait = recorder
+            .as_ref()
+            .map_or(LOOK_EVERY, |r| r.due_in().min(LOOK_EVERY));
+        let ev = match rx.recv_timeout(wait) {
             Ok(ev) => ev,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 // Once the main process is gone, wait for the last writers a bounded time.
                 if s.ended.is_some() && quiet_since.elapsed() >= Duration::from_secs(2) {
                     break;
                 }
-                if stuck.is_none() && s.ended.is_none() {
+                if stuck.is_none() && s.ended.is_none() && recorder.is_none() {
                     stuck = observer.observe().stuck;
                     if stuck.is_some() {
                         s.kill();
@@ -86,6 +209,9 @@ pub fn run_quiet(
                         .find(|p| p.pid == pid && pid > 0)
                         .map(|p| p.name)
                 });
+                if let Some(r) = recorder.as_mut() {
+                    r.output(pid, &line);
+                }
                 on_line(name.as_deref(), &line)
             }
             Happened::Signal(_) => {
@@ -107,6 +233,11 @@ pub fn run_quiet(
     } else {
         s.main_exit.unwrap_or(1)
     };
+    if let Some(r) = recorder {
+        observer.stop_judging();
+        let last = observer.observe();
+        r.finish(exit, s.elapsed(), rows.clone(), last)?;
+    }
     Ok(Outcome {
         exit,
         peak_pss,
@@ -158,7 +289,13 @@ pub fn print_output(o: &mut impl Write, as_json: bool, process: Option<&str>, li
     };
 }
 
-/// `mpdash run --headless [--json]`: returns the process exit code.
+/// Where and how often a headless run is recorded (`--record FILE`, `--rate HZ`).
+pub struct Record {
+    pub path: String,
+    pub rate_hz: f64,
+}
+
+/// `mpdash run --headless [--json] [--record FILE]`: returns the process exit code.
 pub fn run(
     scenario: Scenario,
     method: StartMethod,
@@ -166,16 +303,26 @@ pub fn run(
     trace: Option<&str>,
     stuck_after: Option<Duration>,
     stuck_exit: i32,
+    record: Option<Record>,
 ) -> anyhow::Result<i32> {
     let scenario = Arc::new(scenario);
+    let recorder = record
+        .as_ref()
+        .map(|r| Recorder::new(&r.path, scenario.clone(), r.rate_hz))
+        .transpose()?;
     let out = std::io::stdout();
-    let mut outcome = run_quiet(
+    let mut outcome = run_recorded(
         scenario.clone(),
         method,
         trace.is_some(),
         stuck_after,
+        recorder,
         |process, line| print_output(&mut out.lock(), as_json, process, line),
     )?;
+    if let Some(r) = &record {
+        // On stderr: stdout is the run's own output (or its JSON lines).
+        eprintln!("mpdash: run saved to {} (mpdash replay {})", r.path, r.path);
+    }
     if outcome.stuck.is_some() && !outcome.interrupted {
         outcome.exit = stuck_exit;
     }

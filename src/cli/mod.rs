@@ -57,14 +57,15 @@ struct RunArgs {
     /// 0.25 runs four times slower, for a class; 10 ten times faster
     #[arg(long, value_name = "F")]
     speed: Option<f64>,
-    /// The Python interpreter for a .py file
-    #[arg(long, default_value = "python3", value_name = "PATH")]
-    python: String,
+    /// The Python interpreter for a .py file; for a scenario's Scaling tab,
+    /// the CPython curves' interpreters (repeatable; default python3)
+    #[arg(long, value_name = "PATH")]
+    python: Vec<String>,
     /// A .py file's arguments (after `--`)
     #[arg(last = true)]
     py_args: Vec<String>,
-    /// Save each run the dashboard shows (every sample and the output) to
-    /// FILE, for `mpdash replay FILE`
+    /// Save each run (every sample and the output) to FILE, for `mpdash
+    /// replay FILE`; headless runs too (sampled at --rate)
     #[arg(long, value_name = "FILE")]
     record: Option<String>,
 }
@@ -162,6 +163,10 @@ enum Cmd {
         /// Write the worker processes' lives into a Chrome Trace Event file
         #[arg(long, value_name = "FILE")]
         trace: Option<String>,
+        /// A CPython interpreter for the real threads and processes curves
+        /// (repeatable; default: the machine's python3)
+        #[arg(long = "python", value_name = "PATH")]
+        pythons: Vec<String>,
     },
     /// Run any command as the root of a run and watch its process tree
     /// (`mpdash watch -- python3 my_pool.py`)
@@ -406,9 +411,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             stuck_exit,
             args,
         }) => {
+            one_python(&args)?;
             if headless && let Some(argv) = python_argv(&args) {
                 if !std::path::Path::new(&argv[1]).is_file() {
                     anyhow::bail!("{}: no such file", argv[1]);
+                }
+                if args.record.is_some() {
+                    anyhow::bail!(
+                        "--record with --headless records scenarios only for now, not a Python program"
+                    );
                 }
                 let stuck_after = match on_stuck {
                     OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
@@ -417,18 +428,25 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 return python::run(argv, json, stuck_after, stuck_exit);
             }
             if headless {
-                if args.record.is_some() {
-                    anyhow::bail!(
-                        "--record saves what the dashboard shows; with --headless use --json or --trace"
-                    );
-                }
                 let sc = load(&args)?;
                 let m = sc.start_method;
                 let stuck_after = match on_stuck {
                     OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
                     OnStuck::Wait => None,
                 };
-                headless::run(sc, m, json, trace.as_deref(), stuck_after, stuck_exit)
+                let record = args.record.clone().map(|path| headless::Record {
+                    path,
+                    rate_hz: args.rate,
+                });
+                headless::run(
+                    sc,
+                    m,
+                    json,
+                    trace.as_deref(),
+                    stuck_after,
+                    stuck_exit,
+                    record,
+                )
             } else {
                 dashboard(&args)
             }
@@ -480,12 +498,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             json,
             set,
             trace,
+            pythons,
         }) => {
             let sc = scenario::load(&file, &only_sets(set))?;
             let spec = sc.scaling.ok_or_else(|| {
                 anyhow::anyhow!("{file}: no [scaling] table (see scenarios/scaling.toml)")
             })?;
-            scale::run(spec, max_workers, json, trace.as_deref())
+            scale::run(spec, max_workers, json, trace.as_deref(), pythons)
         }
         Some(Cmd::Watch {
             rate,
@@ -617,22 +636,39 @@ fn only_sets(set: Vec<String>) -> Overrides {
     }
 }
 
+/// A Python program runs under one interpreter (several are for scaling).
+fn one_python(args: &RunArgs) -> anyhow::Result<()> {
+    if args.python.len() > 1 && args.file.as_deref().is_some_and(|f| f.ends_with(".py")) {
+        anyhow::bail!(
+            "--python: a Python program runs under one interpreter (got {}); several are for a scenario's Scaling tab",
+            args.python.len()
+        );
+    }
+    Ok(())
+}
+
 /// `mpdash prog.py -- ARGS`: the interpreter, the file and its arguments.
 fn python_argv(args: &RunArgs) -> Option<Vec<String>> {
     let file = args.file.as_deref().filter(|f| f.ends_with(".py"))?;
-    let mut argv = vec![args.python.clone(), file.to_string()];
+    let python = args.python.first().map_or("python3", String::as_str);
+    let mut argv = vec![python.to_string(), file.to_string()];
     argv.extend(args.py_args.iter().cloned());
     Some(argv)
 }
 
 fn dashboard(args: &RunArgs) -> anyhow::Result<i32> {
+    one_python(args)?;
     if let Some(argv) = python_argv(args) {
         if !std::path::Path::new(&argv[1]).is_file() {
             anyhow::bail!("{}: no such file", argv[1]);
         }
         return dashboard::run_watch(argv, args.rate, true);
     }
-    let sc = load(args)?;
+    let mut sc = load(args)?;
+    if let Some(spec) = sc.scaling.as_mut() {
+        // The Scaling tab's CPython curves: every interpreter asked for.
+        spec.pythons = args.python.clone();
+    }
     let rates = dashboard::Rates {
         sample_hz: args.rate,
         stuck_after: stuck_after(args.stuck_after)?,

@@ -261,20 +261,18 @@ fn run(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
 
 /// The scaling measurement, its worker processes on the run's board.
 fn scale(ctx: &Context, sc: &Scenario) -> anyhow::Result<()> {
+    use crate::scenario::scaling::{Curve, cpython};
     let spec = sc
         .scaling
+        .clone()
         .ok_or_else(|| anyhow::anyhow!("this scenario has no [scaling] table"))?;
-    crate::scenario::scaling::measure(
-        &spec,
-        &crate::scenario::scaling::Mode::available(),
-        Some(ctx),
-        |p| {
-            say(&format!(
-                "{SCALE_POINT}{}",
-                serde_json::to_string(p).unwrap_or_default()
-            ));
-        },
-    )?;
+    let pythons = cpython::pythons(&spec.pythons)?;
+    crate::scenario::scaling::measure(&spec, &Curve::all(&pythons), Some(ctx), |p| {
+        say(&format!(
+            "{SCALE_POINT}{}",
+            serde_json::to_string(p).unwrap_or_default()
+        ));
+    })?;
     Ok(())
 }
 

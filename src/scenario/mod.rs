@@ -46,12 +46,16 @@ pub const MAX_ARRAY: u64 = 1 << 20;
 /// A validated scenario, ready to run.
 /// What `mpdash scale` measures: primes below `below` in `chunks`, with
 /// 1…`max_workers` workers, a simulated GIL switching every `switch_interval_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScalingSpec {
     pub below: u64,
     pub chunks: u64,
     pub max_workers: usize,
     pub switch_interval_ms: u64,
+    /// The CPython curves' interpreters (`--python`); empty: the machine's
+    /// `python3`, if any. Not in the file: a machine's, not a scenario's.
+    #[serde(default)]
+    pub pythons: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -327,6 +331,7 @@ impl Scenario {
         // A scaling run starts 1 + 2 + … + max_workers processes.
         let scale = self
             .scaling
+            .as_ref()
             .map_or(0, |s| (s.max_workers * (s.max_workers + 1) / 2) as u32);
         let plan = BoardPlan::new()
             .processes(procs.saturating_add(scale))

@@ -10,16 +10,76 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph, Wrap};
 
 use crate::app::App;
-use crate::scenario::scaling::Mode;
+use crate::scenario::scaling::{Mode, Point, busy};
 
-fn color(m: Mode) -> Color {
+/// A curve's colour: ours by mode; CPython's by mode and interpreter
+/// (`nth`: the interpreter's place among those measured).
+fn color(m: Mode, nth: usize) -> Color {
+    const THREADS: [Color; 3] = [Color::Magenta, Color::LightMagenta, Color::LightRed];
+    const PROCESSES: [Color; 3] = [Color::Blue, Color::LightBlue, Color::LightCyan];
     match m {
         Mode::Processes => Color::Green,
         Mode::GilThreads => Color::Red,
         Mode::FreeThreads => Color::Cyan,
-        Mode::CpythonThreads => Color::Magenta,
-        Mode::CpythonProcesses => Color::Blue,
+        Mode::CpythonThreads => THREADS[nth % THREADS.len()],
+        Mode::CpythonProcesses => PROCESSES[nth % PROCESSES.len()],
     }
+}
+
+/// The interpreters measured, in the order their points came.
+fn interpreters(points: &[Point]) -> Vec<Option<String>> {
+    let mut v: Vec<Option<String>> = Vec::new();
+    for p in points {
+        if p.interpreter.is_some() && !v.contains(&p.interpreter) {
+            v.push(p.interpreter.clone());
+        }
+    }
+    v
+}
+
+fn point_color(p: &Point, interps: &[Option<String>]) -> Color {
+    let nth = interps
+        .iter()
+        .position(|i| *i == p.interpreter)
+        .unwrap_or(0);
+    color(p.mode, nth)
+}
+
+/// One curve of the chart: its label, colour, points, and the points
+/// measured on a busy machine.
+struct Series {
+    label: String,
+    color: Color,
+    points: Vec<(f64, f64)>,
+    busy: Vec<(f64, f64)>,
+}
+
+fn series(points: &[Point]) -> Vec<Series> {
+    let interps = interpreters(points);
+    let mut out: Vec<(&Point, Series)> = Vec::new();
+    for p in points {
+        let xy = (p.workers as f64, p.speedup);
+        let i = match out.iter().position(|(first, _)| first.same_curve(p)) {
+            Some(i) => i,
+            None => {
+                out.push((
+                    p,
+                    Series {
+                        label: p.curve_label(),
+                        color: point_color(p, &interps),
+                        points: Vec::new(),
+                        busy: Vec::new(),
+                    },
+                ));
+                out.len() - 1
+            }
+        };
+        out[i].1.points.push(xy);
+        if !p.trustworthy {
+            out[i].1.busy.push(xy);
+        }
+    }
+    out.into_iter().map(|(_, s)| s).collect()
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
@@ -70,32 +130,25 @@ fn draw_empty(f: &mut Frame, area: Rect, app: &App) {
 /// Speedup against workers, a curve per mode, with the ideal and the cores.
 fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     let cpus = app.current.snapshot.system.cpus.max(1) as f64;
-    let max_w = app.scenario.scaling.map_or(1, |s| s.max_workers).max(
-        app.scale_points
-            .iter()
-            .map(|p| p.workers)
-            .max()
-            .unwrap_or(1),
-    ) as f64;
-    let series: Vec<(Mode, Vec<(f64, f64)>)> = Mode::ALL
-        .iter()
-        .chain(Mode::CPYTHON.iter())
-        .map(|m| {
-            let pts = app
-                .scale_points
+    let max_w = app
+        .scenario
+        .scaling
+        .as_ref()
+        .map_or(1, |s| s.max_workers)
+        .max(
+            app.scale_points
                 .iter()
-                .filter(|p| p.mode == *m)
-                .map(|p| (p.workers as f64, p.speedup))
-                .collect();
-            (*m, pts)
-        })
-        .collect();
+                .map(|p| p.workers)
+                .max()
+                .unwrap_or(1),
+        ) as f64;
+    let series = series(&app.scale_points);
     let ideal: Vec<(f64, f64)> = (1..=max_w as usize)
         .map(|w| (w as f64, (w as f64).min(cpus)))
         .collect();
     let top = series
         .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(cpus, f64::max)
         .ceil()
         + 0.5;
@@ -114,14 +167,24 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
             .style(Style::new().fg(Color::Yellow))
             .data(&cores),
     ];
-    for (m, pts) in &series {
+    for s in &series {
         datasets.push(
             Dataset::default()
-                .name(m.label())
+                .name(s.label.clone())
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().fg(color(*m)))
-                .data(pts),
+                .style(Style::new().fg(s.color))
+                .data(&s.points),
+        );
+    }
+    // A point measured on a busy machine is drawn as a block over its curve.
+    for s in &series {
+        datasets.push(
+            Dataset::default()
+                .marker(Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(Style::new().fg(s.color))
+                .data(&s.busy),
         );
     }
     // The legend goes under the chart, never over a curve.
@@ -132,22 +195,47 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
             Style::new().fg(Color::Yellow),
         ),
     ];
-    for (m, pts) in &series {
-        if !pts.is_empty() {
-            legend.push(Span::styled(
-                format!("── {} ", m.label()),
-                Style::new().fg(color(*m)),
+    for s in &series {
+        legend.push(Span::styled(
+            format!("── {} ", s.label),
+            Style::new().fg(s.color),
+        ));
+    }
+    let mut notes: Vec<Line> = vec![Line::from(legend)];
+    // Why a point is not to be trusted, and what free threading costs one thread.
+    let busy: Vec<&Point> = app.scale_points.iter().filter(|p| !p.trustworthy).collect();
+    if let Some(worst) = busy.iter().map(|p| p.others_cpu_pct).reduce(f64::max) {
+        notes.push(Line::styled(
+            format!(
+                "█ the machine was busy: other processes used up to {worst:.0}% of a core \
+                 during {} of these points (over {:.0}%), so their speedups are not trustworthy",
+                busy.len(),
+                busy::BUSY_PCT
+            ),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    for p in &app.scale_points {
+        if let Some(cost) = p.single_thread_cost {
+            notes.push(Line::styled(
+                format!(
+                    "CPython {} with no GIL: one thread takes {cost:.2}× the time of the GIL'd build",
+                    p.python.as_deref().unwrap_or("?")
+                ),
+                Style::new().fg(Color::DarkGray),
             ));
         }
     }
-    let plain: String = legend.iter().map(|s| s.content.as_ref()).collect();
-    let legend_h = super::format::wrap(
-        plain.trim_end(),
-        chart_area.width.saturating_sub(2) as usize,
-    )
-    .len()
-    .min(4) as u16;
-    let legend = Paragraph::new(Line::from(legend)).wrap(Wrap { trim: true });
+    let text_w = chart_area.width.saturating_sub(2) as usize;
+    let legend_h = notes
+        .iter()
+        .map(|l| {
+            let plain: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            super::format::wrap(plain.trim_end(), text_w).len()
+        })
+        .sum::<usize>()
+        .min(6) as u16;
+    let legend = Paragraph::new(notes).wrap(Wrap { trim: true });
     let block = Block::default().borders(Borders::ALL).title(vec![
         " Scaling ".bold(),
         "speedup against workers · the GIL curve is simulated ".dark_gray(),
@@ -178,6 +266,14 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     f.render_widget(chart, chart_area);
 }
 
+/// `3.14` or `3.14t`: a CPython point's interpreter, short.
+fn short_version(p: &Point) -> String {
+    let v = p.python.as_deref().unwrap_or("?");
+    let t = if v.ends_with('t') { "t" } else { "" };
+    let v = v.trim_end_matches('t');
+    format!("{}{t}", v.split('.').take(2).collect::<Vec<_>>().join("."))
+}
+
 /// Every measured point, as a table; it scrolls (↑/↓, PgUp/PgDn) when it is
 /// longer than the panel, and the title says which rows are shown.
 fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
@@ -186,21 +282,29 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
             .yellow()
             .bold(),
     ];
+    let interps = interpreters(&app.scale_points);
     for p in &app.scale_points {
         let name = match p.mode {
-            Mode::Processes => "processes",
-            Mode::GilThreads => "GIL threads*",
-            Mode::FreeThreads => "free threads",
-            Mode::CpythonThreads => "CPy threads†",
-            Mode::CpythonProcesses => "CPy processes†",
+            Mode::Processes => "processes".to_string(),
+            Mode::GilThreads => "GIL threads*".to_string(),
+            Mode::FreeThreads => "free threads".to_string(),
+            Mode::CpythonThreads => format!("{} thr†", short_version(p)),
+            Mode::CpythonProcesses => format!("{} proc†", short_version(p)),
         };
-        lines.push(Line::from(vec![
-            Span::styled(format!("{name:<15}"), Style::new().fg(color(p.mode))),
+        let mut row = vec![
+            Span::styled(
+                format!("{name:<15}"),
+                Style::new().fg(point_color(p, &interps)),
+            ),
             Span::raw(format!(
                 "{:>2} {:>6.2}s {:>7.2}×",
                 p.workers, p.wall_s, p.speedup
             )),
-        ]));
+        ];
+        if !p.trustworthy {
+            row.push(Span::styled(" busy", Style::new().fg(Color::Yellow).bold()));
+        }
+        lines.push(Line::from(row));
     }
     lines.push(Line::styled(
         "* simulated GIL: 5 ms turns",
@@ -208,8 +312,14 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
     ));
     if app.scale_points.iter().any(|p| p.work_fraction < 1.0) {
         lines.push(Line::styled(
-            "† python3, 1/10 of the work",
+            "† CPython, 1/10 of the work",
             Style::new().fg(Color::DarkGray),
+        ));
+    }
+    if app.scale_points.iter().any(|p| !p.trustworthy) {
+        lines.push(Line::styled(
+            "busy: machine busy, not trustworthy",
+            Style::new().fg(Color::Yellow),
         ));
     }
     let rows = table_area.height.saturating_sub(2) as usize;

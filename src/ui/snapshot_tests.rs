@@ -463,6 +463,12 @@ fn scaling_tab_with_a_measurement() {
                 speedup: walls[0] / w,
                 simulated: mode == Mode::GilThreads,
                 work_fraction: 1.0,
+                python: None,
+                interpreter: None,
+                gil: None,
+                others_cpu_pct: 3.0,
+                trustworthy: true,
+                single_thread_cost: None,
             };
             app.update(Action::Data(DataAction::Output(
                 format!(
@@ -480,6 +486,93 @@ fn scaling_tab_with_a_measurement() {
     let t = render(&app, 130, 36);
     assert_snapshot!(t.backend());
     find(t.backend().buffer(), "simulated");
+}
+
+#[test]
+fn scaling_with_a_gild_and_a_free_threaded_cpython_on_a_busy_machine() {
+    use crate::scenario::scaling::{Mode, Point};
+    let sc = parse(
+        "scenarios/scaling.toml",
+        include_str!("../../scenarios/scaling.toml"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let mut app = App::new(Arc::new(sc), 4.0);
+    app.update(Action::Run(RunAction::ScaleStarted { run: 2 }));
+    let mut s = running_sample();
+    s.run = 2;
+    s.pool = None;
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    // (mode, python, gil, walls, others' CPU%)
+    type Row = (Mode, Option<&'static str>, Option<bool>, [f64; 2], [f64; 2]);
+    let curves: [Row; 5] = [
+        (Mode::Processes, None, None, [0.6, 0.31], [2.0, 3.0]),
+        (
+            Mode::CpythonThreads,
+            Some("3.14.0"),
+            Some(true),
+            [0.5, 0.51],
+            [1.0, 2.0],
+        ),
+        (
+            Mode::CpythonProcesses,
+            Some("3.14.0"),
+            Some(true),
+            [0.5, 0.27],
+            [1.0, 2.0],
+        ),
+        (
+            Mode::CpythonThreads,
+            Some("3.14.0t"),
+            Some(false),
+            [0.6, 0.31],
+            [1.0, 2.0],
+        ),
+        // Two CPU hogs started meanwhile.
+        (
+            Mode::CpythonProcesses,
+            Some("3.14.0t"),
+            Some(false),
+            [0.6, 0.6],
+            [180.0, 150.0],
+        ),
+    ];
+    for (mode, python, gil, walls, others) in curves {
+        for i in 0..2 {
+            let p = Point {
+                mode,
+                workers: i + 1,
+                wall_s: walls[i],
+                speedup: walls[0] / walls[i],
+                simulated: false,
+                work_fraction: if python.is_some() { 0.1 } else { 1.0 },
+                python: python.map(String::from),
+                interpreter: python.map(|v| format!("/opt/python{v}")),
+                gil,
+                others_cpu_pct: others[i],
+                trustworthy: others[i] < 50.0,
+                single_thread_cost: (gil == Some(false) && mode == Mode::CpythonThreads && i == 0)
+                    .then_some(1.2),
+            };
+            app.update(Action::Data(DataAction::Output(
+                format!(
+                    "{}{}",
+                    crate::scenario::main_process::SCALE_POINT,
+                    serde_json::to_string(&p).unwrap()
+                )
+                .into(),
+            )));
+        }
+    }
+    assert_eq!(app.scale_points.len(), 10);
+    let t = render(&app, 160, 40);
+    assert_snapshot!(t.backend());
+    let b = t.backend().buffer();
+    find(b, "CPython threads 3.14.0t, GIL off");
+    find(b, "CPython threads 3.14.0, GIL on");
+    find(b, "the machine was busy");
+    find(b, "3.14t proc†");
+    find(b, "one thread takes 1.20×");
 }
 
 #[test]

@@ -405,6 +405,7 @@ impl<'a> Checker<'a> {
                         Some(i) => self.range(i, 1, 1000, "switch_interval_ms")?,
                         None => 5,
                     },
+                    pythons: Vec::new(),
                 })
             }
         })

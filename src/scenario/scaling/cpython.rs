@@ -1,6 +1,9 @@
-//! The same work in real CPython, when `python3` is installed: threads (with
-//! the real GIL) and `multiprocessing.Pool`, launched as a child process (its
-//! own process group, killed with us) and timed by CPython itself.
+//! The same work in real CPython: threads and `multiprocessing.Pool`, under
+//! each interpreter asked for (`--python`, else the machine's `python3`),
+//! launched as a child process (its own process group, killed with us) and
+//! timed by CPython itself. Each interpreter says its version and whether
+//! its GIL is on (`sys._is_gil_enabled()`, 3.13+; before: always on): on a
+//! free-threaded build (3.13t, 3.14t) threads scale as processes do.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -46,28 +49,122 @@ if __name__ == "__main__":
     else:
         with mp.get_context("fork").Pool(workers) as pool:
             pool.map(count, parts)
-    print(json.dumps({"wall_s": time.perf_counter() - t}))
+    wall = time.perf_counter() - t
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    print(json.dumps({"wall_s": wall, "gil": gil}))
 "#;
 
-/// Whether a `python3` can be run here.
-pub fn available() -> bool {
-    Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// What an interpreter says of itself.
+const ABOUT: &str = r#"
+import json, sys, sysconfig
+print(json.dumps({
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "gil": getattr(sys, "_is_gil_enabled", lambda: True)(),
+    "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+}))
+"#;
+
+/// The machine's interpreter when none is asked for.
+pub const DEFAULT: &str = "python3";
+
+/// An interpreter the CPython curves run under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Python {
+    /// As given (`python3`, a path).
+    pub path: String,
+    /// `3.14.0`.
+    pub version: String,
+    /// `sys._is_gil_enabled()` (before 3.13: true).
+    pub gil: bool,
+    /// A free-threaded build (`Py_GIL_DISABLED`), whether or not its GIL
+    /// was turned back on (`PYTHON_GIL=1`).
+    pub free_threaded_build: bool,
+}
+
+impl Python {
+    /// Runs `path` to ask its version and GIL.
+    pub fn probe(path: &str) -> anyhow::Result<Python> {
+        let out = Command::new(path)
+            .args(["-c", ABOUT])
+            .env_remove("PYTHONSTARTUP")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| anyhow::anyhow!("--python {path}: cannot run it: {e}"))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "--python {path}: not a working Python ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            anyhow::anyhow!("--python {path}: not a CPython 3 (it printed no version: {e})")
+        })?;
+        Ok(Python {
+            path: path.to_string(),
+            version: v["version"].as_str().unwrap_or("?").to_string(),
+            gil: v["gil"].as_bool().unwrap_or(true),
+            free_threaded_build: v["free_threaded_build"].as_bool().unwrap_or(false),
+        })
+    }
+
+    /// `3.14.0` or, for a free-threaded build, `3.14.0t` (as its
+    /// executable is named).
+    pub fn name(&self) -> String {
+        format!(
+            "{}{}",
+            self.version,
+            if self.free_threaded_build { "t" } else { "" }
+        )
+    }
+
+    /// `CPython 3.14.0t, GIL off`.
+    pub fn label(&self) -> String {
+        format!(
+            "CPython {}, GIL {}",
+            self.name(),
+            if self.gil { "on" } else { "off" }
+        )
+    }
+}
+
+/// The interpreters of the CPython curves: each one `asked` (an error if one
+/// does not run: it was asked for), or the machine's `python3` when there
+/// is one (else none). GIL'd builds first, so a free-threaded build's
+/// single-thread cost can be told against one already measured; the same
+/// interpreter twice is measured once.
+pub fn pythons(asked: &[String]) -> anyhow::Result<Vec<Python>> {
+    let mut found = Vec::new();
+    if asked.is_empty() {
+        found.extend(Python::probe(DEFAULT).ok());
+    }
+    for path in asked {
+        let p = Python::probe(path)?;
+        if !found.iter().any(|q: &Python| q.path == p.path) {
+            found.push(p);
+        }
+    }
+    found.sort_by_key(|p| !p.gil);
+    Ok(found)
+}
+
+/// What CPython reports of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    pub wall_s: f64,
+    /// Whether the GIL was on during the run.
+    pub gil: bool,
 }
 
 /// Wall time CPython reports for `workers` threads or processes.
 pub fn run_once(
+    python: &str,
     processes: bool,
     workers: usize,
     below: u64,
     chunks: u64,
     limit: Duration,
-) -> anyhow::Result<f64> {
-    let mut cmd = Command::new("python3");
+) -> anyhow::Result<Timed> {
+    let mut cmd = Command::new(python);
     cmd.arg("-c")
         .arg(SCRIPT)
         .arg(if processes { "processes" } else { "threads" })
@@ -98,9 +195,12 @@ pub fn run_once(
     if let Some(mut o) = child.stdout.take() {
         o.read_to_string(&mut out)?;
     }
-    anyhow::ensure!(status.success(), "python3 exited with {status}");
+    anyhow::ensure!(status.success(), "{python} exited with {status}");
     let v: serde_json::Value = serde_json::from_str(out.trim())?;
-    v["wall_s"]
-        .as_f64()
-        .ok_or_else(|| anyhow::anyhow!("python3 printed no wall time: {out}"))
+    Ok(Timed {
+        wall_s: v["wall_s"]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("{python} printed no wall time: {out}"))?,
+        gil: v["gil"].as_bool().unwrap_or(true),
+    })
 }

@@ -1,7 +1,10 @@
 //! `mpdash scale`: the same CPU-bound work with 1…N workers as processes, as
 //! threads sharing a simulated GIL, and as free threads — the tutorial's whole
-//! argument for processes, measured.
+//! argument for processes, measured — and in real CPython, a threads curve and
+//! a processes curve per interpreter. Each point says how much CPU other
+//! processes took meanwhile, and whether that leaves it trustworthy.
 
+pub mod busy;
 pub mod cpython;
 pub mod gil;
 
@@ -34,26 +37,43 @@ pub enum Mode {
 impl Mode {
     /// Ours: always measured.
     pub const ALL: [Mode; 3] = [Mode::Processes, Mode::GilThreads, Mode::FreeThreads];
-    /// Real CPython's, when `python3` runs here.
+    /// Real CPython's, once per interpreter.
     pub const CPYTHON: [Mode; 2] = [Mode::CpythonThreads, Mode::CpythonProcesses];
-
-    /// The modes to measure on this machine.
-    pub fn available() -> Vec<Mode> {
-        let mut v = Self::ALL.to_vec();
-        if cpython::available() {
-            v.extend(Self::CPYTHON);
-        }
-        v
-    }
 
     pub fn label(self) -> &'static str {
         match self {
             Mode::Processes => "processes",
             Mode::GilThreads => "threads + GIL (simulated)",
             Mode::FreeThreads => "free threads",
-            Mode::CpythonThreads => "CPython threads (real GIL, 1/10 of the work)",
-            Mode::CpythonProcesses => "CPython multiprocessing (1/10 of the work)",
+            Mode::CpythonThreads => "CPython threads",
+            Mode::CpythonProcesses => "CPython multiprocessing",
         }
+    }
+}
+
+/// One curve: a mode, and for CPython's the interpreter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub mode: Mode,
+    pub python: Option<cpython::Python>,
+}
+
+impl Curve {
+    /// Ours, then a threads and a processes curve per interpreter.
+    pub fn all(pythons: &[cpython::Python]) -> Vec<Curve> {
+        let mut v: Vec<Curve> = Mode::ALL
+            .iter()
+            .map(|&mode| Curve { mode, python: None })
+            .collect();
+        for p in pythons {
+            for mode in Mode::CPYTHON {
+                v.push(Curve {
+                    mode,
+                    python: Some(p.clone()),
+                });
+            }
+        }
+        v
     }
 }
 
@@ -71,10 +91,61 @@ pub struct Point {
     /// within a curve, so they stay comparable; wall times do not.
     #[serde(default = "whole")]
     pub work_fraction: f64,
+    /// The CPython curves' interpreter: its version (`3.14.0`, `3.14.0t`
+    /// for a free-threaded build); null for ours.
+    #[serde(default)]
+    pub python: Option<String>,
+    /// The interpreter as given (`python3`, a path); null for ours.
+    #[serde(default)]
+    pub interpreter: Option<String>,
+    /// Whether a global lock serialised the threads: CPython's GIL as the
+    /// run reported it, ours simulated (true) or free (false); null for
+    /// our processes.
+    #[serde(default)]
+    pub gil: Option<bool>,
+    /// CPU other processes used while this point ran, in percent of one core.
+    #[serde(default)]
+    pub others_cpu_pct: f64,
+    /// False when other processes took more than [`busy::BUSY_PCT`] of a
+    /// core meanwhile: the machine was busy, and the speedup is theirs too.
+    #[serde(default = "yes")]
+    pub trustworthy: bool,
+    /// On a free-threaded CPython's one-thread point: its wall time over a
+    /// GIL'd build's (the same version if measured, else another), the
+    /// price of free threading for a single thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_thread_cost: Option<f64>,
 }
 
 fn whole() -> f64 {
     1.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Point {
+    /// The curve's name: `processes`, `CPython 3.14.0t, GIL off threads`.
+    pub fn curve_label(&self) -> String {
+        match (&self.python, self.gil) {
+            (Some(v), gil) => format!(
+                "{} {v}{}",
+                self.mode.label(),
+                match (self.mode, gil) {
+                    (Mode::CpythonThreads, Some(false)) => ", GIL off",
+                    (Mode::CpythonThreads, _) => ", GIL on",
+                    _ => "",
+                }
+            ),
+            (None, _) => self.mode.label().to_string(),
+        }
+    }
+
+    /// Whether `other` is on the same curve.
+    pub fn same_curve(&self, other: &Point) -> bool {
+        self.mode == other.mode && self.interpreter == other.interpreter
+    }
 }
 
 /// Chunks of `[0, below)`, dealt round-robin to `workers` so each gets a fair
@@ -101,30 +172,47 @@ fn count(ranges: &[(u64, u64)]) -> u64 {
 pub struct Measured {
     pub wall: Duration,
     pub primes: Option<u64>,
+    /// CPython's GIL during the run, as it said.
+    pub gil: Option<bool>,
+    /// What other processes used meanwhile.
+    pub others: busy::Others,
 }
 
 pub fn run_once(
-    mode: Mode,
+    curve: &Curve,
     parts: &[Vec<(u64, u64)>],
     switch: Duration,
     ctx: Option<&Context>,
 ) -> anyhow::Result<Measured> {
+    let mark = busy::Mark::now();
     let t = Instant::now();
     let counted = std::sync::atomic::AtomicU64::new(0);
+    // The workers' CPU as the board recorded it (a fork server's children
+    // are not ours to reap).
+    let mut workers_cpu = Duration::ZERO;
+    let mode = curve.mode;
     match mode {
         Mode::CpythonThreads | Mode::CpythonProcesses => {
+            let python = curve
+                .python
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("a CPython curve needs an interpreter"))?;
             let chunks: u64 = parts.iter().map(|p| p.len() as u64).sum();
             let below = parts.iter().flatten().map(|r| r.1).max().unwrap_or(0);
-            let wall = cpython::run_once(
+            let timed = cpython::run_once(
+                &python.path,
                 mode == Mode::CpythonProcesses,
                 parts.len(),
                 below / cpython::SLOWDOWN,
                 chunks,
                 Duration::from_secs(300),
             )?;
+            let others = mark.others_until(&busy::Mark::now(), Duration::ZERO);
             return Ok(Measured {
-                wall: Duration::from_secs_f64(wall),
+                wall: Duration::from_secs_f64(timed.wall_s),
                 primes: None,
+                gil: Some(timed.gil),
+                others,
             });
         }
         Mode::Processes => {
@@ -153,6 +241,11 @@ pub fn run_once(
             }
             for p in &mut ps {
                 anyhow::ensure!(p.join(None) == Some(0), "a scaling worker failed");
+                if let Some(slot) = p.slot().and_then(|i| ctx.board().proc(i)) {
+                    let us = slot.cpu_user_us.load(std::sync::atomic::Ordering::Relaxed)
+                        + slot.cpu_sys_us.load(std::sync::atomic::Ordering::Relaxed);
+                    workers_cpu += Duration::from_micros(us);
+                }
             }
         }
         Mode::FreeThreads => std::thread::scope(|s| -> anyhow::Result<()> {
@@ -195,29 +288,35 @@ pub fn run_once(
             })?;
         }
     }
+    let wall = t.elapsed();
+    let others = mark.others_until(&busy::Mark::now(), workers_cpu);
     let threads = matches!(mode, Mode::FreeThreads | Mode::GilThreads);
     Ok(Measured {
-        wall: t.elapsed(),
+        wall,
         primes: threads.then(|| counted.load(std::sync::atomic::Ordering::Relaxed)),
+        gil: None,
+        others,
     })
 }
 
-/// Every point of the curve for the given modes, 1…max_workers.
+/// Every point of each curve, 1…max_workers.
 pub fn measure(
     spec: &ScalingSpec,
-    modes: &[Mode],
+    curves: &[Curve],
     ctx: Option<&Context>,
     mut each: impl FnMut(&Point),
 ) -> anyhow::Result<Vec<Point>> {
     let switch = Duration::from_millis(spec.switch_interval_ms);
-    let mut out = Vec::new();
-    for &mode in modes {
+    let mut out: Vec<Point> = Vec::new();
+    for curve in curves {
+        let mode = curve.mode;
         let mut base = None;
         for w in 1..=spec.max_workers {
             let parts = deal(spec.below, spec.chunks, w);
-            let wall = run_once(mode, &parts, switch, ctx)?.wall.as_secs_f64();
+            let m = run_once(curve, &parts, switch, ctx)?;
+            let wall = m.wall.as_secs_f64();
             let b = *base.get_or_insert(wall);
-            let p = Point {
+            let mut p = Point {
                 mode,
                 workers: w,
                 wall_s: wall,
@@ -228,12 +327,40 @@ pub fn measure(
                 } else {
                     1.0
                 },
+                python: curve.python.as_ref().map(cpython::Python::name),
+                interpreter: curve.python.as_ref().map(|p| p.path.clone()),
+                gil: match mode {
+                    Mode::Processes => None,
+                    Mode::GilThreads => Some(true),
+                    Mode::FreeThreads => Some(false),
+                    Mode::CpythonThreads | Mode::CpythonProcesses => m.gil,
+                },
+                others_cpu_pct: m.others.cpu_pct,
+                trustworthy: m.others.trustworthy,
+                single_thread_cost: None,
             };
+            if mode == Mode::CpythonThreads && w == 1 && p.gil == Some(false) {
+                p.single_thread_cost = single_thread_cost(&p, curve, &out);
+            }
             each(&p);
             out.push(p);
         }
     }
     Ok(out)
+}
+
+/// A free-threaded CPython's one thread against a GIL'd build's, already
+/// measured: the same version first, else the nearest.
+fn single_thread_cost(free: &Point, curve: &Curve, done: &[Point]) -> Option<f64> {
+    let version = curve.python.as_ref().map(|p| p.version.clone())?;
+    let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    done.iter()
+        .filter(|q| q.mode == Mode::CpythonThreads && q.workers == 1 && q.gil == Some(true))
+        .min_by_key(|q| {
+            let v = q.python.as_deref().unwrap_or("").trim_end_matches('t');
+            (v != version, minor(v) != minor(&version))
+        })
+        .map(|gild| free.wall_s / gild.wall_s)
 }
 
 #[cfg(test)]
@@ -256,8 +383,10 @@ mod tests {
         let parts = deal(20_000, 8, 3);
         let total: u64 = parts.iter().map(|p| count(p)).sum();
         assert_eq!(total, 2262);
-        for m in [Mode::FreeThreads, Mode::GilThreads] {
-            let got = run_once(m, &parts, Duration::from_millis(1), None).unwrap();
+        for mode in [Mode::FreeThreads, Mode::GilThreads] {
+            let m = mode;
+            let curve = Curve { mode, python: None };
+            let got = run_once(&curve, &parts, Duration::from_millis(1), None).unwrap();
             assert_eq!(got.primes, Some(2262), "{m:?} counted every prime once");
         }
     }
