@@ -310,6 +310,7 @@ log-run-stopped = run { $run } stopped before its end (its processes killed for 
 
 procs-title = Processes
 procs-ended-hidden = { $n } ended hidden (h)
+procs-more = ↓ { $n } more
 procs-note-cpu = CPU% = percent of one core
 procs-note-start = START = request → first instruction
 col-pid = PID

@@ -366,8 +366,8 @@ procs-title = Processus
 procs-ended-hidden = { $n } { $n ->
     [one] terminé masqué
    *[other] terminés masqués
-procs-more = ↓ { $n } de plus
 } (h)
+procs-more = ↓ { $n } de plus
 procs-note-cpu = CPU% = pourcentage d'un cœur
 procs-note-start = DÉMARRAGE = de la demande à la première instruction
 col-pid = PID

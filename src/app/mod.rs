@@ -609,7 +609,7 @@ impl App {
         let upto = self.live.selected.min(rows.len().saturating_sub(1));
         rows.get(..=upto)
             .and_then(|r| r.iter().rev().find_map(|p| *p))
-            .filter(|p| snap.stacks.contains_key(p))
+            .filter(|p| snap.stacks.get(p).is_some_and(|v| !v.threads.is_empty()))
             .or_else(|| {
                 snap.procs
                     .iter()
@@ -627,7 +627,13 @@ impl App {
     /// The Live tab has a STACK panel: the run's Python stacks are read
     /// from outside (an attached tree, a Python program).
     pub fn shows_stacks(&self) -> bool {
-        self.source.reads_stacks() || !self.current.snapshot.stacks.is_empty()
+        self.source.attached().is_some()
+            || self
+                .current
+                .snapshot
+                .stacks
+                .values()
+                .any(|v| !v.threads.is_empty())
     }
 
     pub fn selected_process(&self) -> Option<(i32, String)> {

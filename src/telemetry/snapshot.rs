@@ -90,7 +90,13 @@ impl ThreadStackView {
             .user
             .and_then(|u| self.frames.get(u))
             .or(self.frames.first())?;
-        Some(format!("{} at {}", f.function, short(f)))
+        // `work() at prog.py:12`, `<module> at prog.py:30`.
+        let call = if f.function.starts_with('<') {
+            f.function.clone()
+        } else {
+            format!("{}()", f.function)
+        };
+        Some(format!("{call} at {}", short(f)))
     }
 }
 

@@ -93,17 +93,37 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
         };
     }
     let has_pool = app.shows_pool();
-    // The process table wants its rows; the panels below get the rest.
+    // The process table wants its rows; the panels below get the rest. When
+    // both cannot have what they want, the table comes first (down to a
+    // floor for the panels), and an empty resources panel is one line.
     let want = app.rows().len() as u16 + 3;
     let resources = if has_pool {
         0
     } else {
         resource_panel::lines(app).len() as u16
     };
-    let bottom_min = if body.width >= WIDE { 10 } else { 14 }.max(resources + 2 + 5);
-    let procs_h = want.clamp(5, body.height.saturating_sub(bottom_min).max(5));
+    let bottom_pref = if body.width >= WIDE { 10 } else { 14 }.max(resources + 2 + 5);
+    let bottom_floor = bottom_pref.min(if resources == 0 { 6 } else { 8 });
+    let procs_h = if want + bottom_pref <= body.height {
+        want.max(5)
+    } else {
+        want.min(body.height.saturating_sub(bottom_floor))
+            .max(5.min(body.height))
+    };
     let [procs, bottom] =
         Layout::vertical([Constraint::Length(procs_h), Constraint::Min(0)]).areas(body);
+    // No pool and no resources: the panel is a line saying so.
+    // A program we cannot see inside has no such panel at all.
+    let blind = app.source.is_foreign() && !app.source.is_probed();
+    let (collapsed, bottom) = if blind {
+        (Rect::default(), bottom)
+    } else if !has_pool && resources == 0 && bottom.height > 3 {
+        let [line, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(bottom);
+        (line, rest)
+    } else {
+        (Rect::default(), bottom)
+    };
     let (panel, output, explain) = if body.width >= WIDE {
         if has_pool {
             let [panel, output, explain] = Layout::horizontal([
@@ -116,7 +136,11 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
         } else {
             // Resource lines are long: they get the width; output and the
             // explanation share the rest.
-            let res_h = (resources + 2).clamp(3, bottom.height.saturating_sub(4));
+            let res_h = if collapsed.height > 0 || blind {
+                0
+            } else {
+                (resources + 2).clamp(3, bottom.height.saturating_sub(4))
+            };
             let [panel, rest] =
                 Layout::vertical([Constraint::Length(res_h), Constraint::Min(0)]).areas(bottom);
             let [output, explain] =
@@ -125,9 +149,16 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
             (panel, output, explain)
         }
     } else {
-        let [top, output] =
-            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .areas(bottom);
+        let top_share = if (collapsed.height > 0 || blind) && !app.shows_stacks() {
+            0
+        } else {
+            55
+        };
+        let [top, output] = Layout::vertical([
+            Constraint::Percentage(top_share),
+            Constraint::Percentage(100 - top_share),
+        ])
+        .areas(bottom);
         if has_pool {
             let [panel, explain] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
@@ -143,11 +174,19 @@ pub fn live_areas(area: Rect, app: &App) -> LiveAreas {
         (panel, explain, Rect::default())
     } else if explain.width > 0 && explain.height > 0 {
         (panel, Rect::default(), explain)
+    } else if collapsed.height > 0 {
+        (Rect::default(), Rect::default(), panel)
     } else {
         let [panel, stack] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(panel);
         (panel, Rect::default(), stack)
+    };
+    // The collapsed line is the resources panel.
+    let panel = if collapsed.height > 0 {
+        collapsed
+    } else {
+        panel
     };
     LiveAreas {
         banner,

@@ -85,6 +85,17 @@ fn width_of(i: usize) -> u16 {
     COLUMNS[i].1.max(header_text(i).chars().count() as u16)
 }
 
+/// A column's least width on a terminal `width` wide: WAITING ON wants
+/// room for a whole sentence (`acquire two (held by taker b) 6.2 s`) where
+/// there is room, and settles for less on a narrow one rather than go.
+fn min_width(i: usize, width: u16) -> u16 {
+    match i {
+        WAITING if width >= 110 => width_of(i).max(36),
+        WHERE if width >= 110 => width_of(i).max(26),
+        _ => width_of(i),
+    }
+}
+
 const NAME: usize = 3;
 const METHOD: usize = 4;
 const WAITING: usize = 11;
@@ -98,7 +109,7 @@ pub fn visible_columns(width: u16, waits: bool, wheres: bool, methods: bool) -> 
     let mut shown: Vec<usize> = (0..COLUMNS.len())
         .filter(|&i| (waits || i != WAITING) && (wheres || i != WHERE) && (methods || i != METHOD))
         .collect();
-    let total = |s: &[usize]| s.iter().map(|&i| width_of(i) + 1).sum::<u16>() + 2;
+    let total = |s: &[usize]| s.iter().map(|&i| min_width(i, width) + 1).sum::<u16>() + 2;
     let mut order: Vec<usize> = (0..COLUMNS.len()).filter(|&i| COLUMNS[i].2 > 0).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(COLUMNS[i].2));
     for drop in order {
@@ -127,7 +138,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .procs
         .iter()
         .any(|p| p.alive() && p.wait.is_some());
-    let wheres = snap.stacks.values().any(|v| !v.threads.is_empty());
+    // WHERE from the stacks; while the probe says what processes wait on,
+    // only where there is room for both (WAITING ON says the line too).
+    let wheres =
+        snap.stacks.values().any(|v| !v.threads.is_empty()) && (!waits || area.width >= 150);
     let order = tree_order(&snap.procs, &snap.live, &app.live.tree);
     // NAME as wide as its longest entry (with the tree's branches), so the
     // other columns are not pushed off while NAME stays half empty.
@@ -246,10 +260,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             }
         }
     }
-    let title = table_title(app, area.width);
+    let title = table_title(app, area.width, area.height);
     let widths = cols.iter().map(|&i| match i {
         NAME => Constraint::Length(name_w),
-        WAITING | WHERE => Constraint::Min(width_of(i)),
+        WAITING | WHERE => Constraint::Min(min_width(i, area.width)),
         _ => Constraint::Length(width_of(i)),
     });
     let table = Table::new(rows, widths)
@@ -335,10 +349,11 @@ fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
     let Some(w) = p.wait.as_ref().filter(|_| p.alive()) else {
         return (String::new(), Color::Reset);
     };
+    // The time first: a long sentence is cut at its end, never a number.
     let text = format!(
         "{} {}",
-        describe(w, &snap.procs, &snap.resources),
-        format::secs(w.since_s)
+        format::secs(w.since_s),
+        describe(w, &snap.procs, &snap.resources)
     );
     let culprit = snap
         .stuck
@@ -348,13 +363,20 @@ fn waiting_on(app: &App, p: &ProcRow) -> (String, Color) {
 }
 
 /// The table's title: count, sort, filter, and what the units mean.
-fn table_title(app: &App, width: u16) -> Line<'static> {
+fn table_title(app: &App, width: u16, height: u16) -> Line<'static> {
     let snap = &app.current.snapshot;
     let rows = app.rows().len();
     let mut title = vec![
         format!(" {} ", t!("procs-title")).bold(),
         format!("{}/{rows} ", (app.live.selected + 1).min(rows)).into(),
     ];
+    // Rows below the panel's bottom edge: said, never silently hidden.
+    let visible = height.saturating_sub(3) as usize;
+    let offset = (app.live.selected + 1).saturating_sub(visible.max(1));
+    let below = rows.saturating_sub(offset + visible);
+    if below > 0 {
+        title.push(format!("{} ", t!("procs-more", n = below)).yellow().bold());
+    }
     let ended = snap.procs.iter().filter(|p| !p.alive()).count();
     if app.live.tree.hide_ended && ended > 0 {
         title.push(format!("{} ", t!("procs-ended-hidden", n = ended)).cyan());

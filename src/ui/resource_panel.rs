@@ -543,11 +543,22 @@ fn manager_details(app: &App, r: &ResourceView, out: &mut Vec<Line<'static>>) {
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut l = lines(app);
     if l.is_empty() {
-        let text = if app.source.is_foreign() {
+        let text = if app.source.is_foreign() && !app.source.is_probed() {
             t!("res-foreign")
         } else {
             t!("res-none")
         };
+        // Collapsed to one line: the title and why it is empty.
+        if area.height < 3 {
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    format!(" {} ", t!("res-title")).bold(),
+                    Span::styled(text, Style::new().fg(Color::DarkGray)),
+                ])),
+                area,
+            );
+            return;
+        }
         l.push(Line::styled(text, Style::new().fg(Color::DarkGray)));
     }
     f.render_widget(

@@ -118,6 +118,12 @@ pub fn draw_explain(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(p, area);
 }
 
+/// A process of the run waits, or the run is stuck: `w` explains why.
+fn something_waits(app: &App) -> bool {
+    let snap = &app.current.snapshot;
+    snap.stuck.is_some() || snap.procs.iter().any(|p| p.alive() && p.wait.is_some())
+}
+
 pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
     if let Some(n) = &app.overlay.notice {
         f.render_widget(
@@ -147,7 +153,7 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    let hints: Vec<(String, String)> = BINDINGS
+    let hints: Vec<(String, String, bool)> = BINDINGS
         .iter()
         .filter(|b| !b.hint.is_empty() && (b.when)(app))
         .map(|b| {
@@ -159,19 +165,32 @@ pub fn draw_hints(f: &mut Frame, area: Rect, app: &App) {
             } else {
                 format!(" {} ", b.hint_text())
             };
-            (format!(" {} ", b.key()), hint)
+            // `w` while something waits: why you look, kept like `?`.
+            (
+                format!(" {} ", b.key()),
+                hint,
+                b.hint == "hint-waits" && something_waits(app),
+            )
         })
         .collect();
-    // Hints that do not fit are left out, but `? help` (the last) always shows.
-    let width = |h: &(String, String)| (h.0.chars().count() + h.1.chars().count()) as u16;
-    let help = hints.last().map_or(0, width);
+    // Hints that do not fit are left out, but `? help` (the last) and `w`
+    // always show.
+    let width = |h: &(String, String, bool)| (h.0.chars().count() + h.1.chars().count()) as u16;
+    let kept: u16 = hints
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| h.2 || i + 1 == hints.len())
+        .map(|(_, h)| width(h))
+        .sum();
     let mut used = 0;
     for (i, h) in hints.iter().enumerate() {
-        let last = i + 1 == hints.len();
-        if !last && used + width(h) + help > area.width {
+        let must = h.2 || i + 1 == hints.len();
+        if !must && used + width(h) + kept > area.width {
             continue;
         }
-        used += width(h);
+        if !must {
+            used += width(h);
+        }
         spans.push(Span::styled(
             h.0.clone(),
             Style::new().bg(Color::DarkGray).fg(Color::White).bold(),

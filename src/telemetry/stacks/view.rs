@@ -184,6 +184,9 @@ mod tests {
             active: true,
             ..v.clone()
         };
-        assert_eq!(busy.where_text().as_deref(), Some("consume at prog.py:40"));
+        assert_eq!(
+            busy.where_text().as_deref(),
+            Some("consume() at prog.py:40")
+        );
     }
 }

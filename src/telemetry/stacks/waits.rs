@@ -339,6 +339,9 @@ pub fn is_own_file(path: &str) -> bool {
     let p = path.replace('\\', "/");
     !(p.is_empty()
         || p.starts_with('<')
+        // mpdash's own probe, in its private directory.
+        || p.contains("/_mpdash_probe/")
+        || p.contains("/mpdash-probe-")
         || p.contains("/site-packages/")
         || p.contains("/dist-packages/")
         || is_stdlib(&p))
