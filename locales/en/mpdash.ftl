@@ -77,7 +77,10 @@ picker-keys = ↑/↓ choose · Enter open (checked first; the current run is re
 output-title = Output
 output-earlier = ↑ { $n } earlier (z)
 explain-title = What to watch
-explain-more = ↓ { $n } more lines (z)
+explain-more = ↓ { $n } more { $n ->
+    [one] line
+   *[other] lines
+} (z)
 filter-label = filter:
 filter-keys = Enter keep · Esc clear
 
@@ -97,7 +100,10 @@ wait-event = wait { $res } (set)
 wait-barrier = barrier { $res }
 wait-barrier-count = barrier { $res } { $arrived }/{ $parties }
 wait-join = join { $name }
-pool-tasks-left = pool: { $n } tasks left
+pool-tasks-left = pool: { $n } { $n ->
+    [one] task
+   *[other] tasks
+} left
 wait-manager = a manager call (blocked)
 wait-flush = exit: flush { $res } into its pipe
 wait-flush-unread = exit: flush { $res } ({ $n } unread) into its pipe
@@ -191,7 +197,10 @@ compare-col-helpers = HELPERS
 compare-col-cpu = CPU s
 compare-col-exit = EXIT
 compare-col-note = NOTE
-compare-runs-of = { $n } runs of { $title }
+compare-runs-of = { $n } { $n ->
+    [one] run
+   *[other] runs
+} of { $title }
 compare-last-shown = (the last { $n } shown)
 compare-others = { $n } of other scenarios (Enter)
 compare-legend = START = request → first instruction · PSS/RSS = workers' peak
@@ -239,7 +248,10 @@ res-barrier = { $arrived } arrived · passed { $passes }×
 res-barrier-broken = BROKEN
 res-pipe-one-way = (one-way)
 res-value-with-lock = with lock
-res-calls = { $n } calls
+res-calls = { $n } { $n ->
+    [one] call
+   *[other] calls
+}
 # "calls" after a right-aligned number.
 res-calls-word = { $n ->
    *[other] calls
@@ -332,6 +344,7 @@ state-running = running
 state-sleeping = sleeping
 state-stopped = stopped
 state-zombie = zombie
+state-pool-stopped = stopped by its pool
 state-thread = thread
 task-current = #{ $task } ({ $done } done)
 task-done = { $done } done

@@ -390,6 +390,7 @@ state-running = actif
 state-sleeping = endormi
 state-stopped = suspendu
 state-zombie = zombie
+state-pool-stopped = arrêté par son pool
 state-thread = thread
 task-current = #{ $task } ({ $done })
 task-done = ({ $done })

@@ -627,13 +627,15 @@ impl App {
     /// The Live tab has a STACK panel: the run's Python stacks are read
     /// from outside (an attached tree, a Python program).
     pub fn shows_stacks(&self) -> bool {
+        let snap = &self.current.snapshot;
         self.source.attached().is_some()
-            || self
-                .current
-                .snapshot
-                .stacks
-                .values()
-                .any(|v| !v.threads.is_empty())
+            || snap.procs.iter().any(|p| {
+                p.alive()
+                    && snap
+                        .stacks
+                        .get(&p.pid)
+                        .is_some_and(|v| !v.threads.is_empty())
+            })
     }
 
     pub fn selected_process(&self) -> Option<(i32, String)> {

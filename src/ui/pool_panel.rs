@@ -133,10 +133,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ));
     }
     lines.push(Line::from(vec![
+        // The runtime's own stop sentinels (one per worker, after every
+        // task) are not tasks: counted up to the tasks there are.
         Span::raw(t!(
             "pool-counts",
-            queued = q.puts,
-            taken = q.gets,
+            queued = q.puts.min(pool.total + pool.retried),
+            taken = q.gets.min(pool.total + pool.retried),
             results = pool.results.depth
         ))
         .dark_gray(),
@@ -160,7 +162,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             // How it ended, as the process table says it: a SIGKILLed
             // worker is not merely "ended".
             (ProcState::Exited, _) => {
-                let (text, color) = super::process_panel::state_label(w, None);
+                let (text, color) = super::process_panel::row_state(app, w, None);
                 Span::styled(text, Style::new().fg(color))
             }
             (_, Some(t)) => Span::styled(format!("#{t:<5}"), Style::new().fg(Color::Green)),
@@ -169,14 +171,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Style::new().fg(Color::Blue),
             ),
         };
+        // The count before the state: a narrow panel cuts the words at
+        // the end, never the number.
         lines.push(Line::from(vec![
-            Span::raw(format!("{:<name_w$} {:<6} ", w.name, w.pid)),
-            doing,
             Span::raw(format!(
-                " {:>3} {}",
+                "{:<name_w$} {:<6} {:>3} {:<5} ",
+                w.name,
+                w.pid,
                 w.tasks_done,
                 t!("pool-worker-done", n = w.tasks_done)
             )),
+            doing,
         ]));
     }
     f.render_widget(Paragraph::new(lines), workers);

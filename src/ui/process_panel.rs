@@ -17,6 +17,29 @@ use crate::telemetry::labels::{exit_label, ms_label};
 use crate::telemetry::snapshot::Live;
 use crate::telemetry::waits::describe;
 
+/// A pool worker its pool stopped with SIGTERM once every task was done
+/// (`terminate()`, what `with Pool()` does at its end): the pool's normal
+/// end, said calmly — not a worker that died.
+fn stopped_by_pool(app: &App, p: &ProcRow) -> bool {
+    p.role == Some(crate::runtime::board::Role::PoolWorker)
+        && p.state == ProcState::Exited
+        && p.exitcode == Some(-libc::SIGTERM)
+        && app
+            .current
+            .snapshot
+            .pool
+            .as_ref()
+            .is_some_and(|pool| pool.total > 0 && pool.done >= pool.total && pool.lost == 0)
+}
+
+/// [`state_label`] in the run's context: a pool's own end is not a death.
+pub fn row_state(app: &App, p: &ProcRow, live: Option<&Live>) -> (String, Color) {
+    if stopped_by_pool(app, p) {
+        return (t!("state-pool-stopped"), Color::DarkGray);
+    }
+    state_label(p, live)
+}
+
 /// State in words and its colour.
 pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
     match p.state {
@@ -278,7 +301,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'static> {
     let snap = &app.current.snapshot;
     let live = snap.live.get(&p.pid).filter(|_| p.alive());
-    let (state, color) = state_label(p, live);
+    let (state, color) = row_state(app, p, live);
     let hist = app
         .current
         .cpu_history
