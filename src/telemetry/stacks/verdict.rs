@@ -55,6 +55,23 @@ pub fn wait_text(w: &Wait) -> String {
     s
 }
 
+/// [`wait_text`] in the screen's language, for the dashboard's diagnosis.
+pub fn wait_text_shown(w: &Wait) -> String {
+    let mut s = format!("{} ({})", super::view::shown_op(w.op), w.call);
+    match w.at_str() {
+        Some(at) => s += &format!(" {}", crate::t!("at-place", at = at)),
+        None if w.op == "wait for child" => {}
+        None if w.call == "SimpleQueue.get" => {
+            s += &format!(", {}", crate::t!("attach-pool-worker-idle"))
+        }
+        None => s += &format!(" ({})", crate::t!("attach-library-thread")),
+    }
+    if w.ends_by_itself {
+        s += &format!(", {}", crate::t!("stack-with-timeout"));
+    }
+    s
+}
+
 /// One blocked process's waits, as compared from sample to sample.
 type WaitKey = Vec<(
     u64,
@@ -231,7 +248,7 @@ fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
         // A Pool's own threads loop (one wakes every 0.1 s to replace dead
         // workers) but produce no result by themselves: not parties, while
         // idle in their loops.
-        let party = |t: &&ThreadStack| !(t.pool_thread.is_some() && !t.active);
+        let party = |t: &&ThreadStack| t.pool_thread.is_none() || t.active;
         if st.threads.is_empty()
             || !st.threads.iter().filter(party).all(ThreadStack::provably_waiting)
             // A thread Python does not know (a C library's) may serve.
@@ -256,8 +273,9 @@ fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
 }
 
 impl Verdict {
-    /// The same verdict as the dashboard's diagnosis; `name(pid)` is how
-    /// the screen names a process.
+    /// The same verdict as the dashboard's diagnosis, in the screen's
+    /// language ([`Verdict::json`] and [`Verdict::text`] stay English);
+    /// `name(pid)` is how the screen names a process.
     pub fn diagnosis(&self, name: impl Fn(i32) -> String) -> Diagnosis {
         let waits: Vec<WaitFact> = self
             .waits
@@ -265,7 +283,7 @@ impl Verdict {
             .map(|(pid, w)| WaitFact {
                 name: name(*pid),
                 pid: *pid,
-                op: wait_text(w),
+                op: wait_text_shown(w),
                 resource: w.object.map(|a| format!("{a:#x}")),
                 since_s: self.for_secs,
                 holder: None,
@@ -276,23 +294,27 @@ impl Verdict {
         match &self.cycle {
             Some(cycle) => Diagnosis {
                 kind: StuckKind::Deadlock,
-                summary: format!(
-                    "deadlock: {} process(es) each hold a lock the next one waits for",
-                    cycle.len()
-                ),
+                summary: crate::t!("attach-deadlock", n = cycle.len()),
                 cycle: cycle
                     .iter()
-                    .map(|c| format!("{} → lock {} → {}", name(c.pid), c.lock, name(c.held_by)))
+                    .map(|c| {
+                        crate::t!(
+                            "attach-cycle-step",
+                            name = name(c.pid),
+                            lock = &c.lock,
+                            holder = name(c.held_by)
+                        )
+                    })
                     .collect(),
                 chain: cycle
                     .iter()
                     .map(|c| {
-                        format!(
-                            "{} waits at {} for lock {}, held by {}",
-                            name(c.pid),
-                            c.at.as_deref().unwrap_or("?"),
-                            c.lock,
-                            name(c.held_by)
+                        crate::t!(
+                            "attach-waits-for-lock",
+                            name = name(c.pid),
+                            at = c.at.as_deref().unwrap_or("?"),
+                            lock = &c.lock,
+                            holder = name(c.held_by)
                         )
                     })
                     .collect(),
@@ -301,15 +323,17 @@ impl Verdict {
             },
             None => Diagnosis {
                 kind: StuckKind::NobodyCanServe,
-                summary: format!(
-                    "nobody can serve: every process has waited for {:.1} s and the tree used no CPU",
-                    self.for_secs
+                summary: crate::t!(
+                    "attach-nobody-can-serve",
+                    secs = format!("{:.1}", self.for_secs)
                 ),
                 cycle: Vec::new(),
                 chain: self
                     .waits
                     .iter()
-                    .map(|(pid, w)| format!("{} waits: {}", name(*pid), wait_text(w)))
+                    .map(|(pid, w)| {
+                        crate::t!("attach-waits", name = name(*pid), what = wait_text_shown(w))
+                    })
                     .collect(),
                 waits,
                 culprits,
