@@ -143,6 +143,45 @@ fn scale_draws_a_cpython_curve_per_interpreter_with_its_version_and_gil() {
     );
 }
 
+#[test]
+fn scripts_pythons_free_threaded_fetches_one_or_says_none_exists() {
+    let out = std::process::Command::new(format!("{}/scripts/pythons", env!("CARGO_MANIFEST_DIR")))
+        .arg("--free-threaded")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run scripts/pythons");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    if out.status.success() {
+        // The fourth is a free-threaded build whose GIL is off.
+        assert_eq!(paths.len(), 4, "{paths:?}\n{err}");
+        let gil = std::process::Command::new(&paths[3])
+            .args(["-c", "import sys; print(sys._is_gil_enabled())"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&gil.stdout).trim(),
+            "False",
+            "{err}"
+        );
+    } else {
+        // Debian has none today (checked with apt-cache in sid and trixie):
+        // said, with the packages looked for, and the usual three printed.
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(paths.len(), 3, "{paths:?}\n{err}");
+        for pkg in [
+            "python3.14-nogil (Debian sid)",
+            "python3.13-nogil (Debian trixie)",
+        ] {
+            assert!(err.contains(pkg), "{pkg} in {err}");
+        }
+        assert!(err.contains("no free-threaded CPython"), "{err}");
+    }
+}
+
 /// CPU hogs, killed and reaped when dropped (also when the test fails).
 struct Hogs(Vec<std::process::Child>);
 

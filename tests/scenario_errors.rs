@@ -370,34 +370,59 @@ fn queue_toml_with(from: &str, to: &str) -> String {
     text.replacen(from, to, 1)
 }
 
+/// `line:column` (1-based) where `needle` first starts in `text`, so the
+/// tests follow queue.toml when lines are added to it.
+fn at(text: &str, needle: &str) -> String {
+    let i = text.find(needle).unwrap_or_else(|| panic!("{needle:?}"));
+    let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+    format!(
+        "{}:{}",
+        text[..i].matches('\n').count() + 1,
+        text[line_start..i].chars().count() + 1
+    )
+}
+
+fn line_of(text: &str, needle: &str) -> String {
+    at(text, needle).split(':').next().unwrap().to_string()
+}
+
 #[test]
 fn a_misspelt_process_name_gets_the_one_it_meant() {
     // In a step: the step's place, and the name it meant with its line.
+    let text = queue_toml_with("{ start = \"producer\" }", "{ start = \"producre\" }");
     expect_error(
         "producre.toml",
-        &queue_toml_with("{ start = \"producer\" }", "{ start = \"producre\" }"),
-        "49:5",
+        &text,
+        &at(&text, "{ start = \"producre\" }"),
         &[
             "main.steps",
             "no [[process]] named \"producre\"",
-            "did you mean \"producer\" (line 35)?",
+            &format!(
+                "did you mean \"producer\" (line {})?",
+                line_of(&text, "name = \"producer\"")
+            ),
         ],
     );
     // In the declaration: the step that names it says where the look-alike is.
+    let text = queue_toml_with("name = \"producer\"", "name = \"producre\"");
     expect_error(
         "declared_producre.toml",
-        &queue_toml_with("name = \"producer\"", "name = \"producre\""),
-        "49:5",
+        &text,
+        &at(&text, "{ start = \"producer\" }"),
         &[
             "no [[process]] named \"producer\"",
-            "did you mean \"producre\" (line 35)?",
+            &format!(
+                "did you mean \"producre\" (line {})?",
+                line_of(&text, "name = \"producre\"")
+            ),
         ],
     );
     // join, terminate and kill name an undeclared process as start does.
+    let text = queue_toml_with("{ join = \"consumer\" }", "{ join = \"consmer\" }");
     expect_error(
         "join_consmer.toml",
-        &queue_toml_with("{ join = \"consumer\" }", "{ join = \"consmer\" }"),
-        "52:5",
+        &text,
+        &at(&text, "{ join = \"consmer\" }"),
         &[
             "join: no [[process]] named \"consmer\"",
             "did you mean \"consumer\"",
@@ -407,29 +432,32 @@ fn a_misspelt_process_name_gets_the_one_it_meant() {
 
 #[test]
 fn a_misspelt_resource_or_step_gets_the_one_it_meant() {
+    let text = queue_toml_with(
+        "queue = \"work\", count = 150, pace_ms = 10",
+        "queue = \"wrok\", count = 150, pace_ms = 10",
+    );
     expect_error(
         "wrok.toml",
-        &queue_toml_with(
-            "queue = \"work\", count = 150, pace_ms = 10",
-            "queue = \"wrok\", count = 150, pace_ms = 10",
-        ),
-        "37:10",
+        &text,
+        &at(&text, "{ put_many"),
         &[
             "put_many: no resource named \"wrok\"",
             "did you mean \"work\"?",
         ],
     );
+    let text = queue_toml_with("put_many", "put_mnay");
     expect_error(
         "put_mnay.toml",
-        &queue_toml_with("put_many", "put_mnay"),
-        "37:12",
+        &text,
+        &at(&text, "put_mnay"),
         &["unknown variant `put_mnay`", "did you mean `put_many`?"],
     );
     // Nothing close: no suggestion at all.
+    let text = queue_toml_with("{ start = \"producer\" }", "{ start = \"elsewhere\" }");
     expect_error(
         "elsewhere.toml",
-        &queue_toml_with("{ start = \"producer\" }", "{ start = \"elsewhere\" }"),
-        "49:5",
+        &text,
+        &at(&text, "{ start = \"elsewhere\" }"),
         &["no [[process]] named \"elsewhere\" is declared\n"],
     );
 }

@@ -378,6 +378,64 @@ mod tests {
         assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [4, 3, 3]);
     }
 
+    fn cpython_point(version: &str, gil: bool, workers: usize, wall_s: f64) -> Point {
+        Point {
+            mode: Mode::CpythonThreads,
+            workers,
+            wall_s,
+            speedup: 1.0,
+            simulated: false,
+            work_fraction: 0.1,
+            python: Some(version.into()),
+            interpreter: Some(format!("/opt/python{version}")),
+            gil: Some(gil),
+            others_cpu_pct: 0.0,
+            trustworthy: true,
+            single_thread_cost: None,
+        }
+    }
+
+    #[test]
+    fn a_free_threaded_build_is_priced_against_the_gild_build_of_its_version() {
+        let done = [
+            cpython_point("3.11.7", true, 1, 1.0),
+            cpython_point("3.11.7", true, 2, 1.0),
+            cpython_point("3.14.0", true, 1, 0.8),
+        ];
+        let python = cpython::Python {
+            path: "/opt/python3.14t".into(),
+            version: "3.14.0".into(),
+            gil: false,
+            free_threaded_build: true,
+        };
+        let curve = Curve {
+            mode: Mode::CpythonThreads,
+            python: Some(python.clone()),
+        };
+        let free = cpython_point(&python.name(), false, 1, 1.0);
+        assert_eq!(single_thread_cost(&free, &curve, &done), Some(1.25));
+        // No GIL'd 3.14: the nearest other is taken.
+        assert_eq!(single_thread_cost(&free, &curve, &done[..2]), Some(1.0));
+        assert_eq!(single_thread_cost(&free, &curve, &[]), None);
+        assert_eq!(python.name(), "3.14.0t");
+        assert_eq!(python.label(), "CPython 3.14.0t, GIL off");
+        assert_eq!(free.curve_label(), "CPython threads 3.14.0t, GIL off");
+        assert_eq!(done[0].curve_label(), "CPython threads 3.11.7, GIL on");
+        // A curve per interpreter, after ours: threads then processes.
+        let curves = Curve::all(&[python]);
+        let modes: Vec<Mode> = curves.iter().map(|c| c.mode).collect();
+        assert_eq!(
+            modes,
+            [
+                Mode::Processes,
+                Mode::GilThreads,
+                Mode::FreeThreads,
+                Mode::CpythonThreads,
+                Mode::CpythonProcesses
+            ]
+        );
+    }
+
     #[test]
     fn every_mode_counts_the_same_primes() {
         let parts = deal(20_000, 8, 3);
