@@ -280,6 +280,7 @@ status-cannot-start = cannot start: { $error }
 header-run = run { $run }
 header-at = AT { $secs } s
 header-rate = { $hz } Hz · { $cpus } CPUs
+header-rate-ended = at the end · { $cpus } CPUs
 header-mem = mem { $used } / { $total }
 slider-keys = ← → step · space: now
 slider-at = at { $secs } s

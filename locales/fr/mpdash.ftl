@@ -319,6 +319,7 @@ status-cannot-start = impossible de démarrer : { $error }
 header-run = exécution { $run }
 header-at = À { $secs } s
 header-rate = { $hz } Hz · { $cpus } CPU
+header-rate-ended = à la fin · { $cpus } CPU
 header-mem = mém. { $used } / { $total }
 slider-keys = ← → pas à pas · espace : présent
 slider-at = à { $secs } s

@@ -376,8 +376,14 @@ pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
             files.push(p.to_string_lossy().into_owned());
         }
     }
-    // Scenarios first, then the Python programs.
-    files.sort_by_key(|f| (f.ends_with(".py"), f.clone()));
+    // Scenarios first, then each folder's as a group (`stuck/`), then the
+    // Python programs.
+    let depth = |f: &str| {
+        Path::new(f)
+            .strip_prefix(dir)
+            .map_or(0, |r| r.components().count())
+    };
+    files.sort_by_key(|f| (f.ends_with(".py"), depth(f), f.clone()));
     files
         .into_iter()
         .map(|f| {

@@ -2,7 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -72,6 +72,7 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
         Span::styled(
             match app.source.attached() {
                 Some(pid) => format!("attach {pid}"),
+                None if app.source.is_probed() => python_methods(app),
                 None if app.source.is_foreign() => "watch".to_string(),
                 None => app.method.name().to_string(),
             },
@@ -133,6 +134,28 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     (Line::from(title), places)
 }
 
+/// The start methods a Python program's processes were started with, as
+/// the probe saw them (`fork`, `spawn+forkserver`), or `python` before any.
+fn python_methods(app: &App) -> String {
+    use crate::runtime::board::Role;
+    let mut methods: Vec<&'static str> = Vec::new();
+    for p in &app.current.snapshot.procs {
+        if matches!(p.role, Some(Role::Main | Role::Foreign) | None) {
+            continue;
+        }
+        if let Some(m) = p.method
+            && !methods.contains(&m.name())
+        {
+            methods.push(m.name());
+        }
+    }
+    if methods.is_empty() {
+        "python".to_string()
+    } else {
+        methods.join("+")
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let (title, _) = title(app, area.width);
     let sep = || Span::styled(" │ ", Style::new().fg(Color::DarkGray));
@@ -141,16 +164,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         f.render_widget(Paragraph::new(vec![title, line]), area);
         return;
     }
+    // Once the run has ended the meters stop: they say so, dimmed.
+    let ended = matches!(app.current.status, RunStatus::Finished { .. });
+    let rate = if ended {
+        t!("header-rate-ended", cpus = sys.cpus)
+    } else {
+        t!("header-rate", hz = app.rate_hz.to_string(), cpus = sys.cpus)
+    };
     let mut cores = vec![Span::styled(
-        format!(
-            " {} ",
-            t!("header-rate", hz = app.rate_hz.to_string(), cpus = sys.cpus)
-        ),
-        Style::new().fg(Color::Gray),
+        format!(" {rate} "),
+        Style::new().fg(if ended { Color::DarkGray } else { Color::Gray }),
     )];
     for (i, pct) in sys.per_core.iter().enumerate() {
         cores.push(Span::raw(format!("{i}")));
-        cores.push(core_bar(*pct));
+        cores.push(if ended {
+            core_bar(*pct).fg(Color::DarkGray)
+        } else {
+            core_bar(*pct)
+        });
         cores.push(Span::raw(format!("{:>3.0}% ", pct)));
     }
     let so_far: usize = cores.iter().map(|s| s.width()).sum();

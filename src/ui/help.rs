@@ -154,9 +154,19 @@ pub fn draw_picker(f: &mut Frame, area: Rect, p: &Picker) {
             } else {
                 Style::new()
             };
-            let name = path.rsplit('/').next().unwrap_or(path);
+            // A file in a folder is named with its folder (`stuck/…`,
+            // `python/…`): the groups show.
+            let mut parts = path.rsplit('/');
+            let name = parts.next().unwrap_or(path);
+            let group = parts
+                .next()
+                .filter(|d| *d != "scenarios" && !d.is_empty() && *d != ".")
+                .map(|d| format!("{d}/"))
+                .unwrap_or_default();
+            let pad = 28usize.saturating_sub(group.chars().count() + name.chars().count());
             Line::from(vec![
-                Span::styled(format!(" {name:<22}"), style.fg(Color::Cyan)),
+                Span::styled(format!(" {group}"), style.fg(Color::DarkGray)),
+                Span::styled(format!("{name}{}", " ".repeat(pad)), style.fg(Color::Cyan)),
                 Span::styled(format!(" {title}"), style),
             ])
         })
