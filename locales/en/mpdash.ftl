@@ -148,6 +148,9 @@ banner-deadlock = DEADLOCK
 banner-stuck = STUCK
 banner-lost-task = LOST TASK
 banner-keys = the run will never move again · k kills, r reruns, q quits
+banner-keys-attached = the program will never move again · q detaches (nothing is killed)
+banner-proven-at = proven at { $secs } s
+banner-raised = { $name } raised { $error }
 banner-more = … and { $n } more (Log tab)
 
 ## The Log tab (src/ui/log_panel.rs, src/app/event_log.rs)
@@ -345,7 +348,80 @@ state-running = running
 state-sleeping = sleeping
 state-stopped = stopped
 state-zombie = zombie
+state-zombie-exited = zombie exit { $code }
+state-zombie-killed = zombie { $signal }
 state-pool-stopped = stopped by its pool
 state-thread = thread
 task-current = #{ $task } ({ $done } done)
 task-done = { $done } done
+
+## The STACK panel (src/ui/stack_panel.rs, src/telemetry/stacks/view.rs)
+## and the diagnosis `mpdash attach` proves from stacks
+## (src/telemetry/stacks/verdict.rs; its --json and headless text stay English)
+
+stack-title = Stack
+stack-how = stacks are read every half second from outside; select a Python process
+stack-not-recorded = no stacks were recorded for this process
+stack-no-thread = no Python thread
+stack-running = running
+stack-idle = idle
+stack-waits = waits:
+stack-outer-frames = { $n ->
+    [one] { $n } outer frame
+   *[other] { $n } outer frames
+}
+stack-with-timeout = with a timeout
+stack-not-python = not a Python process
+stack-refused = refused: { $why }; fix: run mpdash as the same user as the program (and, under Yama, `sudo sysctl kernel.yama.ptrace_scope=0`), or as root / with CAP_SYS_PTRACE (`sudo setcap cap_sys_ptrace+ep $(which mpdash)`); in a container add --cap-add SYS_PTRACE
+stack-unreadable = Python stacks not readable: { $why }
+op-queue-feeder = queue feeder
+op-pool-result = pool result
+op-manager-call = manager call
+op-wait-for-child = wait for child
+attach-pool-worker-idle = a pool worker waiting for its next task
+attach-library-thread = the library's own thread, or at exit
+# $n ≥ 2: the processes of the cycle.
+attach-deadlock = deadlock: { $n } processes each hold a lock the next one waits for
+attach-cycle-step = { $name } → lock { $lock } → { $holder }
+attach-waits-for-lock = { $name } waits at { $at } for lock { $lock }, held by { $holder }
+attach-nobody-can-serve = nobody can serve: every process has waited for { $secs } s and the tree used no CPU
+attach-waits = { $name } waits: { $what }
+
+## Titles of what mpdash did not write (src/session/command.rs), the
+## dashboard's own notices (src/cli/dashboard.rs) and the Log's run line
+
+title-attached = attach { $pid }: { $cmd }
+title-python = python: { $cmd }
+title-foreign = watch: { $cmd }
+notice-replay-keys = replay of { $file }: ← → step through the run, q quits
+notice-run-saved = run saved to { $file } (mpdash replay { $file })
+picker-error = ✗ line { $line }: { $message }
+log-run-header = ── run { $run } of { $title } with { $method } ──
+
+## The Scaling tab (src/ui/scaling_panel.rs); curve labels are the measurement's
+
+scaling-title = Scaling
+scaling-subtitle = speedup against workers · the GIL curve is simulated
+scaling-none-yet = No measurement yet: press x to run the same CPU-bound work with 1…N workers as processes, as threads sharing a simulated GIL, and as free threads.
+scaling-no-table = This scenario has no [scaling] table: open scenarios/scaling.toml and press x.
+scaling-ideal-long = ideal (min of workers, cores)
+scaling-ideal = ideal
+scaling-cores = { $n ->
+    [one] { $n } core
+   *[other] { $n } cores
+}
+scaling-busy-machine = the machine was busy: other processes used up to { $worst }% of a core during { $n } of these points (over { $limit }%), so their speedups are not trustworthy
+scaling-no-gil-cost = CPython { $version } with no GIL: one thread takes { $cost }× the time of the GIL'd build
+scaling-axis-workers = workers
+scaling-axis-speedup = speedup
+# Columns: the mode in 16, W in 2, the wall time in 7, the speedup.
+scaling-points-header = MODE            W   WALL   SPEEDUP
+scaling-points-title = Points
+scaling-rows = { $first }–{ $last } of { $total } (↑/↓)
+scaling-mode-processes = processes
+scaling-mode-gil-threads = GIL threads
+scaling-mode-free-threads = free threads
+scaling-busy = busy
+scaling-gil-note = simulated GIL: 5 ms turns
+scaling-cpython-note = CPython, 1/10 of the work
+scaling-busy-note = busy: machine busy, not trustworthy

@@ -108,9 +108,9 @@ wait-event = wait { $res } (attend un set)
 wait-barrier = barrière { $res }
 wait-barrier-count = barrière { $res } { $arrived }/{ $parties }
 wait-join = join { $name }
-pool-tasks-left = pool : { $n } { $n ->
-    [one] tâche restante
-   *[other] tâches restantes
+pool-tasks-left = pool : reste { $n } { $n ->
+    [one] tâche
+   *[other] tâches
 }
 wait-manager = un appel au Manager (bloqué)
 wait-flush = fin : vidage de { $res } dans son tube
@@ -159,6 +159,9 @@ banner-deadlock = INTERBLOCAGE
 banner-stuck = BLOQUÉ
 banner-lost-task = TÂCHE PERDUE
 banner-keys = l'exécution n'avancera plus jamais · k tue, r relance, q quitte
+banner-keys-attached = le programme ne bougera plus jamais · q se détache (rien n’est tué)
+banner-proven-at = prouvé à { $secs } s
+banner-raised = { $name } a levé { $error }
 banner-more = … et { $n } de plus (onglet Journal)
 
 ## L'onglet Journal (src/ui/log_panel.rs, src/app/event_log.rs)
@@ -312,8 +315,8 @@ tab-scaling = Échelle
 tab-log = Journal
 status-starting = démarrage
 status-running = en cours { $time }
-status-ended = terminé après { $time }
-status-finished = terminé en { $time }
+status-ended = terminée après { $time }
+status-finished = terminée en { $time }
 status-failed = échec (code { $code }) après { $time }
 status-cannot-start = impossible de démarrer : { $error }
 header-run = exécution { $run }
@@ -391,7 +394,79 @@ state-running = actif
 state-sleeping = endormi
 state-stopped = suspendu
 state-zombie = zombie
+state-zombie-exited = zombie code { $code }
+state-zombie-killed = zombie { $signal }
 state-pool-stopped = arrêté par son pool
 state-thread = thread
 task-current = #{ $task } ({ $done })
 task-done = ({ $done })
+
+## Le panneau PILE (src/ui/stack_panel.rs, src/telemetry/stacks/view.rs)
+## et le diagnostic que `mpdash attach` prouve à partir des piles
+## (src/telemetry/stacks/verdict.rs ; son --json et son texte headless restent en anglais)
+
+stack-title = Pile
+stack-how = les piles sont lues de l'extérieur toutes les demi-secondes ; choisissez un processus Python
+stack-not-recorded = aucune pile n'a été enregistrée pour ce processus
+stack-no-thread = aucun thread Python
+stack-running = actif
+stack-idle = inactif
+stack-waits = attend :
+stack-outer-frames = { $n ->
+    [one] { $n } appel englobant
+   *[other] { $n } appels englobants
+}
+stack-with-timeout = avec un délai (timeout)
+stack-not-python = pas un processus Python
+stack-refused = refusé : { $why } ; solution : lancez mpdash sous le même utilisateur que le programme (et, sous Yama, `sudo sysctl kernel.yama.ptrace_scope=0`), ou en root / avec CAP_SYS_PTRACE (`sudo setcap cap_sys_ptrace+ep $(which mpdash)`) ; dans un conteneur, ajoutez --cap-add SYS_PTRACE
+stack-unreadable = piles Python illisibles : { $why }
+op-queue-feeder = alimentation de la file
+op-pool-result = résultat du pool
+op-manager-call = appel au Manager
+op-wait-for-child = attente d'un enfant
+attach-pool-worker-idle = un worker du pool qui attend sa prochaine tâche
+attach-library-thread = un thread de la bibliothèque, ou à la sortie
+attach-deadlock = interblocage : { $n } processus tiennent chacun un verrou que le suivant attend
+attach-cycle-step = { $name } → verrou { $lock } → { $holder }
+attach-waits-for-lock = { $name } attend à { $at } le verrou { $lock }, tenu par { $holder }
+attach-nobody-can-serve = personne ne peut servir : chaque processus attend depuis { $secs } s et l'arbre n'a utilisé aucun CPU
+attach-waits = { $name } attend : { $what }
+
+## Titres de ce que mpdash n'a pas écrit (src/session/command.rs), avis
+## propres au tableau de bord (src/cli/dashboard.rs) et ligne d'exécution du Journal
+
+title-attached = rattaché à { $pid } : { $cmd }
+title-python = python : { $cmd }
+title-foreign = commande : { $cmd }
+notice-replay-keys = relecture de { $file } : ← → pour parcourir l'exécution, q pour quitter
+notice-run-saved = exécution enregistrée dans { $file } (mpdash replay { $file })
+picker-error = ✗ ligne { $line } : { $message }
+log-run-header = ── exécution { $run } de { $title } avec { $method } ──
+
+## L'onglet Échelle (src/ui/scaling_panel.rs) ; les noms des courbes sont ceux de la mesure
+
+scaling-title = Échelle
+scaling-subtitle = accélération selon le nombre de workers · la courbe GIL est simulée
+scaling-none-yet = Pas encore de mesure : appuyez sur x pour lancer le même travail de calcul avec 1…N workers, en processus, en threads partageant un GIL simulé, et en threads libres.
+scaling-no-table = Ce scénario n'a pas de table [scaling] : ouvrez scenarios/scaling.toml et appuyez sur x.
+scaling-ideal-long = idéal (min des workers et des cœurs)
+scaling-ideal = idéal
+scaling-cores = { $n ->
+    [one] { $n } cœur
+   *[other] { $n } cœurs
+}
+scaling-busy-machine = la machine était chargée : d'autres processus ont utilisé jusqu'à { $worst } % d'un cœur pendant { $n } de ces points (au-delà de { $limit } %), leurs accélérations ne sont donc pas fiables
+scaling-no-gil-cost = CPython { $version } sans GIL : un thread prend { $cost }× le temps de la version avec GIL
+scaling-axis-workers = workers
+scaling-axis-speedup = accélération
+# Colonnes : le mode sur 16, W sur 2, la durée sur 7, l'accélération.
+scaling-points-header = MODE            W   DURÉE  ACCÉL.
+scaling-points-title = Points
+scaling-rows = { $first }–{ $last } sur { $total } (↑/↓)
+scaling-mode-processes = processus
+scaling-mode-gil-threads = threads GIL
+scaling-mode-free-threads = threads libres
+scaling-busy = chargée
+scaling-gil-note = GIL simulé : tours de 5 ms
+scaling-cpython-note = CPython, 1/10 du travail
+scaling-busy-note = chargée : machine chargée, pas fiable

@@ -57,6 +57,8 @@ pub struct Observer {
     facts: Option<Facts>,
     detector: Option<Detector>,
     stuck: Option<Diagnosis>,
+    /// When `stuck` was first proven (seconds of the run).
+    stuck_at: Option<f64>,
     detail: bool,
     stacks: Option<StackSampler>,
     stack_judge: Option<StackDetector>,
@@ -80,6 +82,7 @@ impl Observer {
             facts: None,
             detector: w.judge.map(Detector::new),
             stuck: None,
+            stuck_at: None,
             detail: w.detail,
             stacks: w.stacks.then(StackSampler::default),
             stack_judge: w.stack_judge.filter(|_| w.stacks).map(StackDetector::new),
@@ -186,10 +189,18 @@ impl Observer {
         settle_zombies_with(&mut judged, |pid| ended.get(&pid).copied());
         let mut graph = Vec::new();
         if let Some(d) = self.detector.as_mut() {
-            if self.stuck.is_none()
+            // A lost task is certain at once, while the pool's other tasks
+            // may still run: its numbers are taken again every sample, so
+            // the banner agrees with the Pool panel.
+            let lost = self
+                .stuck
+                .as_ref()
+                .is_none_or(|d| d.kind == super::waits::StuckKind::LostTask);
+            if lost
                 && let Some(f) = &self.facts
+                && let Some(d) = super::probe::lost_task(&judged, f, &resources)
             {
-                self.stuck = super::probe::lost_task(&judged, f, &resources);
+                self.stuck = Some(d);
             }
             if self.stuck.is_none() {
                 self.stuck = d.observe(&judged, &resources, now);
@@ -225,12 +236,17 @@ impl Observer {
             }
             None => HashMap::new(),
         };
+        let elapsed = Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns()));
+        if self.stuck.is_some() && self.stuck_at.is_none() {
+            self.stuck_at = Some(elapsed.as_secs_f64());
+        }
         Snapshot {
             graph,
             stacks,
             stuck: self.stuck.clone(),
+            stuck_at_s: self.stuck_at,
             run: self.run,
-            elapsed: Duration::from_nanos(sys::now_ns().saturating_sub(board.created_ns())),
+            elapsed,
             pool,
             resources,
             workers_mem,
@@ -263,6 +279,7 @@ impl Observer {
             rss_bytes: s.rss_bytes,
             threads: s.threads,
             state: s.state,
+            zombie_exit: (s.state == 'Z').then(|| sys::exit_code_of(s.wait_status)),
         }
     }
 

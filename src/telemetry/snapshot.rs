@@ -18,6 +18,10 @@ pub struct Live {
     pub rss_bytes: u64,
     pub threads: u64,
     pub state: char,
+    /// A zombie's exit status, as the kernel keeps it for its parent (the
+    /// process ended; its parent has not reaped it yet).
+    #[serde(default)]
+    pub zombie_exit: Option<i32>,
 }
 
 /// One thread of a multi-threaded process.
@@ -82,7 +86,7 @@ impl ThreadStackView {
         if let Some(w) = &self.wait {
             let op = w.split(" (").next().unwrap_or(w);
             return Some(match self.user.and_then(|u| self.frames.get(u)) {
-                Some(f) => format!("{op} at {}", short(f)),
+                Some(f) => crate::t!("wait-at", what = op, at = short(f)),
                 None => w.clone(),
             });
         }
@@ -96,7 +100,7 @@ impl ThreadStackView {
         } else {
             format!("{}()", f.function)
         };
-        Some(format!("{call} at {}", short(f)))
+        Some(crate::t!("wait-at", what = call, at = short(f)))
     }
 }
 
@@ -160,6 +164,9 @@ pub struct Snapshot {
     pub system: SystemView,
     /// Why the run can never move again, once that is known (it stays).
     pub stuck: Option<Diagnosis>,
+    /// When that was first proven, in seconds of the run.
+    #[serde(default)]
+    pub stuck_at_s: Option<f64>,
     /// Who waits for whom, a sentence per chain (zombies counted as dead).
     pub graph: Vec<String>,
     /// Python stacks of the run's processes, read from outside (an attached

@@ -55,7 +55,20 @@ pub fn state_label(p: &ProcRow, live: Option<&Live>) -> (String, Color) {
             Some('R') => (t!("state-running"), Color::Green),
             Some('S') | Some('D') | Some('I') => (t!("state-sleeping"), Color::Blue),
             Some('T') | Some('t') => (t!("state-stopped"), Color::Yellow),
-            Some('Z') => (t!("state-zombie"), Color::Magenta),
+            // Ended, not yet reaped by its parent: how it ended, as the
+            // kernel keeps it (what a diagnosis says of it too).
+            Some('Z') => match live.and_then(|l| l.zombie_exit) {
+                Some(0) => (t!("state-zombie-exited", code = "0"), Color::Magenta),
+                Some(c) if c < 0 => (
+                    t!("state-zombie-killed", signal = exit_label(Some(c))),
+                    Color::Red,
+                ),
+                Some(c) => (
+                    t!("state-zombie-exited", code = exit_label(Some(c))),
+                    Color::Yellow,
+                ),
+                None => (t!("state-zombie"), Color::Magenta),
+            },
             _ => (t!("state-running"), Color::Green),
         },
     }

@@ -104,6 +104,7 @@ fn running_sample() -> Snapshot {
                 rss_bytes: 1_900_000,
                 threads: 1,
                 state,
+                zombie_exit: None,
             },
         );
     }

@@ -22,7 +22,54 @@ pub fn height(app: &App, width: u16) -> u16 {
     let inner = width.saturating_sub(2).max(1) as usize;
     let rows = |s: &str| s.chars().count().div_ceil(inner).max(1) as u16;
     let chain: u16 = d.chain.iter().take(MAX_CHAIN).map(|l| rows(l)).sum();
-    rows(&d.summary) + chain + 2
+    let raised: u16 = raised(app).iter().map(|l| rows(l)).sum();
+    rows(&d.summary) + chain + raised + 2
+}
+
+/// What a culprit that exited with an error raised, from its own output
+/// (the traceback's last line, `ValueError: bad item`): one line each.
+fn raised(app: &App) -> Vec<String> {
+    let snap = &app.current.snapshot;
+    let Some(d) = &snap.stuck else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let said = |name: &str| d.summary.contains(name) || d.chain.iter().any(|l| l.contains(name));
+    for p in &snap.procs {
+        let pid = &p.pid;
+        // Exited with an error (or a zombie that did), and part of the
+        // diagnosis.
+        let code = p
+            .exitcode
+            .or_else(|| snap.live.get(pid).and_then(|l| l.zombie_exit));
+        if !matches!(code, Some(c) if c > 0) || !(d.culprits.contains(pid) || said(&p.name)) {
+            continue;
+        }
+        let error = app
+            .shown_log()
+            .rev()
+            .filter(|l| l.pid == *pid)
+            .find_map(|l| exception_of(&l.line));
+        if let Some(error) = error {
+            out.push(t!("banner-raised", name = p.name.clone(), error = error));
+        }
+    }
+    out
+}
+
+/// `ValueError: bad item` from a traceback's last line: a dotted name
+/// ending in Error, Exception or Exit, then a colon (or nothing).
+fn exception_of(line: &str) -> Option<String> {
+    let line = line.trim_end();
+    let name = line.split(':').next()?;
+    let last = name.rsplit('.').next()?;
+    let ok = !name.is_empty()
+        && !name.contains(' ')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && (last.ends_with("Error") || last.ends_with("Exception") || last.ends_with("Exit"));
+    ok.then(|| line.to_string())
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
@@ -36,6 +83,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let mut lines = vec![Line::from(d.summary.clone()).bold()];
     lines.extend(chain_lines(d));
+    lines.extend(
+        raised(app)
+            .into_iter()
+            .map(|l| Line::styled(format!("  {l}"), Style::new().fg(Color::Yellow))),
+    );
+    let keys = if app.source.attached().is_some() {
+        t!("banner-keys-attached")
+    } else {
+        t!("banner-keys")
+    };
+    // When it was proven: it stays true, and says since when.
+    let since = app
+        .current
+        .snapshot
+        .stuck_at_s
+        .map(|s| format!("{} · ", t!("banner-proven-at", secs = format!("{s:.1}"))))
+        .unwrap_or_default();
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
@@ -43,7 +107,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .border_style(Style::new().fg(Color::Red))
                 .title(vec![
                     format!(" {title} ").white().on_red().bold(),
-                    format!(" {} ", t!("banner-keys")).dark_gray(),
+                    format!(" {since}{keys} ").dark_gray(),
                 ]),
         ),
         area,
@@ -64,4 +128,22 @@ fn chain_lines(d: &Diagnosis) -> Vec<Line<'static>> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exception_of;
+
+    #[test]
+    fn a_tracebacks_last_line_is_the_exception() {
+        assert_eq!(
+            exception_of("ValueError: bad item 7").as_deref(),
+            Some("ValueError: bad item 7")
+        );
+        assert!(exception_of("multiprocessing.pool.MaybeEncodingError: x").is_some());
+        assert!(exception_of("SystemExit").is_some());
+        assert!(exception_of("got 42: fine").is_none());
+        assert!(exception_of("Traceback (most recent call last):").is_none());
+        assert!(exception_of("").is_none());
+    }
 }
