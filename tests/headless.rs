@@ -421,3 +421,37 @@ fn a_headless_run_records_what_replay_shows() {
         "{err}"
     );
 }
+
+#[test]
+fn a_headless_python_program_records_too() {
+    let dir = ScratchDir(std::env::temp_dir().join(format!("mpdash-hpy-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let rec = dir.0.join("process.rec");
+    let rec = rec.to_str().unwrap();
+    let out = mpdash(&[
+        "run",
+        "--headless",
+        "scenarios/python/process.py",
+        "--rate",
+        "20",
+        "--record",
+        rec,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("run saved to {rec}")), "{err}");
+    let text = std::fs::read_to_string(rec).unwrap();
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    // Replay knows it is a probed program, not a scenario.
+    assert_eq!(
+        header["header"]["foreign"][1],
+        "scenarios/python/process.py"
+    );
+    assert_eq!(header["header"]["probed"], true);
+    let app = mpdash::app::recording::load(rec, 4.0).unwrap();
+    let shown = screen(&app, 120, 36);
+    for name in ["MainProcess", "Process-1"] {
+        assert!(shown.contains(name), "{name}:\n{shown}");
+    }
+    assert!(app.shown_log().any(|p| p.line == "hello bob"), "{shown}");
+}

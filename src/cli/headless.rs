@@ -79,13 +79,20 @@ impl Recorder {
         })
     }
 
-    fn started(&mut self, run: u64, method: StartMethod) {
+    /// A recording of a command (a Python program, probed): replay shows
+    /// it as the dashboard showed `mpdash prog.py`.
+    pub fn of_command(mut self, argv: &[String], probed: bool) -> Recorder {
+        self.app.source = crate::session::Source::command(argv.to_vec(), probed);
+        self
+    }
+
+    pub(crate) fn started(&mut self, run: u64, method: StartMethod) {
         self.app
             .update(Action::Run(RunAction::RunStarted { run, method }));
         self.next = Instant::now();
     }
 
-    fn output(&mut self, pid: i32, line: &str) {
+    pub(crate) fn output(&mut self, pid: i32, line: &str) {
         self.app.update(Action::Data(DataAction::Output(Printed {
             pid,
             line: line.to_string(),
@@ -93,11 +100,11 @@ impl Recorder {
     }
 
     /// How long until the next sample is due.
-    fn due_in(&self) -> Duration {
+    pub(crate) fn due_in(&self) -> Duration {
         self.next.saturating_duration_since(Instant::now())
     }
 
-    fn sample(&mut self, mut snap: Snapshot) {
+    pub(crate) fn sample(&mut self, mut snap: Snapshot) {
         self.next = Instant::now() + self.every;
         self.sys.refresh_cpu_usage();
         self.sys.refresh_memory();
@@ -115,7 +122,7 @@ impl Recorder {
 
     /// The end as the dashboard takes it (the board as the run left it, then
     /// one more sample to settle the last moment), saved.
-    fn finish(
+    pub(crate) fn finish(
         mut self,
         exit: i32,
         wall: Duration,

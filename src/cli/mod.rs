@@ -416,16 +416,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 if !std::path::Path::new(&argv[1]).is_file() {
                     anyhow::bail!("{}: no such file", argv[1]);
                 }
-                if args.record.is_some() {
-                    anyhow::bail!(
-                        "--record with --headless records scenarios only for now, not a Python program"
-                    );
-                }
                 let stuck_after = match on_stuck {
                     OnStuck::Stop => Some(stuck_after(args.stuck_after)?),
                     OnStuck::Wait => None,
                 };
-                return python::run(argv, json, stuck_after, stuck_exit);
+                let record = args.record.clone().map(|path| headless::Record {
+                    path,
+                    rate_hz: args.rate,
+                });
+                return python::run(argv, json, stuck_after, stuck_exit, record);
             }
             if headless {
                 let sc = load(&args)?;

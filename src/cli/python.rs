@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::headless::{EXIT_INTERRUPTED, end_run, print_output, typed};
+use crate::cli::headless::{EXIT_INTERRUPTED, Record, Recorder, end_run, print_output, typed};
 use crate::session::{self, Happened, Session};
 use crate::telemetry::observer::Observer;
 use crate::telemetry::probe::{Facts, overlay};
@@ -23,13 +23,24 @@ pub fn run(
     as_json: bool,
     stuck_after: Option<Duration>,
     stuck_exit: i32,
+    record: Option<Record>,
 ) -> anyhow::Result<i32> {
     let file = argv.get(1).cloned().unwrap_or_default();
     let (tx, rx) = crossbeam_channel::unbounded();
     session::start_reaper(tx.clone())?;
     let scenario = Arc::new(session::command::scenario_for(&argv, true));
+    // `--record FILE`: saved as the dashboard saves `mpdash prog.py`.
+    let mut recorder = record
+        .as_ref()
+        .map(|r| Recorder::new(&r.path, scenario.clone(), r.rate_hz))
+        .transpose()?
+        .map(|r| r.of_command(&argv, true));
+    let method = scenario.start_method;
     let mut s = Session::launch_command(1, scenario, &argv, true, tx)?;
-    let mut observer = Observer::new(s.watch(stuck_after, false));
+    if let Some(r) = recorder.as_mut() {
+        r.started(s.id, method);
+    }
+    let mut observer = Observer::new(s.watch(stuck_after, recorder.is_some()));
     let mut stuck = None;
     let mut interrupted = false;
     let mut looked = Instant::now();
@@ -37,7 +48,8 @@ pub fn run(
     let mut facts = Facts::default();
     let stdout = std::io::stdout();
     while !s.is_done() {
-        if looked.elapsed() >= LOOK_EVERY {
+        let sample_due = recorder.as_ref().is_some_and(|r| r.due_in().is_zero());
+        if looked.elapsed() >= LOOK_EVERY || sample_due {
             looked = Instant::now();
             if s.ended.is_some() {
                 // What happens once the program has ended is no evidence.
@@ -45,14 +57,22 @@ pub fn run(
             }
             let snap = observer.observe();
             if stuck.is_none()
-                && let Some(found) = snap.stuck
+                && let Some(found) = snap.stuck.clone()
             {
                 stuck = Some(found);
                 s.kill();
             }
             facts = observer.facts().cloned().unwrap_or_default();
+            if let Some(r) = recorder.as_mut()
+                && sample_due
+            {
+                r.sample(snap);
+            }
         }
-        match rx.recv_timeout(LOOK_EVERY) {
+        let wait = recorder
+            .as_ref()
+            .map_or(LOOK_EVERY, |r| r.due_in().min(LOOK_EVERY));
+        match rx.recv_timeout(wait) {
             Ok(ev) => {
                 quiet_since = Instant::now();
                 match s.absorb(ev) {
@@ -65,6 +85,9 @@ pub fn run(
                             facts = observer.facts().cloned().unwrap_or_default();
                         }
                         let name = facts.procs.get(&pid).map(|p| p.name.as_str());
+                        if let Some(r) = recorder.as_mut() {
+                            r.output(pid, &line);
+                        }
                         print_output(&mut stdout.lock(), as_json, name, &line)
                     }
                     Happened::Signal(_) => {
@@ -85,7 +108,8 @@ pub fn run(
     end_run(&mut s, &rx);
     // The last word: what the probe says once everything has stopped.
     observer.stop_judging();
-    let mut rows = observer.observe().procs;
+    let last_snap = observer.observe();
+    let mut rows = last_snap.procs.clone();
     let last = observer.facts().cloned().unwrap_or_default();
     // (A stuck program's objects are told as they were when it got stuck,
     // not after mpdash stopped it.)
@@ -102,6 +126,17 @@ pub fn run(
     } else {
         i32::from(crate::cli::shell_status(s.main_exit.unwrap_or(1)))
     };
+    if let Some(r) = recorder {
+        let mut last_snap = last_snap;
+        last_snap.procs = rows.clone();
+        r.finish(exit, s.elapsed(), rows.clone(), last_snap)?;
+        if let Some(rec) = &record {
+            eprintln!(
+                "mpdash: run saved to {} (mpdash replay {})",
+                rec.path, rec.path
+            );
+        }
+    }
     if observer.probe_bad_lines() > 0 {
         eprintln!(
             "mpdash: {file}: {} report lines from the probe's directory were not the probe's (ignored)",
