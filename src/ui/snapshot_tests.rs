@@ -425,7 +425,7 @@ fn compare_tab_with_three_runs() {
     // Enter shows the other scenario's run, then back to the current one.
     app.update(Action::Tree(TreeAction::ToggleCollapse));
     let t2 = render(&app, 130, 30);
-    find(t2.backend().buffer(), "1 runs of another scenario");
+    find(t2.backend().buffer(), "1 run of another scenario");
     app.update(Action::Tree(TreeAction::ToggleCollapse));
     assert_eq!(app.compare.group, None);
     find(t.backend().buffer(), " 0.7 ");
