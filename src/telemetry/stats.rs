@@ -66,12 +66,20 @@ pub fn summarise(
     let workers: Vec<&ProcRow> = rows.iter().filter(|r| is_worker(r)).collect();
     let mut starts: Vec<f64> = workers.iter().filter_map(|r| r.start_us).collect();
     starts.sort_by(f64::total_cmp);
-    let first_req = workers
+    // ALL READY is the first set of workers: those asked for before any
+    // worker ended (a replacement started minutes later is not part of it).
+    let first_exit = workers
         .iter()
-        .map(|r| r.t_request_ns)
+        .map(|r| r.t_exit_ns)
         .filter(|t| *t > 0)
-        .min();
-    let last_ready = workers
+        .min()
+        .unwrap_or(u64::MAX);
+    let first_set: Vec<&&ProcRow> = workers
+        .iter()
+        .filter(|r| r.t_request_ns > 0 && r.t_request_ns < first_exit)
+        .collect();
+    let first_req = first_set.iter().map(|r| r.t_request_ns).min();
+    let last_ready = first_set
         .iter()
         .map(|r| r.t_ready_ns)
         .filter(|t| *t > 0)
@@ -113,5 +121,44 @@ mod tests {
         assert_eq!(super::quantile(&v, 0.99), 99.0);
         assert_eq!(super::quantile(&v[..1], 0.99), 1.0);
         assert!(super::quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn all_ready_is_the_first_set_of_workers_not_a_late_replacement() {
+        use crate::runtime::board::{ProcState, Role, StartMethod};
+        use crate::telemetry::board_view::ProcRow;
+        let w = |req: u64, ready: u64, exit: u64| ProcRow {
+            role: Some(Role::PoolWorker),
+            state: ProcState::Exited,
+            t_request_ns: req,
+            t_ready_ns: ready,
+            t_exit_ns: exit,
+            ..Default::default()
+        };
+        // Two workers ready 5 ms after the first request; one ends at 1 s
+        // and its replacement is ready at 60 s.
+        let rows = vec![
+            w(1_000_000, 4_000_000, 1_000_000_000),
+            w(2_000_000, 6_000_000, 90_000_000_000),
+            w(59_000_000_000, 60_000_000_000, 90_000_000_000),
+        ];
+        let sc = crate::scenario::parse(
+            "scenarios/pool.toml",
+            include_str!("../../scenarios/pool.toml"),
+            &Default::default(),
+        )
+        .unwrap();
+        let r = super::summarise(
+            1,
+            &sc,
+            StartMethod::Fork,
+            &rows,
+            std::time::Duration::from_secs(90),
+            0,
+            0,
+            0,
+        );
+        assert_eq!(r.all_ready_ms, 5.0);
+        assert_eq!(r.workers, 3);
     }
 }

@@ -53,54 +53,95 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let [table_area, charts] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)]).areas(area);
-    let header = Row::new(
-        [
-            t!("compare-col-run"),
-            t!("compare-col-method"),
-            t!("compare-col-workers"),
-            t!("compare-col-wall"),
-            t!("compare-col-start-p50"),
-            t!("compare-col-start-p99"),
-            t!("compare-col-all-ready"),
-            "PSS".to_string(),
-            "RSS".to_string(),
-            t!("compare-col-helpers"),
-            t!("compare-col-cpu"),
-            t!("compare-col-exit"),
-            t!("compare-col-note"),
-        ]
-        .map(Cell::from),
-    )
-    .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
-    let rows: Vec<Row> = shown
+    // Every cell as text first: a column is as wide as its header or its
+    // widest cell, and a narrow screen drops whole columns (the least
+    // important first), never cuts a number.
+    let headers: [String; 13] = [
+        t!("compare-col-run"),
+        t!("compare-col-method"),
+        t!("compare-col-workers"),
+        t!("compare-col-wall"),
+        t!("compare-col-start-p50"),
+        t!("compare-col-start-p99"),
+        t!("compare-col-all-ready"),
+        "PSS".to_string(),
+        "RSS".to_string(),
+        t!("compare-col-helpers"),
+        t!("compare-col-cpu"),
+        t!("compare-col-exit"),
+        t!("compare-col-note"),
+    ];
+    // Drop order: the highest goes first; 0 never goes.
+    const DROP: [u8; 13] = [0, 0, 6, 0, 1, 5, 2, 4, 8, 9, 7, 3, 10];
+    let cells: Vec<[(String, Style); 13]> = shown
         .iter()
         .map(|r| {
-            Row::new(vec![
-                Cell::from(r.run.to_string()),
-                Cell::from(r.method.name()).style(Style::new().fg(Color::Magenta)),
-                Cell::from(r.workers.to_string()),
-                Cell::from(format!("{:.2} s", r.wall_s)),
-                Cell::from(format!("{:.2} ms", r.start_p50_us / 1000.0)),
-                Cell::from(format!("{:.2} ms", r.start_p99_us / 1000.0)),
-                Cell::from(if r.all_ready_ms.is_nan() {
-                    "-".into()
-                } else {
-                    format!("{:.1} ms", r.all_ready_ms)
-                }),
-                Cell::from(format!("{:.1} MiB", r.workers_pss_mib)),
-                Cell::from(format!("{:.1} MiB", r.workers_rss_mib)),
-                Cell::from(r.helpers.to_string()),
-                Cell::from(format!("{:.2}", r.cpu_s)),
-                Cell::from(r.exit.to_string()).style(Style::new().fg(if r.exit == 0 {
-                    Color::Green
-                } else {
-                    Color::Red
-                })),
-                Cell::from(note(r)).style(Style::new().fg(Color::Red)),
-            ])
+            let plain = Style::new();
+            [
+                (r.run.to_string(), plain),
+                (r.method.name().to_string(), plain.fg(Color::Magenta)),
+                (r.workers.to_string(), plain),
+                (format!("{:.2} s", r.wall_s), plain),
+                (format!("{:.2} ms", r.start_p50_us / 1000.0), plain),
+                (format!("{:.2} ms", r.start_p99_us / 1000.0), plain),
+                (
+                    if r.all_ready_ms.is_nan() {
+                        "-".into()
+                    } else {
+                        format!("{:.1} ms", r.all_ready_ms)
+                    },
+                    plain,
+                ),
+                (format!("{:.1} MiB", r.workers_pss_mib), plain),
+                (format!("{:.1} MiB", r.workers_rss_mib), plain),
+                (r.helpers.to_string(), plain),
+                (format!("{:.2}", r.cpu_s), plain),
+                (
+                    r.exit.to_string(),
+                    plain.fg(if r.exit == 0 {
+                        Color::Green
+                    } else {
+                        Color::Red
+                    }),
+                ),
+                (note(r), plain.fg(Color::Red)),
+            ]
         })
         .collect();
-    let widths = [4, 10, 7, 8, 9, 9, 9, 10, 11, 7, 6, 4, 16].map(Constraint::Length);
+    let width_of = |i: usize| {
+        cells
+            .iter()
+            .map(|c| c[i].0.chars().count())
+            .chain([headers[i].chars().count()])
+            .max()
+            .unwrap_or(0) as u16
+    };
+    let mut cols: Vec<usize> = (0..13).collect();
+    let room = table_area.width.saturating_sub(2);
+    let total = |cols: &[usize]| cols.iter().map(|&i| width_of(i) + 1).sum::<u16>();
+    let mut order: Vec<usize> = (0..13).filter(|&i| DROP[i] > 0).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(DROP[i]));
+    for i in order {
+        if total(&cols) <= room {
+            break;
+        }
+        cols.retain(|&c| c != i);
+    }
+    let header = Row::new(cols.iter().map(|&i| Cell::from(headers[i].clone())))
+        .style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD));
+    let rows: Vec<Row> = cells
+        .iter()
+        .map(|c| {
+            Row::new(
+                cols.iter()
+                    .map(|&i| Cell::from(c[i].0.clone()).style(c[i].1)),
+            )
+        })
+        .collect();
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|&i| Constraint::Length(width_of(i)))
+        .collect();
     let mut title = vec![
         format!(" {} ", t!("compare-title")).bold(),
         format!(
