@@ -172,7 +172,7 @@ log-newer = ↓ { $n } { $n ->
     [one] plus récente
    *[other] plus récentes
 } (Fin)
-log-times = heures : l'horloge de l'exécution quand un échantillon l'a vu
+log-times = horloge de l'exécution, lue à l'échantillon
 log-started = { $name } a démarré (pid { $pid }, { $method }) en { $latency }
 log-exit = { $name } (pid { $pid }) { $how }
 log-ended-reaped = s'est terminé (son parent l'a récupéré ; lui seul connaît son code de sortie)

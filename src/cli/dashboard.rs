@@ -118,9 +118,7 @@ pub fn run_replay(path: &str, rate_hz: f64) -> anyhow::Result<i32> {
         app.update(Action::Nav(NavAction::Resize(w, h)));
     }
     if app.overlay.notice.is_none() {
-        app.overlay.notice = Some(format!(
-            "replay of {path}: ← → step through the run, q quits"
-        ));
+        app.overlay.notice = Some(crate::t!("notice-replay-keys", file = path));
     }
     let mut effect = Effect::Redraw;
     loop {
@@ -333,7 +331,7 @@ pub fn run_on(
 /// Saves the run that just ended; a failure is said on the hint bar.
 fn save_recording(app: &mut App, path: &str) {
     let said = match crate::app::recording::save(app, path) {
-        Ok(()) => format!("run saved to {path} (mpdash replay {path})"),
+        Ok(()) => crate::t!("notice-run-saved", file = path),
         Err(e) => format!("{e}"),
     };
     app.overlay.notice = Some(said);
@@ -395,7 +393,11 @@ pub fn list_scenarios(current: &str) -> Vec<(String, String)> {
             } else {
                 match crate::scenario::load(&f, &Default::default()) {
                     Ok(sc) => sc.shown_title().to_string(),
-                    Err(e) => format!("✗ line {}: {}", e.line, e.message),
+                    Err(e) => crate::t!(
+                        "picker-error",
+                        line = e.line.to_string(),
+                        message = &e.message
+                    ),
                 }
             };
             (f, title)

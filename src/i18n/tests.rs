@@ -145,9 +145,9 @@ fn every_message_the_code_asks_for_exists() {
 #[test]
 fn french_says_zero_and_one_in_the_singular() {
     let say = |n| tr_in(Lang::Fr, "pool-tasks-left", &[("n", Arg::from(n))]);
-    assert_eq!(say(0), "pool\u{a0}: 0 tâche restante");
-    assert_eq!(say(1), "pool\u{a0}: 1 tâche restante");
-    assert_eq!(say(12), "pool\u{a0}: 12 tâches restantes");
+    assert_eq!(say(0), "pool\u{a0}: reste 0 tâche");
+    assert_eq!(say(1), "pool\u{a0}: reste 1 tâche");
+    assert_eq!(say(12), "pool\u{a0}: reste 12 tâches");
     let say = |n| tr_in(Lang::En, "pool-tasks-left", &[("n", Arg::from(n))]);
     assert_eq!(say(12), "pool: 12 tasks left");
 }

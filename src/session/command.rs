@@ -18,7 +18,14 @@ use crate::telemetry::discovery::{STATUS_UNKNOWN, descendants};
 pub fn attached_scenario(pid: i32, cmdline: &str) -> Scenario {
     let mut sc = scenario_for(&[], false);
     let text = |lang| ScenarioText {
-        title: format!("attach {pid}: {cmdline}"),
+        title: tr_in(
+            lang,
+            "title-attached",
+            &[
+                ("pid", Arg::from(pid.to_string())),
+                ("cmd", Arg::from(cmdline)),
+            ],
+        ),
         explain: tr_in(
             lang,
             "explain-attached",
@@ -55,7 +62,11 @@ fn python_doc(file: &str, lang: Lang) -> Option<(String, String)> {
             let (title, explain) = text.split_once('\n').unwrap_or((text, ""));
             let title = title.trim().trim_end_matches('.').to_string();
             if !title.is_empty() {
-                return Some((title, explain.trim().to_string()));
+                let typeset = |s: &str| match lang {
+                    Lang::Fr => crate::i18n::french_spaces(s),
+                    Lang::En => s.to_string(),
+                };
+                return Some((typeset(&title), typeset(explain.trim())));
             }
         }
     }
@@ -80,7 +91,11 @@ pub fn scenario_for(argv: &[String], probed: bool) -> Scenario {
                 explain: format!("{doc}\n\n{}", tr_in(lang, "explain-python-tail", &cmd())),
             },
             None => ScenarioText {
-                title: format!("{}: {shown}", if probed { "python" } else { "watch" }),
+                title: if probed {
+                    tr_in(lang, "title-python", &cmd())
+                } else {
+                    tr_in(lang, "title-foreign", &cmd())
+                },
                 explain: if probed {
                     tr_in(lang, "explain-python", &cmd())
                 } else {

@@ -97,6 +97,12 @@ pub fn title(app: &App, width: u16) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
             Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
         ));
     }
+    // Too narrow for it all (a longer status, as in French): the run's
+    // number goes, so that the tabs stay whole.
+    let tabs_w: usize = tabs.iter().map(Span::width).sum();
+    if title.iter().map(Span::width).sum::<usize>() + 3 + tabs_w > width as usize {
+        title.remove(4);
+    }
     title.push(sep());
     let mut x: u16 = title.iter().map(|s| s.width() as u16).sum();
     let mut places = Vec::new();

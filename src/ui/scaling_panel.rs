@@ -11,6 +11,7 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 
 use crate::app::App;
 use crate::scenario::scaling::{Mode, Point, busy};
+use crate::t;
 
 /// A curve's colour: ours by mode; CPython's by mode and interpreter
 /// (`nth`: the interpreter's place among those measured).
@@ -109,10 +110,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 /// Before the first measurement: what `g` does, or where a `[scaling]` is.
 fn draw_empty(f: &mut Frame, area: Rect, app: &App) {
     let text = if app.scenario.scaling.is_some() {
-        "No measurement yet: press x to run the same CPU-bound work with 1…N workers as processes, \
-         as threads sharing a simulated GIL, and as free threads."
+        t!("scaling-none-yet")
     } else {
-        "This scenario has no [scaling] table: open scenarios/scaling.toml and press x."
+        t!("scaling-no-table")
     };
     f.render_widget(
         Paragraph::new(text)
@@ -121,7 +121,7 @@ fn draw_empty(f: &mut Frame, area: Rect, app: &App) {
             .block(
                 Block::default()
                     .borders(Borders::ALL)
-                    .title(" Scaling ".bold()),
+                    .title(format!(" {} ", t!("scaling-title")).bold()),
             ),
         area,
     );
@@ -155,13 +155,13 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     let cores = [(cpus, 0.0), (cpus, top)];
     let mut datasets = vec![
         Dataset::default()
-            .name("ideal (min of workers, cores)")
+            .name(t!("scaling-ideal-long"))
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::new().fg(Color::DarkGray))
             .data(&ideal),
         Dataset::default()
-            .name(format!("{} cores", cpus as usize))
+            .name(t!("scaling-cores", n = cpus as usize))
             .marker(Marker::Dot)
             .graph_type(GraphType::Line)
             .style(Style::new().fg(Color::Yellow))
@@ -189,9 +189,12 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     }
     // The legend goes under the chart, never over a curve.
     let mut legend: Vec<Span> = vec![
-        Span::styled("── ideal ", Style::new().fg(Color::DarkGray)),
         Span::styled(
-            format!("┆ {} cores ", cpus as usize),
+            format!("── {} ", t!("scaling-ideal")),
+            Style::new().fg(Color::DarkGray),
+        ),
+        Span::styled(
+            format!("┆ {} ", t!("scaling-cores", n = cpus as usize)),
             Style::new().fg(Color::Yellow),
         ),
     ];
@@ -207,10 +210,13 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     if let Some(worst) = busy.iter().map(|p| p.others_cpu_pct).reduce(f64::max) {
         notes.push(Line::styled(
             format!(
-                "█ the machine was busy: other processes used up to {worst:.0}% of a core \
-                 during {} of these points (over {:.0}%), so their speedups are not trustworthy",
-                busy.len(),
-                busy::BUSY_PCT
+                "█ {}",
+                t!(
+                    "scaling-busy-machine",
+                    worst = format!("{worst:.0}"),
+                    n = busy.len(),
+                    limit = format!("{:.0}", busy::BUSY_PCT)
+                )
             ),
             Style::new().fg(Color::Yellow),
         ));
@@ -218,9 +224,10 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
     for p in &app.scale_points {
         if let Some(cost) = p.single_thread_cost {
             notes.push(Line::styled(
-                format!(
-                    "CPython {} with no GIL: one thread takes {cost:.2}× the time of the GIL'd build",
-                    p.python.as_deref().unwrap_or("?")
+                t!(
+                    "scaling-no-gil-cost",
+                    version = p.python.as_deref().unwrap_or("?"),
+                    cost = format!("{cost:.2}")
                 ),
                 Style::new().fg(Color::DarkGray),
             ));
@@ -237,8 +244,8 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
         .min(6) as u16;
     let legend = Paragraph::new(notes).wrap(Wrap { trim: true });
     let block = Block::default().borders(Borders::ALL).title(vec![
-        " Scaling ".bold(),
-        "speedup against workers · the GIL curve is simulated ".dark_gray(),
+        format!(" {} ", t!("scaling-title")).bold(),
+        format!("{} ", t!("scaling-subtitle")).dark_gray(),
     ]);
     let inner = block.inner(chart_area);
     f.render_widget(block, chart_area);
@@ -250,7 +257,7 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
         .legend_position(None)
         .x_axis(
             Axis::default()
-                .title("workers")
+                .title(t!("scaling-axis-workers"))
                 .bounds([1.0, max_w.max(2.0)])
                 .labels(vec![
                     Line::from("1"),
@@ -259,7 +266,7 @@ fn draw_chart(f: &mut Frame, chart_area: Rect, app: &App) {
         )
         .y_axis(
             Axis::default()
-                .title("speedup")
+                .title(t!("scaling-axis-speedup"))
                 .bounds([0.0, top])
                 .labels(vec![Line::from("0"), Line::from(format!("{top:.1}"))]),
         );
@@ -277,17 +284,13 @@ fn short_version(p: &Point) -> String {
 /// Every measured point, as a table; it scrolls (↑/↓, PgUp/PgDn) when it is
 /// longer than the panel, and the title says which rows are shown.
 fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
-    let mut lines = vec![
-        Line::from("MODE            W   WALL   SPEEDUP")
-            .yellow()
-            .bold(),
-    ];
+    let mut lines = vec![Line::from(t!("scaling-points-header")).yellow().bold()];
     let interps = interpreters(&app.scale_points);
     for p in &app.scale_points {
         let name = match p.mode {
-            Mode::Processes => "processes".to_string(),
-            Mode::GilThreads => "GIL threads*".to_string(),
-            Mode::FreeThreads => "free threads".to_string(),
+            Mode::Processes => t!("scaling-mode-processes"),
+            Mode::GilThreads => format!("{}*", t!("scaling-mode-gil-threads")),
+            Mode::FreeThreads => t!("scaling-mode-free-threads"),
             Mode::CpythonThreads => format!("{} thr†", short_version(p)),
             Mode::CpythonProcesses => format!("{} proc†", short_version(p)),
         };
@@ -302,36 +305,43 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
             )),
         ];
         if !p.trustworthy {
-            row.push(Span::styled(" busy", Style::new().fg(Color::Yellow).bold()));
+            row.push(Span::styled(
+                format!(" {}", t!("scaling-busy")),
+                Style::new().fg(Color::Yellow).bold(),
+            ));
         }
         lines.push(Line::from(row));
     }
     lines.push(Line::styled(
-        "* simulated GIL: 5 ms turns",
+        format!("* {}", t!("scaling-gil-note")),
         Style::new().fg(Color::DarkGray),
     ));
     if app.scale_points.iter().any(|p| p.work_fraction < 1.0) {
         lines.push(Line::styled(
-            "† CPython, 1/10 of the work",
+            format!("† {}", t!("scaling-cpython-note")),
             Style::new().fg(Color::DarkGray),
         ));
     }
     if app.scale_points.iter().any(|p| !p.trustworthy) {
         lines.push(Line::styled(
-            "busy: machine busy, not trustworthy",
+            t!("scaling-busy-note"),
             Style::new().fg(Color::Yellow),
         ));
     }
     let rows = table_area.height.saturating_sub(2) as usize;
     let total = lines.len();
     let first = app.scaling.points_scroll.min(total.saturating_sub(rows));
-    let mut title = vec![" Points ".bold()];
+    let mut title = vec![format!(" {} ", t!("scaling-points-title")).bold()];
     if total > rows {
         title.push(
             format!(
-                "{}–{} of {total} (↑/↓) ",
-                first + 1,
-                (first + rows).min(total)
+                "{} ",
+                t!(
+                    "scaling-rows",
+                    first = first + 1,
+                    last = (first + rows).min(total),
+                    total = total
+                )
             )
             .yellow(),
         );

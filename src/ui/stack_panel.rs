@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::app::App;
+use crate::t;
 use crate::telemetry::snapshot::StackView;
 
 /// The lines of the panel for `view` (no more than `rows`, frames of the
@@ -20,7 +21,7 @@ pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
         return out;
     }
     if view.threads.is_empty() {
-        out.push(Line::from("no Python thread").fg(Color::DarkGray));
+        out.push(Line::from(t!("stack-no-thread")).fg(Color::DarkGray));
         return out;
     }
     let main = view.main_thread();
@@ -31,7 +32,7 @@ pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
         if out.len() >= rows {
             break;
         }
-        let name = t.name.clone().unwrap_or_else(|| "thread".into());
+        let name = t.name.clone().unwrap_or_else(|| t!("state-thread"));
         let mut head = vec![
             Span::styled(
                 name,
@@ -42,12 +43,19 @@ pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
                 Style::new().fg(Color::DarkGray),
             ),
             Span::styled(
-                if t.active { " running" } else { " idle" },
+                format!(
+                    " {}",
+                    if t.active {
+                        t!("stack-running")
+                    } else {
+                        t!("stack-idle")
+                    }
+                ),
                 Style::new().fg(if t.active { Color::Green } else { Color::Blue }),
             ),
         ];
         if let Some(w) = &t.wait {
-            head.push(Span::raw(" — waits: "));
+            head.push(Span::raw(format!(" — {} ", t!("stack-waits"))));
             head.push(Span::styled(w.clone(), Style::new().fg(Color::Yellow)));
         }
         out.push(Line::from(head));
@@ -72,8 +80,11 @@ pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
         }
         if frames.len() > shown && out.len() < rows {
             out.push(
-                Line::from(format!("    … {} outer frame(s)", frames.len() - shown))
-                    .fg(Color::DarkGray),
+                Line::from(format!(
+                    "    … {}",
+                    t!("stack-outer-frames", n = frames.len() - shown)
+                ))
+                .fg(Color::DarkGray),
             );
         }
     }
@@ -90,7 +101,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .and_then(|p| snap.procs.iter().find(|r| r.pid == p))
         .map(|r| r.name.clone())
         .unwrap_or_default();
-    let mut title = vec![" Stack ".bold()];
+    let mut title = vec![format!(" {} ", t!("stack-title")).bold()];
     if let Some(p) = pid {
         title.push(format!("pid {p} {name} ").into());
     }
@@ -100,12 +111,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let body = match view {
         Some(v) => lines(v, rows),
         None if app.source.replay().is_some() => {
-            vec![Line::from("no stacks were recorded for this process").fg(Color::DarkGray)]
+            vec![Line::from(t!("stack-not-recorded")).fg(Color::DarkGray)]
         }
-        None => vec![
-            Line::from("stacks are read every half second from outside; select a Python process")
-                .fg(Color::DarkGray),
-        ],
+        None => vec![Line::from(t!("stack-how")).fg(Color::DarkGray)],
     };
     let p = Paragraph::new(body).wrap(Wrap { trim: false }).block(
         Block::default()

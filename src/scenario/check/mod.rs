@@ -245,9 +245,10 @@ impl<'a> Checker<'a> {
                 .map(|t| {
                     (
                         crate::i18n::Lang::Fr.code().to_string(),
+                        // French typography, as the interface's own words.
                         crate::scenario::ScenarioText {
-                            title: t.title.trim().to_string(),
-                            explain: reflow(&t.explain),
+                            title: crate::i18n::french_spaces(t.title.trim()),
+                            explain: crate::i18n::french_spaces(&reflow(&t.explain)),
                         },
                     )
                 })

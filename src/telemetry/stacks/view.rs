@@ -28,13 +28,27 @@ pub fn shown_file(f: &Frame) -> String {
     }
 }
 
-/// `get (Queue.get)`, `, with a timeout` when it ends by itself.
+/// `get (Queue.get)`, `, with a timeout` when it ends by itself; in the
+/// screen's language (only the dashboard shows these).
 pub fn wait_label(w: &Wait) -> String {
-    let mut s = format!("{} ({})", w.op, w.call);
+    let mut s = format!("{} ({})", shown_op(w.op), w.call);
     if w.ends_by_itself {
-        s += ", with a timeout";
+        s += &format!(", {}", crate::t!("stack-with-timeout"));
     }
     s
+}
+
+/// A wait's operation in the screen's language: the method names (`get`,
+/// `acquire`, `join`…) are the program's and stay; the few said in words
+/// are translated.
+pub fn shown_op(op: &str) -> String {
+    match op {
+        "queue feeder" => crate::t!("op-queue-feeder"),
+        "pool result" => crate::t!("op-pool-result"),
+        "manager call" => crate::t!("op-manager-call"),
+        "wait for child" => crate::t!("op-wait-for-child"),
+        _ => op.to_string(),
+    }
 }
 
 fn thread_view(t: &ThreadStack) -> ThreadStackView {
@@ -57,13 +71,14 @@ fn thread_view(t: &ThreadStack) -> ThreadStackView {
     }
 }
 
-/// Why there are no stacks, said for a person.
+/// Why there are no stacks, said for a person (on the dashboard, in its
+/// language; `mpdash attach --headless` has its own, in English).
 pub fn error_text(e: &ReadError) -> String {
     match e {
-        ReadError::Gone => "ended".into(),
-        ReadError::NotPython => "not a Python process".into(),
-        ReadError::Permission(why) => format!("refused: {why}; fix: {}", super::PERMISSION_FIX),
-        ReadError::Failed(why) => format!("Python stacks not readable: {why}"),
+        ReadError::Gone => crate::t!("state-ended"),
+        ReadError::NotPython => crate::t!("stack-not-python"),
+        ReadError::Permission(why) => crate::t!("stack-refused", why = why.as_str()),
+        ReadError::Failed(why) => crate::t!("stack-unreadable", why = why.as_str()),
     }
 }
 
