@@ -126,7 +126,12 @@ impl App {
                 }
                 self.events.push_back(event_log::LogEvent {
                     at: Duration::ZERO,
-                    text: format!("── run {run} of {} with {method} ──", self.scenario.title),
+                    text: crate::t!(
+                        "log-run-header",
+                        run = run.to_string(),
+                        title = self.scenario.shown_title(),
+                        method = method.to_string()
+                    ),
                     alarm: false,
                 });
                 self.current.scaling = false;
@@ -527,7 +532,8 @@ impl App {
                     .position(|g| g == self.compare_title())
                     .unwrap_or(0);
                 let next = groups[(at + 1) % groups.len()].clone();
-                self.overlay.notice = Some(crate::t!("notice-compare-group", title = &next));
+                let shown = crate::telemetry::stats::shown_title(&next, &self.scenario, &self.runs);
+                self.overlay.notice = Some(crate::t!("notice-compare-group", title = shown));
                 self.compare.group = (next != self.scenario.title).then_some(next);
                 Effect::Redraw
             }

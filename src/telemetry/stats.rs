@@ -2,6 +2,7 @@
 //! latency, readiness, memory, helpers, CPU) for `mpdash compare` and the
 //! dashboard's Compare tab.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -44,6 +45,30 @@ pub struct RunStats {
     /// Workers that died by a signal (a killed worker makes a run's figures
     /// not comparable with the others').
     pub killed: usize,
+    /// The scenario's title in the other languages, by language code, for
+    /// the screen (`scenario` is the English one, the run's key).
+    #[serde(skip)]
+    pub titles: BTreeMap<String, String>,
+}
+
+impl RunStats {
+    /// The scenario's title in the screen's language.
+    pub fn shown_title(&self) -> &str {
+        self.titles
+            .get(crate::i18n::lang().code())
+            .map_or(&self.scenario, String::as_str)
+    }
+}
+
+/// The title of the scenario whose English title is `title`, in the
+/// screen's language: the current scenario's, or a finished run's.
+pub fn shown_title<'a>(title: &'a str, current: &'a Scenario, runs: &'a [RunStats]) -> &'a str {
+    if title == current.title {
+        return current.shown_title();
+    }
+    runs.iter()
+        .find(|r| r.scenario == title)
+        .map_or(title, RunStats::shown_title)
 }
 
 /// Is this row one of the run's workers (processes and pool workers)?
@@ -109,6 +134,11 @@ pub fn summarise(
             .iter()
             .filter(|r| r.exitcode.is_some_and(|c| c < 0))
             .count(),
+        titles: scenario
+            .translations
+            .iter()
+            .map(|(lang, t)| (lang.clone(), t.title.clone()))
+            .collect(),
     }
 }
 

@@ -149,7 +149,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             t!(
                 "compare-runs-of",
                 n = mine.len(),
-                title = app.compare_title()
+                title = crate::telemetry::stats::shown_title(
+                    app.compare_title(),
+                    &app.scenario,
+                    &app.runs
+                )
             )
         )
         .into(),

@@ -13,8 +13,10 @@ use ratatui::style::Color;
 use crate::app::{
     Action, App, DataAction, NavAction, PickerAction, RunAction, SettingsAction, TreeAction,
 };
+use crate::i18n::{Lang, with_lang};
 use crate::runtime::board::{ProcState, Role, StartMethod};
 use crate::scenario::{Overrides, parse};
+use crate::t;
 use crate::telemetry::board_view::{PoolView, ProcRow, QueueView};
 use crate::telemetry::snapshot::{Live, Snapshot, SystemView};
 
@@ -404,6 +406,7 @@ fn compare_tab_with_three_runs() {
             cpu_s: 0.16,
             exit: 0,
             killed: 0,
+            titles: Default::default(),
         });
     }
     // A run of another scenario is not mixed in; a run with a killed worker
@@ -816,8 +819,9 @@ fn a_watched_foreign_program() {
     );
 }
 
-#[test]
-fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
+/// `scenarios/stuck/lock_order.toml` in a deadlock, with the diagnosis
+/// the detector makes (in this thread's language).
+fn deadlock_app() -> App {
     use crate::runtime::board::{ResKind, WaitOp};
     use crate::telemetry::board_view::{ResourceView, WaitRow};
     use crate::telemetry::waits::Detector;
@@ -877,6 +881,12 @@ fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
     s.stuck = d.observe(&s.procs, &s.resources, now);
     assert!(s.stuck.is_some(), "the detector sees the cycle");
     app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app
+}
+
+#[test]
+fn a_deadlock_with_its_banner_waiting_column_and_named_holders() {
+    let mut app = deadlock_app();
     app.update(Action::Nav(NavAction::Resize(130, 34)));
     let t = render(&app, 130, 34);
     insta::assert_debug_snapshot!(t.backend());
@@ -977,10 +987,17 @@ fn box_text(buf: &Buffer, title: &str) -> Vec<String> {
     rows
 }
 
-/// Every tab at the four sizes a class uses, and in the text panels no word
-/// cut in two: every word on screen is a whole word of the text.
+/// Every tab at the four sizes a class uses, in English and in French, and
+/// in the text panels no word cut in two: every word on screen is a whole
+/// word of the text.
 #[test]
 fn every_tab_at_every_size_with_no_word_cut() {
+    for lang in Lang::ALL {
+        with_lang(lang, || every_tab_with_no_word_cut(lang));
+    }
+}
+
+fn every_tab_with_no_word_cut(lang: Lang) {
     use crate::app::Tab;
     let mut app = pool_app();
     for _ in 0..3 {
@@ -997,21 +1014,24 @@ fn every_tab_at_every_size_with_no_word_cut() {
         })));
     }
     let words = |t: &str| -> Vec<String> { t.split_whitespace().map(String::from).collect() };
-    let explain_words = words(&app.scenario.explain);
+    let explain_words = words(app.scenario.shown_explain());
     let output_words: Vec<String> = said.iter().flat_map(|l| words(l)).collect();
     for (w, h) in [(60, 15), (80, 24), (120, 36), (200, 50)] {
         app.update(Action::Nav(NavAction::Resize(w, h)));
         for tab in Tab::ALL {
             app.update(Action::Nav(NavAction::ShowTab(tab)));
             let t = render(&app, w, h);
-            insta::with_settings!({ snapshot_suffix => format!("{}_{w}x{h}", tab.title()) }, {
-                assert_snapshot!(t.backend());
+            // English snapshots keep their names; French ones say `fr_`.
+            let prefix = if lang == Lang::En { "" } else { "fr_" };
+            let suffix = format!("{prefix}{}_{w}x{h}", tab.title());
+            insta::with_settings!({ snapshot_suffix => suffix }, {
+                assert_snapshot!("every_tab_at_every_size_with_no_word_cut", t.backend());
             });
             if tab != Tab::Live || h < 24 {
                 continue;
             }
             let buf = t.backend().buffer();
-            for row in box_text(buf, " What to watch") {
+            for row in box_text(buf, &format!(" {}", t!("explain-title"))) {
                 for word in words(&row) {
                     assert!(
                         explain_words.contains(&word),
@@ -1019,7 +1039,7 @@ fn every_tab_at_every_size_with_no_word_cut() {
                     );
                 }
             }
-            for row in box_text(buf, " Output") {
+            for row in box_text(buf, &format!(" {}", t!("output-title"))) {
                 for word in words(&row) {
                     let whole = output_words.contains(&word) || word == "main:";
                     assert!(whole, "{w}×{h}: {word:?} cut in {row:?}");
@@ -1027,6 +1047,85 @@ fn every_tab_at_every_size_with_no_word_cut() {
             }
         }
     }
+}
+
+/// English words of mpdash's own labels that a French screen must not
+/// show (the program's output and names are the program's).
+const ENGLISH_LABELS: &[&str] = &[
+    "What",
+    "watch",
+    "Processes",
+    "Output",
+    "Shared",
+    "resources",
+    "quit",
+    "rerun",
+    "tabs",
+    "kill",
+    "help",
+    "filter",
+    "running",
+    "sleeping",
+    "done",
+    "queued",
+    "taken",
+    "waiting",
+    "DEADLOCK",
+    "held",
+    "free",
+    "acquired",
+    "Stack",
+    "idle",
+    "waits",
+];
+
+/// The words of a screen that are English labels.
+fn english_labels(screen: &str) -> Vec<String> {
+    screen
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| ENGLISH_LABELS.contains(w))
+        .map(String::from)
+        .collect()
+}
+
+/// The Live tab in French at the sizes a class uses: a running pool, and
+/// a deadlock with its banner. Drawn in French whatever the machine's LANG.
+#[test]
+fn live_tab_in_french() {
+    with_lang(Lang::Fr, || {
+        let mut app = pool_app();
+        for _ in 0..3 {
+            app.update(Action::Data(DataAction::Sample(Box::new(running_sample()))));
+        }
+        app.update(Action::Data(DataAction::Output(
+            "Pool(2).map(primes, 64 chunks of [0, 50000000), chunksize=1) with fork".into(),
+        )));
+        let mut deadlock = deadlock_app();
+        for (w, h) in [(80, 24), (120, 36)] {
+            for (name, app) in [("pool", &mut app), ("deadlock", &mut deadlock)] {
+                app.update(Action::Nav(NavAction::Resize(w, h)));
+                let t = render(app, w, h);
+                insta::with_settings!({ snapshot_suffix => format!("{name}_{w}x{h}") }, {
+                    assert_snapshot!(t.backend());
+                });
+                let buf = t.backend().buffer();
+                let screen = text_of(buf);
+                assert_eq!(
+                    english_labels(&screen),
+                    Vec::<String>::new(),
+                    "{name} {w}×{h}"
+                );
+                find(buf, "Processus");
+                find(buf, "quitter");
+                if name == "deadlock" {
+                    find(buf, "INTERBLOCAGE");
+                    find(buf, "Interblocage");
+                } else {
+                    find(buf, "À observer");
+                }
+            }
+        }
+    });
 }
 
 /// A probed CPython program: its Pool (an unbounded task queue drawn against
