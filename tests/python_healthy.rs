@@ -77,3 +77,88 @@ fn a_proven_hang_ends_with_the_exit_status_ci_chose_and_says_so() {
     let run = v.iter().find(|l| l["type"] == "run").expect("a run line");
     assert_eq!(run["stuck"], false);
 }
+
+/// The remote-manager program with its outside client: the program
+/// (plain, or under mpdash with `--stuck-after 1`) writes the port it
+/// listens on, then a client the test starts — not of the program's tree —
+/// puts three items 1.5 s apart. Returns the program's output lines, its
+/// exit status, and mpdash's JSON lines (empty plain).
+fn remote(probed: bool) -> (Vec<String>, Option<i32>, Vec<serde_json::Value>) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = std::env::temp_dir().join(format!("mpdash-remote-{}-{}", std::process::id(), probed));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = dir.join("port");
+    let port_s = port.to_string_lossy().into_owned();
+    let prog = "tests/py/healthy/remote_manager.py";
+    let mut cmd = if probed {
+        let mut c = std::process::Command::new(BIN);
+        c.args([
+            "run",
+            "--headless",
+            "--json",
+            "--stuck-after",
+            "1",
+            prog,
+            "--",
+            &port_s,
+        ]);
+        c
+    } else {
+        let mut c = std::process::Command::new("python3");
+        c.args([prog, &port_s]);
+        c
+    };
+    let child = cmd
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the manager's port file", PATIENCE, || {
+        if port.exists() {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    });
+    let client = std::process::Command::new("python3")
+        .args(["tests/py/healthy/remote_client.py", &port_s])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        client.status.success(),
+        "the outside client failed (probed: {probed}): {}\nprogram: {}",
+        String::from_utf8_lossy(&client.stderr),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if probed {
+        let v: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (output_lines(&v), out.status.code(), v)
+    } else {
+        (
+            text.lines().map(String::from).collect(),
+            out.status.code(),
+            Vec::new(),
+        )
+    }
+}
+
+#[test]
+fn a_manager_clients_outside_the_tree_can_reach_is_not_a_hang() {
+    let (theirs, plain_exit, _) = remote(false);
+    assert_eq!(plain_exit, Some(0), "{theirs:?}");
+    let (ours, exit, v) = remote(true);
+    let stuck: Vec<_> = v.iter().filter(|l| l["type"] == "stuck").collect();
+    assert!(stuck.is_empty(), "called stuck: {stuck:?}");
+    assert_eq!(exit, Some(0), "{v:?}");
+    assert!(same_output(&ours, &theirs), "{ours:?}\n{theirs:?}");
+}

@@ -327,3 +327,15 @@ fn a_child_that_exits_with_sys_exit_true_is_shown_with_status_1() {
         }
     }
 }
+
+#[test]
+fn a_manager_wait_is_placed_at_the_programs_own_line() {
+    // A proxy's methods are code multiprocessing generates (`<string>`):
+    // the wait is at the line of the program that called it.
+    let (v, out) = run_json(&["--stuck-after", "1", "tests/py/manager_get.py"]);
+    assert_eq!(out.status.code(), Some(3), "{v:?}");
+    let stuck = v.iter().find(|l| l["type"] == "stuck").expect("a stuck line");
+    let text = stuck.to_string();
+    assert!(text.contains("manager_get.py:7"), "{text}");
+    assert!(!text.contains("<string>"), "{text}");
+}

@@ -7,7 +7,7 @@
 //! on the wait as its `escape`. The stuck detector never counts a wait with
 //! an escape as proof.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::board_view::ProcRow;
 use super::probe::Facts;
@@ -90,16 +90,83 @@ fn escape_of(pid: i32, facts: &Facts) -> Option<String> {
         })
 }
 
+/// TCP sockets in the LISTEN state, inode → port, from the kernel's tables
+/// (IPv4 and IPv6).
+fn tcp_listening() -> HashMap<u64, u16> {
+    let mut out = HashMap::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st … inode (the 10th field)
+            if f.len() < 10 || f[3] != "0A" {
+                continue;
+            }
+            let port = f[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if let (Some(port), Ok(inode)) = (port, f[9].parse::<u64>()) {
+                out.insert(inode, port);
+            }
+        }
+    }
+    out
+}
+
+/// A TCP port `pid` listens on, if any (its fds that are listening sockets).
+fn listens(pid: i32, listening: &HashMap<u64, u16>) -> Option<u16> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let link = std::fs::read_link(e.path()).ok()?;
+            let inode = link
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse::<u64>()
+                .ok()?;
+            listening.get(&inode).copied()
+        })
+}
+
 /// Writes on each live probed process's blocking wait what could still end
-/// it, if anything.
+/// it, if anything. A process of the tree listening on TCP (a remote
+/// manager, a Listener) may be served by clients outside the tree: then
+/// every wait could end, and none is proof.
 pub fn mark(procs: &mut [ProcRow], facts: &Facts) {
+    let mut outside: Option<Option<String>> = None;
+    let probed: Vec<(i32, String)> = procs
+        .iter()
+        .filter(|p| p.alive() && p.pid > 0 && facts.procs.contains_key(&p.pid))
+        .map(|p| (p.pid, p.name.clone()))
+        .collect();
     for p in procs.iter_mut().filter(|p| p.alive() && p.pid > 0) {
         let pid = p.pid;
         if !facts.procs.contains_key(&pid) {
             continue;
         }
         if let Some(w) = p.wait.as_mut().filter(|w| !w.deadline) {
-            w.escape = escape_of(pid, facts);
+            w.escape = escape_of(pid, facts).or_else(|| {
+                // Looked up once a sample, and only when something waits.
+                outside
+                    .get_or_insert_with(|| {
+                        let table = tcp_listening();
+                        if table.is_empty() {
+                            return None;
+                        }
+                        probed.iter().find_map(|(pid, name)| {
+                            let port = listens(*pid, &table)?;
+                            Some(format!(
+                                "{name} listens on TCP port {port}: a client outside the tree could end it"
+                            ))
+                        })
+                    })
+                    .clone()
+            });
         }
     }
 }
@@ -123,5 +190,20 @@ mod tests {
         let me = std::process::id() as i32;
         let mask = caught(me).expect("our own status");
         assert_eq!(mask & (1 << (libc::SIGALRM - 1)), 0);
+    }
+
+    #[test]
+    fn a_tcp_listener_of_ours_is_found_by_its_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let table = tcp_listening();
+        assert!(
+            table.values().any(|p| *p == port),
+            "{port} not in {table:?}"
+        );
+        assert_eq!(listens(std::process::id() as i32, &table), Some(port));
+        drop(l);
+        let table = tcp_listening();
+        assert_eq!(listens(std::process::id() as i32, &table), None);
     }
 }

@@ -173,11 +173,22 @@ def multiprocessing_s(filename):
             or filename.startswith(cf_dir))
 
 
+def library_frame(f):
+    # A frame of multiprocessing, a library or the probe, or code a library
+    # generated (a manager proxy's methods are exec'd into a bare namespace:
+    # `<string>` with no __name__, unlike `python -c`'s), or frozen.
+    filename = f.f_code.co_filename
+    if ours(filename):
+        return True
+    return filename[:1] == "<" and (filename.startswith("<frozen")
+                                    or "__name__" not in f.f_globals)
+
+
 def user_frame(depth=1):
     # The program's frame that led here: the first outside multiprocessing,
     # concurrent.futures, the libraries and the probe.
     f = getframe(depth + 1)
-    while f is not None and ours(f.f_code.co_filename):
+    while f is not None and library_frame(f):
         f = f.f_back
     return f
 
@@ -220,7 +231,7 @@ def where_from(f):
     # (0: none). A program's frame is remembered by its instruction, so the
     # next wait there finds its loc id without computing its line.
     g = f
-    while g is not None and ours(g.f_code.co_filename):
+    while g is not None and library_frame(g):
         g = g.f_back
     if g is None:
         return 0
