@@ -313,6 +313,7 @@ notice-ended-shown = ended processes shown
 notice-compare-group = Compare: runs of { $title }
 notice-frozen = frozen: ← → step through the run, space: back to now
 notice-rate = sampling at { $hz } Hz
+notice-no-scaling = this scenario has no [scaling] table (try scenarios/scaling.toml)
 notice-no-pool = this scenario has no pool: +/- set pool workers
 notice-workers = { $n } pool workers for the next run (r to rerun now)
 sort-start = start order

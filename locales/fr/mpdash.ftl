@@ -352,6 +352,7 @@ notice-ended-shown = processus terminés affichés
 notice-compare-group = Comparer : exécutions de { $title }
 notice-frozen = figé : ← → pour parcourir l'exécution, espace : retour au présent
 notice-rate = échantillonnage à { $hz } Hz
+notice-no-scaling = ce scénario n'a pas de table [scaling] (essayez scenarios/scaling.toml)
 notice-no-pool = ce scénario n'a pas de pool : +/- règlent le nombre de workers du pool
 notice-workers = { $n } { $n ->
     [one] worker

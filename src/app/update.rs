@@ -87,9 +87,7 @@ impl App {
             }
             RunAction::MeasureScaling => {
                 if self.scenario.scaling.is_none() {
-                    self.overlay.notice = Some(
-                        "this scenario has no [scaling] table (try scenarios/scaling.toml)".into(),
-                    );
+                    self.overlay.notice = Some(crate::t!("notice-no-scaling"));
                     return Effect::Redraw;
                 }
                 Effect::LaunchScale
