@@ -476,9 +476,14 @@ fn nobody_can_serve(live: &[&ProcRow], procs: &[ProcRow], resources: &[ResourceV
 /// (empty) → nobody can put: producer 0 died (SIGKILL); producer 1 exited 0`.
 pub fn graph(procs: &[ProcRow], resources: &[ResourceView]) -> Vec<String> {
     let live = |pid: i32| procs.iter().find(|p| p.pid == pid && p.alive());
+    // A pool worker waiting for its next task is idle, not blocked: its
+    // pool's parent feeds that queue. A chain starts at a real waiter.
+    let idle_worker = |p: &ProcRow| {
+        p.role == Some(Role::PoolWorker) && p.wait.as_ref().is_some_and(|w| w.op == WaitOp::Get)
+    };
     let waiting: Vec<&ProcRow> = procs
         .iter()
-        .filter(|p| p.alive() && p.wait.is_some())
+        .filter(|p| p.alive() && p.wait.is_some() && !idle_worker(p))
         .collect();
     // Processes another waiter leads to (it joins them, or they hold its lock).
     let led_to: Vec<i32> = waiting
@@ -780,5 +785,23 @@ mod tests {
                 "main → join consumer 0 → get work (empty) → nobody can put: producer 0 died (SIGKILL)"
             ]
         );
+    }
+
+    #[test]
+    fn an_idle_pool_worker_is_no_chain_of_its_own() {
+        let mut worker = proc(
+            11,
+            "ForkPoolWorker-2",
+            wait(WaitOp::Get, Some("pool"), Some(ResKind::Queue), 0),
+        );
+        worker.role = Some(Role::PoolWorker);
+        let main = proc(
+            10,
+            "MainProcess",
+            wait(WaitOp::PoolResult, Some("pool"), None, 1),
+        );
+        let chains = graph(&[main, worker], &[]);
+        assert_eq!(chains.len(), 1, "{chains:?}");
+        assert!(chains[0].starts_with("MainProcess"), "{chains:?}");
     }
 }
