@@ -380,3 +380,34 @@ fn attach_ends_with_the_tree() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_manager_clients_outside_the_tree_can_reach_is_not_stuck() {
+    // The remote-manager pattern: the consumer waits on a manager that
+    // listens on TCP; a client outside the tree could put at any time.
+    let dir = std::env::temp_dir().join(format!("mpdash-attach-remote-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = dir.join("port");
+    let tree = Tree {
+        root: Command::new("python3")
+            .arg(format!("{ROOT}/tests/py/healthy/remote_manager.py"))
+            .arg(&port)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    wait_until("the manager's port file", PATIENCE, || {
+        if port.exists() {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    });
+    let (code, lines, err) = attach(tree.pid(), "5");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "not stuck: exit 0; stderr: {err}; {lines:#?}");
+    assert!(lines.iter().all(|v| v["type"] != "stuck"), "{lines:#?}");
+}

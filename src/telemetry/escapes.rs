@@ -92,7 +92,7 @@ fn escape_of(pid: i32, facts: &Facts) -> Option<String> {
 
 /// TCP sockets in the LISTEN state, inode → port, from the kernel's tables
 /// (IPv4 and IPv6).
-fn tcp_listening() -> HashMap<u64, u16> {
+pub fn tcp_listening() -> HashMap<u64, u16> {
     let mut out = HashMap::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
@@ -117,7 +117,7 @@ fn tcp_listening() -> HashMap<u64, u16> {
 }
 
 /// A TCP port `pid` listens on, if any (its fds that are listening sockets).
-fn listens(pid: i32, listening: &HashMap<u64, u16>) -> Option<u16> {
+pub fn listens(pid: i32, listening: &HashMap<u64, u16>) -> Option<u16> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .ok()?
         .flatten()

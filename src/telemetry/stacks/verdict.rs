@@ -269,7 +269,20 @@ fn all_blocked(seen: &[Seen]) -> Option<(Blocked, Vec<(i32, Wait)>)> {
         }
         keys.insert((s.info.pid, s.info.start_ticks), key);
     }
-    (!list.is_empty()).then_some((keys, list))
+    if list.is_empty() {
+        return None;
+    }
+    // A process of the tree listening on TCP (a remote manager, a
+    // Listener) may be served by clients outside the tree: no proof.
+    let table = crate::telemetry::escapes::tcp_listening();
+    if !table.is_empty()
+        && seen
+            .iter()
+            .any(|s| crate::telemetry::escapes::listens(s.info.pid, &table).is_some())
+    {
+        return None;
+    }
+    Some((keys, list))
 }
 
 impl Verdict {
