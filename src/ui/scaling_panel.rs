@@ -46,6 +46,27 @@ fn point_color(p: &Point, interps: &[Option<String>]) -> Color {
     color(p.mode, nth)
 }
 
+/// A curve's name on screen, in the screen's language (`mpdash scale`
+/// keeps [`Point::curve_label`], in English).
+fn shown_curve_label(p: &Point) -> String {
+    let mode = match p.mode {
+        Mode::Processes => t!("curve-processes"),
+        Mode::GilThreads => t!("curve-gil-threads"),
+        Mode::FreeThreads => t!("curve-free-threads"),
+        Mode::CpythonThreads => t!("curve-cpython-threads"),
+        Mode::CpythonProcesses => t!("curve-cpython-processes"),
+    };
+    let Some(v) = &p.python else {
+        return mode;
+    };
+    let gil = match (p.mode, p.gil) {
+        (Mode::CpythonThreads, Some(false)) => format!(", {}", t!("curve-gil-off")),
+        (Mode::CpythonThreads, _) => format!(", {}", t!("curve-gil-on")),
+        _ => String::new(),
+    };
+    format!("{mode} {v}{gil}")
+}
+
 /// One curve of the chart: its label, colour, points, and the points
 /// measured on a busy machine.
 struct Series {
@@ -66,7 +87,7 @@ fn series(points: &[Point]) -> Vec<Series> {
                 out.push((
                     p,
                     Series {
-                        label: p.curve_label(),
+                        label: shown_curve_label(p),
                         color: point_color(p, &interps),
                         points: Vec::new(),
                         busy: Vec::new(),
