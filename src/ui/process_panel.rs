@@ -126,7 +126,7 @@ fn width_of(i: usize) -> u16 {
 /// there is room, and settles for less on a narrow one rather than go.
 fn min_width(i: usize, width: u16) -> u16 {
     match i {
-        WAITING if width >= 110 => width_of(i).max(36),
+        WAITING if width >= 110 => width_of(i).max(30),
         WHERE if width >= 110 => width_of(i).max(26),
         _ => width_of(i),
     }
