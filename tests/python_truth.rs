@@ -334,8 +334,57 @@ fn a_manager_wait_is_placed_at_the_programs_own_line() {
     // the wait is at the line of the program that called it.
     let (v, out) = run_json(&["--stuck-after", "1", "tests/py/manager_get.py"]);
     assert_eq!(out.status.code(), Some(3), "{v:?}");
-    let stuck = v.iter().find(|l| l["type"] == "stuck").expect("a stuck line");
+    let stuck = v
+        .iter()
+        .find(|l| l["type"] == "stuck")
+        .expect("a stuck line");
     let text = stuck.to_string();
     assert!(text.contains("manager_get.py:7"), "{text}");
     assert!(!text.contains("<string>"), "{text}");
+}
+
+#[test]
+fn children_of_a_bare_os_fork_are_named_under_their_parent_with_their_status() {
+    // One ends with os._exit(3) (atexit skipped), the other returns
+    // normally; the parent reaps both with os.waitpid.
+    let plain = std::process::Command::new("python3")
+        .arg("tests/py/bare_fork.py")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python3 runs");
+    assert!(plain.status.success(), "plain run: {plain:?}");
+    let (v, out) = run_json(&["tests/py/bare_fork.py"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ours, theirs) = same_lines(&plain, &v);
+    assert!(same_output(&ours, &theirs), "{ours:?}\n{theirs:?}");
+    let rows = process_rows(&v);
+    let main = rows
+        .iter()
+        .find(|r| r["role"] == "main")
+        .unwrap_or_else(|| panic!("no main row: {rows:?}"));
+    for (n, code) in [(1, 3), (2, 0)] {
+        let name = format!("fork {n} of MainProcess");
+        let row = rows
+            .iter()
+            .find(|r| r["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no process row {name}: {rows:?}"));
+        assert_eq!(row["role"], "process", "{row}");
+        assert_eq!(row["method"], "fork", "{row}");
+        assert_eq!(row["os_ppid"], main["pid"], "{row}");
+        assert_eq!(row["exitcode"], code, "{row}");
+        // What it printed is said as its own.
+        let said = v
+            .iter()
+            .find(|l| l["type"] == "output" && l["process"] == name.as_str());
+        assert!(said.is_some(), "no output line of {name}: {v:?}");
+    }
+    assert!(
+        !rows.iter().any(|r| r["role"] == "foreign"),
+        "a fork child left unnamed: {rows:?}"
+    );
 }

@@ -39,6 +39,10 @@ wait_lock = threading.Lock()
 main_tid = threading.get_native_id()
 # Off: something failed; the probe stops and says so once.
 is_off = False
+# This process's Python name, as announced (a bare os.fork() child is named
+# after it), and how many bare forks it made so far.
+name = None
+forks = 0
 # What the concerns keep of this process's mapping (views kept on objects):
 # made again in a forked child, and when the probe turns off.
 resets = []

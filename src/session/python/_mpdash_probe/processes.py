@@ -10,6 +10,7 @@ from _mpdash_probe import fileformat as ff
 
 
 def announce(name, role, method=None):
+    core.name = name
     core.emit({"t": "proc", "pid": os.getpid(), "ppid": os.getppid(), "name": name,
                "role": role, "method": method, "t0": time.monotonic_ns()})
 
@@ -79,3 +80,105 @@ def patch_poll(module):
         return rc
 
     cls.poll = poll_
+
+
+# ---- bare os.fork(): children multiprocessing did not make ---------------
+
+def bare_fork(f):
+    # Whether the fork was the program's own (or a library's) rather than
+    # multiprocessing's (a Process, a Pool's worker, a fork server's child:
+    # those say who they are in _bootstrap). f: the frame that called fork.
+    return f is not None and not core.multiprocessing_s(f.f_code.co_filename)
+
+
+def forked_bare(parent, n):
+    # In the child of a bare fork: named after the process that forked it
+    # (`fork 1 of MainProcess`), its parent the forker, started by fork. Its
+    # status is the one its parent reaps (said by the parent's wait), or the
+    # one it gives os._exit (which skips atexit): said here, at that call.
+    announce("fork %d of %s" % (n, parent or "pid %d" % os.getppid()), "process", "fork")
+    me = os.getpid()
+    real_exit = os._exit
+
+    def _exit(code):
+        if type(code) is int and os.getpid() == me and not core.is_off:
+            try:
+                core.emit({"t": "end", "pid": me, "code": code & 0xFF,
+                           "cpu_s": time.process_time()})
+            except Exception:
+                pass
+        real_exit(code)
+
+    os._exit = _exit
+
+
+forked_bare_s = core.safely(forked_bare)
+
+
+def status_of(status):
+    # A wait status as Python reports it (-9 for SIGKILL); None while the
+    # child only stopped or continued.
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return None
+
+
+def reaped(pid, status):
+    if pid > 0 and not core.is_off:
+        code = status_of(status)
+        if code is not None:
+            core.emit_s({"t": "exit", "pid": pid, "code": code})
+
+
+def patch_waits():
+    # Exit statuses the program reaps itself with os.wait*() (a bare fork's
+    # child): said as its parent saw them. Each wrapper returns exactly what
+    # the call returned and raises what it raised.
+    real = {n: getattr(os, n) for n in ("waitpid", "wait", "wait3", "wait4", "waitid")
+            if hasattr(os, n)}
+
+    if "waitpid" in real:
+        waitpid_ = real["waitpid"]
+
+        def waitpid(pid, options):
+            r = waitpid_(pid, options)
+            reaped(r[0], r[1])
+            return r
+        os.waitpid = waitpid
+
+    if "wait" in real:
+        wait_ = real["wait"]
+
+        def wait():
+            r = wait_()
+            reaped(r[0], r[1])
+            return r
+        os.wait = wait
+
+    for n in ("wait3", "wait4"):
+        if n in real:
+            def make(fn):
+                def w(*args, **kw):
+                    r = fn(*args, **kw)
+                    reaped(r[0], r[1])
+                    return r
+                w.__name__ = fn.__name__
+                return w
+            setattr(os, n, make(real[n]))
+
+    if "waitid" in real:
+        waitid_ = real["waitid"]
+        exited = getattr(os, "CLD_EXITED", 1)
+        killed = (getattr(os, "CLD_KILLED", 2), getattr(os, "CLD_DUMPED", 3))
+
+        def waitid(*args, **kw):
+            r = waitid_(*args, **kw)
+            if r is not None and r.si_pid > 0 and not core.is_off:
+                if r.si_code == exited:
+                    core.emit_s({"t": "exit", "pid": r.si_pid, "code": r.si_status})
+                elif r.si_code in killed:
+                    core.emit_s({"t": "exit", "pid": r.si_pid, "code": -r.si_status})
+            return r
+        os.waitid = waitid

@@ -61,8 +61,20 @@ def _bootstrap_inner(self):
 
 
 def after_fork():
+    # (Run inside os.fork: the frame above is the one that called it.)
+    caller = sys._getframe(1)
+    parent, n = core.name, core.forks + 1
     core.forked()
     output.try_own_output()
+    if not core.is_off:
+        processes = core.ours_imported("processes")
+        if processes.bare_fork(caller):
+            processes.forked_bare_s(parent, n)
+
+
+def after_fork_parent():
+    if not core.is_off and core.ours_imported("processes").bare_fork(sys._getframe(1)):
+        core.forks += 1
 
 
 def start():
@@ -86,5 +98,6 @@ def start():
     atexit.register(core.safely(own_cpu))
     output.try_own_output()
     threading.Thread._bootstrap_inner = _bootstrap_inner
-    os.register_at_fork(after_in_child=after_fork)
+    os.register_at_fork(after_in_child=after_fork, after_in_parent=after_fork_parent)
+    core.ours_imported("processes").patch_waits()
     return True
