@@ -239,7 +239,10 @@ fn every_scenario_has_its_french_title_and_explanation() {
         let (title_en, explain_en) = with_lang(Lang::En, || {
             (sc.shown_title().to_string(), sc.shown_explain().to_string())
         });
-        assert_eq!((title_en.as_str(), explain_en.as_str()), (sc.title.as_str(), sc.explain.as_str()));
+        assert_eq!(
+            (title_en.as_str(), explain_en.as_str()),
+            (sc.title.as_str(), sc.explain.as_str())
+        );
         if title_fr == title_en || explain_fr == explain_en || explain_fr.is_empty() {
             missing.push(f);
         }
