@@ -388,3 +388,65 @@ fn children_of_a_bare_os_fork_are_named_under_their_parent_with_their_status() {
         "a fork child left unnamed: {rows:?}"
     );
 }
+
+#[test]
+fn two_manager_locks_taken_in_opposite_orders_are_a_deadlock_with_both_named() {
+    // Not "nobody can serve … a manager call": each proxy's acquire and
+    // release are counted, so each lock has a holder and the cycle shows.
+    let (v, out) = run_json(&["tests/py/manager_locks.py"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stuck = v
+        .iter()
+        .find(|l| l["type"] == "stuck")
+        .unwrap_or_else(|| panic!("no stuck line: {v:?}"));
+    assert_eq!(stuck["kind"], "deadlock", "{stuck}");
+    let cycle: Vec<&str> = stuck["cycle"]
+        .as_array()
+        .expect("a cycle")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    for name in ["taker a", "taker b", "red", "blue"] {
+        assert!(cycle.contains(&name), "{name} not in {cycle:?}");
+    }
+    let chain = stuck["chain"].to_string();
+    assert!(
+        chain.contains("acquire blue (held by taker b) at manager_locks.py:10"),
+        "{chain}"
+    );
+    assert!(
+        chain.contains("acquire red (held by taker a) at manager_locks.py:17"),
+        "{chain}"
+    );
+    for lock in ["red", "blue"] {
+        let r = resource(&v, lock);
+        assert_eq!(r["typeid"], "Lock", "{r}");
+        assert!(r["held_by"].is_number(), "{r}");
+    }
+}
+
+#[test]
+fn a_stuck_spawn_program_ended_by_mpdash_leaves_no_semaphore_in_dev_shm() {
+    // mpdash ends a proven hang; the resource tracker must still unlink the
+    // named semaphores of the spawn children (killed with them, it could not).
+    let (v, out) = run_json(&["--stuck-after", "1", "tests/py/stuck_spawn_locks.py"]);
+    assert_eq!(out.status.code(), Some(3), "{v:?}");
+    let line = output_lines(&v)
+        .into_iter()
+        .find(|l| l.starts_with("semaphores "))
+        .expect("the program printed its semaphores' names");
+    let names: Vec<String> = line.split_whitespace().skip(1).map(String::from).collect();
+    assert_eq!(names.len(), 2, "{line}");
+    for n in &names {
+        let path = format!("/dev/shm/sem.{}", n.trim_start_matches('/'));
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "{path} left behind after mpdash ended the stuck run"
+        );
+    }
+}

@@ -29,6 +29,10 @@ use crate::scenario::Scenario;
 use crate::scenario::main_process::{MAIN_ARG, MainSpec, SPEC_ON_FD};
 use crate::telemetry::observer::Watch;
 
+/// How long a killed Python program's resource tracker may take to clean
+/// up after the program's other processes are gone.
+pub const TRACKER_GRACE: Duration = Duration::from_secs(2);
+
 /// Longest output line kept; the rest is cut (a hostile child cannot make us allocate).
 pub const MAX_LINE: usize = 4096;
 
@@ -382,6 +386,9 @@ impl Session {
         if self.source.attached().is_some() {
             return;
         }
+        if !self.killed && self.source.is_probed() {
+            self.spare_the_resource_tracker();
+        }
         if !self.killed {
             let _ = killpg(self.main_pid, Signal::SIGKILL);
             self.killed = self.ended.is_some();
@@ -391,6 +398,35 @@ impl Session {
             for pid in crate::telemetry::discovery::live_pids(&self.board) {
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
+        }
+    }
+
+    /// A Python program's resource tracker unlinks the named semaphores and
+    /// shared memory of spawn and forkserver children when the processes
+    /// that hold its pipe are gone: killed together with them it cannot,
+    /// and they stay in `/dev/shm`. So the program's other processes go
+    /// first, and the tracker gets [`TRACKER_GRACE`] to clean up and end
+    /// by itself (it says what it cleaned on the program's stderr).
+    fn spare_the_resource_tracker(&self) {
+        use crate::telemetry::stacks::ProcInfo;
+        let live = crate::telemetry::discovery::live_pids(&self.board);
+        let tracker = |pid: &i32| {
+            ProcInfo::read(*pid).is_some_and(|i| i.helper() == Some("resource tracker"))
+        };
+        let (trackers, others): (Vec<i32>, Vec<i32>) = live.into_iter().partition(tracker);
+        if trackers.is_empty() {
+            return;
+        }
+        for pid in others.iter().filter(|p| **p != self.main_pid.as_raw()) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + TRACKER_GRACE;
+        while Instant::now() < deadline
+            && trackers
+                .iter()
+                .any(|p| ProcInfo::read(*p).is_some_and(|i| i.state != 'Z'))
+        {
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
