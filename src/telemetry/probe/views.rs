@@ -55,7 +55,11 @@ impl ProbeReader {
                 "Pool" => Some(ResKind::Pool),
                 "Pipe" => Some(ResKind::Pipe),
                 "Condition" => Some(ResKind::Condition),
-                "ManagerObject" => Some(ResKind::Manager),
+                "ManagerObject" => Some(match o.more.typeid.as_deref() {
+                    Some("Lock") => ResKind::Lock,
+                    Some("RLock") => ResKind::RLock,
+                    _ => ResKind::Manager,
+                }),
                 _ => None,
             });
             let row = WaitRow {
@@ -85,6 +89,7 @@ impl ProbeReader {
     fn lock_view(
         &self,
         o: &PyObj,
+        kind: &str,
         name: &str,
         per: &[(i32, Counts)],
         waiters: u32,
@@ -98,10 +103,10 @@ impl ProbeReader {
         let acquisitions = per.iter().map(|(_, c)| c.0[0].max(0) as u64).sum::<u64>();
         let releases = per.iter().map(|(_, c)| c.0[6].max(0)).sum::<i64>();
         let contended = per.iter().map(|(_, c)| c.0[4].max(0) as u64).sum::<u64>();
-        let view = if o.kind.ends_with("Lock") {
+        let view = if kind.ends_with("Lock") {
             ResourceView::Lock {
                 name: name.to_string(),
-                recursive: o.kind == "RLock",
+                recursive: kind == "RLock",
                 holder_pid: holder.map_or(0, |(p, _)| *p),
                 holder_tid: 0,
                 held_ms,
@@ -114,7 +119,7 @@ impl ProbeReader {
         } else {
             ResourceView::Semaphore {
                 name: name.to_string(),
-                bounded: o.kind == "BoundedSemaphore",
+                bounded: kind == "BoundedSemaphore",
                 value: (o.more.value - acquisitions as i64 + releases).max(0) as u32,
                 bound: o.more.bound.max(0) as u32,
                 waiters,
@@ -129,7 +134,7 @@ impl ProbeReader {
         });
         if let ResourceView::Semaphore { value, bound, .. } = &view {
             extra["value"] = serde_json::json!(value);
-            if o.kind == "BoundedSemaphore" {
+            if kind == "BoundedSemaphore" {
                 extra["bound"] = serde_json::json!(bound);
             }
         }
@@ -195,7 +200,27 @@ impl ProbeReader {
                 )
             }
             "Lock" | "RLock" | "Semaphore" | "BoundedSemaphore" => {
-                self.lock_view(o, &name, per, waiting(WaitOp::Acquire))
+                self.lock_view(o, &o.kind, &name, per, waiting(WaitOp::Acquire))
+            }
+            // A Manager's Lock or RLock: its calls in word 1, then the
+            // acquisitions that returned True and the releases, per process
+            // (the probe's managers.py), read as a lock's.
+            "ManagerObject" if matches!(o.more.typeid.as_deref(), Some("Lock" | "RLock")) => {
+                let held: Vec<(i32, Counts)> = per
+                    .iter()
+                    .map(|(p, c)| {
+                        let mut h = Counts::default();
+                        h.0[0] = c.0[1];
+                        h.0[6] = c.0[2];
+                        (*p, h)
+                    })
+                    .collect();
+                let kind = o.more.typeid.as_deref().unwrap_or("Lock");
+                let (view, mut extra) =
+                    self.lock_view(o, kind, &name, &held, waiting(WaitOp::Acquire));
+                extra["typeid"] = serde_json::json!(kind);
+                extra["calls"] = serde_json::json!(sum(0));
+                (view, extra)
             }
             "Pipe" => {
                 let (msgs, bytes) = ([sum(0), sum(2)], [sum(1), sum(3)]);

@@ -9,6 +9,23 @@ from _mpdash_probe import fileformat as ff
 
 told = set()
 
+# A Manager's Lock or RLock: who holds it is the process whose acquisitions
+# (that returned True) outnumber its releases, counted in the object's slot
+# after its calls (word 1) -- as a SemLock's are, so the wait-for graph
+# finds a cycle through manager locks too.
+LOCKS = ("Lock", "RLock")
+HELD_ACQUIRED, HELD_RELEASES = 2, 3
+
+
+def timed(args, kwds):
+    # 0 (a deadline: not proof of anything) for a non-blocking acquire or
+    # one with a timeout, None for a wait without end.
+    blocking = args[0] if args else kwds.get("blocking", True)
+    timeout = args[1] if len(args) > 1 else kwds.get("timeout")
+    if not blocking or (timeout is not None and timeout >= 0):
+        return 0
+    return None
+
 
 def stable_id(text):
     return (1 << 40) | zlib.crc32(text.encode("utf-8", "replace"))
@@ -49,14 +66,29 @@ def patch_managers(mgrs):
         tell_once_s(meth, {"t": "obj", "kind": "ManagerMethod", "at": "?",
                            "name": "%s.%s" % (token.typeid, methodname),
                            "manager": stable_id(str(token.address))})
-        at = core.wait_begin_s(ff.MANAGER_CALL, obj)
+        lock = token.typeid in LOCKS
+        if lock and methodname == "acquire":
+            at = core.wait_begin_s(ff.ACQUIRE, obj, timeout=timed(args, kwds))
+        else:
+            at = core.wait_begin_s(ff.MANAGER_CALL, obj)
+        if lock and methodname == "release":
+            # Counted before the release (the next holder may count its
+            # acquisition at once), taken back if it fails.
+            core.add_to_s(obj, HELD_RELEASES)
         t0 = core.now()
+        done = False
         try:
-            return callmethod(self, methodname, args, kwds)
+            r = callmethod(self, methodname, args, kwds)
+            done = True
+            return r
         finally:
             core.wait_end(at)
             core.add_two_s(meth, 1, core.now() - t0)
             core.add_to_s(obj, 1)
+            if lock and methodname == "acquire" and done and r:
+                core.add_to_s(obj, HELD_ACQUIRED)
+            elif lock and methodname == "release" and not done:
+                core.add_to_s(obj, HELD_RELEASES, -1)
 
     mgrs.BaseManager.start, mgrs.BaseProxy.__init__ = start_, proxy_init_
     mgrs.BaseProxy._callmethod = _callmethod
