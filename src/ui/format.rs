@@ -131,3 +131,92 @@ mod tests {
         }
     }
 }
+
+/// `line` made to fit `width` columns: cut after its last whole word that
+/// fits, with `…`, never inside a word or a number (the styles kept).
+pub fn fit_line(line: ratatui::text::Line<'static>, width: usize) -> ratatui::text::Line<'static> {
+    use ratatui::text::{Line, Span};
+    if width < 2 {
+        return line;
+    }
+    // Characters with their span; trailing blanks (padding) do not count.
+    let mut chars: Vec<(usize, char)> = line
+        .spans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.content.chars().map(move |c| (i, c)))
+        .collect();
+    while chars.last().is_some_and(|(_, c)| *c == ' ') {
+        chars.pop();
+    }
+    if line.width() <= width || chars.len() <= width {
+        return line;
+    }
+    // Up to the room left for the `…`: at the last ` · ` between parts if
+    // there is one (a figure stays with its words), else after the last
+    // whole word, else (one very long word) at the room.
+    let room = width - 1;
+    let head: String = chars[..room].iter().map(|(_, c)| *c).collect();
+    let mut keep = match head.rfind(" · ") {
+        Some(b) if b > 0 => head[..b].chars().count(),
+        _ => chars[..room]
+            .iter()
+            .rposition(|(_, c)| *c == ' ')
+            .unwrap_or(room),
+    };
+    while keep > 0 && chars[keep - 1].1 == ' ' {
+        keep -= 1;
+    }
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    for (i, s) in line.spans.iter().enumerate() {
+        let text: String = chars[..keep]
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, c)| c)
+            .collect();
+        if !text.is_empty() {
+            spans.push(Span::styled(text, s.style));
+        }
+    }
+    spans.push(Span::styled(
+        "…",
+        ratatui::style::Style::new().fg(ratatui::style::Color::DarkGray),
+    ));
+    Line::from(spans).style(line.style)
+}
+
+/// [`fit_line`] for plain text.
+pub fn fit_text(text: &str, width: usize) -> String {
+    fit_line(ratatui::text::Line::raw(text.to_string()), width)
+        .spans
+        .iter()
+        .map(|s| s.content.as_ref())
+        .collect()
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::fit_line;
+    use ratatui::text::{Line, Span};
+
+    #[test]
+    fn a_long_line_is_cut_after_a_whole_word_never_inside_a_number() {
+        let l = Line::from(vec![
+            Span::raw("LOCK    one  "),
+            Span::raw("1 acquired, 50% contended"),
+        ]);
+        let text = |l: &Line| {
+            l.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        };
+        assert_eq!(text(&fit_line(l.clone(), 40)), text(&l));
+        assert_eq!(
+            text(&fit_line(l.clone(), 30)),
+            "LOCK    one  1 acquired, 50%…"
+        );
+        assert_eq!(text(&fit_line(l.clone(), 27)), "LOCK    one  1 acquired,…");
+        assert!(fit_line(l, 20).width() <= 20);
+    }
+}

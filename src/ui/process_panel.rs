@@ -218,6 +218,29 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         wheres,
         methods,
     );
+    // WAITING ON and WHERE share what the other columns leave (WHERE its
+    // least, WAITING ON the rest), and their sentences are fitted to it:
+    // cut after a whole word, never inside a number or a line number.
+    let flex = {
+        let fixed: u16 = cols
+            .iter()
+            .filter(|&&i| i != WAITING && i != WHERE)
+            .map(|&i| if i == NAME { name_w } else { width_of(i) })
+            .sum();
+        let spaces = cols.len().saturating_sub(1) as u16;
+        let free = area.width.saturating_sub(2 + fixed + spaces);
+        match (cols.contains(&WAITING), cols.contains(&WHERE)) {
+            (true, true) => {
+                let wait = free
+                    .saturating_sub(min_width(WHERE, area.width))
+                    .max(min_width(WAITING, area.width));
+                (wait, free.saturating_sub(wait))
+            }
+            (true, false) => (free, 0),
+            (false, true) => (0, free),
+            (false, false) => (0, 0),
+        }
+    };
     let sorted_col = match app.live.tree.sort {
         SortKey::Start => None,
         SortKey::Cpu => Some("CPU%"),
@@ -266,7 +289,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             format!("{branch}{}", p.name)
         };
         if in_view(first) {
-            rows.push(process_row(app, p, name, &cols));
+            rows.push(process_row(app, p, name, &cols, flex));
         }
         // Threads of a multi-threaded process, each with its own CPU.
         for (k, t) in threads.iter().enumerate() {
@@ -286,8 +309,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     Cell::from(format!("{:.0}", t.cpu_pct))
                         .style(Style::new().fg(cpu_color(t.cpu_pct))),
                 );
-                cells[WHERE] = thread_where(app, p.pid, t.tid)
-                    .map(|w| Cell::from(w).style(Style::new().fg(Color::Cyan)));
+                cells[WHERE] = thread_where(app, p.pid, t.tid).map(|w| {
+                    Cell::from(format::fit_text(&w, flex.1 as usize))
+                        .style(Style::new().fg(Color::Cyan))
+                });
                 let row = Row::new(
                     cols.iter()
                         .map(|&i| cells[i].take().unwrap_or_else(|| Cell::from(""))),
@@ -299,7 +324,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let title = table_title(app, area.width, area.height);
     let widths = cols.iter().map(|&i| match i {
         NAME => Constraint::Length(name_w),
-        WAITING | WHERE => Constraint::Min(min_width(i, area.width)),
+        WAITING => Constraint::Length(flex.0),
+        WHERE => Constraint::Length(flex.1),
         _ => Constraint::Length(width_of(i)),
     });
     let table = Table::new(rows, widths)
@@ -311,7 +337,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 }
 
 /// The row of one process: its cells in the columns that fit.
-fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'static> {
+fn process_row(
+    app: &App,
+    p: &ProcRow,
+    name: String,
+    cols: &[usize],
+    flex: (u16, u16),
+) -> Row<'static> {
     let snap = &app.current.snapshot;
     let live = snap.live.get(&p.pid).filter(|_| p.alive());
     let (state, color) = row_state(app, p, live);
@@ -365,8 +397,8 @@ fn process_row(app: &App, p: &ProcRow, name: String, cols: &[usize]) -> Row<'sta
         Cell::from(rss),
         Cell::from(ms_label(p.start_us)),
         Cell::from(task),
-        Cell::from(waiting).style(Style::new().fg(wait_color)),
-        Cell::from(place).style(Style::new().fg(Color::Cyan)),
+        Cell::from(format::fit_text(&waiting, flex.0 as usize)).style(Style::new().fg(wait_color)),
+        Cell::from(format::fit_text(&place, flex.1 as usize)).style(Style::new().fg(Color::Cyan)),
     ];
     let mut cells: Vec<Option<Cell>> = cells.into_iter().map(Some).collect();
     let row = Row::new(cols.iter().filter_map(|&i| cells[i].take()));

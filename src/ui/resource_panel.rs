@@ -561,6 +561,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         }
         l.push(Line::styled(text, Style::new().fg(Color::DarkGray)));
     }
+    // A line longer than the panel ends at a whole word with `…`: never a
+    // number cut in two.
+    let inner = area.width.saturating_sub(2) as usize;
+    let l: Vec<Line<'static>> = l.into_iter().map(|x| format::fit_line(x, inner)).collect();
     f.render_widget(
         Paragraph::new(l).block(
             Block::default()
