@@ -70,6 +70,21 @@ const UI: Bench = Bench {
     ],
 };
 
+const ATTACH: Bench = Bench {
+    sub: "attach",
+    tiny: &["--window", "1"],
+    figures: &[
+        "/tree/processes",
+        "/tree/samples",
+        "/tree/cpu_ms_per_sample",
+        "/tree/cpu_pct_of_core",
+        "/tree/stack_read_ms_median",
+        "/slowdown/alone_s",
+        "/slowdown/attached_s",
+        "/slowdown/speed_ratio",
+    ],
+};
+
 const STUCK: Bench = Bench {
     sub: "stuck",
     tiny: &["--runs", "1"],
@@ -125,7 +140,7 @@ const PROBE: Bench = Bench {
     ],
 };
 
-const ALL: [&Bench; 6] = [&START, &IPC, &UI, &STUCK, &POOL, &PROBE];
+const ALL: [&Bench; 7] = [&START, &IPC, &ATTACH, &UI, &STUCK, &POOL, &PROBE];
 
 /// Runs `mpdash bench SUB TINY… --json` (a hang is stopped by `mpdash`'s
 /// watchdog); checks the table and the figures; returns the JSON line.
@@ -202,6 +217,14 @@ fn bench_start() {
 #[test]
 fn bench_ipc() {
     smoke(&IPC);
+}
+
+#[test]
+fn bench_attach() {
+    let v = smoke(&ATTACH);
+    // The 20-process tree was all seen, and its stacks were read.
+    assert!(v["tree"]["processes"].as_u64().unwrap_or(0) >= 20, "{v}");
+    assert!(v["tree"]["stack_reads"].as_u64().unwrap_or(0) > 0, "{v}");
 }
 
 #[test]

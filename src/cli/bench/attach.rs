@@ -182,6 +182,20 @@ pub fn run(window: f64, json: bool) -> anyhow::Result<i32> {
     }
     let (alone, attached) = (Runs::from(alone), Runs::from(attached));
     let speed = alone.median() / attached.median();
+    // The figures as text (a table), then, with --json, one JSON line.
+    println!(
+        "attach, {} processes at 4 Hz over {window:.0} s: {per_sample:.2} ms CPU per sample \
+         ({:.1} % of a core), a stack read {:.2} ms (median of {})",
+        o.procs,
+        o.cpu.as_secs_f64() / window * 100.0,
+        ms(read_median),
+        reads.len()
+    );
+    println!(
+        "CPU-bound Pool(2): alone {} s, attached {} s: {speed:.3}× its speed alone",
+        alone.text(),
+        attached.text()
+    );
     if json {
         println!(
             "{}",
@@ -200,20 +214,6 @@ pub fn run(window: f64, json: bool) -> anyhow::Result<i32> {
                     "speed_ratio": (speed * 1000.0).round() / 1000.0,
                 },
             })
-        );
-    } else {
-        println!(
-            "attach, {} processes at 4 Hz over {window:.0} s: {per_sample:.2} ms CPU per sample \
-             ({:.1} % of a core), a stack read {:.2} ms (median of {})",
-            o.procs,
-            o.cpu.as_secs_f64() / window * 100.0,
-            ms(read_median),
-            reads.len()
-        );
-        println!(
-            "CPU-bound Pool(2): alone {} s, attached {} s: {speed:.3}× its speed alone",
-            alone.text(),
-            attached.text()
         );
     }
     Ok(0)
