@@ -12,7 +12,7 @@ use common::*;
 
 /// Runs `tests/py/healthy/NAME.py` plain and under mpdash; both must print
 /// the same lines and exit 0, and mpdash must not call it stuck.
-fn healthy(name: &str) {
+fn healthy(name: &str) -> Vec<serde_json::Value> {
     let file = format!("tests/py/healthy/{name}.py");
     let plain = std::process::Command::new("python3")
         .arg(&file)
@@ -38,6 +38,24 @@ fn healthy(name: &str) {
         same_output(&ours, &theirs),
         "{file}: output differs from a plain run:\n{ours:?}\n{theirs:?}"
     );
+    v
+}
+
+/// The one `no_progress` warning of a run: what waits, and what could
+/// still end it (`escape` contains `could`).
+fn no_progress_warning(v: &[serde_json::Value], escape: &str) {
+    let warnings: Vec<_> = v.iter().filter(|l| l["type"] == "warning").collect();
+    assert_eq!(warnings.len(), 1, "one warning, said once: {warnings:?}");
+    let w = warnings[0];
+    assert_eq!(w["kind"], "no_progress", "{w}");
+    assert!(w["for_secs"].as_f64().is_some_and(|s| s >= 1.0), "{w}");
+    assert!(w["waits"].as_array().is_some_and(|a| !a.is_empty()), "{w}");
+    let escapes = w["escapes"].to_string();
+    assert!(escapes.contains(escape), "{w}");
+    // Said while the program ran: before its own last line and the run's.
+    let at = v.iter().position(|l| l["type"] == "warning").unwrap();
+    let probe = v.iter().position(|l| l["type"] == "probe").unwrap();
+    assert!(at < probe, "the warning comes while the run goes");
 }
 
 #[test]
@@ -47,7 +65,8 @@ fn a_thread_of_main_that_feeds_a_child_slowly_is_not_a_hang() {
 
 #[test]
 fn an_event_set_by_a_timer_thread_is_not_a_hang() {
-    healthy("timer_event");
+    let v = healthy("timer_event");
+    no_progress_warning(&v, "not waiting on the tree");
 }
 
 #[test]
@@ -57,7 +76,38 @@ fn a_lock_released_by_a_timer_thread_is_not_a_deadlock() {
 
 #[test]
 fn a_wait_a_sigalrm_handler_ends_is_not_a_hang() {
-    healthy("sigalrm");
+    let v = healthy("sigalrm");
+    no_progress_warning(&v, "a handler for SIGALRM");
+}
+
+#[test]
+fn no_progress_is_one_line_on_stderr_and_never_ends_the_run() {
+    let plain = std::process::Command::new("python3")
+        .arg("tests/py/healthy/sigalrm.py")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python3 runs");
+    let out = mpdash(&[
+        "run",
+        "--headless",
+        "--stuck-after",
+        "1",
+        "tests/py/healthy/sigalrm.py",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&*String::from_utf8_lossy(&plain.stdout)),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("no progress for"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("MainProcess waits to get q"), "{stderr}");
+    assert!(said[0].contains("SIGALRM"), "{stderr}");
 }
 
 #[test]
@@ -72,6 +122,15 @@ fn a_proven_hang_ends_with_the_exit_status_ci_chose_and_says_so() {
     let run = v.iter().find(|l| l["type"] == "run").expect("a run line");
     assert_eq!(run["stuck"], true);
     assert_eq!(run["exit"], 42);
+    assert!(
+        v.iter()
+            .any(|l| l["type"] == "stuck" && l["kind"] == "deadlock"),
+        "{v:?}"
+    );
+    assert!(
+        !v.iter().any(|l| l["type"] == "warning"),
+        "a proven hang is no mere warning: {v:?}"
+    );
     let (v, out) = run_json(&["--stuck-exit", "42", "tests/py/healthy/timer_lock.py"]);
     assert_eq!(out.status.code(), Some(0));
     let run = v.iter().find(|l| l["type"] == "run").expect("a run line");

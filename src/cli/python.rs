@@ -14,6 +14,7 @@ use crate::cli::headless::{EXIT_INTERRUPTED, Record, Recorder, end_run, print_ou
 use crate::session::{self, Happened, Session};
 use crate::telemetry::observer::Observer;
 use crate::telemetry::probe::{Facts, overlay};
+use crate::telemetry::waits::NoProgress;
 
 /// How often the program's processes and the probe are read.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
@@ -46,6 +47,7 @@ pub fn run(
     let mut looked = Instant::now();
     let mut quiet_since = Instant::now();
     let mut facts = Facts::default();
+    let mut warned: Option<NoProgress> = None;
     let stdout = std::io::stdout();
     while !s.is_done() {
         let sample_due = recorder.as_ref().is_some_and(|r| r.due_in().is_zero());
@@ -61,6 +63,15 @@ pub fn run(
             {
                 stuck = Some(found);
                 s.kill();
+            }
+            // Nothing moves, but nothing is proven: said once (again only
+            // when what waits, or what could end it, changes), never ended.
+            if stuck.is_none()
+                && let Some(w) = &snap.no_progress
+                && warned.as_ref().is_none_or(|l| !w.same_as(l))
+            {
+                warn_no_progress(&mut stdout.lock(), as_json, &file, w)?;
+                warned = Some(w.clone());
             }
             facts = observer.facts().cloned().unwrap_or_default();
             if let Some(r) = recorder.as_mut()
@@ -198,4 +209,52 @@ pub fn run(
         )?;
     }
     Ok(exit)
+}
+
+/// "No progress for N s": a `warning` JSON line, or one line on stderr. The
+/// run goes on; its exit status stays the program's.
+fn warn_no_progress(
+    o: &mut impl Write,
+    as_json: bool,
+    file: &str,
+    w: &NoProgress,
+) -> anyhow::Result<()> {
+    if as_json {
+        writeln!(
+            o,
+            "{}",
+            json!({
+                "type": "warning",
+                "kind": "no_progress",
+                "for_secs": w.for_secs,
+                "waits": w.waits,
+                "escapes": w.escapes,
+            })
+        )?;
+        return Ok(());
+    }
+    let waits: Vec<String> = w
+        .waits
+        .iter()
+        .map(|f| {
+            let what = match (&f.resource, &f.holder) {
+                (Some(r), _) => format!("{} {r}", f.op),
+                (None, Some(h)) => format!("{} {h}", f.op),
+                (None, None) => f.op.clone(),
+            };
+            format!("{} waits to {what}", f.name)
+        })
+        .collect();
+    let escapes: Vec<String> = w
+        .escapes
+        .iter()
+        .map(|e| format!("{}: {}", e.name, e.escape))
+        .collect();
+    eprintln!(
+        "mpdash: {file}: warning: no progress for {:.1} s ({}), but nothing proves a hang: {}",
+        w.for_secs,
+        waits.join(", "),
+        escapes.join("; ")
+    );
+    Ok(())
 }

@@ -188,6 +188,7 @@ impl Observer {
         let mut judged = procs.clone();
         settle_zombies_with(&mut judged, |pid| ended.get(&pid).copied());
         let mut graph = Vec::new();
+        let mut no_progress = None;
         if let Some(d) = self.detector.as_mut() {
             // A lost task is certain at once, while the pool's other tasks
             // may still run: its numbers are taken again every sample, so
@@ -204,6 +205,7 @@ impl Observer {
             }
             if self.stuck.is_none() {
                 self.stuck = d.observe(&judged, &resources, now);
+                no_progress = d.no_progress().cloned().filter(|_| self.stuck.is_none());
             }
             if judged.iter().any(|p| p.wait.is_some()) {
                 graph = graph_of(&judged, &resources);
@@ -245,6 +247,7 @@ impl Observer {
             stacks,
             stuck: self.stuck.clone(),
             stuck_at_s: self.stuck_at,
+            no_progress: no_progress.filter(|_| self.stuck.is_none()),
             run: self.run,
             elapsed,
             pool,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::board_view::{PoolView, ProcRow, ResourceView};
-use super::waits::Diagnosis;
+use super::waits::{Diagnosis, NoProgress};
 
 /// What `/proc` says of one live process.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -167,6 +167,10 @@ pub struct Snapshot {
     /// When that was first proven, in seconds of the run.
     #[serde(default)]
     pub stuck_at_s: Option<f64>,
+    /// Every process blocked for the grace, but some wait could still end
+    /// by itself: no proof, a warning (gone when something moves).
+    #[serde(default)]
+    pub no_progress: Option<NoProgress>,
     /// Who waits for whom, a sentence per chain (zombies counted as dead).
     pub graph: Vec<String>,
     /// Python stacks of the run's processes, read from outside (an attached

@@ -65,6 +65,43 @@ pub struct Diagnosis {
     pub culprits: Vec<i32>,
 }
 
+/// Every live process of the run blocked for the grace, but some wait could
+/// still end without another process of the tree (another thread, a signal
+/// handler, a TCP listener: [`super::escapes`]): nothing is proven, so it is
+/// only said — a warning that never ends the run, gone when something moves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoProgress {
+    /// How long nothing on the board changed, in seconds.
+    pub for_secs: f64,
+    pub waits: Vec<WaitFact>,
+    /// What could still end a wait, per process.
+    pub escapes: Vec<EscapeFact>,
+}
+
+/// What could still end one process's wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EscapeFact {
+    pub name: String,
+    pub pid: i32,
+    pub escape: String,
+}
+
+impl NoProgress {
+    /// The same waits and escapes (how long is left out): said once, and
+    /// again only when this changes.
+    pub fn same_as(&self, other: &NoProgress) -> bool {
+        let key = |n: &NoProgress| {
+            let waits: Vec<_> = n
+                .waits
+                .iter()
+                .map(|w| (w.pid, w.op.clone(), w.resource.clone(), w.holder.clone()))
+                .collect();
+            (waits, n.escapes.clone())
+        };
+        key(self) == key(other)
+    }
+}
+
 /// Marks rows whose process is already dead though nobody reaped it yet (a
 /// zombie whose parent is itself blocked): `/proc` says so, with the exit
 /// status the kernel keeps for the parent.
@@ -212,6 +249,8 @@ pub struct Detector {
     /// The cycle seen last time (a cycle must hold for two samples).
     last_cycle: Vec<i32>,
     reported: bool,
+    /// Everyone blocked for the grace, but not provably: as of the last sample.
+    no_progress: Option<NoProgress>,
 }
 
 impl Detector {
@@ -222,7 +261,15 @@ impl Detector {
             unchanged_since: None,
             last_cycle: Vec::new(),
             reported: false,
+            no_progress: None,
         }
+    }
+
+    /// Every live process blocked for the grace with some wait that could
+    /// still end by itself, as of the last sample (`None` once stuck is
+    /// proven, and as soon as anything moves).
+    pub fn no_progress(&self) -> Option<&NoProgress> {
+        self.no_progress.as_ref()
     }
 
     /// Looks at one sample; the diagnosis the first time the run is stuck.
@@ -237,12 +284,54 @@ impl Detector {
             self.fingerprint = fp;
             self.unchanged_since = Some(now);
         }
+        self.no_progress = None;
         if self.reported {
             return None;
         }
         let d = self.diagnose(procs, resources, now);
         self.reported = d.is_some();
+        if d.is_none() {
+            self.no_progress = self.unproven(procs, resources, now);
+        }
         d
+    }
+
+    /// Every live process waits without a deadline and nothing changed for
+    /// the grace, but some wait has an escape: no proof, a warning.
+    fn unproven(
+        &self,
+        procs: &[ProcRow],
+        resources: &[ResourceView],
+        now: Instant,
+    ) -> Option<NoProgress> {
+        let since = self.unchanged_since?;
+        let quiet = now.duration_since(since);
+        if quiet < self.grace {
+            return None;
+        }
+        let live: Vec<&ProcRow> = procs
+            .iter()
+            .filter(|p| p.alive() && !is_helper(p))
+            .collect();
+        let waiting = |p: &&ProcRow| p.wait.as_ref().is_some_and(|w| !w.deadline);
+        if live.is_empty() || !live.iter().all(waiting) {
+            return None;
+        }
+        let escapes: Vec<EscapeFact> = live
+            .iter()
+            .filter_map(|p| {
+                Some(EscapeFact {
+                    name: p.name.clone(),
+                    pid: p.pid,
+                    escape: p.wait.as_ref()?.escape.clone()?,
+                })
+            })
+            .collect();
+        (!escapes.is_empty()).then(|| NoProgress {
+            for_secs: (quiet.as_secs_f64() * 10.0).round() / 10.0,
+            waits: facts(&live, procs, resources),
+            escapes,
+        })
     }
 
     fn diagnose(
@@ -730,6 +819,42 @@ mod tests {
                 assert!(d.observe(&procs, &[], t + Duration::from_secs(s)).is_none());
             }
         }
+    }
+
+    #[test]
+    fn a_wait_with_an_escape_is_a_warning_never_a_diagnosis_and_goes_when_things_move() {
+        let mut w = wait(WaitOp::EventWait, Some("ev"), Some(ResKind::Event), 0);
+        if let Some(w) = w.as_mut() {
+            w.escape = Some("its thread Thread-1 is not waiting on the tree".into());
+        }
+        let mut procs = vec![
+            proc(1, "main", w),
+            proc(
+                2,
+                "child",
+                wait(WaitOp::EventWait, Some("ev"), Some(ResKind::Event), 0),
+            ),
+        ];
+        let mut d = Detector::new(Duration::from_secs(1));
+        let t = Instant::now();
+        assert!(d.observe(&procs, &[], t).is_none());
+        assert!(d.no_progress().is_none(), "not before the grace");
+        for s in 1..5 {
+            assert!(d.observe(&procs, &[], t + Duration::from_secs(s)).is_none());
+        }
+        let warned = d.no_progress().expect("no progress").clone();
+        assert_eq!(warned.for_secs, 4.0);
+        assert_eq!(warned.waits.len(), 2);
+        assert_eq!(warned.escapes.len(), 1);
+        assert_eq!(warned.escapes[0].name, "main");
+        // Something moves: gone at once.
+        procs[1].tasks_done = 1;
+        assert!(d.observe(&procs, &[], t + Duration::from_secs(5)).is_none());
+        assert!(d.no_progress().is_none(), "gone when something moves");
+        // Without the escape it is proof, and no longer a warning.
+        procs[0].wait.as_mut().unwrap().escape = None;
+        assert!(d.observe(&procs, &[], t + Duration::from_secs(7)).is_some());
+        assert!(d.no_progress().is_none());
     }
 
     #[test]
