@@ -152,6 +152,11 @@ banner-keys-attached = the program will never move again · q detaches (nothing 
 banner-proven-at = proven at { $secs } s
 banner-raised = { $name } raised { $error }
 banner-more = … and { $n } more (Log tab)
+no-progress = no progress for { $secs } s: { $waits } — nothing proves a hang, it could still end: { $escapes }
+escape-handler = a handler for { $signals } (a timer may be pending)
+escape-thread = its thread { $name }, not waiting on the tree
+escape-main-thread = its main thread, not waiting on the tree
+escape-listener = a client outside the tree ({ $name } listens on TCP port { $port })
 
 ## The Log tab (src/ui/log_panel.rs, src/app/event_log.rs)
 
@@ -328,6 +333,7 @@ log-run-stopped = run { $run } stopped before its end (its processes killed for 
 procs-title = Processes
 procs-ended-hidden = { $n } ended hidden (h)
 procs-more = ↓ { $n } more
+procs-threads-folded = threads folded (short screen)
 procs-note-cpu = CPU% = percent of one core
 procs-note-start = START = request → first instruction
 col-pid = PID

@@ -163,6 +163,11 @@ banner-keys-attached = le programme ne bougera plus jamais · q se détache (rie
 banner-proven-at = prouvé à { $secs } s
 banner-raised = { $name } a levé { $error }
 banner-more = … et { $n } de plus (onglet Journal)
+no-progress = aucune avancée depuis { $secs } s : { $waits } — rien ne prouve un blocage, cela peut encore finir : { $escapes }
+escape-handler = un gestionnaire de { $signals } (une alarme peut être en attente)
+escape-thread = son thread { $name }, qui n'attend pas l'arbre
+escape-main-thread = son thread principal, qui n'attend pas l'arbre
+escape-listener = un client hors de l'arbre ({ $name } écoute sur le port TCP { $port })
 
 ## L'onglet Journal (src/ui/log_panel.rs, src/app/event_log.rs)
 
@@ -373,6 +378,7 @@ procs-ended-hidden = { $n } { $n ->
    *[other] terminés masqués
 } (h)
 procs-more = ↓ { $n } de plus
+procs-threads-folded = threads repliés (écran court)
 procs-note-cpu = CPU% = pourcentage d'un cœur
 procs-note-start = DÉMARRAGE = de la demande à la première instruction
 col-pid = PID

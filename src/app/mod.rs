@@ -326,6 +326,8 @@ pub struct LiveView {
     pub zoom: Option<Zoom>,
     /// The wait-for graph is open.
     pub show_waits: bool,
+    /// Thread rows are folded under their processes (the screen is short).
+    pub threads_folded: bool,
 }
 
 /// The Compare tab's view.
@@ -585,8 +587,22 @@ impl App {
         &self.rows
     }
 
-    fn refresh_rows(&mut self) {
-        self.rows = process_tree::row_kinds(&self.current.snapshot, &self.live.tree);
+    /// The table's rows; a multi-threaded process's thread rows fold under
+    /// it when the screen cannot show them all (the processes come first).
+    pub(crate) fn refresh_rows(&mut self) {
+        let snap = &self.current.snapshot;
+        let full = process_tree::row_kinds(snap, &self.live.tree, true);
+        // The table's room: the screen less the header and hint bar, a
+        // stuck banner (about 6 rows), the panels' floor and the borders.
+        let banner = if snap.stuck.is_some() { 6 } else { 0 };
+        let room = (self.term.1 as usize).saturating_sub(3 + banner + 8 + 3);
+        self.live.threads_folded =
+            self.term.1 > 0 && full.len() > room && full.iter().any(Option::is_none);
+        self.rows = if self.live.threads_folded {
+            process_tree::row_kinds(snap, &self.live.tree, false)
+        } else {
+            full
+        };
     }
 
     /// The selected row's pid, live or not.
@@ -938,6 +954,29 @@ mod tests {
             });
         }
         s
+    }
+
+    #[test]
+    fn thread_rows_fold_under_their_process_on_a_short_screen() {
+        let mut a = pool_app();
+        let mut s = sample(&[(10, 1, "main"), (11, 10, "worker")]);
+        s.threads.insert(
+            10,
+            (0..12)
+                .map(|i| crate::telemetry::snapshot::ThreadLive {
+                    tid: 100 + i,
+                    name: format!("t{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        a.update(Action::Data(DataAction::Sample(Box::new(s))));
+        a.update(Action::Nav(NavAction::Resize(120, 60)));
+        assert!(!a.live.threads_folded);
+        assert_eq!(a.rows().len(), 14, "two processes and twelve threads");
+        a.update(Action::Nav(NavAction::Resize(80, 24)));
+        assert!(a.live.threads_folded);
+        assert_eq!(a.rows(), &[Some(10), Some(11)][..]);
     }
 
     #[test]

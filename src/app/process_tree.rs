@@ -229,11 +229,15 @@ impl<'a, F: Fn(usize) -> Vec<usize>> Walk<'a, '_, F> {
 
 /// What each row of the table is, in drawing order: `Some(pid)` for a
 /// process of the run, `None` for a thread row. Selection indexes this list.
-pub fn row_kinds(snap: &crate::telemetry::snapshot::Snapshot, view: &TreeView) -> Vec<Option<i32>> {
+pub fn row_kinds(
+    snap: &crate::telemetry::snapshot::Snapshot,
+    view: &TreeView,
+    threads: bool,
+) -> Vec<Option<i32>> {
     let mut out = Vec::new();
     for r in tree_order(&snap.procs, &snap.live, view) {
         out.push(Some(r.proc.pid));
-        if r.proc.alive() {
+        if threads && r.proc.alive() {
             let n = snap.threads.get(&r.proc.pid).map_or(0, Vec::len);
             out.extend(std::iter::repeat_n(None, n));
         }

@@ -455,6 +455,7 @@ impl App {
             }
             NavAction::Resize(w, h) => {
                 self.term = (w, h);
+                self.refresh_rows();
                 Effect::Redraw
             }
             NavAction::CycleZoom if self.tab == Tab::Log => {

@@ -190,12 +190,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 0
             };
             // A thread row: `│    ↳ QueueFeederThread` under its process.
-            let thread = snap.threads.get(&r.proc.pid).map_or(0, |ts| {
-                ts.iter()
-                    .map(|t| r.branch.chars().count() + 4 + t.name.chars().count())
-                    .max()
-                    .unwrap_or(0)
-            });
+            let thread = snap
+                .threads
+                .get(&r.proc.pid)
+                .filter(|_| !app.live.threads_folded)
+                .map_or(0, |ts| {
+                    ts.iter()
+                        .map(|t| r.branch.chars().count() + 4 + t.name.chars().count())
+                        .max()
+                        .unwrap_or(0)
+                });
             (r.branch.chars().count() + r.proc.name.chars().count() + fold + 1).max(thread + 1)
         })
         .max()
@@ -274,7 +278,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } in order
     {
         let threads = if p.alive() {
-            snap.threads.get(&p.pid).map_or(&[][..], Vec::as_slice)
+            snap.threads
+                .get(&p.pid)
+                .filter(|_| !app.live.threads_folded)
+                .map_or(&[][..], Vec::as_slice)
         } else {
             &[]
         };
@@ -438,6 +445,9 @@ fn table_title(app: &App, width: u16, height: u16) -> Line<'static> {
         format!(" {} ", t!("procs-title")).bold(),
         format!("{}/{rows} ", (app.live.selected + 1).min(rows)).into(),
     ];
+    if app.live.threads_folded {
+        title.push(format!("{} ", t!("procs-threads-folded")).dark_gray());
+    }
     // Rows below the panel's bottom edge: said, never silently hidden.
     let visible = height.saturating_sub(3) as usize;
     let offset = (app.live.selected + 1).saturating_sub(visible.max(1));
