@@ -90,6 +90,30 @@ fn escape_of(pid: i32, facts: &Facts) -> Option<String> {
         })
 }
 
+/// An escape as the dashboard says it, in the screen's language (the
+/// English text above stays what `--json` and headless runs say).
+pub fn shown(escape: &str) -> String {
+    if let Some(rest) = escape.strip_prefix("a handler for ")
+        && let Some(signals) = rest.strip_suffix(" could end it (a timer may be pending)")
+    {
+        return crate::t!("escape-handler", signals = signals);
+    }
+    if escape == "its main thread is not waiting on the tree" {
+        return crate::t!("escape-main-thread");
+    }
+    if let Some(rest) = escape.strip_prefix("its thread ")
+        && let Some(name) = rest.strip_suffix(" is not waiting on the tree")
+    {
+        return crate::t!("escape-thread", name = name);
+    }
+    if let Some(rest) = escape.strip_suffix(": a client outside the tree could end it")
+        && let Some((name, port)) = rest.rsplit_once(" listens on TCP port ")
+    {
+        return crate::t!("escape-listener", name = name, port = port);
+    }
+    escape.to_string()
+}
+
 /// TCP sockets in the LISTEN state, inode → port, from the kernel's tables
 /// (IPv4 and IPv6).
 pub fn tcp_listening() -> HashMap<u64, u16> {
@@ -190,6 +214,28 @@ mod tests {
         let me = std::process::id() as i32;
         let mask = caught(me).expect("our own status");
         assert_eq!(mask & (1 << (libc::SIGALRM - 1)), 0);
+    }
+
+    #[test]
+    fn every_escape_said_in_english_is_shown_in_the_screen_s_words() {
+        for english in [
+            "a handler for SIGALRM, SIGUSR1 could end it (a timer may be pending)",
+            "its thread Thread-1 (producer) is not waiting on the tree",
+            "its main thread is not waiting on the tree",
+            "MainProcess listens on TCP port 50000: a client outside the tree could end it",
+        ] {
+            let shown = shown(english);
+            assert_ne!(shown, english, "not matched: {english}");
+            assert!(!shown.contains("could end it"), "{shown}");
+        }
+        assert!(
+            shown("its thread Thread-1 (producer) is not waiting on the tree")
+                .contains("Thread-1 (producer)")
+        );
+        assert!(
+            shown("MainProcess listens on TCP port 50000: a client outside the tree could end it")
+                .contains("50000")
+        );
     }
 
     #[test]

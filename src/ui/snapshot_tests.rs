@@ -1292,3 +1292,85 @@ fn a_pool_closed_by_its_own_terminate_is_not_workers_that_died() {
         t.backend()
     );
 }
+
+/// Everyone waits on an Event a timer thread of main will set: nothing
+/// moves, nothing is proven — a yellow line, no red banner.
+fn no_progress_app() -> App {
+    use crate::runtime::board::{ResKind, WaitOp};
+    use crate::telemetry::board_view::WaitRow;
+    use crate::telemetry::waits::Detector;
+    let mut app = started(
+        "scenarios/stuck/lock_order.toml",
+        include_str!("../../scenarios/stuck/lock_order.toml"),
+        &Overrides::default(),
+    );
+    let mut s = running_sample();
+    s.pool = None;
+    s.procs = vec![
+        row(0, "main", Role::Main, 100, 99),
+        row(1, "child", Role::Process, 101, 100),
+    ];
+    let wait = |escape: Option<&str>| {
+        Some(WaitRow {
+            escape: escape.map(str::to_string),
+            op: WaitOp::EventWait,
+            resource: Some("ev".into()),
+            kind: Some(ResKind::Event),
+            target: 0,
+            since_s: 3.0,
+            deadline: false,
+            at: Some("prog.py:12".into()),
+        })
+    };
+    s.procs[0].wait = wait(Some("its thread Thread-1 is not waiting on the tree"));
+    s.procs[1].wait = wait(None);
+    let mut d = Detector::new(Duration::from_secs(2));
+    let now = std::time::Instant::now();
+    d.observe(&s.procs, &s.resources, now);
+    assert!(
+        d.observe(&s.procs, &s.resources, now + Duration::from_secs(3))
+            .is_none(),
+        "no proof"
+    );
+    s.no_progress = d.no_progress().cloned();
+    assert!(s.no_progress.is_some(), "the detector sees no progress");
+    app.update(Action::Data(DataAction::Sample(Box::new(s))));
+    app
+}
+
+#[test]
+fn no_progress_is_a_yellow_line_not_the_red_banner_and_goes_when_things_move() {
+    for lang in [Lang::En, Lang::Fr] {
+        with_lang(lang, || {
+            let mut app = no_progress_app();
+            app.update(Action::Nav(NavAction::Resize(130, 34)));
+            let t = render(&app, 130, 34);
+            let buf = t.backend().buffer();
+            let (words, thread) = match lang {
+                Lang::Fr => ("aucune avancée depuis 3.0 s", "son thread Thread-1"),
+                _ => ("no progress for 3.0 s", "its thread Thread-1"),
+            };
+            let (x, y) = find(buf, words);
+            assert_eq!(buf[(x, y)].fg, Color::Yellow);
+            find(buf, "main → ");
+            find(buf, thread);
+            let screen: String = buf.content().iter().map(|c| c.symbol()).collect();
+            for red in ["DEADLOCK", "STUCK", "INTERBLOCAGE", "BLOQUÉ"] {
+                assert!(!screen.contains(red), "{red} on screen: nothing is proven");
+            }
+            // Something moves: the next sample has no warning, and the line goes.
+            let mut s = (*app.current.snapshot).clone();
+            s.no_progress = None;
+            app.update(Action::Data(DataAction::Sample(Box::new(s))));
+            let t = render(&app, 130, 34);
+            let screen: String = t
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .map(|c| c.symbol())
+                .collect();
+            assert!(!screen.contains(words), "still said after a change");
+        });
+    }
+}

@@ -14,10 +14,13 @@ use crate::telemetry::waits::{Diagnosis, StuckKind};
 /// Lines of the chain shown under the sentence at most.
 const MAX_CHAIN: usize = 4;
 
-/// Rows the banner takes at this width (0 when the run is not stuck).
+/// Rows the banner takes at this width (0 when the run is not stuck; the
+/// yellow line's when nothing moves but nothing is proven).
 pub fn height(app: &App, width: u16) -> u16 {
     let Some(d) = &app.current.snapshot.stuck else {
-        return 0;
+        return no_progress(app).map_or(0, |l| {
+            (l.chars().count().div_ceil(width.max(1) as usize) as u16).clamp(1, 2)
+        });
     };
     let inner = width.saturating_sub(2).max(1) as usize;
     let rows = |s: &str| s.chars().count().div_ceil(inner).max(1) as u16;
@@ -72,8 +75,58 @@ fn exception_of(line: &str) -> Option<String> {
     ok.then(|| line.to_string())
 }
 
+/// "No progress for N s": what waits, and what could still end it — a
+/// warning, not a diagnosis (nothing is proven; the run is never ended).
+fn no_progress(app: &App) -> Option<String> {
+    let snap = &app.current.snapshot;
+    let w = snap.no_progress.as_ref()?;
+    let waits: Vec<String> = w
+        .waits
+        .iter()
+        .map(|f| {
+            let what = snap
+                .procs
+                .iter()
+                .find(|p| p.pid == f.pid)
+                .and_then(|p| p.wait.as_ref())
+                .map_or_else(
+                    || f.op.clone(),
+                    |wr| crate::telemetry::waits::describe(wr, &snap.procs, &snap.resources),
+                );
+            format!("{} → {what}", f.name)
+        })
+        .collect();
+    let escapes: Vec<String> = w
+        .escapes
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.name,
+                crate::telemetry::escapes::shown(&e.escape)
+            )
+        })
+        .collect();
+    Some(t!(
+        "no-progress",
+        secs = format!("{:.1}", w.for_secs),
+        waits = waits.join(", "),
+        escapes = escapes.join("; ")
+    ))
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let Some(d) = &app.current.snapshot.stuck else {
+        if let Some(line) = no_progress(app) {
+            f.render_widget(
+                Paragraph::new(Line::styled(
+                    format!("⚠ {line}"),
+                    Style::new().fg(Color::Yellow),
+                ))
+                .wrap(Wrap { trim: false }),
+                area,
+            );
+        }
         return;
     };
     let title = match d.kind {
