@@ -84,11 +84,19 @@ def patch_poll(module):
 
 # ---- bare os.fork(): children multiprocessing did not make ---------------
 
+subprocess_py = os.path.join(core.stdlib, "subprocess.py")
+
+
 def bare_fork(f):
     # Whether the fork was the program's own (or a library's) rather than
     # multiprocessing's (a Process, a Pool's worker, a fork server's child:
-    # those say who they are in _bootstrap). f: the frame that called fork.
-    return f is not None and not core.multiprocessing_s(f.f_code.co_filename)
+    # those say who they are in _bootstrap) or subprocess's (a preexec_fn
+    # runs the fork handlers in a child that then execs another program).
+    # f: the frame that called fork.
+    if f is None:
+        return False
+    filename = f.f_code.co_filename
+    return not core.multiprocessing_s(filename) and filename != subprocess_py
 
 
 def forked_bare(parent, n):

@@ -65,6 +65,8 @@ def after_fork():
     caller = sys._getframe(1)
     parent, n = core.name, core.forks + 1
     core.forked()
+    # (Its own forks are numbered from 1, not after its parent's.)
+    core.forks = 0
     output.try_own_output()
     if not core.is_off:
         processes = core.ours_imported("processes")
