@@ -197,6 +197,60 @@ class ExitStatus(unittest.TestCase):
             self.assertEqual(ends[pid], code, ends)
         self.assertEqual(want, [1, 0, 0, 3, 1])
 
+    def test_bare_forks_are_named_under_their_forker_with_the_status_measured(self):
+        # A fork of a fork numbers its own forks from 1; os._exit's code is
+        # said by the child, the status its parent reaps by the parent; a
+        # subprocess preexec_fn's child (it execs) is no fork of the program;
+        # a multiprocessing fork child says who it is itself.
+        r = probed.run(program("""
+            import multiprocessing as mp, os, subprocess, sys
+            def child():
+                pass
+            if __name__ == "__main__":
+                mp.set_start_method("fork")
+                p = mp.Process(target=child, name="mp child")
+                p.start()
+                p.join()
+                kids = []
+                for i in range(2):
+                    pid = os.fork()
+                    if pid == 0:
+                        if i == 1:
+                            g = os.fork()
+                            if g == 0:
+                                os._exit(9)
+                            os.waitpid(g, 0)
+                            print("g", g, flush=True)
+                        os._exit(3 + i)
+                    kids.append(pid)
+                for k in kids:
+                    os.waitpid(k, 0)
+                    print("k", k, flush=True)
+                s = subprocess.run(["true"], preexec_fn=lambda: None)
+                print("s", s.pid if hasattr(s, "pid") else 0, s.returncode)
+        """))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        procs = dict((p["pid"], p) for p in r.all("proc"))
+        lines = [line.split() for line in r.stdout.splitlines()]
+        kids = [int(pid) for t, pid in [x[:2] for x in lines] if t == "k"]
+        grand = [int(x[1]) for x in lines if x[0] == "g"][0]
+        main = r.main_pid()
+        names = [procs[k]["name"] for k in kids]
+        self.assertEqual(names, ["fork 1 of MainProcess", "fork 2 of MainProcess"])
+        self.assertEqual(procs[grand]["name"], "fork 1 of fork 2 of MainProcess")
+        self.assertEqual(procs[grand]["ppid"], kids[1])
+        for k in kids:
+            self.assertEqual((procs[k]["ppid"], procs[k]["role"], procs[k]["method"]),
+                             (main, "process", "fork"))
+        self.assertIn("mp child", [p["name"] for p in procs.values()])
+        ends = dict((e["pid"], e["code"]) for e in r.all("end"))
+        exits = dict((e["pid"], e["code"]) for e in r.all("exit"))
+        self.assertEqual([ends[k] for k in kids], [3, 4])
+        self.assertEqual([exits[k] for k in kids], [3, 4])
+        self.assertEqual((ends[grand], exits[grand]), (9, 9))
+        # Only the program's forks are named forks.
+        forks = [p for p in procs.values() if p["name"].startswith("fork ")]
+        self.assertEqual(len(forks), 3, forks)
 
 class Pickling(unittest.TestCase):
     def test_objects_handed_to_spawn_and_forkserver_children_keep_their_ids(self):
