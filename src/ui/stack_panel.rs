@@ -101,12 +101,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .and_then(|p| snap.procs.iter().find(|r| r.pid == p))
         .map(|r| r.name.clone())
         .unwrap_or_default();
+    // Each part of the title only if it fits whole (a version is a number:
+    // never cut).
+    let room = area.width.saturating_sub(2) as usize;
     let mut title = vec![format!(" {} ", t!("stack-title")).bold()];
+    let used = |t: &Vec<ratatui::text::Span>| t.iter().map(|s| s.width()).sum::<usize>();
     if let Some(p) = pid {
-        title.push(format!("pid {p} {name} ").into());
+        let whole = format!("pid {p} {name} ");
+        let short = format!("pid {p} ");
+        if used(&title) + whole.chars().count() <= room {
+            title.push(whole.into());
+        } else if used(&title) + short.chars().count() <= room {
+            title.push(short.into());
+        }
     }
     if let Some(v) = view.and_then(|v| v.python.clone()) {
-        title.push(format!("Python {v} ").dark_gray());
+        let text = format!("Python {v} ");
+        if used(&title) + text.chars().count() <= room {
+            title.push(text.dark_gray());
+        }
     }
     let body = match view {
         Some(v) => lines(v, rows),

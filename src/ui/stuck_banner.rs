@@ -153,6 +153,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .stuck_at_s
         .map(|s| format!("{} · ", t!("banner-proven-at", secs = format!("{s:.1}"))))
         .unwrap_or_default();
+    // The title's notes whole or not at all: the keys first, then when.
+    let room = (area.width as usize).saturating_sub(2 + title.chars().count() + 2);
+    let notes = [
+        format!(" {since}{keys} "),
+        format!(" {keys} "),
+        format!(" {since}"),
+    ]
+    .into_iter()
+    .find(|n| n.trim_end().chars().count() <= room)
+    .unwrap_or_default();
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
@@ -160,7 +170,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 .border_style(Style::new().fg(Color::Red))
                 .title(vec![
                     format!(" {title} ").white().on_red().bold(),
-                    format!(" {since}{keys} ").dark_gray(),
+                    notes.dark_gray(),
                 ]),
         ),
         area,
