@@ -230,7 +230,13 @@ pub fn run_on(
             }
             Effect::Open(path) => {
                 effect = match crate::scenario::load(&path, &Default::default()) {
-                    Ok(sc) => {
+                    Ok(mut sc) => {
+                        // The interpreters of the CPython curves (`--python`)
+                        // are the machine's, not the file's: they stay.
+                        if let (Some(new), Some(old)) = (sc.scaling.as_mut(), &app.scenario.scaling)
+                        {
+                            new.pythons = old.pythons.clone();
+                        }
                         app.source = Source::Scenario;
                         app.update(Action::Run(RunAction::ScenarioLoaded(Arc::new(sc))))
                     }
