@@ -140,6 +140,44 @@ pub const GUARD_ARG: &str = "__guard";
 /// command has ended, before it is killed.
 pub const LEFTOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Reaps one ended descendant, if any. A process the board has no row for
+/// (it lived and ended between two of the dashboard's scans: a Python
+/// program's fork server or resource tracker in a short run) first gets
+/// one, read from `/proc` while it is still a zombie (`waitid` with
+/// `WNOWAIT` names it without reaping it), so its exit status is kept.
+fn reap_one(board: Option<&Board>) -> nix::Result<Option<crate::runtime::sys::Reaped>> {
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    let Some(pid) = waitid(Id::All, flags)?.pid() else {
+        return Ok(None);
+    };
+    if let Some(b) = board
+        && b.find_pid_any(pid.as_raw()).is_none()
+        && let Ok(text) = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw()))
+        && let Some(st) = crate::telemetry::proc_stat::parse_stat(&text, 1)
+    {
+        let name = text
+            .find('(')
+            .zip(text.rfind(')'))
+            .map(|(a, z)| text[a + 1..z].to_string())
+            .unwrap_or_default();
+        if let Ok(slot) = b.new_proc(
+            &name,
+            crate::runtime::board::Role::Foreign,
+            StartMethod::Fork,
+            0,
+            st.ppid,
+        ) && let Some(row) = b.proc(slot)
+        {
+            row.pid.store(pid.as_raw(), Ordering::Relaxed);
+            row.os_ppid.store(st.ppid, Ordering::Relaxed);
+            row.start_ticks.store(st.start_ticks, Ordering::Relaxed);
+            row.set_state(ProcState::Running);
+        }
+    }
+    crate::runtime::sys::wait4(pid.as_raw(), true)
+}
+
 pub fn guard_main(args: &[String]) -> i32 {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
@@ -206,7 +244,7 @@ pub fn guard_main(args: &[String]) -> i32 {
         }
     };
     loop {
-        match crate::runtime::sys::wait4(-1, true) {
+        match reap_one(board.as_ref()) {
             Ok(Some(r)) => {
                 reaped(&r, &mut status);
                 continue;
@@ -227,7 +265,7 @@ pub fn guard_main(args: &[String]) -> i32 {
     if status.is_some() && !term.load(Ordering::Relaxed) {
         let grace = std::time::Instant::now() + LEFTOVER_GRACE;
         while std::time::Instant::now() < grace && !descendants(me).is_empty() {
-            while let Ok(Some(r)) = crate::runtime::sys::wait4(-1, true) {
+            while let Ok(Some(r)) = reap_one(board.as_ref()) {
                 reaped(&r, &mut status);
             }
             if term.load(Ordering::Relaxed) {
@@ -235,7 +273,7 @@ pub fn guard_main(args: &[String]) -> i32 {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        while let Ok(Some(r)) = crate::runtime::sys::wait4(-1, true) {
+        while let Ok(Some(r)) = reap_one(board.as_ref()) {
             reaped(&r, &mut status);
         }
     }
@@ -249,7 +287,7 @@ pub fn guard_main(args: &[String]) -> i32 {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
-        while let Ok(Some(r)) = crate::runtime::sys::wait4(-1, true) {
+        while let Ok(Some(r)) = reap_one(board.as_ref()) {
             reaped(&r, &mut status);
         }
         std::thread::sleep(std::time::Duration::from_millis(10));

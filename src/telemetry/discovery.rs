@@ -85,6 +85,16 @@ impl Discovery {
                 }
                 continue;
             }
+            // A row the guard made for it already (it saw it end first).
+            if let Some(i) = (0..board.procs_used()).find(|&i| {
+                board.proc(i).is_some_and(|r| {
+                    r.pid.load(Ordering::Relaxed) == *pid
+                        && r.start_ticks.load(Ordering::Relaxed) == s.start_ticks
+                })
+            }) {
+                self.rows.insert(*pid, (i, s.start_ticks));
+                continue;
+            }
             // An orphan adopted by us still belongs under the program.
             let parent = if s.ppid == self.me && *pid != self.root {
                 self.root
