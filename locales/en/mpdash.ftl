@@ -422,7 +422,7 @@ scaling-no-gil-cost = CPython { $version } with no GIL: one thread takes { $cost
 scaling-axis-workers = workers
 scaling-axis-speedup = speedup
 # Columns: the mode in 16, W in 2, the wall time in 7, the speedup.
-scaling-points-header = MODE            W   WALL   SPEEDUP
+scaling-points-header = { " " }MODE            W   WALL   SPEEDUP
 scaling-points-title = Points
 scaling-rows = { $first }–{ $last } of { $total } (↑/↓)
 scaling-mode-processes = processes
@@ -431,7 +431,7 @@ scaling-mode-free-threads = free threads
 scaling-busy = busy
 scaling-gil-note = simulated GIL: 5 ms turns
 scaling-cpython-note = CPython, 1/10 of the work
-scaling-busy-note = busy: machine busy, not trustworthy
+scaling-busy-note = ! busy machine: not trustworthy
 curve-processes = processes
 curve-gil-threads = threads + GIL (simulated)
 curve-free-threads = free threads

@@ -467,7 +467,7 @@ scaling-no-gil-cost = CPython { $version } sans GIL : un thread prend { $cost }�
 scaling-axis-workers = workers
 scaling-axis-speedup = accélération
 # Colonnes : le mode sur 16, W sur 2, la durée sur 7, l'accélération.
-scaling-points-header = MODE            W   DURÉE  ACCÉL.
+scaling-points-header = { " " }MODE            W   DURÉE  ACCÉL.
 scaling-points-title = Points
 scaling-rows = { $first }–{ $last } sur { $total } (↑/↓)
 scaling-mode-processes = processus
@@ -476,7 +476,7 @@ scaling-mode-free-threads = threads libres
 scaling-busy = chargée
 scaling-gil-note = GIL simulé : tours de 5 ms
 scaling-cpython-note = CPython, 1/10 du travail
-scaling-busy-note = chargée : machine chargée, pas fiable
+scaling-busy-note = ! machine chargée : pas fiable
 curve-processes = processus
 curve-gil-threads = threads + GIL (simulé)
 curve-free-threads = threads libres

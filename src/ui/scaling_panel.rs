@@ -315,7 +315,13 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
             Mode::CpythonThreads => format!("{} thr†", short_version(p)),
             Mode::CpythonProcesses => format!("{} proc†", short_version(p)),
         };
-        let mut row = vec![
+        // A point measured on a busy machine is marked `!` before its
+        // name: a mark at the end of the row was cut off at 120 columns.
+        let row = vec![
+            Span::styled(
+                if p.trustworthy { " " } else { "!" },
+                Style::new().fg(Color::Yellow).bold(),
+            ),
             Span::styled(
                 format!("{name:<15}"),
                 Style::new().fg(point_color(p, &interps)),
@@ -325,12 +331,6 @@ fn draw_points(f: &mut Frame, table_area: Rect, app: &App) {
                 p.workers, p.wall_s, p.speedup
             )),
         ];
-        if !p.trustworthy {
-            row.push(Span::styled(
-                format!(" {}", t!("scaling-busy")),
-                Style::new().fg(Color::Yellow).bold(),
-            ));
-        }
         lines.push(Line::from(row));
     }
     lines.push(Line::styled(
