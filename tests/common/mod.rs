@@ -321,15 +321,38 @@ impl Drop for Tree {
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
         let root = self.pid();
+        // A Python program's resource tracker unlinks the named semaphores
+        // of spawn and forkserver children once every other process is
+        // gone: it is spared until then (killed with them, it leaves them
+        // in /dev/shm), and killed only if it does not end by itself.
+        let tracker = |pid: &i32| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("resource_tracker import main"))
+        };
         // Stop first, so nothing forks while the tree is listed.
         let _ = kill(Pid::from_raw(root), Signal::SIGSTOP);
-        let all = descendants(root);
+        let all: Vec<i32> = descendants(root)
+            .into_iter()
+            .filter(|p| !tracker(p))
+            .collect();
         for p in &all {
             let _ = kill(Pid::from_raw(*p), Signal::SIGSTOP);
         }
+        let mut trackers = Vec::new();
         for p in descendants(root).iter().chain(&all).chain([&root]) {
-            let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+            if tracker(p) {
+                trackers.push(*p);
+            } else {
+                let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+            }
         }
         let _ = self.root.wait();
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until && trackers.iter().any(|p| alive(*p)) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for p in trackers {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
     }
 }
