@@ -176,18 +176,8 @@ fn a_deadlock_of_bare_acquire_calls_is_proved_from_the_programs_lines() {
 
 #[test]
 fn a_lock_order_deadlock_on_3_14_under_forkserver_and_fork() {
-    let out = Command::new(format!("{ROOT}/scripts/pythons"))
-        .current_dir(ROOT)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run scripts/pythons");
-    assert!(
-        out.status.success(),
-        "scripts/pythons: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let paths = String::from_utf8_lossy(&out.stdout).into_owned();
-    let py = paths.lines().nth(2).expect("a third line (3.14)");
+    let paths = common::pythons().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let py = paths[2].as_str();
     // 3.14's own default: the fork server and the resource tracker are in
     // the tree — helpers, never parties; the server's children run the
     // program.

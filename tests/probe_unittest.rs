@@ -7,42 +7,15 @@
 //! the test fails with what was said: never a silent skip.
 
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+
+mod common;
+use common::pythons;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// One interpreter at a time (a 2-core machine).
 static TURN: Mutex<()> = Mutex::new(());
-
-/// What `scripts/pythons` printed (one path a line), or why it failed.
-fn pythons() -> &'static Result<Vec<String>, String> {
-    static PYTHONS: OnceLock<Result<Vec<String>, String>> = OnceLock::new();
-    PYTHONS.get_or_init(|| {
-        let out = Command::new(format!("{ROOT}/scripts/pythons"))
-            .current_dir(ROOT)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run scripts/pythons: {e}"))?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            return Err(format!(
-                "scripts/pythons failed ({}):\n{stderr}",
-                out.status
-            ));
-        }
-        let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect();
-        if paths.len() != 3 {
-            return Err(format!(
-                "scripts/pythons printed {} paths, not 3 (3.11, 3.13, 3.14): {paths:?}\n{stderr}",
-                paths.len()
-            ));
-        }
-        Ok(paths)
-    })
-}
 
 /// Runs the probe's tests with the `nth` interpreter, which must be Python
 /// `want` (any version for the machine's own).

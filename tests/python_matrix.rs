@@ -8,7 +8,10 @@
 //! it said: never a silent skip.
 
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+
+mod common;
+use common::pythons;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mpdash");
@@ -20,42 +23,6 @@ const HANG: Duration = Duration::from_secs(180);
 /// One interpreter at a time (a 2-core CI machine; each run starts a dozen
 /// processes).
 static TURN: Mutex<()> = Mutex::new(());
-
-/// What `scripts/pythons` printed (one path a line), or why it failed.
-fn pythons() -> &'static Result<Vec<String>, String> {
-    static PYTHONS: OnceLock<Result<Vec<String>, String>> = OnceLock::new();
-    PYTHONS.get_or_init(|| {
-        let t = Instant::now();
-        let out = Command::new(format!("{ROOT}/scripts/pythons"))
-            .current_dir(ROOT)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run scripts/pythons: {e}"))?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        eprintln!(
-            "scripts/pythons took {:.1} s{}{stderr}",
-            t.elapsed().as_secs_f64(),
-            if stderr.is_empty() { "" } else { ":\n" }
-        );
-        if !out.status.success() {
-            return Err(format!(
-                "scripts/pythons failed ({}):\n{stderr}",
-                out.status
-            ));
-        }
-        let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect();
-        if paths.len() != 3 {
-            return Err(format!(
-                "scripts/pythons printed {} paths, not 3 (3.11, 3.13, 3.14): {paths:?}\n{stderr}",
-                paths.len()
-            ));
-        }
-        Ok(paths)
-    })
-}
 
 /// The `nth` interpreter `scripts/pythons` prints, checked to be Python
 /// `want` (any version for the machine's own), with its `sys.version`.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::telemetry::stacks::verdict::{Detector, Seen, wait_json, wait_text};
+use crate::telemetry::stacks::verdict::{Detector, Seen, round2, wait_json, wait_text};
 use crate::telemetry::stacks::{
     self, PERMISSION_FIX, ProcInfo, ReadError, StackReader, ThreadStack,
 };
@@ -225,10 +225,6 @@ fn say_exit(out: &mut impl Write, json: bool, pid: i32) -> std::io::Result<()> {
 
 // ---------------------------------------------------------------------------
 // Output.
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
 
 /// Median and max, in ms.
 fn figures(ds: &[Duration]) -> Value {

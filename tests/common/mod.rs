@@ -356,3 +356,41 @@ impl Drop for Tree {
         }
     }
 }
+
+/// What `scripts/pythons` printed (one path a line: 3.11, 3.13, 3.14), or
+/// why it failed; run once per test binary.
+pub fn pythons() -> &'static Result<Vec<String>, String> {
+    static PYTHONS: std::sync::OnceLock<Result<Vec<String>, String>> = std::sync::OnceLock::new();
+    PYTHONS.get_or_init(|| {
+        let t = std::time::Instant::now();
+        let out =
+            std::process::Command::new(format!("{}/scripts/pythons", env!("CARGO_MANIFEST_DIR")))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run scripts/pythons: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!(
+            "scripts/pythons took {:.1} s{}{stderr}",
+            t.elapsed().as_secs_f64(),
+            if stderr.is_empty() { "" } else { ":\n" }
+        );
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/pythons failed ({}):\n{stderr}",
+                out.status
+            ));
+        }
+        let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        if paths.len() != 3 {
+            return Err(format!(
+                "scripts/pythons printed {} paths, not 3 (3.11, 3.13, 3.14): {paths:?}\n{stderr}",
+                paths.len()
+            ));
+        }
+        Ok(paths)
+    })
+}

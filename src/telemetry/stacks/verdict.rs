@@ -25,7 +25,8 @@ fn thread_ticks(pid: i32, tid: u64) -> Option<u64> {
     Some(crate::telemetry::proc_stat::parse_stat(&text, 1)?.cpu_ticks)
 }
 
-fn round2(x: f64) -> f64 {
+/// Two decimals, for JSON figures.
+pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
