@@ -63,8 +63,18 @@ pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
         let left = many - k;
         let budget = (rows.saturating_sub(out.len()) / left).max(1);
         let frames = &t.frames;
-        let shown = frames.len().min(budget);
-        for (i, f) in frames.iter().take(shown).enumerate() {
+        // Innermost first; when they do not all fit, the program's own
+        // frame (where it called) is kept, after the ones that fit.
+        let mut picked: Vec<usize> = (0..frames.len().min(budget)).collect();
+        if let Some(u) = t.user
+            && frames.len() > budget
+            && u >= budget.saturating_sub(1)
+        {
+            picked = (0..budget.saturating_sub(2).max(1)).collect();
+            picked.push(u);
+        }
+        let line_of = |i: usize| {
+            let f = &frames[i];
             let mark = if Some(i) == t.user { "→ " } else { "  " };
             let style = if Some(i) == t.user {
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
@@ -73,19 +83,27 @@ pub fn lines(view: &StackView, rows: usize) -> Vec<Line<'static>> {
             } else {
                 Style::new().fg(Color::DarkGray)
             };
-            out.push(Line::from(vec![
+            Line::from(vec![
                 Span::styled(format!("  {mark}{}", f.function), style),
                 Span::styled(format!("  {}:{}", f.file, f.line), style),
-            ]));
+            ])
+        };
+        let skipped = |n: usize| {
+            Line::from(format!("    … {}", t!("stack-outer-frames", n = n))).fg(Color::DarkGray)
+        };
+        let mut prev: Option<usize> = None;
+        for &i in &picked {
+            if let Some(p) = prev
+                && i > p + 1
+            {
+                out.push(skipped(i - p - 1));
+            }
+            out.push(line_of(i));
+            prev = Some(i);
         }
-        if frames.len() > shown && out.len() < rows {
-            out.push(
-                Line::from(format!(
-                    "    … {}",
-                    t!("stack-outer-frames", n = frames.len() - shown)
-                ))
-                .fg(Color::DarkGray),
-            );
+        let last = picked.last().copied().unwrap_or(0);
+        if frames.len() > last + 1 && out.len() < rows {
+            out.push(skipped(frames.len() - last - 1));
         }
     }
     out.truncate(rows);
@@ -193,5 +211,23 @@ mod tests {
         );
         // Short of rows: cut, never more than asked.
         assert_eq!(lines(&v, 3).len(), 3);
+        // Too short for every frame: the program's own frame stays.
+        let mut deep = v.clone();
+        let main = &mut deep.threads[1];
+        for k in 0..6 {
+            main.frames
+                .insert(1, frame(&format!("lib{k}"), "threading.py", k, false));
+        }
+        main.user = Some(7);
+        deep.threads.remove(0);
+        let text: Vec<String> = lines(&deep, 5)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert!(
+            text.iter().any(|l| l.starts_with("  → consume")),
+            "{text:?}"
+        );
+        assert!(text.len() <= 5, "{text:?}");
     }
 }
